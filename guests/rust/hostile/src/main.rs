@@ -1,0 +1,76 @@
+//! `hostile COMMAND`: a misbehaving guest for sandnet's runtime-limit tests.
+//!
+//! - `hostile spin`: loops forever without a single host call (CPU/wall deadline).
+//! - `hostile alloc`: allocates and touches memory forever, 1 MiB at a time,
+//!   printing nothing (linear-memory cap).
+//! - `hostile exit N`: prints `bye` to stdout and exits with status N (0-255).
+//! - `hostile env`: prints every environment variable as `NAME=VALUE`, one a line.
+//! - `hostile args`: prints every argument, one a line, starting with argv\[0\].
+//!
+//! Bad usage prints a message to stderr and exits 2.
+
+use std::hint::black_box;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Size of each allocation made by `hostile alloc`.
+const ALLOC_CHUNK: usize = 1 << 20;
+
+const USAGE: &str = "usage: hostile spin | alloc | exit N | env | args";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    match rest.as_slice() {
+        ["spin"] => spin(),
+        ["alloc"] => alloc(),
+        ["exit", code] => match code.parse::<u8>() {
+            Ok(code) => {
+                println!("bye");
+                sandnet_guest::process::exit(code)
+            }
+            Err(_) => usage(&format!("exit code {code:?} is not a number from 0 to 255")),
+        },
+        ["env"] => print_lines(std::env::vars_os().map(|(name, value)| {
+            format!("{}={}", name.to_string_lossy(), value.to_string_lossy())
+        })),
+        ["args", ..] => print_lines(args.iter().cloned()),
+        _ => usage(USAGE),
+    }
+}
+
+/// Burns CPU forever; `black_box` keeps the loop from being optimised away.
+fn spin() -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = black_box(n.wrapping_add(1));
+    }
+}
+
+/// Grows memory forever, writing every byte so the pages are really used.
+/// Ends only when the host stops it (an allocation failure aborts the guest).
+fn alloc() -> ! {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let chunk = vec![0xa5u8; ALLOC_CHUNK];
+        hoard.push(black_box(chunk));
+    }
+}
+
+fn print_lines(lines: impl Iterator<Item = String>) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    for line in lines {
+        if writeln!(stdout, "{line}").is_err() {
+            return ExitCode::from(1);
+        }
+    }
+    match stdout.flush() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(1),
+    }
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("hostile: {message}");
+    ExitCode::from(2)
+}

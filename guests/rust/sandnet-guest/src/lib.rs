@@ -1,0 +1,31 @@
+//! Idiomatic Rust API for guests of sandnet, over the `sandnet:net` WIT imports.
+//!
+//! A guest is a plain `fn main` program built for `wasm32-wasip2`; it reaches the
+//! network only through these imports, and every call is checked by the host
+//! against the guest's policy. A refused call is an ordinary [`Error`] value
+//! ([`Error::Denied`]) carrying the reason and the policy line that would allow it.
+//!
+//! ```no_run
+//! use sandnet_guest::http::Request;
+//!
+//! fn main() -> Result<(), sandnet_guest::Error> {
+//!     let response = Request::get("https://api.example.com/v1/status")
+//!         .header("accept", "application/json")
+//!         .timeout_ms(10_000)
+//!         .fetch()?;
+//!     println!("{} {}", response.status(), response.text());
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Only [`http`] is wrapped so far. The raw bindings of the whole world
+//! (`websocket`, `sse`, `tcp`, `udp`, and the WASI CLI basics) are in
+//! [`bindings`] for anything the wrappers do not cover yet.
+#![deny(missing_docs)]
+
+pub mod bindings;
+mod error;
+pub mod http;
+pub mod process;
+
+pub use error::{Error, Result, TimeoutKind};

@@ -1,0 +1,482 @@
+//! Reading a policy file: TOML with line-precise errors into one [`GuestPolicy`] per guest.
+
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+use toml::de::{DeString, DeTable, DeValue};
+
+use crate::guest::GuestPolicy;
+use crate::limits::{LimitValue, Limits, SetError};
+use crate::rule::{Rule, RuleError};
+
+/// Why a policy file could not be used. Messages start with `FILE:LINE:` where there is a line.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The file could not be read.
+    #[error("cannot read policy file {}: {source}", path.display())]
+    Io {
+        /// The path given.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("{file}:{line}: invalid TOML: {message}")]
+    Syntax {
+        /// Policy file name.
+        file: String,
+        /// Line of the error.
+        line: u32,
+        /// The TOML parser's message.
+        message: String,
+    },
+    /// A rule does not parse.
+    #[error("{file}:{line}: invalid rule \"{rule}\": {error}")]
+    InvalidRule {
+        /// Policy file name.
+        file: String,
+        /// Line of the rule.
+        line: u32,
+        /// The rule as written.
+        rule: String,
+        /// What is wrong, with a hint.
+        error: RuleError,
+    },
+    /// A key the schema does not have.
+    #[error("{file}:{line}: unknown key \"{key}\" in {context} ({hint})")]
+    UnknownKey {
+        /// Policy file name.
+        file: String,
+        /// Line of the key.
+        line: u32,
+        /// The key.
+        key: String,
+        /// Where it is, e.g. `[guest.feeds]`.
+        context: String,
+        /// `did you mean "..."?` or the list of valid keys.
+        hint: String,
+    },
+    /// A value of the wrong type or form.
+    #[error("{file}:{line}: {message}")]
+    Invalid {
+        /// Policy file name.
+        file: String,
+        /// Line of the value.
+        line: u32,
+        /// What is wrong, naming the value and what is expected.
+        message: String,
+    },
+    /// `--guest NAME` names no guest of the file.
+    #[error("{file}: no guest named \"{name}\" (guests: {known})")]
+    UnknownGuest {
+        /// Policy file name.
+        file: String,
+        /// The name asked for.
+        name: String,
+        /// The guests the file defines, comma-separated.
+        known: String,
+    },
+    /// No guest named, and the file has several.
+    #[error("{file} defines several guests ({known}); choose one with --guest NAME")]
+    GuestRequired {
+        /// Policy file name.
+        file: String,
+        /// The guests the file defines, comma-separated.
+        known: String,
+    },
+}
+
+/// A parsed policy file: one or more guests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    source: String,
+    guests: Vec<GuestPolicy>,
+}
+
+const TOP_KEYS: [&str; 6] = ["guest", "allow", "deny", "env", "ca_bundle", "limits"];
+const GUEST_KEYS: [&str; 5] = ["allow", "deny", "env", "ca_bundle", "limits"];
+const RULE_TABLE_KEYS: [&str; 2] = ["rule", "addresses"];
+
+impl Policy {
+    /// Reads and parses a policy file; `ca_bundle` paths are resolved relative to its directory.
+    pub fn from_file(path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Parser {
+            text: &text,
+            file: &path.display().to_string(),
+            base: path.parent(),
+        }
+        .policy()
+    }
+
+    /// Parses policy text; `source` is the file name shown in messages.
+    /// `ca_bundle` paths are kept as written.
+    pub fn parse(text: &str, source: &str) -> Result<Policy, PolicyError> {
+        Parser {
+            text,
+            file: source,
+            base: None,
+        }
+        .policy()
+    }
+
+    /// The file name given when parsing.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The guests' names, in file order.
+    pub fn guest_names(&self) -> Vec<&str> {
+        self.guests.iter().map(|g| g.name.as_str()).collect()
+    }
+
+    /// The guests, in file order.
+    pub fn guests(&self) -> &[GuestPolicy] {
+        &self.guests
+    }
+
+    /// The named guest; `None` picks the only guest of a single-guest file.
+    pub fn guest(&self, name: Option<&str>) -> Result<&GuestPolicy, PolicyError> {
+        let known = || self.guest_names().join(", ");
+        match name {
+            Some(name) => self.guests.iter().find(|g| g.name == name).ok_or_else(|| {
+                PolicyError::UnknownGuest {
+                    file: self.source.clone(),
+                    name: name.to_string(),
+                    known: known(),
+                }
+            }),
+            None => match self.guests.as_slice() {
+                [only] => Ok(only),
+                _ => Err(PolicyError::GuestRequired {
+                    file: self.source.clone(),
+                    known: known(),
+                }),
+            },
+        }
+    }
+
+    /// Warnings about over-broad rules (see [`Lint`](crate::Lint)).
+    pub fn lint(&self) -> Vec<crate::Lint> {
+        crate::lint::lint(self)
+    }
+}
+
+type Entry<'a, 'i> = (&'a Spanned<DeString<'i>>, &'a Spanned<DeValue<'i>>);
+
+/// Table entries in file order.
+fn entries<'a, 'i>(table: &'a DeTable<'i>) -> Vec<Entry<'a, 'i>> {
+    let mut entries: Vec<_> = table.iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    entries
+}
+
+struct Parser<'t> {
+    text: &'t str,
+    file: &'t str,
+    base: Option<&'t Path>,
+}
+
+impl Parser<'_> {
+    fn line(&self, offset: usize) -> u32 {
+        let before = self.text.get(..offset).unwrap_or(self.text);
+        u32::try_from(before.matches('\n').count() + 1).unwrap_or(u32::MAX)
+    }
+
+    fn invalid<T>(&self, offset: usize, message: String) -> Result<T, PolicyError> {
+        Err(PolicyError::Invalid {
+            file: self.file.to_string(),
+            line: self.line(offset),
+            message,
+        })
+    }
+
+    fn unknown_key(
+        &self,
+        key: &Spanned<DeString<'_>>,
+        context: &str,
+        valid: &[&str],
+    ) -> PolicyError {
+        let hint = match closest(key.as_ref(), valid) {
+            Some(near) => format!("did you mean \"{near}\"?"),
+            None => format!("expected one of {}", valid.join(", ")),
+        };
+        PolicyError::UnknownKey {
+            file: self.file.to_string(),
+            line: self.line(key.span().start),
+            key: key.get_ref().to_string(),
+            context: context.to_string(),
+            hint,
+        }
+    }
+
+    fn policy(&self) -> Result<Policy, PolicyError> {
+        let root = DeTable::parse(self.text).map_err(|e| PolicyError::Syntax {
+            file: self.file.to_string(),
+            line: self.line(e.span().map_or(0, |s| s.start)),
+            message: e.message().trim().to_string(),
+        })?;
+        let root = root.get_ref();
+        let mut guest_table = None;
+        let mut flat = Vec::new();
+        for (key, value) in entries(root) {
+            match key.get_ref().as_ref() {
+                "guest" => guest_table = Some((key, value)),
+                k if GUEST_KEYS.contains(&k) => flat.push(key),
+                _ => return Err(self.unknown_key(key, "the top level", &TOP_KEYS)),
+            }
+        }
+        let guests = match guest_table {
+            None => vec![self.guest("default", root, "the top level", "[limits]")?],
+            Some((key, value)) => {
+                if let Some(first) = flat.first() {
+                    return self.invalid(
+                        first.span().start,
+                        format!(
+                            "top-level \"{}\" cannot be mixed with [guest.NAME] tables; move it into a [guest.NAME] table",
+                            first.get_ref()
+                        ),
+                    );
+                }
+                let Some(table) = value.get_ref().as_table() else {
+                    return self.invalid(
+                        value.span().start,
+                        format!(
+                            "\"guest\" must be a table of guests like [guest.NAME], found {}",
+                            value.get_ref().type_str()
+                        ),
+                    );
+                };
+                if table.is_empty() {
+                    return self.invalid(
+                        key.span().start,
+                        "[guest] defines no guests; add a [guest.NAME] table".into(),
+                    );
+                }
+                let mut guests = Vec::new();
+                for (name, value) in entries(table) {
+                    let name_text = name.get_ref().as_ref();
+                    if name_text.is_empty()
+                        || !name_text
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    {
+                        return self.invalid(
+                            name.span().start,
+                            format!("invalid guest name \"{name_text}\" (use letters, digits, \"-\" and \"_\")"),
+                        );
+                    }
+                    let Some(table) = value.get_ref().as_table() else {
+                        return self.invalid(
+                            value.span().start,
+                            format!("guest \"{name_text}\" must be a table ([guest.{name_text}]), found {}", value.get_ref().type_str()),
+                        );
+                    };
+                    let context = format!("[guest.{name_text}]");
+                    let limits_context = format!("[guest.{name_text}.limits]");
+                    guests.push(self.guest(name_text, table, &context, &limits_context)?);
+                }
+                guests
+            }
+        };
+        Ok(Policy {
+            source: self.file.to_string(),
+            guests,
+        })
+    }
+
+    fn guest(
+        &self,
+        name: &str,
+        table: &DeTable<'_>,
+        context: &str,
+        limits_context: &str,
+    ) -> Result<GuestPolicy, PolicyError> {
+        let mut guest = GuestPolicy::new(name, self.file);
+        for (key, value) in entries(table) {
+            match key.get_ref().as_ref() {
+                "allow" => guest.allow = self.rules(value, "allow")?,
+                "deny" => guest.deny = self.rules(value, "deny")?,
+                "limits" => guest.limits = self.limits(value, limits_context)?,
+                "env" => guest.env = self.env(value)?,
+                "ca_bundle" => {
+                    let Some(path) = value.get_ref().as_str() else {
+                        return self.invalid(
+                            value.span().start,
+                            format!("\"ca_bundle\" must be a file name string like \"ca.pem\", found {}", value.get_ref().type_str()),
+                        );
+                    };
+                    let path = Path::new(path);
+                    guest.ca_bundle = Some(match self.base {
+                        Some(base) if path.is_relative() => base.join(path),
+                        _ => path.to_path_buf(),
+                    });
+                }
+                _ => return Err(self.unknown_key(key, context, &GUEST_KEYS)),
+            }
+        }
+        Ok(guest)
+    }
+
+    fn rules(&self, value: &Spanned<DeValue<'_>>, list: &str) -> Result<Vec<Rule>, PolicyError> {
+        let Some(items) = value.get_ref().as_array() else {
+            return self.invalid(
+                value.span().start,
+                format!("\"{list}\" must be an array of rules like [\"https://api.example.com/v1/*\"], found {}", value.get_ref().type_str()),
+            );
+        };
+        items.iter().map(|item| self.rule(item, list)).collect()
+    }
+
+    fn rule(&self, item: &Spanned<DeValue<'_>>, list: &str) -> Result<Rule, PolicyError> {
+        let rule_error = |text: &str, offset: usize, error: RuleError| PolicyError::InvalidRule {
+            file: self.file.to_string(),
+            line: self.line(offset),
+            rule: text.to_string(),
+            error,
+        };
+        let offset = item.span().start;
+        match item.get_ref() {
+            DeValue::String(text) => Rule::parse(text, self.line(offset)).map_err(|e| rule_error(text, offset, e)),
+            DeValue::Table(table) => {
+                let mut rule = None;
+                let mut addresses = None;
+                for (key, value) in entries(table) {
+                    match key.get_ref().as_ref() {
+                        "rule" => rule = Some(value),
+                        "addresses" => addresses = Some(value),
+                        _ => return Err(self.unknown_key(key, "a rule table", &RULE_TABLE_KEYS)),
+                    }
+                }
+                let hint = "a rule table needs a \"rule\" string, e.g. { rule = \"tcp://db.internal:5432\", addresses = [\"10.0.0.0/8\"] }";
+                let Some(rule_value) = rule else {
+                    return self.invalid(offset, hint.into());
+                };
+                let Some(text) = rule_value.get_ref().as_str() else {
+                    return self.invalid(rule_value.span().start, hint.into());
+                };
+                let rule_offset = rule_value.span().start;
+                let parsed = Rule::parse(text, self.line(rule_offset)).map_err(|e| rule_error(text, rule_offset, e))?;
+                let Some(addresses) = addresses else {
+                    return Ok(parsed);
+                };
+                if list == "deny" {
+                    return Err(rule_error(text, addresses.span().start, RuleError::AddressesOnDeny));
+                }
+                let list_hint = "\"addresses\" must be an array of IP addresses or CIDR ranges like [\"10.0.0.0/8\", \"fd00::/8\"]";
+                let Some(items) = addresses.get_ref().as_array() else {
+                    return self.invalid(addresses.span().start, list_hint.into());
+                };
+                let mut strings = Vec::new();
+                for a in items.iter() {
+                    match a.get_ref().as_str() {
+                        Some(s) => strings.push(s),
+                        None => return self.invalid(a.span().start, list_hint.into()),
+                    }
+                }
+                parsed
+                    .with_addresses(&strings)
+                    .map_err(|e| rule_error(text, addresses.span().start, e))
+            }
+            other => self.invalid(
+                offset,
+                format!(
+                    "each element of \"{list}\" must be a rule string or a {{ rule = \"...\", addresses = [...] }} table, found {}",
+                    other.type_str()
+                ),
+            ),
+        }
+    }
+
+    fn limits(&self, value: &Spanned<DeValue<'_>>, context: &str) -> Result<Limits, PolicyError> {
+        let Some(table) = value.get_ref().as_table() else {
+            return self.invalid(
+                value.span().start,
+                format!(
+                    "\"limits\" must be a table ({context}), found {}",
+                    value.get_ref().type_str()
+                ),
+            );
+        };
+        let mut limits = Limits::default();
+        for (key, value) in entries(table) {
+            let v = match value.get_ref() {
+                DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+                    .map(LimitValue::Integer)
+                    .unwrap_or(LimitValue::Other("integer")),
+                DeValue::String(s) => LimitValue::String(s),
+                other => LimitValue::Other(other.type_str()),
+            };
+            match limits.set(key.get_ref(), v) {
+                Ok(()) => {}
+                Err(SetError::UnknownKey) => {
+                    return Err(self.unknown_key(key, context, &Limits::KEYS));
+                }
+                Err(SetError::Invalid(message)) => {
+                    return self.invalid(value.span().start, message);
+                }
+            }
+        }
+        Ok(limits)
+    }
+
+    fn env(&self, value: &Spanned<DeValue<'_>>) -> Result<Vec<(String, String)>, PolicyError> {
+        let Some(table) = value.get_ref().as_table() else {
+            return self.invalid(
+                value.span().start,
+                format!(
+                    "\"env\" must be a table like {{ API_TOKEN = \"...\" }}, found {}",
+                    value.get_ref().type_str()
+                ),
+            );
+        };
+        let mut env = Vec::new();
+        for (key, value) in entries(table) {
+            let name = key.get_ref();
+            if name.is_empty() || name.contains(['=', '\0']) {
+                return self.invalid(
+                    key.span().start,
+                    format!("invalid environment variable name \"{name}\""),
+                );
+            }
+            let Some(v) = value.get_ref().as_str() else {
+                return self.invalid(
+                    value.span().start,
+                    format!(
+                        "env \"{name}\" must be a string, found {} (quote it: {name} = \"...\")",
+                        value.get_ref().type_str()
+                    ),
+                );
+            };
+            env.push((name.to_string(), v.to_string()));
+        }
+        Ok(env)
+    }
+}
+
+/// The valid key closest to `key` (edit distance ≤ 2), for "did you mean".
+fn closest<'v>(key: &str, valid: &[&'v str]) -> Option<&'v str> {
+    valid
+        .iter()
+        .map(|v| (edit_distance(key, v), *v))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, v)| v)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

@@ -1,0 +1,265 @@
+//! One guest's policy and its two checks: per request (`check`) and per resolved address (`check_address`).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use crate::AddressClass;
+use crate::addr::{canonical_ip, classify};
+use crate::decision::{Decision, Denial, RuleList, RuleRef};
+use crate::host::{Host, HostPattern};
+use crate::limits::Limits;
+use crate::path::PathPattern;
+use crate::rule::Rule;
+use crate::scheme::Scheme;
+use crate::target::Target;
+
+/// The policy of one guest (`[guest.NAME]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestPolicy {
+    /// The guest's name (`default` for a file without `[guest.*]` tables).
+    pub name: String,
+    /// The policy file name, for messages.
+    pub source: String,
+    /// Allow rules, in file order.
+    pub allow: Vec<Rule>,
+    /// Deny rules, in file order. A matching deny rule always wins.
+    pub deny: Vec<Rule>,
+    /// Resource limits.
+    pub limits: Limits,
+    /// The only environment variables the guest sees (`env = { NAME = "value" }`), in file order.
+    pub env: Vec<(String, String)>,
+    /// Extra CA certificates (PEM) to trust (`ca_bundle`), relative to the policy
+    /// file's directory when read with [`Policy::from_file`](crate::Policy::from_file).
+    pub ca_bundle: Option<PathBuf>,
+}
+
+fn rule_ref(rule: &Rule, list: RuleList) -> RuleRef {
+    RuleRef {
+        line: rule.line,
+        text: rule.text.clone(),
+        list,
+    }
+}
+
+impl GuestPolicy {
+    /// A guest with no rules (everything denied) and default limits.
+    pub fn new(name: &str, source: &str) -> GuestPolicy {
+        GuestPolicy {
+            name: name.to_string(),
+            source: source.to_string(),
+            allow: Vec::new(),
+            deny: Vec::new(),
+            limits: Limits::default(),
+            env: Vec::new(),
+            ca_bundle: None,
+        }
+    }
+
+    /// Request-level decision on scheme, host, port, path and method.
+    ///
+    /// A deny rule matching any reading of the path wins; otherwise the first
+    /// allow rule matching every reading allows; otherwise the denial carries the
+    /// narrowest rule that would allow exactly this target.
+    pub fn check(&self, target: &Target) -> Decision {
+        if let Some(rule) = self.deny.iter().find(|r| r.catches(target)) {
+            return self.denied_by(rule, target.describe());
+        }
+        if let Some(rule) = self.allow.iter().find(|r| r.allows(target)) {
+            return Decision::Allow(rule_ref(rule, RuleList::Allow));
+        }
+        let for_url = self.allow.iter().find(|r| r.allows_url(target));
+        let mut reason = format!(
+            "no allow rule of guest \"{}\" in {} matches {}",
+            self.name,
+            self.source,
+            target.describe()
+        );
+        if let Some(rule) = for_url
+            && let Some(methods) = &rule.methods
+        {
+            reason.push_str(&format!(
+                " (the rule at line {} allows only {})",
+                rule.line,
+                methods.join(", ")
+            ));
+        }
+        let method = for_url
+            .filter(|_| target.scheme.takes_methods())
+            .map(|_| target.effective_method());
+        let path = target.path.replace('*', "%2A");
+        let path = target.scheme.has_path().then_some(path.as_str());
+        Decision::Deny(Denial {
+            reason,
+            suggestion: Some(quote(&rule_text(
+                method,
+                target.scheme,
+                &target.host,
+                target.port,
+                path,
+            ))),
+            rule: None,
+        })
+    }
+
+    /// Address-level decision for one resolved address `ip` of `target` (whose
+    /// host is the name the guest used). Path and method are ignored.
+    ///
+    /// A deny rule without path or method that matches the endpoint or names `ip`
+    /// refuses it. A public address is allowed by the first allow rule for the
+    /// endpoint. A non-public address is allowed only when a matching rule's
+    /// `addresses` contain it, an allow rule with this scheme and port names it
+    /// (IP or CIDR host), or the target and rule host are both `localhost` and
+    /// the address is loopback.
+    pub fn check_address(&self, target: &Target, ip: IpAddr) -> Decision {
+        let ip = canonical_ip(ip);
+        let origin = target.origin();
+        if let Some(rule) = self.deny.iter().find(|r| r.catches_address(target, ip)) {
+            return self.denied_by(rule, format!("{origin} at {ip}"));
+        }
+        let endpoint: Vec<&Rule> = self
+            .allow
+            .iter()
+            .filter(|r| r.matches_endpoint(target))
+            .collect();
+        let Some(first) = endpoint.first() else {
+            let path = target.path.replace('*', "%2A");
+            let path = (target.scheme.has_path() && !path.is_empty()).then_some(path.as_str());
+            return Decision::Deny(Denial {
+                reason: format!(
+                    "no allow rule of guest \"{}\" in {} matches {origin}",
+                    self.name, self.source
+                ),
+                suggestion: Some(quote(&rule_text(
+                    None,
+                    target.scheme,
+                    &target.host,
+                    target.port,
+                    path,
+                ))),
+                rule: None,
+            });
+        };
+        let class = classify(ip);
+        if class == AddressClass::Public {
+            return Decision::Allow(rule_ref(first, RuleList::Allow));
+        }
+        let granted = endpoint
+            .iter()
+            .copied()
+            .find(|r| r.allowance_grants(ip))
+            .or_else(|| {
+                self.allow.iter().find(|r| {
+                    r.scheme.covers(target.scheme)
+                        && r.ports.matches(target.port)
+                        && r.host.grants_ip(ip)
+                })
+            })
+            .or_else(|| {
+                let localhost = Host::Name("localhost".into());
+                (target.host == localhost && ip.is_loopback())
+                    .then(|| {
+                        endpoint
+                            .iter()
+                            .copied()
+                            .find(|r| r.host == HostPattern::Exact("localhost".into()))
+                    })
+                    .flatten()
+            });
+        if let Some(rule) = granted {
+            return Decision::Allow(rule_ref(rule, RuleList::Allow));
+        }
+        let methods = first.methods.as_ref().map(|m| m.join(","));
+        let path = first.path.to_string();
+        let path = (first.path != PathPattern::Any).then_some(path.as_str());
+        let (reason, suggestion) = match &target.host {
+            Host::Name(name) => (
+                format!(
+                    "{name} resolved to {ip} ({class}), which the policy does not grant; a granted name never unlocks a non-public address"
+                ),
+                format!(
+                    "{{ rule = {}, addresses = [\"{ip}\"] }}",
+                    quote(&rule_text(
+                        methods.as_deref(),
+                        target.scheme,
+                        &target.host,
+                        target.port,
+                        path
+                    ))
+                ),
+            ),
+            Host::Ip(_) => (
+                format!(
+                    "{ip} ({class}) is not granted by the policy; a non-public address needs a rule naming it or its range"
+                ),
+                quote(&rule_text(
+                    methods.as_deref(),
+                    target.scheme,
+                    &Host::Ip(ip),
+                    target.port,
+                    path,
+                )),
+            ),
+        };
+        Decision::Deny(Denial {
+            reason,
+            suggestion: Some(suggestion),
+            rule: None,
+        })
+    }
+
+    fn denied_by(&self, rule: &Rule, what: String) -> Decision {
+        Decision::Deny(Denial {
+            reason: format!(
+                "{what} is denied by the deny rule at {}:{} (\"{}\"); deny rules always win",
+                self.source, rule.line, rule.text
+            ),
+            suggestion: None,
+            rule: Some(rule_ref(rule, RuleList::Deny)),
+        })
+    }
+}
+
+/// The text of a rule for exactly this endpoint: methods, scheme, host, the
+/// port unless it is the default, and `path` (rule syntax: a literal `*` already
+/// written `%2A`).
+pub(crate) fn rule_text(
+    methods: Option<&str>,
+    scheme: Scheme,
+    host: &Host,
+    port: u16,
+    path: Option<&str>,
+) -> String {
+    let path = path.unwrap_or("");
+    let default_port =
+        scheme.default_port() == Some(port) || (scheme == Scheme::UdpMulticast && port == 0);
+    // `http://10.0.0.1/8` would read as a CIDR; an explicit port disambiguates.
+    let cidr_like = matches!(host, Host::Ip(IpAddr::V4(_)))
+        && path[1.min(path.len())..].starts_with(|c: char| c.is_ascii_digit());
+    let mut text = String::new();
+    if let Some(m) = methods {
+        text.push_str(m);
+        text.push(' ');
+    }
+    text.push_str(&format!("{scheme}://{host}"));
+    if !default_port || cidr_like {
+        text.push_str(&format!(":{port}"));
+    }
+    text.push_str(path);
+    text
+}
+
+/// A TOML basic string.
+pub(crate) fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -1,0 +1,63 @@
+//! The sandnet policy engine: parse policy files, match network targets, explain decisions.
+//!
+//! Pure: no I/O beyond reading the policy file, no async runtime, no wasm engine.
+//! The host asks two questions per connection — [`GuestPolicy::check`] for the
+//! request (scheme, host, port, path, method) and [`GuestPolicy::check_address`]
+//! for every address the host resolved — and gets a [`Decision`] that names the
+//! rule, or a [`Denial`] that names the reason and the rule that would allow it.
+//!
+//! ```
+//! use sandnet_policy::{Policy, Target};
+//!
+//! let policy = Policy::parse(
+//!     r#"
+//!     [guest.feeds]
+//!     allow = ["https://api.example.com/v1/*"]
+//!     deny = ["https://api.example.com/v1/admin/*"]
+//!     "#,
+//!     "policy.toml",
+//! )?;
+//! let guest = policy.guest(None)?;
+//! let ok = Target::parse("https://api.example.com/v1/data")?;
+//! assert!(guest.check(&ok).is_allowed());
+//! let admin = Target::parse("https://api.example.com/v1/../v1/admin/users")?;
+//! assert!(!guest.check(&admin).is_allowed());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::panic,
+        reason = "a failing table-driven test panics with the case it failed on"
+    )
+)]
+
+mod addr;
+mod decision;
+mod file;
+mod guest;
+mod host;
+mod limits;
+mod lint;
+pub mod path;
+mod ports;
+mod rule;
+mod scheme;
+mod target;
+
+pub use addr::{AddressClass, canonical_ip, canonical_net, classify};
+pub use decision::{Decision, Denial, RuleList, RuleRef};
+pub use file::{Policy, PolicyError};
+pub use guest::GuestPolicy;
+pub use host::{Host, HostPattern};
+pub use limits::{Limits, parse_duration, parse_size};
+pub use lint::Lint;
+pub use path::PathPattern;
+pub use ports::PortPattern;
+pub use rule::{Rule, RuleError};
+pub use scheme::Scheme;
+pub use target::{Target, TargetError};
+
+#[cfg(test)]
+mod tests;

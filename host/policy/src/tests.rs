@@ -1,0 +1,802 @@
+//! Policy-level tests: whole files, both checks, exact messages and suggestions.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::{Decision, GuestPolicy, Policy, Rule, RuleList, Target};
+
+const FEEDS: &str = r#"
+[guest.feeds]
+allow = [
+  "https://api.example.com/v1/*",
+  "GET,HEAD https://status.example.com/",
+  "wss://chat.example.com",
+  "http://127.0.0.1:1000-2000",
+  "tcp://*.internal:5432",
+  "tcp://10.0.0.0/8:6379",
+  "http://[::1]:8080",
+  "http://[fd00::/8]:80",
+  { rule = "tcp://db.internal:5432", addresses = ["10.0.0.0/8"] },
+  "http://localhost:3000",
+  "https://app.test",
+  "sse+https://stream.example.com/events",
+  "udp-multicast://239.255.0.1",
+  "tcp-listen://127.0.0.1:8080",
+]
+deny = [
+  "https://api.example.com/v1/admin/*",
+  "POST https://api.example.com/v1/readonly/*",
+  "tcp://10.0.0.13:6379",
+]
+env = { API_TOKEN = "abc", LANG = "C" }
+ca_bundle = "test-ca.pem"
+
+[guest.feeds.limits]
+max_body_bytes = "1 MiB"
+connect_timeout = "2s"
+requests_per_second = 20
+
+[guest.other]
+allow = ["https://other.example/"]
+"#;
+
+fn policy(text: &str) -> Policy {
+    Policy::parse(text, "policy.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn feeds() -> GuestPolicy {
+    let p = policy(FEEDS);
+    p.guest(Some("feeds"))
+        .cloned()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn target(url: &str, method: Option<&str>) -> Target {
+    let t = Target::parse(url).unwrap_or_else(|e| panic!("{url:?}: {e}"));
+    match method {
+        Some(m) => t.with_method(m),
+        None => t,
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap_or_else(|e| panic!("{s:?}: {e}"))
+}
+
+#[test]
+fn file_structure() {
+    let p = policy(FEEDS);
+    assert_eq!(p.source(), "policy.toml");
+    assert_eq!(p.guest_names(), ["feeds", "other"]);
+    let g = feeds();
+    assert_eq!(g.allow.len(), 14);
+    assert_eq!(g.deny.len(), 3);
+    assert_eq!(g.allow[0].line, 4);
+    assert_eq!(g.allow[8].line, 12);
+    assert_eq!(g.deny[2].line, 22);
+    assert_eq!(
+        g.env,
+        [
+            ("API_TOKEN".to_string(), "abc".to_string()),
+            ("LANG".into(), "C".into())
+        ]
+    );
+    assert_eq!(g.ca_bundle, Some(PathBuf::from("test-ca.pem")));
+    assert_eq!(g.limits.max_body_bytes, 1024 * 1024);
+    assert_eq!(g.limits.connect_timeout, Duration::from_secs(2));
+    assert_eq!(g.limits.requests_per_second, Some(20));
+    assert_eq!(g.limits.max_connections, 16);
+    assert_eq!(g.source, "policy.toml");
+
+    let single = policy("allow = [\"https://x.example/\"]\n[limits]\nmemory = \"64 MiB\"\n");
+    assert_eq!(single.guest_names(), ["default"]);
+    let g = single.guest(None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(g.limits.memory_bytes, 64 * 1024 * 1024);
+    assert_eq!(
+        single.guest(Some("default")).map(|g| g.allow.len()).ok(),
+        Some(1)
+    );
+
+    let empty = policy("");
+    assert_eq!(empty.guest_names(), ["default"]);
+    assert!(
+        !empty
+            .guest(None)
+            .map(|g| g.check(&target("https://x.example/", None)).is_allowed())
+            .unwrap_or(true)
+    );
+}
+
+#[test]
+fn guest_selection_errors() {
+    let p = policy(FEEDS);
+    let cases = [
+        (
+            None,
+            "policy.toml defines several guests (feeds, other); choose one with --guest NAME",
+        ),
+        (
+            Some("nope"),
+            "policy.toml: no guest named \"nope\" (guests: feeds, other)",
+        ),
+    ];
+    for (name, want) in cases {
+        let got = p
+            .guest(name)
+            .map(|g| g.name.clone())
+            .map_err(|e| e.to_string());
+        assert_eq!(got, Err(want.to_string()), "{name:?}");
+    }
+}
+
+#[test]
+fn file_errors() {
+    let cases = [
+        (
+            "[guest.a]\nallow = [\n  \"htp://x\",\n]\n",
+            "policy.toml:3: invalid rule \"htp://x\": unknown scheme \"htp\" (expected one of http, https, ws, wss, sse+http, sse+https, tcp, tls, tcp-listen, ws-listen, udp, udp-bind, udp-multicast)",
+        ),
+        (
+            "[guest.a]\nallw = []\n",
+            "policy.toml:2: unknown key \"allw\" in [guest.a] (did you mean \"allow\"?)",
+        ),
+        (
+            "[guest.a]\nfoo = 1\n",
+            "policy.toml:2: unknown key \"foo\" in [guest.a] (expected one of allow, deny, env, ca_bundle, limits)",
+        ),
+        (
+            "alow = []\n",
+            "policy.toml:1: unknown key \"alow\" in the top level (did you mean \"allow\"?)",
+        ),
+        (
+            "[guest.a.limits]\nmax_body = \"1 MiB\"\n",
+            "policy.toml:2: unknown key \"max_body\" in [guest.a.limits] (expected one of memory, wall_time, max_connections, max_body_bytes, connect_timeout, first_byte_timeout, request_timeout, read_timeout, max_redirects, requests_per_second, bytes_out_total, bytes_in_total, max_ws_message_bytes, max_ws_frame_bytes, ws_heartbeat, max_sse_event_bytes, max_datagram_bytes, datagrams_per_second)",
+        ),
+        (
+            "[guest.a.limits]\nmax_conections = 3\n",
+            "policy.toml:2: unknown key \"max_conections\" in [guest.a.limits] (did you mean \"max_connections\"?)",
+        ),
+        (
+            "[limits]\nconnect_timeout = 5\n",
+            "policy.toml:2: invalid duration 5 for connect_timeout (expected a positive duration string like \"250ms\", \"5s\", \"1m\" or \"2h\")",
+        ),
+        (
+            "[guest.a]\n\n[guest.a.limits]\nmax_body_bytes = \"10 MB/s\"\n",
+            "policy.toml:4: invalid size \"10 MB/s\" for max_body_bytes (expected a positive number of bytes, as an integer or a string like \"10 MiB\" (units B, KB, KiB, MB, MiB, GB, GiB, TB, TiB))",
+        ),
+        (
+            "allow = []\n[guest.a]\nallow = []\n",
+            "policy.toml:1: top-level \"allow\" cannot be mixed with [guest.NAME] tables; move it into a [guest.NAME] table",
+        ),
+        (
+            "[guest.a]\nallow = \"https://x.example/\"\n",
+            "policy.toml:2: \"allow\" must be an array of rules like [\"https://api.example.com/v1/*\"], found string",
+        ),
+        (
+            "[guest.a]\nallow = [\n  42,\n]\n",
+            "policy.toml:3: each element of \"allow\" must be a rule string or a { rule = \"...\", addresses = [...] } table, found integer",
+        ),
+        (
+            "[guest.a]\nallow = [{ rule = \"tcp://db:1\", adresses = [] }]\n",
+            "policy.toml:2: unknown key \"adresses\" in a rule table (did you mean \"addresses\"?)",
+        ),
+        (
+            "[guest.a]\nallow = [{ addresses = [\"10.0.0.0/8\"] }]\n",
+            "policy.toml:2: a rule table needs a \"rule\" string, e.g. { rule = \"tcp://db.internal:5432\", addresses = [\"10.0.0.0/8\"] }",
+        ),
+        (
+            "[guest.a]\nallow = [\n  { rule = \"tcp://db:1\",\n    addresses = [\"10.0.0.1/8\"] },\n]\n",
+            "policy.toml:4: invalid rule \"tcp://db:1\": invalid address \"10.0.0.1/8\" in addresses: host bits are set (did you mean 10.0.0.0/8?)",
+        ),
+        (
+            "[guest.a]\ndeny = [{ rule = \"tcp://db:1\", addresses = [\"10.0.0.0/8\"] }]\n",
+            "policy.toml:2: invalid rule \"tcp://db:1\": deny rules take no addresses (a deny rule with an IP or CIDR host refuses addresses)",
+        ),
+        (
+            "[guest.a]\nenv = { TOKEN = 5 }\n",
+            "policy.toml:2: env \"TOKEN\" must be a string, found integer (quote it: TOKEN = \"...\")",
+        ),
+        (
+            "[guest.a]\nca_bundle = 1\n",
+            "policy.toml:2: \"ca_bundle\" must be a file name string like \"ca.pem\", found integer",
+        ),
+        (
+            "[guest.\"a b\"]\n",
+            "policy.toml:1: invalid guest name \"a b\" (use letters, digits, \"-\" and \"_\")",
+        ),
+        (
+            "guest = 1\n",
+            "policy.toml:1: \"guest\" must be a table of guests like [guest.NAME], found integer",
+        ),
+        (
+            "[guest]\n",
+            "policy.toml:1: [guest] defines no guests; add a [guest.NAME] table",
+        ),
+        (
+            "[guest.a]\nallow = [\"tcp://db.internal\"]\n",
+            "policy.toml:2: invalid rule \"tcp://db.internal\": tcp rules need a port, e.g. \"tcp://db.internal:5432\" (or \":*\" for any port)",
+        ),
+    ];
+    for (input, want) in cases {
+        let got = Policy::parse(input, "policy.toml")
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert_eq!(got, Err(want.to_string()), "{input:?}");
+    }
+}
+
+#[test]
+fn toml_syntax_error_has_line() {
+    let got = Policy::parse("[guest.a]\nallow = [\"x\"\n\n", "p.toml")
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    let msg = got.err().unwrap_or_default();
+    assert!(msg.starts_with("p.toml:2: invalid TOML: "), "{msg:?}");
+}
+
+#[test]
+fn check_decisions() {
+    let g = feeds();
+    // (url, method, Ok(allow line) or Err(exact reason))
+    let cases: [(&str, Option<&str>, Result<u32, &str>); 36] = [
+        ("https://api.example.com/v1/data", None, Ok(4)),
+        ("https://api.example.com/v1/data", Some("post"), Ok(4)),
+        ("https://api.example.com/v1", None, Ok(4)),
+        ("https://API.example.com./v1/x?y=1", None, Ok(4)),
+        (
+            "https://api.example.com/v2/data",
+            None,
+            Err(
+                "no allow rule of guest \"feeds\" in policy.toml matches https://api.example.com/v2/data",
+            ),
+        ),
+        (
+            "https://api.example.com/v1/admin/users",
+            Some("GET"),
+            Err(
+                "GET https://api.example.com/v1/admin/users is denied by the deny rule at policy.toml:20 (\"https://api.example.com/v1/admin/*\"); deny rules always win",
+            ),
+        ),
+        (
+            "https://api.example.com/v1/admin",
+            None,
+            Err(
+                "https://api.example.com/v1/admin is denied by the deny rule at policy.toml:20 (\"https://api.example.com/v1/admin/*\"); deny rules always win",
+            ),
+        ),
+        (
+            "https://api.example.com/v1/x/../admin/users",
+            None,
+            Err(
+                "https://api.example.com/v1/admin/users is denied by the deny rule at policy.toml:20 (\"https://api.example.com/v1/admin/*\"); deny rules always win",
+            ),
+        ),
+        (
+            "https://api.example.com/v1/%61dmin/users",
+            None,
+            Err(
+                "https://api.example.com/v1/admin/users is denied by the deny rule at policy.toml:20 (\"https://api.example.com/v1/admin/*\"); deny rules always win",
+            ),
+        ),
+        (
+            "https://api.example.com/v1/admin%2Fusers",
+            None,
+            Err(
+                "https://api.example.com/v1/admin%2Fusers is denied by the deny rule at policy.toml:20 (\"https://api.example.com/v1/admin/*\"); deny rules always win",
+            ),
+        ),
+        (
+            "https://api.example.com/v1//admin/users",
+            None,
+            Err(
+                "https://api.example.com/v1//admin/users is denied by the deny rule at policy.toml:20 (\"https://api.example.com/v1/admin/*\"); deny rules always win",
+            ),
+        ),
+        (
+            "https://api.example.com/v1/..%2Fsecret",
+            None,
+            Err(
+                "no allow rule of guest \"feeds\" in policy.toml matches https://api.example.com/v1/..%2Fsecret",
+            ),
+        ),
+        (
+            "https://api.example.com/v1/../secret",
+            None,
+            Err(
+                "no allow rule of guest \"feeds\" in policy.toml matches https://api.example.com/secret",
+            ),
+        ),
+        ("https://api.example.com/v1/readonly/x", Some("GET"), Ok(4)),
+        (
+            "https://api.example.com/v1/readonly/x",
+            Some("post"),
+            Err(
+                "POST https://api.example.com/v1/readonly/x is denied by the deny rule at policy.toml:21 (\"POST https://api.example.com/v1/readonly/*\"); deny rules always win",
+            ),
+        ),
+        (
+            "http://api.example.com/v1/data",
+            None,
+            Err(
+                "no allow rule of guest \"feeds\" in policy.toml matches http://api.example.com/v1/data",
+            ),
+        ),
+        (
+            "https://api.example.com:8443/v1/data",
+            None,
+            Err(
+                "no allow rule of guest \"feeds\" in policy.toml matches https://api.example.com:8443/v1/data",
+            ),
+        ),
+        ("https://evil.com@api.example.com/v1/x", None, Ok(4)),
+        (
+            "https://api.example.com@evil.com/v1/x",
+            None,
+            Err("no allow rule of guest \"feeds\" in policy.toml matches https://evil.com/v1/x"),
+        ),
+        ("https://status.example.com/", Some("HEAD"), Ok(5)),
+        ("https://status.example.com/", None, Ok(5)),
+        (
+            "https://status.example.com/",
+            Some("DELETE"),
+            Err(
+                "no allow rule of guest \"feeds\" in policy.toml matches DELETE https://status.example.com/ (the rule at line 5 allows only GET, HEAD)",
+            ),
+        ),
+        (
+            "https://status.example.com/other",
+            Some("GET"),
+            Err(
+                "no allow rule of guest \"feeds\" in policy.toml matches GET https://status.example.com/other",
+            ),
+        ),
+        ("wss://chat.example.com/room/1", None, Ok(6)),
+        (
+            "ws://chat.example.com/room/1",
+            None,
+            Err(
+                "no allow rule of guest \"feeds\" in policy.toml matches ws://chat.example.com/room/1",
+            ),
+        ),
+        ("http://2130706433:1500/", None, Ok(7)),
+        ("http://127.1:1000/", None, Ok(7)),
+        (
+            "http://127.0.0.1:999/",
+            None,
+            Err("no allow rule of guest \"feeds\" in policy.toml matches http://127.0.0.1:999/"),
+        ),
+        ("tcp://cache.internal:5432", None, Ok(8)),
+        (
+            "tcp://internal:5432",
+            None,
+            Err("no allow rule of guest \"feeds\" in policy.toml matches tcp://internal:5432"),
+        ),
+        (
+            "tcp://10.0.0.13:6379",
+            None,
+            Err(
+                "tcp://10.0.0.13:6379 is denied by the deny rule at policy.toml:22 (\"tcp://10.0.0.13:6379\"); deny rules always win",
+            ),
+        ),
+        ("tcp://10.0.0.14:6379", None, Ok(9)),
+        ("sse+https://api.example.com/v1/stream", None, Ok(4)),
+        ("sse+https://stream.example.com/events", None, Ok(15)),
+        (
+            "https://stream.example.com/events",
+            None,
+            Err(
+                "no allow rule of guest \"feeds\" in policy.toml matches https://stream.example.com/events",
+            ),
+        ),
+        ("udp-multicast://239.255.0.1", None, Ok(16)),
+    ];
+    for (url, method, want) in cases {
+        let t = target(url, method);
+        let got = match g.check(&t) {
+            Decision::Allow(r) => {
+                assert_eq!(r.list, RuleList::Allow, "{url:?}");
+                assert_eq!(
+                    r.text,
+                    g.allow
+                        .iter()
+                        .find(|a| a.line == r.line)
+                        .map(|a| a.text.clone())
+                        .unwrap_or_default(),
+                    "{url:?}"
+                );
+                Ok(r.line)
+            }
+            Decision::Deny(d) => {
+                assert_eq!(
+                    d.rule.is_some(),
+                    d.suggestion.is_none(),
+                    "{url:?}: a deny rule excludes a suggestion"
+                );
+                Err(d.reason)
+            }
+        };
+        assert_eq!(got, want.map_err(String::from), "{url:?} {method:?}");
+    }
+}
+
+#[test]
+fn check_suggestions() {
+    let g = feeds();
+    let cases = [
+        (
+            "https://api.example.com/v2/data",
+            None,
+            "\"https://api.example.com/v2/data\"",
+        ),
+        (
+            "https://api.example.com:8443/v1/data",
+            None,
+            "\"https://api.example.com:8443/v1/data\"",
+        ),
+        (
+            "https://status.example.com/",
+            Some("delete"),
+            "\"DELETE https://status.example.com/\"",
+        ),
+        (
+            "https://status.example.com/x",
+            Some("GET"),
+            "\"https://status.example.com/x\"",
+        ),
+        ("http://127.0.0.1:999/", None, "\"http://127.0.0.1:999/\""),
+        ("http://10.0.0.1/24", None, "\"http://10.0.0.1:80/24\""),
+        ("http://[2001:db8::2]/a", None, "\"http://[2001:db8::2]/a\""),
+        ("http://[::2]/a", None, "\"http://0.0.0.2/a\""),
+        (
+            "https://xn--bcher-kva.example/a*b",
+            None,
+            "\"https://xn--bcher-kva.example/a%2Ab\"",
+        ),
+        ("tcp://internal:5432", None, "\"tcp://internal:5432\""),
+        (
+            "udp-multicast://239.255.0.2",
+            None,
+            "\"udp-multicast://239.255.0.2\"",
+        ),
+        (
+            "sse+http://feed.example/events",
+            None,
+            "\"sse+http://feed.example/events\"",
+        ),
+        (
+            "https://api.example.com/v1/..%2Fsecret",
+            None,
+            "\"https://api.example.com/v1/..%2Fsecret\"",
+        ),
+    ];
+    for (url, method, want) in cases {
+        let t = target(url, method);
+        let denial = g.check(&t).denial().cloned();
+        let suggestion = denial.and_then(|d| d.suggestion);
+        assert_eq!(suggestion.as_deref(), Some(want), "{url:?}");
+        // The suggestion, added to the policy, allows exactly this target.
+        let text = want.trim_matches('"');
+        let rule = Rule::parse(text, 1)
+            .unwrap_or_else(|e| panic!("{url:?}: suggestion {want} does not parse: {e}"));
+        let mut fixed = g.clone();
+        fixed.allow.push(rule);
+        let allowed = matches!(&fixed.check(&t), Decision::Allow(r) if r.text == text);
+        assert!(allowed, "{url:?}: suggestion {want} does not allow it");
+    }
+}
+
+#[test]
+fn check_address_decisions() {
+    let g = feeds();
+    // (url, resolved ip, Ok(allow line) or Err(exact reason))
+    let cases: [(&str, &str, Result<u32, &str>); 22] = [
+        ("https://api.example.com/v1/x", "93.184.216.34", Ok(4)),
+        (
+            "https://api.example.com/anything/else",
+            "93.184.216.34",
+            Ok(4),
+        ),
+        (
+            "https://api.example.com/v1/x",
+            "127.0.0.1",
+            Err(
+                "api.example.com resolved to 127.0.0.1 (loopback), which the policy does not grant; a granted name never unlocks a non-public address",
+            ),
+        ),
+        (
+            "https://api.example.com/v1/x",
+            "::ffff:127.0.0.1",
+            Err(
+                "api.example.com resolved to 127.0.0.1 (loopback), which the policy does not grant; a granted name never unlocks a non-public address",
+            ),
+        ),
+        (
+            "https://api.example.com/v1/x",
+            "169.254.169.254",
+            Err(
+                "api.example.com resolved to 169.254.169.254 (cloud metadata), which the policy does not grant; a granted name never unlocks a non-public address",
+            ),
+        ),
+        (
+            "https://api.example.com/v1/x",
+            "fd00:ec2::254",
+            Err(
+                "api.example.com resolved to fd00:ec2::254 (cloud metadata), which the policy does not grant; a granted name never unlocks a non-public address",
+            ),
+        ),
+        (
+            "https://api.example.com/v1/x",
+            "10.1.1.1",
+            Err(
+                "api.example.com resolved to 10.1.1.1 (private), which the policy does not grant; a granted name never unlocks a non-public address",
+            ),
+        ),
+        (
+            "https://api.example.com/v1/x",
+            "0.0.0.0",
+            Err(
+                "api.example.com resolved to 0.0.0.0 (unspecified), which the policy does not grant; a granted name never unlocks a non-public address",
+            ),
+        ),
+        (
+            "https://app.test/",
+            "127.0.0.1",
+            Err(
+                "app.test resolved to 127.0.0.1 (loopback), which the policy does not grant; a granted name never unlocks a non-public address",
+            ),
+        ),
+        ("tcp://db.internal:5432", "10.0.0.7", Ok(12)),
+        ("tcp://db.internal:5432", "::ffff:10.0.0.7", Ok(12)),
+        (
+            "tcp://db.internal:5432",
+            "192.168.0.7",
+            Err(
+                "db.internal resolved to 192.168.0.7 (private), which the policy does not grant; a granted name never unlocks a non-public address",
+            ),
+        ),
+        (
+            "tcp://cache.internal:5432",
+            "10.0.0.7",
+            Err(
+                "cache.internal resolved to 10.0.0.7 (private), which the policy does not grant; a granted name never unlocks a non-public address",
+            ),
+        ),
+        (
+            "tcp://cache.internal:6379",
+            "10.0.0.7",
+            Err(
+                "no allow rule of guest \"feeds\" in policy.toml matches tcp://cache.internal:6379",
+            ),
+        ),
+        ("http://localhost:3000/x", "127.0.0.1", Ok(13)),
+        ("http://localhost:3000/x", "::1", Ok(13)),
+        (
+            "http://localhost:3000/x",
+            "10.0.0.1",
+            Err(
+                "localhost resolved to 10.0.0.1 (private), which the policy does not grant; a granted name never unlocks a non-public address",
+            ),
+        ),
+        ("http://127.0.0.1:1500/", "127.0.0.1", Ok(7)),
+        ("http://[::1]:8080/", "::1", Ok(10)),
+        ("http://[fd00::5]/", "fd00::5", Ok(11)),
+        (
+            "tcp://10.0.0.13:6379",
+            "10.0.0.13",
+            Err(
+                "tcp://10.0.0.13:6379 at 10.0.0.13 is denied by the deny rule at policy.toml:22 (\"tcp://10.0.0.13:6379\"); deny rules always win",
+            ),
+        ),
+        ("udp-multicast://239.255.0.1", "239.255.0.1", Ok(16)),
+    ];
+    for (url, addr, want) in cases {
+        let t = target(url, Some("DELETE"));
+        let got = match g.check_address(&t, ip(addr)) {
+            Decision::Allow(r) => Ok(r.line),
+            Decision::Deny(d) => Err(d.reason),
+        };
+        assert_eq!(got, want.map_err(String::from), "{url:?} at {addr:?}");
+    }
+}
+
+#[test]
+fn check_address_grants_and_suggestions() {
+    let p = policy(
+        r#"
+allow = [
+  "https://*",
+  "GET https://app.test/api/*",
+  "tcp://db.internal:5432",
+  "tcp://10.9.0.0/16:5432",
+]
+deny = ["tcp://db.internal:5432/"]
+"#
+        .replace("deny = [\"tcp://db.internal:5432/\"]", "")
+        .as_str(),
+    );
+    let g = p.guest(None).cloned().unwrap_or_else(|e| panic!("{e}"));
+    // (url, ip, Ok(line) or Err(suggestion))
+    let cases: [(&str, &str, Result<u32, &str>); 8] = [
+        (
+            "https://app.test/api/x",
+            "127.0.0.1",
+            Err("{ rule = \"https://app.test\", addresses = [\"127.0.0.1\"] }"),
+        ),
+        (
+            "https://127.0.0.1/",
+            "127.0.0.1",
+            Err("\"https://127.0.0.1\""),
+        ),
+        ("https://[::1]/", "::1", Err("\"https://[::1]\"")),
+        ("https://[::1]:8443/", "::1", Err("\"https://[::1]:8443/\"")),
+        (
+            "tcp://db.internal:5432",
+            "10.1.0.1",
+            Err("{ rule = \"tcp://db.internal:5432\", addresses = [\"10.1.0.1\"] }"),
+        ),
+        ("tcp://db.internal:5432", "10.9.1.1", Ok(6)),
+        ("tcp://db.internal:5432", "8.8.8.8", Ok(5)),
+        ("https://anything.example/", "8.8.8.8", Ok(3)),
+    ];
+    for (url, addr, want) in cases {
+        let t = target(url, None);
+        let got = match g.check_address(&t, ip(addr)) {
+            Decision::Allow(r) => Ok(r.line),
+            Decision::Deny(d) => Err(d.suggestion.unwrap_or_default()),
+        };
+        assert_eq!(got, want.map_err(String::from), "{url:?} at {addr:?}");
+    }
+    // The `GET .../api/*` rule comes second; the first endpoint rule (`*`) shapes the suggestion.
+    let only_api = policy("allow = [\"GET https://app.test/api/*\"]\n");
+    let g = only_api
+        .guest(None)
+        .cloned()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let d = g.check_address(&target("https://app.test/api/x", None), ip("10.0.0.1"));
+    assert_eq!(
+        d.denial().and_then(|d| d.suggestion.clone()).as_deref(),
+        Some("{ rule = \"GET https://app.test/api/*\", addresses = [\"10.0.0.1\"] }")
+    );
+}
+
+#[test]
+fn suggested_allowance_round_trips() {
+    // Adding the suggested inline table to the file grants the address.
+    let base = "allow = [\n  \"https://app.test/api/*\",\n  SUGGESTION,\n]\n";
+    let p = policy("allow = [\"https://app.test/api/*\"]\n");
+    let g = p.guest(None).cloned().unwrap_or_else(|e| panic!("{e}"));
+    let t = target("https://app.test/api/x", None);
+    let suggestion = g
+        .check_address(&t, ip("127.0.0.1"))
+        .denial()
+        .and_then(|d| d.suggestion.clone())
+        .unwrap_or_default();
+    let fixed = policy(&base.replace("SUGGESTION", &suggestion));
+    let g = fixed.guest(None).cloned().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        g.check_address(&t, ip("127.0.0.1")).is_allowed(),
+        "{suggestion}"
+    );
+    assert!(
+        !g.check_address(&t, ip("127.0.0.2")).is_allowed(),
+        "{suggestion}"
+    );
+}
+
+#[test]
+fn star_never_unlocks_non_public() {
+    let p = policy("allow = [\"http://*:*\", \"tcp://*:*\", \"https://*.internal\"]\n");
+    let g = p.guest(None).cloned().unwrap_or_else(|e| panic!("{e}"));
+    let cases = [
+        ("http://127.0.0.1:8080/", "127.0.0.1"),
+        ("http://2130706433/", "127.0.0.1"),
+        ("http://[::ffff:169.254.169.254]/", "169.254.169.254"),
+        ("http://metadata.example/", "169.254.169.254"),
+        ("tcp://10.0.0.1:22", "10.0.0.1"),
+        ("https://svc.internal/", "10.0.0.1"),
+        ("http://[fe80::1%eth0]/", "fe80::1"),
+        ("http://255.255.255.255/", "255.255.255.255"),
+    ];
+    for (url, addr) in cases {
+        let t = target(url, None);
+        assert!(g.check(&t).is_allowed(), "{url:?} passes the request check");
+        assert!(
+            !g.check_address(&t, ip(addr)).is_allowed(),
+            "{url:?} at {addr:?}"
+        );
+    }
+}
+
+#[test]
+fn policy_lints() {
+    let p = policy(
+        r#"
+[guest.a]
+allow = [
+  "https://api.example.com/v1/*",
+  "https://*",
+  "http://status.example.com",
+]
+deny = ["https://*"]
+"#,
+    );
+    let got: Vec<String> = p
+        .lint()
+        .iter()
+        .map(|l| format!("{}:{}: {l}", p.source(), l.line))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "policy.toml:5: [guest.a] rule \"https://*\" allows any host; name the hosts the guest needs",
+            "policy.toml:6: [guest.a] rule \"http://status.example.com\" sends requests to a public host unencrypted (credentials in clear); use https unless the service has no TLS",
+        ]
+    );
+}
+
+#[test]
+fn from_file_resolves_ca_bundle() {
+    let dir = std::env::temp_dir().join(format!("sandnet-policy-test-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("policy.toml");
+    let written = std::fs::write(
+        &path,
+        "ca_bundle = \"ca.pem\"\nallow = [\"https://x.example/\"]\n",
+    );
+    assert!(written.is_ok(), "{written:?}");
+    let p = Policy::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let g = p.guest(None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(g.ca_bundle, Some(dir.join("ca.pem")));
+    assert_eq!(p.source(), path.display().to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let missing = dir.join("missing.toml");
+    let err = Policy::from_file(&missing)
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    let msg = err.err().unwrap_or_default();
+    assert!(
+        msg.starts_with(&format!("cannot read policy file {}: ", missing.display())),
+        "{msg:?}"
+    );
+}
+
+#[test]
+fn display() {
+    let g = feeds();
+    let allowed = g.check(&target("https://api.example.com/v1/x", None));
+    assert_eq!(
+        allowed.to_string(),
+        "allowed by the allow rule at line 4: \"https://api.example.com/v1/*\""
+    );
+    let denied = g.check(&target("https://nope.example/", None));
+    assert_eq!(
+        denied.to_string(),
+        "denied: no allow rule of guest \"feeds\" in policy.toml matches https://nope.example/; to allow it, add \"https://nope.example/\" to allow"
+    );
+}
+
+#[test]
+fn sse_suggestion_has_no_method() {
+    let p = policy("allow = [\"POST https://hook.example/\"]\n");
+    let g = p.guest(None).cloned().unwrap_or_else(|e| panic!("{e}"));
+    let cases = [
+        (
+            "sse+https://hook.example/",
+            None,
+            "\"sse+https://hook.example/\"",
+        ),
+        (
+            "https://hook.example/",
+            Some("GET"),
+            "\"GET https://hook.example/\"",
+        ),
+        ("wss://hook.example/", None, "\"wss://hook.example/\""),
+    ];
+    for (url, method, want) in cases {
+        let d = g.check(&target(url, method));
+        let got = d.denial().and_then(|d| d.suggestion.clone());
+        assert_eq!(got.as_deref(), Some(want), "{url:?}");
+    }
+}

@@ -1,0 +1,156 @@
+//! Structured audit log: one JSON line per network decision (`--audit FILE|-`).
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+/// Where audit lines go. Cloning shares the sink; `Audit::off()` drops every event.
+#[derive(Clone, Default)]
+pub struct Audit {
+    sink: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
+}
+
+impl std::fmt::Debug for Audit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Audit")
+            .field("enabled", &self.sink.is_some())
+            .finish()
+    }
+}
+
+impl Audit {
+    /// An audit log that records nothing.
+    pub fn off() -> Self {
+        Audit { sink: None }
+    }
+
+    /// An audit log writing JSON lines to `writer`.
+    pub fn to_writer(writer: Box<dyn Write + Send>) -> Self {
+        Audit {
+            sink: Some(Arc::new(Mutex::new(writer))),
+        }
+    }
+
+    /// Whether events are recorded at all (lets callers skip building them).
+    pub fn enabled(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    /// Writes one event as a JSON line. Audit I/O failures are reported through
+    /// `tracing` and never fail the guest's call.
+    pub fn emit(&self, event: &AuditEvent) {
+        let Some(sink) = &self.sink else { return };
+        let line = match serde_json::to_string(event) {
+            Ok(line) => line,
+            Err(err) => {
+                tracing::error!(%err, "cannot serialise audit event");
+                return;
+            }
+        };
+        let mut guard = match sink.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Err(err) = writeln!(guard, "{line}").and_then(|()| guard.flush()) {
+            tracing::error!(%err, "cannot write audit log");
+        }
+    }
+}
+
+/// The outcome recorded for an event.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The policy allowed it.
+    Allow,
+    /// The policy refused it.
+    Deny,
+    /// Allowed, but it failed (timeout, limit, peer error).
+    Error,
+}
+
+/// One audit line.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEvent {
+    /// Seconds since the Unix epoch, with milliseconds.
+    pub time: f64,
+    /// The guest's name in the policy.
+    pub guest: String,
+    /// `http`, `https`, ...
+    pub protocol: String,
+    /// What happened: `request`, `connect`, `response`.
+    pub event: &'static str,
+    /// The target as the guest named it (canonical form).
+    pub target: String,
+    /// The decision.
+    pub decision: Verdict,
+    /// The rule that decided, as `LINE: TEXT`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Why it was denied or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Addresses the name resolved to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resolved: Vec<IpAddr>,
+    /// The address actually connected to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connected: Option<SocketAddr>,
+    /// HTTP status of a response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Bytes sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_out: Option<u64>,
+    /// Bytes received.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_in: Option<u64>,
+    /// Duration in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<f64>,
+    /// The limit that was hit, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<&'static str>,
+}
+
+impl AuditEvent {
+    /// A new event stamped now; fill in the optional fields afterwards.
+    pub fn new(
+        guest: &str,
+        protocol: &str,
+        event: &'static str,
+        target: String,
+        decision: Verdict,
+    ) -> Self {
+        let time = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        AuditEvent {
+            time: (time * 1000.0).round() / 1000.0,
+            guest: guest.to_owned(),
+            protocol: protocol.to_owned(),
+            event,
+            target,
+            decision,
+            rule: None,
+            reason: None,
+            resolved: Vec::new(),
+            connected: None,
+            status: None,
+            bytes_out: None,
+            bytes_in: None,
+            duration_ms: None,
+            limit: None,
+        }
+    }
+
+    /// Sets the duration from a measured [`Duration`].
+    pub fn took(mut self, elapsed: Duration) -> Self {
+        self.duration_ms = Some((elapsed.as_secs_f64() * 1e6).round() / 1e3);
+        self
+    }
+}

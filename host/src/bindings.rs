@@ -1,0 +1,25 @@
+//! The one `bindgen!` of the host: Rust types and traits for the `sandnet:net` WIT package.
+//!
+//! WASI interfaces map to `wasmtime_wasi`'s own bindings; `sandnet:net` resources map
+//! to the host structs that hold their state; `net-error` is produced from
+//! [`crate::error::NetError`] so host code uses one Rust error type throughout.
+
+#![allow(missing_docs, reason = "generated code")]
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "sandnet:net/imports",
+    imports: { default: async | trappable },
+    exports: { default: async },
+    trappable_error_type: {
+        "sandnet:net/types.net-error" => crate::error::HostError,
+    },
+    with: {
+        "wasi": wasmtime_wasi::p2::bindings,
+        "sandnet:net/http.incoming-response": crate::net::http::IncomingResponse,
+        "sandnet:net/http.pending-response": crate::net::http::PendingResponse,
+        "sandnet:net/http.outgoing-body": crate::net::http::OutgoingBody,
+    },
+});
+
+pub use sandnet::net::{http, types};

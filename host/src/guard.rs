@@ -1,0 +1,408 @@
+//! The one choke point every outgoing connection passes:
+//! policy check → host-side name resolution → every resolved address checked →
+//! dial only vetted addresses (pinned for the connection's life) → audit event.
+//!
+//! Protocol modules never open sockets themselves: they ask [`Guard::check_request`]
+//! whether a request may be made and [`Guard::connect`] for a connection.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use sandnet_policy::{Decision, Denial, GuestPolicy, Host, Target};
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::audit::{Audit, AuditEvent, Verdict};
+use crate::error::{NetError, TimeoutKind};
+
+/// Resolves host names to addresses. Guests never resolve names themselves.
+pub trait Resolver: Send + Sync + 'static {
+    /// All addresses `host` resolves to.
+    fn resolve<'a>(&'a self, host: &'a str) -> BoxFuture<'a, io::Result<Vec<IpAddr>>>;
+}
+
+/// The system resolver, with fixed answers for some names first (like curl's
+/// `--resolve`). Overridden answers are still checked like any other.
+#[derive(Debug, Default, Clone)]
+pub struct SystemResolver {
+    overrides: HashMap<String, Vec<IpAddr>>,
+}
+
+impl SystemResolver {
+    /// A resolver answering `overrides` itself and asking the system for the rest.
+    /// Names are matched case-insensitively, without a trailing dot.
+    pub fn with_overrides(overrides: impl IntoIterator<Item = (String, IpAddr)>) -> Self {
+        let mut map: HashMap<String, Vec<IpAddr>> = HashMap::new();
+        for (name, ip) in overrides {
+            map.entry(normalise_name(&name)).or_default().push(ip);
+        }
+        SystemResolver { overrides: map }
+    }
+}
+
+fn normalise_name(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl Resolver for SystemResolver {
+    fn resolve<'a>(&'a self, host: &'a str) -> BoxFuture<'a, io::Result<Vec<IpAddr>>> {
+        Box::pin(async move {
+            if let Some(ips) = self.overrides.get(&normalise_name(host)) {
+                return Ok(ips.clone());
+            }
+            let addrs = tokio::net::lookup_host((host, 0)).await?;
+            let mut ips: Vec<IpAddr> = Vec::new();
+            for addr in addrs {
+                if !ips.contains(&addr.ip()) {
+                    ips.push(addr.ip());
+                }
+            }
+            Ok(ips)
+        })
+    }
+}
+
+/// Opens TCP connections to addresses the guard has already vetted.
+/// Tests substitute a recording dialer so no packet can leave the machine.
+pub trait Dialer: Send + Sync + 'static {
+    /// Connects to `addr`.
+    fn dial(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<TcpStream>>;
+}
+
+/// The real dialer: a plain TCP connect with `TCP_NODELAY`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TcpDialer;
+
+impl Dialer for TcpDialer {
+    fn dial(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<TcpStream>> {
+        Box::pin(async move {
+            let stream = TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        })
+    }
+}
+
+/// One of the guest's `max_connections` slots; the slot frees when this drops,
+/// so it must live exactly as long as the connection it was taken for.
+#[derive(Debug)]
+pub struct ConnectionPermit(#[allow(dead_code, reason = "held for its Drop")] OwnedSemaphorePermit);
+
+/// A connection made by the guard.
+#[derive(Debug)]
+pub struct GuardedStream {
+    /// The socket, connected to a vetted address.
+    pub stream: TcpStream,
+    /// The vetted address it is connected to.
+    pub peer: SocketAddr,
+    /// The connection slot this socket occupies.
+    pub permit: ConnectionPermit,
+}
+
+/// Token bucket for `requests_per_second`.
+#[derive(Debug)]
+struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(per_second: u32) -> Self {
+        let rate = f64::from(per_second.max(1));
+        TokenBucket {
+            rate,
+            tokens: rate,
+            last: Instant::now(),
+        }
+    }
+
+    fn try_take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.rate);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Everything the guard needs besides the policy: how to resolve and dial, where to audit.
+#[derive(Clone)]
+pub struct GuardConfig {
+    /// Name resolution.
+    pub resolver: Arc<dyn Resolver>,
+    /// Socket creation for vetted addresses.
+    pub dialer: Arc<dyn Dialer>,
+    /// The audit log.
+    pub audit: Audit,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        GuardConfig {
+            resolver: Arc::new(SystemResolver::default()),
+            dialer: Arc::new(TcpDialer),
+            audit: Audit::off(),
+        }
+    }
+}
+
+/// One guest's guard: its policy, limits, counters and audit log.
+pub struct Guard {
+    policy: Arc<GuestPolicy>,
+    config: GuardConfig,
+    connections: Arc<Semaphore>,
+    rate: Option<Mutex<TokenBucket>>,
+    bytes_out: AtomicU64,
+    bytes_in: AtomicU64,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("guest", &self.policy.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Guard {
+    /// A guard enforcing `policy`.
+    pub fn new(policy: Arc<GuestPolicy>, config: GuardConfig) -> Self {
+        let limits = &policy.limits;
+        let max_connections = usize::try_from(limits.max_connections).unwrap_or(usize::MAX);
+        Guard {
+            connections: Arc::new(Semaphore::new(max_connections)),
+            rate: limits
+                .requests_per_second
+                .map(|rps| Mutex::new(TokenBucket::new(rps))),
+            bytes_out: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            policy,
+            config,
+        }
+    }
+
+    /// The guest's policy.
+    pub fn policy(&self) -> &GuestPolicy {
+        &self.policy
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &Audit {
+        &self.config.audit
+    }
+
+    fn event(&self, event: &'static str, target: &Target, decision: Verdict) -> AuditEvent {
+        AuditEvent::new(
+            &self.policy.name,
+            target.scheme.as_str(),
+            event,
+            target.to_string(),
+            decision,
+        )
+    }
+
+    /// Request-level check (scheme, host, port, path, method) plus the request rate
+    /// limit. Denials are audited and returned as [`NetError::Denied`].
+    pub fn check_request(&self, target: &Target) -> Result<(), NetError> {
+        match self.policy.check(target) {
+            Decision::Allow(rule) => {
+                if let Some(bucket) = &self.rate {
+                    let mut bucket = bucket.lock().unwrap_or_else(|p| p.into_inner());
+                    if !bucket.try_take() {
+                        let limit = self.policy.limits.requests_per_second.unwrap_or(0);
+                        let err = NetError::limit("requests_per_second", u64::from(limit));
+                        if self.audit().enabled() {
+                            let mut ev = self.event("request", target, Verdict::Error);
+                            ev.limit = Some("requests_per_second");
+                            ev.reason = Some(err.to_string());
+                            self.audit().emit(&ev);
+                        }
+                        return Err(err);
+                    }
+                }
+                if self.audit().enabled() {
+                    let mut ev = self.event("request", target, Verdict::Allow);
+                    ev.rule = Some(format!("{}: {}", rule.line, rule.text));
+                    self.audit().emit(&ev);
+                }
+                Ok(())
+            }
+            Decision::Deny(denial) => {
+                tracing::info!(guest = %self.policy.name, %target, reason = %denial.reason, "denied");
+                if self.audit().enabled() {
+                    let mut ev = self.event("request", target, Verdict::Deny);
+                    ev.reason = Some(denial.reason.clone());
+                    ev.rule = denial
+                        .rule
+                        .as_ref()
+                        .map(|r| format!("{}: {}", r.line, r.text));
+                    self.audit().emit(&ev);
+                }
+                Err(NetError::Denied(denial))
+            }
+        }
+    }
+
+    /// Resolves `target`'s host, checks every address against the policy, and
+    /// connects to the first vetted address that answers within `timeout`.
+    /// Addresses the policy refuses are never dialled.
+    pub async fn connect(
+        &self,
+        target: &Target,
+        timeout: Duration,
+    ) -> Result<GuardedStream, NetError> {
+        let started = Instant::now();
+        let result = tokio::time::timeout(timeout, self.connect_inner(target)).await;
+        let result = match result {
+            Ok(inner) => inner,
+            Err(_) => Err((NetError::Timeout(TimeoutKind::Connect), Vec::new())),
+        };
+        match result {
+            Ok((stream, resolved)) => {
+                if self.audit().enabled() {
+                    let mut ev = self.event("connect", target, Verdict::Allow);
+                    ev.resolved = resolved;
+                    ev.connected = Some(stream.peer);
+                    self.audit().emit(&ev.took(started.elapsed()));
+                }
+                Ok(stream)
+            }
+            Err((err, resolved)) => {
+                if self.audit().enabled() {
+                    let verdict = if matches!(err, NetError::Denied(_)) {
+                        Verdict::Deny
+                    } else {
+                        Verdict::Error
+                    };
+                    let mut ev = self.event("connect", target, verdict);
+                    ev.resolved = resolved;
+                    ev.reason = Some(err.to_string());
+                    if let NetError::LimitExceeded { name, .. } = &err {
+                        ev.limit = Some(name);
+                    }
+                    self.audit().emit(&ev.took(started.elapsed()));
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn connect_inner(
+        &self,
+        target: &Target,
+    ) -> Result<(GuardedStream, Vec<IpAddr>), (NetError, Vec<IpAddr>)> {
+        let permit = Arc::clone(&self.connections)
+            .try_acquire_owned()
+            .map_err(|_| {
+                (
+                    NetError::limit(
+                        "max_connections",
+                        u64::from(self.policy.limits.max_connections),
+                    ),
+                    Vec::new(),
+                )
+            })?;
+        let resolved = match &target.host {
+            Host::Ip(ip) => vec![*ip],
+            Host::Name(name) => match self.config.resolver.resolve(name).await {
+                Ok(ips) if !ips.is_empty() => ips,
+                Ok(_) => return Err((NetError::Dns(format!("{name}: no addresses")), Vec::new())),
+                Err(err) => return Err((NetError::Dns(format!("{name}: {err}")), Vec::new())),
+            },
+        };
+        let (vetted, first_denial) = vet_addresses(&self.policy, target, &resolved);
+        if vetted.is_empty() {
+            let denial = first_denial.unwrap_or_else(|| Denial {
+                reason: format!("{target}: no address to connect to"),
+                suggestion: None,
+                rule: None,
+            });
+            return Err((NetError::Denied(denial), resolved));
+        }
+        let mut last_err = None;
+        for ip in vetted {
+            let addr = SocketAddr::new(ip, target.port);
+            match self.config.dialer.dial(addr).await {
+                Ok(stream) => {
+                    let permit = ConnectionPermit(permit);
+                    return Ok((
+                        GuardedStream {
+                            stream,
+                            peer: addr,
+                            permit,
+                        },
+                        resolved,
+                    ));
+                }
+                Err(err) => last_err = Some(format!("{addr}: {err}")),
+            }
+        }
+        let detail = last_err.unwrap_or_else(|| "no address answered".to_owned());
+        Err((NetError::Connect(format!("{target}: {detail}")), resolved))
+    }
+
+    /// Counts `n` bytes sent against `bytes_out_total`.
+    pub fn count_out(&self, n: u64) -> Result<(), NetError> {
+        count(
+            &self.bytes_out,
+            n,
+            self.policy.limits.bytes_out_total,
+            "bytes_out_total",
+        )
+    }
+
+    /// Counts `n` bytes received against `bytes_in_total`.
+    pub fn count_in(&self, n: u64) -> Result<(), NetError> {
+        count(
+            &self.bytes_in,
+            n,
+            self.policy.limits.bytes_in_total,
+            "bytes_in_total",
+        )
+    }
+}
+
+fn count(
+    counter: &AtomicU64,
+    n: u64,
+    limit: Option<u64>,
+    name: &'static str,
+) -> Result<(), NetError> {
+    let total = counter.fetch_add(n, Ordering::Relaxed).saturating_add(n);
+    match limit {
+        Some(limit) if total > limit => Err(NetError::limit(name, limit)),
+        _ => Ok(()),
+    }
+}
+
+/// Splits `resolved` into the addresses the policy grants for `target` (in order)
+/// and the first denial met. Pure: the heart of the guard, unit-tested below.
+pub fn vet_addresses(
+    policy: &GuestPolicy,
+    target: &Target,
+    resolved: &[IpAddr],
+) -> (Vec<IpAddr>, Option<Denial>) {
+    let mut vetted = Vec::new();
+    let mut first_denial = None;
+    for ip in resolved {
+        match policy.check_address(target, *ip) {
+            Decision::Allow(_) => vetted.push(*ip),
+            Decision::Deny(denial) => {
+                tracing::info!(guest = %policy.name, %target, %ip, reason = %denial.reason, "address refused");
+                first_denial.get_or_insert(denial);
+            }
+        }
+    }
+    (vetted, first_denial)
+}

@@ -1,0 +1,5 @@
+//! The `sandnet` binary.
+
+fn main() -> std::process::ExitCode {
+    sandnet::cli::main()
+}

@@ -1,0 +1,767 @@
+//! HTTP client core behind `sandnet:net/http`: one pooled hyper client per guest
+//! whose only way to the network is the guard's connector.
+//!
+//! This file holds the protocol state (requests, redirects, timeouts, bodies);
+//! `http.rs` only translates between these types and the WIT bindings.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Uri};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use sandnet_policy::{Denial, Scheme, Target};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use url::Url;
+
+use crate::error::{NetError, TimeoutKind};
+use crate::guard::{ConnectionPermit, Guard};
+
+/// Largest chunk one `read` call hands to the guest.
+pub const MAX_READ_CHUNK: u32 = 1024 * 1024;
+/// Chunks an upload may queue ahead of the connection before `write` waits.
+pub const UPLOAD_QUEUE_CHUNKS: usize = 4;
+/// How long an idle pooled connection is kept for reuse.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Headers a guest may not set: the host frames the message itself.
+const MANAGED_HEADERS: [HeaderName; 5] = [
+    header::HOST,
+    header::CONTENT_LENGTH,
+    header::TRANSFER_ENCODING,
+    header::CONNECTION,
+    header::UPGRADE,
+];
+/// Headers removed when a redirect leaves the original origin.
+const CREDENTIAL_HEADERS: [HeaderName; 3] = [
+    header::AUTHORIZATION,
+    header::COOKIE,
+    header::PROXY_AUTHORIZATION,
+];
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Request body type: in-memory bytes or a channel fed by the guest.
+pub type RequestBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+
+tokio::task_local! {
+    /// The connect timeout of the request being sent on this task, read by the
+    /// connector (which hyper calls without per-request context).
+    static CONNECT_TIMEOUT: Duration;
+}
+
+/// Per-request timing and size settings, already clamped to the policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// TCP + TLS connect timeout.
+    pub connect: Duration,
+    /// Request sent → response head.
+    pub first_byte: Duration,
+    /// Idle time allowed between body chunks.
+    pub idle: Duration,
+    /// The whole exchange must end by then.
+    pub deadline: Instant,
+    /// The total timeout the deadline came from (for messages).
+    pub total: Duration,
+    /// Redirects to follow.
+    pub max_redirects: u32,
+    /// Largest buffered body.
+    pub max_body: u64,
+}
+
+/// A request as the guest described it, validated.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    /// Method.
+    pub method: Method,
+    /// Absolute http(s) URL.
+    pub url: Url,
+    /// Guest headers (managed ones rejected).
+    pub headers: HeaderMap,
+    /// In-memory body, if any.
+    pub body: Option<Bytes>,
+}
+
+impl RequestSpec {
+    /// Validates the guest's pieces: URL scheme, method token, header names and values.
+    pub fn new(
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Self, NetError> {
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|_| NetError::InvalidArgument(format!("invalid method {method:?}")))?;
+        let url = Url::parse(url)
+            .map_err(|e| NetError::InvalidArgument(format!("invalid URL {url:?}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(NetError::InvalidArgument(format!(
+                "URL {url} has scheme {:?}; the http interface takes http:// or https:// URLs",
+                url.scheme()
+            )));
+        }
+        let mut map = HeaderMap::with_capacity(headers.len());
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| NetError::InvalidArgument(format!("invalid header name {name:?}")))?;
+            if MANAGED_HEADERS.contains(&name) {
+                return Err(NetError::InvalidArgument(format!(
+                    "header {name:?} is set by the host; remove it from the request"
+                )));
+            }
+            let value = HeaderValue::from_bytes(&latin1_to_bytes(value)).map_err(|_| {
+                NetError::InvalidArgument(format!("invalid value for header {name:?}: {value:?}"))
+            })?;
+            map.append(name, value);
+        }
+        Ok(RequestSpec {
+            method,
+            url,
+            headers: map,
+            body: body.map(Bytes::from),
+        })
+    }
+}
+
+/// Header value text → bytes: chars up to U+00FF are one byte each (Latin-1),
+/// so values read from a response round-trip exactly; anything else is UTF-8.
+fn latin1_to_bytes(value: &str) -> Vec<u8> {
+    if value.chars().all(|c| u32::from(c) <= 0xff) {
+        value
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+            .collect()
+    } else {
+        value.as_bytes().to_vec()
+    }
+}
+
+/// Header value bytes → text: each byte one char (Latin-1), so no byte is ever lost
+/// and [`latin1_to_bytes`] restores the exact bytes.
+pub fn header_text(value: &HeaderValue) -> String {
+    value.as_bytes().iter().map(|&b| char::from(b)).collect()
+}
+
+/// The response head plus a body still to be read.
+#[derive(Debug)]
+pub struct Exchange {
+    /// Status code.
+    pub status: StatusCode,
+    /// Reason phrase.
+    pub reason: String,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// The URL that produced the response.
+    pub url: Url,
+    /// The body, read in bounded chunks.
+    pub body: BodyReader,
+}
+
+/// Reads a response body in bounded chunks, under the idle timeout and the
+/// exchange's deadline, counting bytes against the guest's quota.
+pub struct BodyReader {
+    body: Incoming,
+    buf: Bytes,
+    done: bool,
+    error: Option<NetError>,
+    settings: Settings,
+    guard: Arc<Guard>,
+    received: u64,
+}
+
+impl std::fmt::Debug for BodyReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyReader")
+            .field("buffered", &self.buf.len())
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl BodyReader {
+    /// Waits until bytes, the end, or an error is available. Never fails itself:
+    /// an error is kept for the next `read`.
+    pub async fn fill(&mut self) {
+        if !self.buf.is_empty() || self.done || self.error.is_some() {
+            return;
+        }
+        let now = Instant::now();
+        let idle_end = now + self.settings.idle;
+        let (until, kind) = if idle_end < self.settings.deadline {
+            (idle_end, TimeoutKind::Idle)
+        } else {
+            (self.settings.deadline, TimeoutKind::Total)
+        };
+        loop {
+            match tokio::time::timeout_at(until.into(), self.body.frame()).await {
+                Err(_) => {
+                    self.error = Some(NetError::Timeout(kind));
+                    return;
+                }
+                Ok(None) => {
+                    self.done = true;
+                    return;
+                }
+                Ok(Some(Err(err))) => {
+                    self.error = Some(NetError::Protocol(format!("response body: {err}")));
+                    return;
+                }
+                Ok(Some(Ok(frame))) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    }; // trailers: skipped
+                    if data.is_empty() {
+                        continue;
+                    }
+                    let len = data.len() as u64;
+                    if let Err(err) = self.guard.count_in(len) {
+                        self.error = Some(err);
+                        return;
+                    }
+                    self.received += len;
+                    self.buf = data;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Up to `max` bytes; `None` at the end of the body.
+    pub async fn read(&mut self, max: usize) -> Result<Option<Bytes>, NetError> {
+        self.fill().await;
+        if let Some(err) = self.error.take() {
+            self.done = true;
+            return Err(err);
+        }
+        if self.buf.is_empty() {
+            return Ok(None);
+        }
+        let take = max.clamp(1, self.buf.len());
+        Ok(Some(self.buf.split_to(take)))
+    }
+
+    /// The whole body, refusing more than `max` bytes (`limit_name` in the error).
+    pub async fn read_all(
+        &mut self,
+        max: u64,
+        limit_name: &'static str,
+    ) -> Result<Vec<u8>, NetError> {
+        let mut out = Vec::new();
+        while let Some(chunk) = self.read(MAX_READ_CHUNK as usize).await? {
+            if out.len() as u64 + chunk.len() as u64 > max {
+                return Err(NetError::limit(limit_name, max));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
+    /// Bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+}
+
+/// An upload body fed by the guest through a bounded channel; counts bytes as
+/// the connection takes them.
+struct ChannelBody {
+    rx: mpsc::Receiver<Bytes>,
+    sent: Arc<AtomicU64>,
+}
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(chunk)) => {
+                self.sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+/// The guest's side of a streamed upload.
+#[derive(Debug)]
+pub struct UploadSender {
+    /// Chunks to send; dropping it ends the body.
+    pub tx: mpsc::Sender<Bytes>,
+    /// Bytes the connection has taken so far.
+    pub sent: Arc<AtomicU64>,
+}
+
+/// A socket made by the guard, adapted to hyper's I/O traits.
+pub struct GuardedIo {
+    io: TokioIo<TcpStream>,
+    _permit: ConnectionPermit,
+}
+
+impl Connection for GuardedIo {
+    fn connected(&self) -> Connected {
+        Connected::new()
+    }
+}
+
+impl hyper::rt::Read for GuardedIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for GuardedIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+}
+
+/// hyper's connector: every connection the client opens comes from [`Guard::connect`].
+#[derive(Clone)]
+struct GuardedConnector {
+    guard: Arc<Guard>,
+}
+
+impl tower_service::Service<Uri> for GuardedConnector {
+    type Response = GuardedIo;
+    type Error = NetError;
+    type Future = BoxFuture<'static, Result<GuardedIo, NetError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), NetError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let guard = Arc::clone(&self.guard);
+        Box::pin(async move {
+            let target = Target::parse(&uri.to_string())
+                .map_err(|e| NetError::InvalidArgument(format!("cannot connect to {uri}: {e}")))?;
+            let timeout = CONNECT_TIMEOUT
+                .try_with(|t| *t)
+                .unwrap_or(guard.policy().limits.connect_timeout);
+            let conn = guard.connect(&target, timeout).await?;
+            Ok(GuardedIo {
+                io: TokioIo::new(conn.stream),
+                _permit: conn.permit,
+            })
+        })
+    }
+}
+
+/// One guest's HTTP client. Cheap to clone; clones share the connection pool.
+#[derive(Clone)]
+pub struct HttpClient {
+    guard: Arc<Guard>,
+    client: Client<HttpsConnector<GuardedConnector>, RequestBody>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient").finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// A client whose connections go through `guard`, with TLS from `tls`.
+    pub fn new(guard: Arc<Guard>, tls: rustls::ClientConfig) -> Self {
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(GuardedConnector {
+                guard: Arc::clone(&guard),
+            });
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_max_idle_per_host(
+                usize::try_from(guard.policy().limits.max_connections).unwrap_or(16),
+            )
+            .build(https);
+        HttpClient { guard, client }
+    }
+
+    /// The guard this client connects through.
+    pub fn guard(&self) -> &Arc<Guard> {
+        &self.guard
+    }
+
+    /// Sends `spec`, following up to `settings.max_redirects` redirects (each hop
+    /// checked again), and returns the response head with its body unread.
+    pub async fn send(
+        &self,
+        mut spec: RequestSpec,
+        settings: Settings,
+    ) -> Result<Exchange, NetError> {
+        let mut hops = 0;
+        loop {
+            let target = self.check(&spec)?;
+            let body_len = spec.body.as_ref().map_or(0, |b| b.len() as u64);
+            self.guard.count_out(body_len)?;
+            let body = match &spec.body {
+                Some(bytes) => http_body_util::Full::new(bytes.clone())
+                    .map_err(|never| match never {})
+                    .boxed(),
+                None => http_body_util::Empty::new()
+                    .map_err(|never| match never {})
+                    .boxed(),
+            };
+            let response = self
+                .round_trip(&spec, body, settings, body_len > 0 || spec.body.is_some())
+                .await?;
+            let status = response.status();
+            let next = if status.is_redirection() && hops < settings.max_redirects {
+                response.headers().get(header::LOCATION).cloned()
+            } else {
+                None
+            };
+            let Some(location) = next else {
+                return Ok(self.exchange(response, spec.url, settings));
+            };
+            hops += 1;
+            let next_url = redirect_target(&spec.url, &location)?;
+            tracing::debug!(from = %spec.url, to = %next_url, %target, "following redirect");
+            spec = redirected(spec, status, next_url)?;
+        }
+    }
+
+    /// Starts a request whose body the guest streams. Redirects are not followed.
+    pub fn upload(
+        &self,
+        spec: RequestSpec,
+        total: Option<u64>,
+        settings: Settings,
+    ) -> Result<
+        (
+            UploadSender,
+            tokio::task::JoinHandle<Result<Exchange, NetError>>,
+        ),
+        NetError,
+    > {
+        self.check(&spec)?;
+        let (tx, rx) = mpsc::channel(UPLOAD_QUEUE_CHUNKS);
+        let sent = Arc::new(AtomicU64::new(0));
+        let body = ChannelBody {
+            rx,
+            sent: Arc::clone(&sent),
+        }
+        .boxed();
+        let mut spec = spec;
+        if let Some(total) = total {
+            spec.headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(total));
+        }
+        let client = self.clone();
+        let task = tokio::spawn(async move {
+            let response = client.round_trip(&spec, body, settings, true).await?;
+            Ok(client.exchange(response, spec.url, settings))
+        });
+        Ok((UploadSender { tx, sent }, task))
+    }
+
+    fn check(&self, spec: &RequestSpec) -> Result<Target, NetError> {
+        let target = Target::parse(spec.url.as_str())
+            .map_err(|e| NetError::InvalidArgument(format!("invalid URL {}: {e}", spec.url)))?
+            .with_method(spec.method.as_str());
+        if !matches!(target.scheme, Scheme::Http | Scheme::Https) {
+            return Err(NetError::InvalidArgument(format!(
+                "{} is not an http(s) URL",
+                spec.url
+            )));
+        }
+        self.guard.check_request(&target)?;
+        Ok(target)
+    }
+
+    async fn round_trip(
+        &self,
+        spec: &RequestSpec,
+        body: RequestBody,
+        settings: Settings,
+        has_body: bool,
+    ) -> Result<hyper::Response<Incoming>, NetError> {
+        let uri: Uri = spec
+            .url
+            .as_str()
+            .parse()
+            .map_err(|e| NetError::InvalidArgument(format!("invalid URL {}: {e}", spec.url)))?;
+        let mut request = hyper::Request::builder()
+            .method(spec.method.clone())
+            .uri(uri);
+        if let Some(headers) = request.headers_mut() {
+            headers.extend(spec.headers.clone());
+            if !has_body && matches!(spec.method, Method::POST | Method::PUT | Method::PATCH) {
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(0u64));
+            }
+        }
+        let request = request
+            .body(body)
+            .map_err(|e| NetError::InvalidArgument(format!("cannot build request: {e}")))?;
+        let now = Instant::now();
+        let head_by = now + settings.first_byte + settings.connect;
+        let (until, kind) = if head_by < settings.deadline {
+            (head_by, TimeoutKind::FirstByte)
+        } else {
+            (settings.deadline, TimeoutKind::Total)
+        };
+        let fut = CONNECT_TIMEOUT.scope(settings.connect, self.client.request(request));
+        match tokio::time::timeout_at(until.into(), fut).await {
+            Err(_) => Err(NetError::Timeout(kind)),
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(err)) => Err(classify_client_error(&err)),
+        }
+    }
+
+    fn exchange(
+        &self,
+        response: hyper::Response<Incoming>,
+        url: Url,
+        settings: Settings,
+    ) -> Exchange {
+        let (parts, body) = response.into_parts();
+        let reason = parts
+            .extensions
+            .get::<hyper::ext::ReasonPhrase>()
+            .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
+            .or_else(|| parts.status.canonical_reason().map(str::to_owned))
+            .unwrap_or_default();
+        Exchange {
+            status: parts.status,
+            reason,
+            headers: parts.headers,
+            url,
+            body: BodyReader {
+                body,
+                buf: Bytes::new(),
+                done: false,
+                error: None,
+                settings,
+                guard: Arc::clone(&self.guard),
+                received: 0,
+            },
+        }
+    }
+}
+
+/// Resolves a `Location` header against the current URL.
+fn redirect_target(current: &Url, location: &HeaderValue) -> Result<Url, NetError> {
+    let text = std::str::from_utf8(location.as_bytes()).map_err(|_| {
+        NetError::Protocol(format!("redirect from {current} has a non-UTF-8 Location"))
+    })?;
+    current.join(text).map_err(|e| {
+        NetError::Protocol(format!(
+            "redirect from {current} to invalid Location {text:?}: {e}"
+        ))
+    })
+}
+
+/// The request for the next hop: method and body per the status code,
+/// https→http refused, credentials dropped when the origin changes.
+fn redirected(
+    mut spec: RequestSpec,
+    status: StatusCode,
+    next: Url,
+) -> Result<RequestSpec, NetError> {
+    if spec.url.scheme() == "https" && next.scheme() != "https" {
+        return Err(NetError::Denied(Denial {
+            reason: format!(
+                "redirect from {} to {next} refused: https to http downgrade",
+                spec.url
+            ),
+            suggestion: None,
+            rule: None,
+        }));
+    }
+    if spec.url.origin() != next.origin() {
+        for name in &CREDENTIAL_HEADERS {
+            spec.headers.remove(name);
+        }
+    }
+    let keeps_method = matches!(
+        status,
+        StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+    );
+    if !keeps_method && !(spec.method == Method::GET || spec.method == Method::HEAD) {
+        spec.method = Method::GET;
+        spec.body = None;
+        spec.headers.remove(header::CONTENT_TYPE);
+    }
+    spec.url = next;
+    Ok(spec)
+}
+
+/// Maps hyper's client error to what the guest can act on: the guard's own
+/// error if it made one, else TLS, connect or protocol.
+fn classify_client_error(err: &hyper_util::client::legacy::Error) -> NetError {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(net) = e.downcast_ref::<NetError>() {
+            return net.clone();
+        }
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return NetError::Tls(tls.to_string());
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+        {
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return NetError::Tls(tls.to_string());
+            }
+            if let Some(net) = inner.downcast_ref::<NetError>() {
+                return net.clone();
+            }
+        }
+        cur = e.source();
+    }
+    let detail = error_chain(err);
+    if err.is_connect() {
+        NetError::Connect(detail)
+    } else {
+        NetError::Protocol(detail)
+    }
+}
+
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cur = e.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(method: &str, url: &str, headers: &[(&str, &str)]) -> RequestSpec {
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        RequestSpec::new(method, url, &headers, Some(b"x".to_vec())).unwrap()
+    }
+
+    #[test]
+    fn redirect_drops_credentials_across_origins_only() {
+        let s = spec(
+            "GET",
+            "http://a.test/x",
+            &[("authorization", "t"), ("cookie", "c"), ("x-other", "o")],
+        );
+        let same = redirected(
+            s.clone(),
+            StatusCode::FOUND,
+            Url::parse("http://a.test/y").unwrap(),
+        )
+        .unwrap();
+        assert!(same.headers.contains_key("authorization"));
+        let other =
+            redirected(s, StatusCode::FOUND, Url::parse("http://b.test/y").unwrap()).unwrap();
+        assert!(!other.headers.contains_key("authorization"));
+        assert!(!other.headers.contains_key("cookie"));
+        assert!(other.headers.contains_key("x-other"));
+    }
+
+    #[test]
+    fn redirect_refuses_https_to_http() {
+        let s = spec("GET", "https://a.test/x", &[]);
+        let err =
+            redirected(s, StatusCode::FOUND, Url::parse("http://a.test/y").unwrap()).unwrap_err();
+        assert!(
+            matches!(&err, NetError::Denied(d) if d.reason.contains("https to http")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn redirect_method_rules() {
+        let post = spec("POST", "http://a.test/x", &[]);
+        let r303 = redirected(
+            post.clone(),
+            StatusCode::SEE_OTHER,
+            Url::parse("http://a.test/y").unwrap(),
+        )
+        .unwrap();
+        assert_eq!((r303.method, r303.body), (Method::GET, None));
+        let r307 = redirected(
+            post,
+            StatusCode::TEMPORARY_REDIRECT,
+            Url::parse("http://a.test/y").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(r307.method, Method::POST);
+        assert!(r307.body.is_some());
+    }
+
+    #[test]
+    fn managed_and_invalid_headers_rejected() {
+        for (name, value) in [
+            ("host", "x"),
+            ("Content-Length", "1"),
+            ("bad name", "v"),
+            ("x", "a\nb"),
+        ] {
+            let headers = vec![(name.to_owned(), value.to_owned())];
+            let err = RequestSpec::new("GET", "http://a.test/", &headers, None).unwrap_err();
+            assert!(
+                matches!(err, NetError::InvalidArgument(_)),
+                "{name:?}: {err}"
+            );
+        }
+        let err = RequestSpec::new("GET", "ftp://a.test/", &[], None).unwrap_err();
+        assert!(err.to_string().contains("\"ftp\""), "{err}");
+    }
+
+    #[test]
+    fn header_values_round_trip_latin1() {
+        let value = HeaderValue::from_bytes(&[b'a', 0xe9, 0xff]).unwrap();
+        let text = header_text(&value);
+        assert_eq!(latin1_to_bytes(&text), vec![b'a', 0xe9, 0xff]);
+    }
+}

@@ -1,0 +1,38 @@
+//! Host implementations of the `sandnet:net` interfaces, one module per WIT interface.
+//!
+//! Each `<protocol>.rs` translates between the generated bindings and the protocol
+//! core beside it (`http_client.rs` for http); cores never touch the bindings.
+
+pub mod http;
+pub mod http_client;
+pub mod types;
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasData, ResourceTable};
+
+use crate::guard::Guard;
+
+/// Per-guest network state: the guard and the protocol clients built on it.
+#[derive(Debug)]
+pub struct NetCtx {
+    /// The guest's guard (policy, limits, audit).
+    pub guard: Arc<Guard>,
+    /// The guest's HTTP client (one connection pool per guest).
+    pub http: http_client::HttpClient,
+}
+
+/// The borrowed view every `sandnet:net` host trait is implemented on.
+pub struct NetView<'a> {
+    /// Network state.
+    pub ctx: &'a mut NetCtx,
+    /// The store's resource table.
+    pub table: &'a mut ResourceTable,
+}
+
+/// Marker tying [`NetView`] to the linker (`HasData`).
+pub struct NetData;
+
+impl HasData for NetData {
+    type Data<'a> = NetView<'a>;
+}

@@ -1,0 +1,385 @@
+//! The `sandnet` command line: `check`, `explain`, `wit`, `run --help` and the
+//! exit statuses of unusable inputs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod support;
+
+use support::{Cli, Output, check, line_of, write_policy};
+
+const TWO_GUESTS: &str = r#"# two guests
+[guest.alpha]
+allow = [
+  "https://api.example.com/v1/*",
+  "POST https://hooks.example.com/in",
+  { rule = "http://db.internal:8080", addresses = ["10.0.0.0/8"] },
+]
+deny = ["https://api.example.com/v1/admin/*"]
+
+[guest.beta]
+allow = ["http://127.0.0.1:8080/ok"]
+[guest.beta.limits]
+memory = "64 MiB"
+wall_time = "10s"
+"#;
+
+fn sandnet(args: &[&str]) -> Output {
+    Cli::new(args).output()
+}
+
+#[test]
+fn check_accepts_a_valid_policy_and_lists_guests() {
+    let p = write_policy(TWO_GUESTS);
+    let out = sandnet(&["check", p.arg()]);
+    check!(out.code == Some(0), out);
+    check!(
+        out.stdout
+            .contains("ok (2 guests: alpha, beta; 0 warnings)"),
+        out
+    );
+}
+
+#[test]
+fn check_warns_about_over_broad_rules_once_per_rule() {
+    let p =
+        write_policy("[guest.a]\nallow = [\n  \"https://api.example.com\",\n  \"https://*\",\n]\n");
+    let out = sandnet(&["check", p.arg()]);
+    check!(out.code == Some(0), out, "warnings do not fail the check");
+    check!(out.stdout.contains("warning"), out);
+    check!(out.stdout.contains("allows any host"), out);
+    let location = format!("{}:4:", p.arg());
+    check!(
+        out.stdout.matches(&location).count() == 1,
+        out,
+        "the rule's location {location} is printed once"
+    );
+    check!(out.stdout.contains("1 warning)"), out);
+}
+
+#[test]
+fn check_rejects_malformed_policies_with_file_line_and_value() {
+    // (policy text, line of the error, text the message must contain)
+    let cases: [(&str, usize, &str); 6] = [
+        ("[guest.a]\n\nallow = [\"htp://example.com\"]\n", 3, "htp"),
+        (
+            "[guest.a]\nallow = []\n[guest.a.limits]\nmemory = \"64 MiBB\"\n",
+            4,
+            "64 MiBB",
+        ),
+        (
+            "[guest.a]\nalow = [\"https://example.com\"]\n",
+            2,
+            "did you mean \"allow\"",
+        ),
+        (
+            "[guest.a]\nallow = [\"https://example.com:99999\"]\n",
+            2,
+            "99999",
+        ),
+        (
+            "[guest.a]\nallow = [\"https://example.com\"\n",
+            2,
+            "invalid TOML",
+        ),
+        (
+            "[guest.a]\ndeny = [{ rule = \"http://x.test\", addresses = [\"10.0.0.1\"] }]\n",
+            2,
+            "http://x.test",
+        ),
+    ];
+    for (text, line, needle) in cases {
+        let p = write_policy(text);
+        let out = sandnet(&["check", p.arg()]);
+        check!(out.code == Some(78), out, "policy:\n{text}");
+        let location = format!("{}:{line}:", p.arg());
+        check!(
+            out.stderr.contains(&location),
+            out,
+            "names {location}; policy:\n{text}"
+        );
+        check!(
+            out.stderr.contains(needle),
+            out,
+            "names {needle:?}; policy:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn check_of_a_missing_file_is_a_policy_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.toml");
+    let out = sandnet(&["check", missing.to_str().unwrap()]);
+    check!(out.code == Some(78), out);
+    check!(out.stderr.contains("nope.toml"), out);
+}
+
+#[test]
+fn explain_allowed_names_the_rule_and_its_line() {
+    let p = write_policy(TWO_GUESTS);
+    let out = sandnet(&[
+        "explain",
+        "--policy",
+        p.arg(),
+        "--guest",
+        "alpha",
+        "GET https://api.example.com/v1/items",
+    ]);
+    check!(out.code == Some(0), out);
+    check!(
+        out.stdout
+            .starts_with("allowed: https://api.example.com/v1/items"),
+        out
+    );
+    let line = line_of(TWO_GUESTS, "\"https://api.example.com/v1/*\"");
+    let by = format!(
+        "by rule at {}:{line}: https://api.example.com/v1/*",
+        p.arg()
+    );
+    check!(out.stdout.contains(&by), out, "expected {by:?}");
+}
+
+#[test]
+fn explain_denied_prints_the_line_to_add() {
+    let p = write_policy(TWO_GUESTS);
+    let out = sandnet(&[
+        "explain",
+        "--policy",
+        p.arg(),
+        "--guest",
+        "alpha",
+        "https://api.example.com/v2/items",
+    ]);
+    check!(out.code == Some(1), out);
+    check!(out.stdout.starts_with("denied: "), out);
+    check!(
+        out.stdout
+            .contains("to allow it, add to `allow` in [guest.alpha]"),
+        out
+    );
+    check!(
+        out.stdout
+            .contains("\n    \"https://api.example.com/v2/items\""),
+        out
+    );
+}
+
+#[test]
+fn explain_method_denial_suggests_the_method() {
+    let p = write_policy(TWO_GUESTS);
+    let out = sandnet(&[
+        "explain",
+        "--policy",
+        p.arg(),
+        "--guest",
+        "alpha",
+        "GET https://hooks.example.com/in",
+    ]);
+    check!(out.code == Some(1), out);
+    check!(out.stdout.contains("allows only POST"), out);
+    check!(
+        out.stdout.contains("\"GET https://hooks.example.com/in\""),
+        out
+    );
+}
+
+#[test]
+fn explain_deny_rule_wins_and_names_it() {
+    let p = write_policy(TWO_GUESTS);
+    let out = sandnet(&[
+        "explain",
+        "--policy",
+        p.arg(),
+        "--guest",
+        "alpha",
+        "https://api.example.com/v1/admin/users",
+    ]);
+    check!(out.code == Some(1), out);
+    let line = line_of(TWO_GUESTS, "deny = ");
+    check!(
+        out.stdout.contains(&format!("{}:{line}", p.arg())),
+        out,
+        "names the deny rule's line"
+    );
+    check!(
+        !out.stdout.contains("to allow it"),
+        out,
+        "no allow line beats a deny rule"
+    );
+}
+
+#[test]
+fn explain_checks_resolved_addresses_like_the_guard() {
+    let p = write_policy(TWO_GUESTS);
+    let base = ["explain", "--policy", p.arg(), "--guest", "alpha"];
+
+    // A public name granted by name: a metadata address behind it is refused.
+    let out = sandnet(
+        &[
+            &base[..],
+            &[
+                "--address",
+                "169.254.169.254",
+                "https://api.example.com/v1/x",
+            ][..],
+        ]
+        .concat(),
+    );
+    check!(out.code == Some(1), out);
+    check!(
+        out.stdout
+            .contains("allowed: https://api.example.com/v1/x\n"),
+        out
+    );
+    check!(
+        out.stdout
+            .contains("denied: https://api.example.com/v1/x via 169.254.169.254"),
+        out
+    );
+    check!(
+        out.stdout.contains("addresses = [\"169.254.169.254\"]"),
+        out
+    );
+
+    // The allowance grants 10.0.0.0/8 for db.internal, and nothing else private.
+    let out = sandnet(
+        &[
+            &base[..],
+            &["--address", "10.1.2.3", "http://db.internal:8080/q"][..],
+        ]
+        .concat(),
+    );
+    check!(out.code == Some(0), out);
+    let out = sandnet(
+        &[
+            &base[..],
+            &["--address", "192.168.1.1", "http://db.internal:8080/q"][..],
+        ]
+        .concat(),
+    );
+    check!(out.code == Some(1), out);
+}
+
+#[test]
+fn explain_needs_guest_when_the_file_has_several() {
+    let p = write_policy(TWO_GUESTS);
+    let out = sandnet(&["explain", "--policy", p.arg(), "http://127.0.0.1:8080/ok"]);
+    check!(out.code == Some(78), out);
+    check!(out.stderr.contains("--guest"), out);
+    check!(out.stderr.contains("alpha, beta"), out);
+
+    let out = sandnet(&[
+        "explain",
+        "--policy",
+        p.arg(),
+        "--guest",
+        "beta",
+        "http://127.0.0.1:8080/ok",
+    ]);
+    check!(out.code == Some(0), out);
+    let out = sandnet(&[
+        "explain",
+        "--policy",
+        p.arg(),
+        "--guest",
+        "gamma",
+        "http://127.0.0.1:8080/ok",
+    ]);
+    check!(out.code == Some(78), out);
+    check!(out.stderr.contains("gamma"), out);
+}
+
+#[test]
+fn wit_prints_the_package() {
+    let out = sandnet(&["wit"]);
+    check!(out.code == Some(0), out);
+    check!(out.stdout.contains("package sandnet:net"), out);
+    for interface in ["interface types", "interface http", "world "] {
+        check!(out.stdout.contains(interface), out, "missing {interface:?}");
+    }
+}
+
+#[test]
+fn wit_out_writes_the_package_and_its_deps() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("wit");
+    let out = sandnet(&["wit", "--out", out_dir.to_str().unwrap()]);
+    check!(out.code == Some(0), out);
+    let root = support::repo_root().join("wit");
+    for file in [
+        "types.wit",
+        "http.wit",
+        "world.wit",
+        "deps/io/io.wit",
+        "deps/cli/cli.wit",
+    ] {
+        let written = std::fs::read_to_string(out_dir.join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}\n{out}"));
+        let original = std::fs::read_to_string(root.join(file)).unwrap();
+        assert_eq!(written, original, "{file} differs from wit/{file}");
+    }
+}
+
+#[test]
+fn run_help_documents_exit_statuses() {
+    let out = sandnet(&["run", "--help"]);
+    check!(out.code == Some(0), out);
+    for code in ["124", "125", "70", "78"] {
+        check!(
+            out.stdout.contains(code),
+            out,
+            "--help should explain exit status {code}"
+        );
+    }
+    check!(
+        out.stdout.contains("wall_time") && out.stdout.contains("memory"),
+        out
+    );
+}
+
+#[test]
+fn run_with_unusable_policy_exits_78() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.toml");
+    // No component is needed: the policy is read first.
+    let out = sandnet(&["run", "unused.wasm", "--policy", missing.to_str().unwrap()]);
+    check!(out.code == Some(78), out);
+    check!(out.stderr.contains("missing.toml"), out);
+
+    let p = write_policy("[guest.a]\nallow = [\"ftp://x\"]\n");
+    let out = sandnet(&["run", "unused.wasm", "--policy", p.arg()]);
+    check!(out.code == Some(78), out);
+    check!(out.stderr.contains(&format!("{}:2:", p.arg())), out);
+
+    let p = write_policy(TWO_GUESTS);
+    let out = sandnet(&["run", "unused.wasm", "--policy", p.arg()]);
+    check!(out.code == Some(78), out, "two guests and no --guest");
+}
+
+#[test]
+fn run_with_unreadable_component_exits_71() {
+    let p = write_policy("[guest.a]\n");
+    let dir = tempfile::tempdir().unwrap();
+    let component = dir.path().join("absent.wasm");
+    let out = sandnet(&[
+        "run",
+        component.to_str().unwrap(),
+        "--policy",
+        p.arg(),
+        "--no-cache",
+    ]);
+    check!(out.code == Some(71), out);
+    check!(out.stderr.contains("absent.wasm"), out);
+
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"not wasm").unwrap();
+    let out = sandnet(&[
+        "run",
+        junk.to_str().unwrap(),
+        "--policy",
+        p.arg(),
+        "--no-cache",
+    ]);
+    check!(out.code == Some(71), out);
+    check!(out.stderr.contains("junk.wasm"), out);
+}

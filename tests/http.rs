@@ -1,0 +1,707 @@
+//! `sandnet:net/http` end to end: both `http-get` guests (Rust and Python) against
+//! loopback HTTP(S) servers, through the CLI and through the library.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod support;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sandnet::ExitStatus;
+use sandnet::audit::Audit;
+use sandnet::guard::Guard;
+use sandnet::net::http_client::{HttpClient, RequestSpec, Settings};
+use support::{
+    AuditBuffer, Cli, DialMode, LibRun, Output, PolicyFile, RecordingDialer, Server, TestCa, check,
+    for_each_http_get, guard_with, guest_policy, line_of, run_cli, run_lib, write_policy,
+};
+
+/// The cloud metadata address; only ever handed to a [`RecordingDialer`].
+const METADATA: IpAddr = IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254));
+/// A private address; only ever handed to a [`RecordingDialer`].
+const PRIVATE: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3));
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// A one-guest policy file: `[guest.t]` followed by `body`.
+fn policy(body: &str) -> PolicyFile {
+    write_policy(&format!("[guest.t]\n{body}\n"))
+}
+
+/// The guest got a denial: exit 1, nothing on stdout, the reason on stderr and,
+/// when `suggestion` is given, that exact policy line as the hint.
+fn assert_denied(out: &Output, suggestion: Option<&str>) {
+    check!(out.code == Some(1), out);
+    check!(out.stdout.is_empty(), out);
+    check!(out.stderr.starts_with("http-get: denied: "), out);
+    if let Some(line) = suggestion {
+        check!(
+            out.stderr.contains(line),
+            out,
+            "the hint should name the policy line {line}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Allowed requests
+
+for_each_http_get!(
+    allowed_get,
+    allowed_post_echoes_body,
+    status_codes_pass_through,
+    denied_by_scheme,
+    denied_by_host,
+    denied_by_port,
+    denied_by_path,
+    denied_by_method,
+    denied_by_deny_rule,
+    redirects_off_by_default,
+    redirect_to_granted_path_followed,
+    redirect_to_ungranted_host_refused,
+    name_resolving_to_loopback_needs_allowance,
+    https_with_test_ca,
+    https_without_ca_bundle_is_tls_error,
+    body_cap,
+    first_byte_timeout,
+    audit_log_records_decisions,
+    explain_agrees_with_run,
+    lib_allowed_get,
+    lib_name_resolving_to_metadata_refused,
+    lib_name_resolving_to_private_needs_allowance,
+    lib_only_vetted_addresses_dialled,
+    lib_redirect_to_metadata_refused,
+    lib_connect_timeout,
+);
+
+fn allowed_get(guest: &str) {
+    let srv = Server::http();
+    let p = policy(&format!("allow = [\"{}\"]", srv.url("/ok")));
+    let out = run_cli(guest, &p, &[], &[&srv.url("/ok")]);
+    check!(out.code == Some(0), out);
+    check!(out.stdout == "200\nhello", out);
+    assert_eq!(srv.seen(), ["GET /ok"]);
+}
+
+fn allowed_post_echoes_body(guest: &str) {
+    let srv = Server::http();
+    let p = policy(&format!("allow = [\"POST {}\"]", srv.url("/echo")));
+    let out = run_cli(guest, &p, &[], &[&srv.url("/echo"), "POST", "ping pong ü"]);
+    check!(out.code == Some(0), out);
+    check!(out.stdout == "200\nPOST ping pong ü", out);
+    assert_eq!(srv.seen(), ["POST /echo"]);
+}
+
+fn status_codes_pass_through(guest: &str) {
+    let srv = Server::http();
+    let p = policy(&format!("allow = [\"{}\"]", srv.url("/status/*")));
+    let out = run_cli(guest, &p, &[], &[&srv.url("/status/503")]);
+    check!(out.code == Some(0), out, "any HTTP response exits 0");
+    check!(out.stdout == "503\nstatus 503", out);
+}
+
+// ---------------------------------------------------------------------------
+// Denials: each names the reason and the line to add; the server sees nothing
+
+fn denied_by_scheme(guest: &str) {
+    let srv = Server::http();
+    let p = policy(&format!(
+        "allow = [\"https://127.0.0.1:{}/ok\"]",
+        srv.port()
+    ));
+    let out = run_cli(guest, &p, &[], &[&srv.url("/ok")]);
+    assert_denied(
+        &out,
+        Some(&format!("\"http://127.0.0.1:{}/ok\"", srv.port())),
+    );
+    check!(out.stderr.contains("no allow rule"), out);
+    check!(
+        srv.connections() == 0,
+        out,
+        "a denied request must not reach the server"
+    );
+}
+
+fn denied_by_host(guest: &str) {
+    let srv = Server::http();
+    let p = policy(&format!("allow = [\"{}\"]", srv.url("/ok")));
+    let url = format!("http://app.test:{}/ok", srv.port());
+    let out = run_cli(guest, &p, &["--resolve", "app.test=127.0.0.1"], &[&url]);
+    assert_denied(&out, Some(&format!("\"{url}\"")));
+    check!(
+        srv.connections() == 0,
+        out,
+        "a denied request must not reach the server"
+    );
+}
+
+fn denied_by_port(guest: &str) {
+    let granted = Server::http();
+    let other = Server::http();
+    let p = policy(&format!("allow = [\"{}\"]", granted.url("/ok")));
+    let out = run_cli(guest, &p, &[], &[&other.url("/ok")]);
+    assert_denied(&out, Some(&format!("\"{}\"", other.url("/ok"))));
+    check!(granted.connections() + other.connections() == 0, out);
+}
+
+fn denied_by_path(guest: &str) {
+    let srv = Server::http();
+    let p = policy(&format!("allow = [\"{}\"]", srv.url("/ok")));
+    let out = run_cli(guest, &p, &[], &[&srv.url("/other")]);
+    assert_denied(&out, Some(&format!("\"{}\"", srv.url("/other"))));
+    check!(srv.connections() == 0, out);
+}
+
+fn denied_by_method(guest: &str) {
+    let srv = Server::http();
+    let p = policy(&format!("allow = [\"GET {}\"]", srv.url("/echo")));
+    let out = run_cli(guest, &p, &[], &[&srv.url("/echo"), "PUT", "x"]);
+    assert_denied(&out, Some(&format!("\"PUT {}\"", srv.url("/echo"))));
+    check!(out.stderr.contains("allows only GET"), out);
+    check!(srv.connections() == 0, out);
+}
+
+fn denied_by_deny_rule(guest: &str) {
+    let srv = Server::http();
+    let p = policy(&format!(
+        "allow = [\"{}\"]\ndeny = [\"{}\"]",
+        srv.url("/ok/*"),
+        srv.url("/ok/secret*")
+    ));
+    let deny_line = line_of(&p.text, "deny = ");
+
+    let out = run_cli(guest, &p, &[], &[&srv.url("/ok/secret/key")]);
+    assert_denied(&out, None);
+    check!(out.stderr.contains("deny rule"), out);
+    check!(
+        out.stderr.contains(&format!("policy.toml:{deny_line}")),
+        out,
+        "names the deny rule's line"
+    );
+    check!(
+        !out.stderr.contains("hint"),
+        out,
+        "no allow line can beat a deny rule, so no hint"
+    );
+    check!(srv.connections() == 0, out);
+
+    let out = run_cli(guest, &p, &[], &[&srv.url("/ok/public")]);
+    check!(
+        out.stdout == "200\nhello",
+        out,
+        "the allow rule still works beside the deny rule"
+    );
+    assert_eq!(srv.seen(), ["GET /ok/public"]);
+}
+
+// ---------------------------------------------------------------------------
+// Redirects
+
+fn redirects_off_by_default(guest: &str) {
+    let srv = Server::http();
+    let p = policy(&format!(
+        "allow = [\"{}\", \"{}\"]",
+        srv.url("/redirect"),
+        srv.url("/ok")
+    ));
+    let url = format!("{}?to={}", srv.url("/redirect"), srv.url("/ok"));
+    let out = run_cli(guest, &p, &[], &[&url]);
+    check!(out.code == Some(0), out);
+    check!(
+        out.stdout.starts_with("302\n"),
+        out,
+        "the 3xx is returned as is"
+    );
+    check!(srv.requests() == 1, out);
+}
+
+fn redirect_to_granted_path_followed(guest: &str) {
+    let srv = Server::http();
+    let p = policy(&format!(
+        "allow = [\"{}\", \"{}\"]\nenv = {{ HTTP_GET_MAX_REDIRECTS = \"3\" }}",
+        srv.url("/redirect"),
+        srv.url("/ok")
+    ));
+    let url = format!("{}?to={}", srv.url("/redirect"), srv.url("/ok"));
+    let out = run_cli(guest, &p, &[], &[&url]);
+    check!(out.code == Some(0), out);
+    check!(out.stdout == "200\nhello", out);
+    assert_eq!(
+        srv.seen(),
+        [
+            format!("GET /redirect?to={}", srv.url("/ok")),
+            "GET /ok".to_owned()
+        ]
+    );
+}
+
+fn redirect_to_ungranted_host_refused(guest: &str) {
+    let srv = Server::http();
+    let elsewhere = Server::http();
+    let p = policy(&format!(
+        "allow = [\"{}\"]\nenv = {{ HTTP_GET_MAX_REDIRECTS = \"3\" }}",
+        srv.url("/redirect")
+    ));
+    let url = format!("{}?to={}", srv.url("/redirect"), elsewhere.url("/ok"));
+    let out = run_cli(guest, &p, &[], &[&url]);
+    assert_denied(&out, Some(&format!("\"{}\"", elsewhere.url("/ok"))));
+    check!(srv.requests() == 1, out, "the first hop was allowed");
+    check!(
+        elsewhere.connections() == 0,
+        out,
+        "the redirect target must not be contacted"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Names and addresses
+
+fn name_resolving_to_loopback_needs_allowance(guest: &str) {
+    let srv = Server::http();
+    let url = format!("http://app.test:{}/ok", srv.port());
+    let resolve = ["--resolve", "app.test=127.0.0.1"];
+
+    let name_only = policy(&format!("allow = [\"{url}\"]"));
+    let out = run_cli(guest, &name_only, &resolve, &[&url]);
+    assert_denied(
+        &out,
+        Some(&format!(
+            "{{ rule = \"{url}\", addresses = [\"127.0.0.1\"] }}"
+        )),
+    );
+    check!(
+        out.stderr.contains("127.0.0.1"),
+        out,
+        "the reason names the refused address"
+    );
+    check!(
+        srv.connections() == 0,
+        out,
+        "a granted name alone must not unlock loopback"
+    );
+
+    let with_address = policy(&format!(
+        "allow = [{{ rule = \"{url}\", addresses = [\"127.0.0.1\"] }}]"
+    ));
+    let out = run_cli(guest, &with_address, &resolve, &[&url]);
+    check!(out.code == Some(0), out);
+    check!(out.stdout == "200\nhello", out);
+    check!(srv.requests() == 1, out);
+}
+
+// ---------------------------------------------------------------------------
+// TLS
+
+fn https_with_test_ca(guest: &str) {
+    let ca = TestCa::new();
+    let srv = Server::https(&ca);
+    let p = policy(&format!(
+        "allow = [\"{}\"]\nca_bundle = \"{}\"",
+        srv.url("/ok"),
+        ca.ca_pem_str()
+    ));
+    let out = run_cli(guest, &p, &[], &[&srv.url("/ok")]);
+    check!(out.code == Some(0), out);
+    check!(out.stdout == "200\nhello", out);
+    assert_eq!(srv.seen(), ["GET /ok"]);
+}
+
+fn https_without_ca_bundle_is_tls_error(guest: &str) {
+    let ca = TestCa::new();
+    let srv = Server::https(&ca);
+    let p = policy(&format!("allow = [\"{}\"]", srv.url("/ok")));
+    let out = run_cli(guest, &p, &[], &[&srv.url("/ok")]);
+    check!(out.code == Some(1), out);
+    check!(out.stderr.starts_with("http-get: tls: "), out);
+    check!(
+        srv.requests() == 0,
+        out,
+        "no request may be sent over an untrusted connection"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Limits and timeouts
+
+fn body_cap(guest: &str) {
+    let srv = Server::http();
+    let p = policy(&format!(
+        "allow = [\"{}\"]\n[guest.t.limits]\nmax_body_bytes = \"1 KiB\"",
+        srv.url("/big")
+    ));
+
+    let out = run_cli(guest, &p, &[], &[&format!("{}?n=4096", srv.url("/big"))]);
+    check!(out.code == Some(1), out);
+    check!(
+        out.stderr.contains("limit-exceeded: max_body_bytes (1024)"),
+        out
+    );
+
+    let out = run_cli(guest, &p, &[], &[&format!("{}?n=1024", srv.url("/big"))]);
+    check!(
+        out.code == Some(0),
+        out,
+        "a body of exactly the cap is allowed"
+    );
+    check!(out.stdout == format!("200\n{}", "x".repeat(1024)), out);
+}
+
+fn first_byte_timeout(guest: &str) {
+    let hole = Server::black_hole();
+    let p = policy(&format!(
+        "allow = [\"{}\"]\n[guest.t.limits]\nfirst_byte_timeout = \"1s\"",
+        hole.url("/ok")
+    ));
+    let out = run_cli(guest, &p, &[], &[&hole.url("/ok")]);
+    check!(out.code == Some(1), out);
+    check!(out.stderr.contains("timeout: first-byte"), out);
+    check!(
+        hole.connections() == 1,
+        out,
+        "the connection was made; the answer never came"
+    );
+    check!(
+        out.elapsed < Duration::from_secs(10),
+        out,
+        "a 1 s first-byte timeout must end the run quickly"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Audit log and explain
+
+fn audit_log_records_decisions(guest: &str) {
+    let srv = Server::http();
+    let p = policy(&format!("allow = [\"{}\"]", srv.url("/ok")));
+    let log = p.dir.path().join("audit.jsonl");
+    let log_arg = log.display().to_string();
+
+    let out = run_cli(guest, &p, &["--audit", &log_arg], &[&srv.url("/ok")]);
+    check!(out.code == Some(0), out);
+    let out = run_cli(guest, &p, &["--audit", &log_arg], &[&srv.url("/nope")]);
+    check!(out.code == Some(1), out);
+
+    let text = std::fs::read_to_string(&log).expect("audit log written");
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("audit lines are JSON"))
+        .collect();
+    let find = |event: &str, decision: &str, target: &str| {
+        events
+            .iter()
+            .find(|e| e["event"] == event && e["decision"] == decision && e["target"] == target)
+    };
+    let allowed = find("request", "allow", &srv.url("/ok"))
+        .unwrap_or_else(|| panic!("no allow event in\n{text}"));
+    assert_eq!(allowed["guest"], "t");
+    assert_eq!(allowed["rule"], format!("2: {}", srv.url("/ok")), "{text}");
+    let connect = events
+        .iter()
+        .find(|e| e["event"] == "connect" && e["decision"] == "allow")
+        .unwrap_or_else(|| panic!("no connect event in\n{text}"));
+    assert_eq!(connect["connected"], srv.addr().to_string(), "{text}");
+    let denied = find("request", "deny", &srv.url("/nope"))
+        .unwrap_or_else(|| panic!("no deny event in\n{text}"));
+    assert!(
+        denied["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no allow rule"),
+        "{text}"
+    );
+}
+
+/// For each target, `sandnet explain` and `sandnet run` agree; a denial's
+/// suggested line is the hint the guest printed.
+fn explain_agrees_with_run(guest: &str) {
+    let srv = Server::http();
+    let p = policy(&format!(
+        "allow = [\"{}\", \"POST {}\", \"{}\"]\ndeny = [\"{}\"]",
+        srv.url("/ok"),
+        srv.url("/echo"),
+        srv.url("/status/*"),
+        srv.url("/status/5*")
+    ));
+    let cases: [(&str, String, bool); 6] = [
+        ("GET", srv.url("/ok"), true),
+        ("POST", srv.url("/echo"), true),
+        ("GET", srv.url("/status/201"), true),
+        ("GET", srv.url("/status/500"), false),
+        ("PUT", srv.url("/echo"), false),
+        ("GET", srv.url("/elsewhere"), false),
+    ];
+    for (method, url, allowed) in cases {
+        let target = format!("{method} {url}");
+        let explain = Cli::new(["explain", "--policy", p.arg(), target.as_str()]).output();
+        let run = run_cli(guest, &p, &[], &[&url, method, "body"]);
+        check!(
+            explain.code == Some(if allowed { 0 } else { 1 }),
+            explain,
+            "explain {target}"
+        );
+        check!(
+            run.code == Some(if allowed { 0 } else { 1 }),
+            run,
+            "run {target}"
+        );
+        if allowed {
+            check!(
+                explain.stdout.starts_with(&format!("allowed: {url}")),
+                explain
+            );
+        } else {
+            check!(
+                explain.stdout.starts_with(&format!("denied: {url}")),
+                explain
+            );
+            // The line explain suggests (if any) is the one the guest was told to add.
+            let suggestion = explain
+                .stdout
+                .lines()
+                .skip_while(|l| !l.contains("to allow it, add"))
+                .nth(1);
+            match suggestion {
+                Some(line) => check!(
+                    run.stderr.contains(line.trim()),
+                    run,
+                    "explain suggested {line:?}"
+                ),
+                None => check!(
+                    !run.stderr.contains("hint"),
+                    run,
+                    "explain suggested nothing"
+                ),
+            }
+        }
+    }
+    assert_eq!(
+        srv.requests(),
+        3,
+        "only the allowed targets reached the server: {:?}",
+        srv.seen()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Through the library, with a dialer that records every address and only
+// connects to loopback, so no packet can leave even if the guard were wrong.
+
+fn lib_run(
+    guest: &str,
+    policy_text: &str,
+    names: &[(&str, IpAddr)],
+    dialer: &RecordingDialer,
+    args: &[&str],
+) -> (LibRun, AuditBuffer) {
+    let audit = AuditBuffer::default();
+    let run = run_lib(
+        guest,
+        policy_text,
+        args,
+        guard_with(names, dialer, audit.audit()),
+    );
+    (run, audit)
+}
+
+fn assert_lib_denied(run: &LibRun) {
+    check!(run.outcome.status == ExitStatus::Exited(1), run);
+    check!(run.stdout.is_empty(), run);
+    check!(run.stderr.starts_with("http-get: denied: "), run);
+}
+
+fn lib_allowed_get(guest: &str) {
+    let srv = Server::http();
+    let dialer = RecordingDialer::new(DialMode::LoopbackOnly);
+    let text = format!("[guest.t]\nallow = [\"{}\"]", srv.url("/ok"));
+    let (run, _) = lib_run(guest, &text, &[], &dialer, &[&srv.url("/ok")]);
+    check!(run.outcome.status == ExitStatus::Exited(0), run);
+    check!(run.stdout == "200\nhello", run);
+    assert_eq!(dialer.dialed(), [srv.addr()]);
+}
+
+fn lib_name_resolving_to_metadata_refused(guest: &str) {
+    let dialer = RecordingDialer::new(DialMode::LoopbackOnly);
+    let text = "[guest.t]\nallow = [\"http://metadata.test/latest/*\"]";
+    let (run, audit) = lib_run(
+        guest,
+        text,
+        &[("metadata.test", METADATA)],
+        &dialer,
+        &["http://metadata.test/latest/meta-data/"],
+    );
+    assert_lib_denied(&run);
+    check!(
+        run.stderr.contains("169.254.169.254"),
+        run,
+        "the reason names the refused address"
+    );
+    check!(
+        dialer.dialed().is_empty(),
+        run,
+        "dialled {:?}",
+        dialer.dialed()
+    );
+    let events = audit.events();
+    let refused = events
+        .iter()
+        .find(|e| e["event"] == "connect" && e["decision"] == "deny")
+        .unwrap_or_else(|| panic!("no connect deny event in {events:?}"));
+    assert_eq!(refused["resolved"], serde_json::json!(["169.254.169.254"]));
+}
+
+fn lib_name_resolving_to_private_needs_allowance(guest: &str) {
+    let names = [("db.test", PRIVATE)];
+    let url = "http://db.test:8080/x";
+
+    let dialer = RecordingDialer::new(DialMode::LoopbackOnly);
+    let text = format!("[guest.t]\nallow = [\"{url}\"]");
+    let (run, _) = lib_run(guest, &text, &names, &dialer, &[url]);
+    assert_lib_denied(&run);
+    check!(
+        run.stderr.contains(&format!(
+            "{{ rule = \"{url}\", addresses = [\"10.1.2.3\"] }}"
+        )),
+        run
+    );
+    check!(
+        dialer.dialed().is_empty(),
+        run,
+        "dialled {:?}",
+        dialer.dialed()
+    );
+
+    // With the range granted the guard dials it (the test dialer then refuses,
+    // so the guest sees a connect error and nothing leaves the machine).
+    let dialer = RecordingDialer::new(DialMode::LoopbackOnly);
+    let text = format!("[guest.t]\nallow = [{{ rule = \"{url}\", addresses = [\"10.0.0.0/8\"] }}]");
+    let (run, _) = lib_run(guest, &text, &names, &dialer, &[url]);
+    check!(run.outcome.status == ExitStatus::Exited(1), run);
+    check!(run.stderr.starts_with("http-get: connect: "), run);
+    assert_eq!(dialer.dialed(), [SocketAddr::new(PRIVATE, 8080)]);
+}
+
+fn lib_only_vetted_addresses_dialled(guest: &str) {
+    let srv = Server::http();
+    let dialer = RecordingDialer::new(DialMode::LoopbackOnly);
+    let url = format!("http://mixed.test:{}/ok", srv.port());
+    let text = format!("[guest.t]\nallow = [{{ rule = \"{url}\", addresses = [\"127.0.0.1\"] }}]");
+    let names = [("mixed.test", METADATA), ("mixed.test", LOOPBACK)];
+    let (run, _) = lib_run(guest, &text, &names, &dialer, &[&url]);
+    check!(run.outcome.status == ExitStatus::Exited(0), run);
+    check!(run.stdout == "200\nhello", run);
+    assert_eq!(
+        dialer.dialed(),
+        [srv.addr()],
+        "only the granted address may be dialled"
+    );
+}
+
+fn lib_redirect_to_metadata_refused(guest: &str) {
+    let srv = Server::http();
+    let dialer = RecordingDialer::new(DialMode::LoopbackOnly);
+    let text = format!(
+        "[guest.t]\nallow = [\"{}\"]\nenv = {{ HTTP_GET_MAX_REDIRECTS = \"3\" }}",
+        srv.url("/redirect")
+    );
+    let url = format!(
+        "{}?to=http://169.254.169.254/latest/meta-data/",
+        srv.url("/redirect")
+    );
+    let (run, _) = lib_run(guest, &text, &[], &dialer, &[&url]);
+    assert_lib_denied(&run);
+    check!(run.stderr.contains("169.254.169.254"), run);
+    assert_eq!(
+        dialer.dialed(),
+        [srv.addr()],
+        "only the first hop may be dialled"
+    );
+    assert_eq!(srv.requests(), 1);
+}
+
+fn lib_connect_timeout(guest: &str) {
+    let srv = Server::http();
+    let dialer = RecordingDialer::new(DialMode::Hang);
+    let text = format!(
+        "[guest.t]\nallow = [\"{}\"]\n[guest.t.limits]\nconnect_timeout = \"1s\"",
+        srv.url("/ok")
+    );
+    let (run, _) = lib_run(guest, &text, &[], &dialer, &[&srv.url("/ok")]);
+    check!(run.outcome.status == ExitStatus::Exited(1), run);
+    check!(run.stderr.contains("timeout: connect"), run);
+    check!(
+        run.elapsed < Duration::from_secs(10),
+        run,
+        "a 1 s connect timeout must end the run quickly"
+    );
+    assert_eq!(dialer.dialed(), [srv.addr()]);
+    assert_eq!(srv.connections(), 0, "the hanging dialer never connects");
+}
+
+// ---------------------------------------------------------------------------
+// Connection reuse. The http-get guests make one request per run, so this drives
+// the guest's HTTP client (one pool per guest) directly, as the http host does.
+
+#[test]
+fn connection_reused_within_a_guest() {
+    let srv = Server::http();
+    let dialer = RecordingDialer::new(DialMode::LoopbackOnly);
+    let policy = guest_policy(&format!("[guest.t]\nallow = [\"{}\"]", srv.url("/ok")));
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    tokio.block_on(async {
+        let guard = Arc::new(Guard::new(policy, guard_with(&[], &dialer, Audit::off())));
+        let client = HttpClient::new(guard, sandnet::tls::client_config(None).unwrap());
+        for i in 0..3 {
+            let settings = Settings {
+                connect: Duration::from_secs(5),
+                first_byte: Duration::from_secs(5),
+                idle: Duration::from_secs(5),
+                deadline: Instant::now() + Duration::from_secs(10),
+                total: Duration::from_secs(10),
+                max_redirects: 0,
+                max_body: 1024,
+            };
+            let spec = RequestSpec::new("GET", &srv.url("/ok"), &[], None).unwrap();
+            let mut exchange = client
+                .send(spec, settings)
+                .await
+                .unwrap_or_else(|e| panic!("request {i}: {e}"));
+            assert_eq!(exchange.status, 200);
+            assert_eq!(
+                exchange
+                    .body
+                    .read_all(1024, "max_body_bytes")
+                    .await
+                    .unwrap(),
+                b"hello"
+            );
+        }
+    });
+    tokio.shutdown_background();
+    assert_eq!(srv.requests(), 3);
+    assert_eq!(
+        srv.connections(),
+        1,
+        "three sequential requests should share one connection"
+    );
+    assert_eq!(dialer.dialed(), [srv.addr()]);
+}
+
+#[test]
+fn missing_guest_fails_with_build_hint() {
+    let result = std::panic::catch_unwind(|| support::guest("no-such-guest"));
+    let err = result.expect_err("a missing guest must fail the test, not skip it");
+    let message = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default();
+    assert!(
+        message.contains("run scripts/build-guests.sh first"),
+        "{message}"
+    );
+}

@@ -1,0 +1,263 @@
+//! The runtime's limits and WASI basics, with the `hostile` guest: memory cap,
+//! wall-clock deadline, environment only from the policy, args, exit codes, and
+//! the compiled-component cache.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sandnet::ExitStatus;
+use sandnet::audit::Audit;
+use support::{
+    Cli, DialMode, RecordingDialer, check, guard_with, guest, run_cli, run_lib, write_policy,
+};
+
+const HOSTILE: &str = "rust-hostile";
+
+fn lib_guard() -> sandnet::guard::GuardConfig {
+    guard_with(
+        &[],
+        &RecordingDialer::new(DialMode::LoopbackOnly),
+        Audit::off(),
+    )
+}
+
+#[test]
+fn memory_cap_stops_the_guest_cli() {
+    let p = write_policy("[guest.h]\n[guest.h.limits]\nmemory = \"64 MiB\"\nwall_time = \"60s\"\n");
+    let out = run_cli(HOSTILE, &p, &[], &["alloc"]);
+    check!(out.code == Some(125), out);
+    check!(
+        out.stderr.contains("memory"),
+        out,
+        "the message names the limit"
+    );
+    check!(
+        out.elapsed < Duration::from_secs(20),
+        out,
+        "stopped by the memory cap, not the deadline"
+    );
+}
+
+#[test]
+fn memory_cap_stops_the_guest_lib() {
+    let text = "[guest.h]\n[guest.h.limits]\nmemory = \"32 MiB\"\nwall_time = \"60s\"\n";
+    let run = run_lib(HOSTILE, text, &["alloc"], lib_guard());
+    check!(
+        run.outcome.status == ExitStatus::MemoryExceeded(32 * 1024 * 1024),
+        run
+    );
+    check!(run.outcome.status.code() == 125, run);
+    check!(run.elapsed < Duration::from_secs(20), run);
+}
+
+#[test]
+fn wall_time_stops_a_spinning_guest_cli() {
+    let p = write_policy("[guest.h]\n[guest.h.limits]\nwall_time = \"1s\"\n");
+    let out = run_cli(HOSTILE, &p, &[], &["spin"]);
+    check!(out.code == Some(124), out);
+    check!(
+        out.stderr.contains("wall_time"),
+        out,
+        "the message names the limit"
+    );
+    check!(
+        out.elapsed >= Duration::from_secs(1),
+        out,
+        "not before the deadline"
+    );
+    check!(
+        out.elapsed < Duration::from_secs(10),
+        out,
+        "well before 10 s"
+    );
+}
+
+#[test]
+fn wall_time_stops_a_spinning_guest_lib() {
+    let text = "[guest.h]\n[guest.h.limits]\nwall_time = \"1s\"\n";
+    let run = run_lib(HOSTILE, text, &["spin"], lib_guard());
+    check!(
+        run.outcome.status == ExitStatus::WallTimeExceeded(Duration::from_secs(1)),
+        run
+    );
+    check!(run.outcome.status.code() == 124, run);
+    check!(run.elapsed < Duration::from_secs(10), run);
+}
+
+#[test]
+fn environment_comes_only_from_the_policy() {
+    let p = write_policy(
+        "[guest.h]\nenv = { GREETING = \"hi there\", EMPTY = \"\", TOKEN = \"a=b\" }\n",
+    );
+    let out = Cli::new([
+        "run",
+        guest(HOSTILE).to_str().unwrap(),
+        "--policy",
+        p.arg(),
+        "--",
+        "env",
+    ])
+    .env("SANDNET_TEST_SECRET", "must-not-leak")
+    .output();
+    check!(out.code == Some(0), out);
+    check!(
+        out.stdout == "GREETING=hi there\nEMPTY=\nTOKEN=a=b\n",
+        out,
+        "exactly the policy's env, in order"
+    );
+    check!(
+        !out.stdout.contains("must-not-leak") && !out.stdout.contains("PATH="),
+        out
+    );
+}
+
+#[test]
+fn empty_environment_without_env_table() {
+    let run = run_lib(HOSTILE, "[guest.h]\n", &["env"], lib_guard());
+    check!(run.outcome.status == ExitStatus::Exited(0), run);
+    check!(run.stdout.is_empty(), run, "no env table, no variables");
+}
+
+#[test]
+fn args_pass_through() {
+    let p = write_policy("[guest.h]\n");
+    let out = run_cli(HOSTILE, &p, &[], &["args", "a", "b c", "--flag", "", "ü"]);
+    check!(out.code == Some(0), out);
+    let (argv0, rest) = out.stdout.split_once('\n').expect("at least argv[0]");
+    check!(
+        argv0 == "rust-hostile.wasm",
+        out,
+        "argv[0] is the component's file name"
+    );
+    check!(
+        rest == "args\na\nb c\n--flag\n\nü\n",
+        out,
+        "every argument verbatim, empty ones included"
+    );
+}
+
+#[test]
+fn exit_code_passes_through_cli() {
+    let p = write_policy("[guest.h]\n");
+    for code in [0, 7, 255] {
+        let out = run_cli(HOSTILE, &p, &[], &["exit", &code.to_string()]);
+        check!(out.code == Some(code), out);
+        check!(out.stdout == "bye\n", out);
+    }
+}
+
+#[test]
+fn exit_code_passes_through_lib() {
+    let run = run_lib(HOSTILE, "[guest.h]\n", &["exit", "7"], lib_guard());
+    check!(run.outcome.status == ExitStatus::Exited(7), run);
+    check!(run.stdout == "bye\n", run);
+}
+
+fn cwasm_files(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".cwasm"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn compile_cache_is_written_then_reused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let p = write_policy("[guest.h]\n");
+    let component = guest(HOSTILE).display().to_string();
+    let run = || {
+        Cli::new([
+            "run",
+            component.as_str(),
+            "--policy",
+            p.arg(),
+            "--",
+            "exit",
+            "3",
+        ])
+        .env("SANDNET_CACHE_DIR", &cache)
+        .output()
+    };
+
+    let first = run();
+    check!(first.code == Some(3), first);
+    let after_first = cwasm_files(&cache);
+    check!(
+        after_first.len() == 1,
+        first,
+        "one .cwasm in {}: {after_first:?}",
+        cache.display()
+    );
+
+    let second = run();
+    check!(second.code == Some(3), second);
+    check!(second.stdout == "bye\n", second);
+    assert_eq!(
+        cwasm_files(&cache),
+        after_first,
+        "the second run reuses the same entry"
+    );
+}
+
+#[test]
+fn no_cache_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let p = write_policy("[guest.h]\n");
+    let out = Cli::new([
+        "run",
+        guest(HOSTILE).to_str().unwrap(),
+        "--policy",
+        p.arg(),
+        "--no-cache",
+        "--",
+        "exit",
+        "0",
+    ])
+    .env("SANDNET_CACHE_DIR", &cache)
+    .output();
+    check!(out.code == Some(0), out);
+    check!(
+        cwasm_files(&cache).is_empty(),
+        out,
+        "--no-cache must not write {}",
+        cache.display()
+    );
+}
+
+#[test]
+fn cache_dir_writable_by_others_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let p = write_policy("[guest.h]\n");
+    let out = Cli::new([
+        "run",
+        guest(HOSTILE).to_str().unwrap(),
+        "--policy",
+        p.arg(),
+        "--",
+        "exit",
+        "0",
+    ])
+    .env("SANDNET_CACHE_DIR", &cache)
+    .output();
+    check!(out.code == Some(0), out, "the run itself still works");
+    check!(
+        cwasm_files(&cache).is_empty(),
+        out,
+        "a world-writable cache must not be written (or trusted)"
+    );
+}
