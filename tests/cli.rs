@@ -12,7 +12,7 @@ const TWO_GUESTS: &str = r#"# two guests
 allow = [
   "https://api.example.com/v1/*",
   "POST https://hooks.example.com/in",
-  { rule = "http://db.internal:8080", addresses = ["10.0.0.0/8"] },
+  { rule = "http://db.internal:8080", addresses = ["10.1.2.0/24"] },
 ]
 deny = ["https://api.example.com/v1/admin/*"]
 
@@ -241,7 +241,7 @@ fn explain_checks_resolved_addresses_like_the_guard() {
         out
     );
 
-    // The allowance grants 10.0.0.0/8 for db.internal, and nothing else private.
+    // The allowance grants 10.1.2.0/24 for db.internal, and nothing else private.
     let out = sandnet(
         &[
             &base[..],

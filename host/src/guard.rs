@@ -406,3 +406,219 @@ pub fn vet_addresses(
     }
     (vetted, first_denial)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use sandnet_policy::Policy;
+
+    use super::*;
+
+    /// Records every address it is asked to dial and never opens a socket, so a
+    /// wrong decision cannot send a packet anywhere.
+    #[derive(Default)]
+    struct RecordingDialer {
+        dialled: Mutex<Vec<SocketAddr>>,
+    }
+
+    impl Dialer for Arc<RecordingDialer> {
+        fn dial(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<TcpStream>> {
+            self.dialled.lock().unwrap().push(addr);
+            Box::pin(async {
+                Err(io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    "recording dialer",
+                ))
+            })
+        }
+    }
+
+    fn guard(policy: &str, answers: &[(&str, &str)]) -> (Guard, Arc<RecordingDialer>) {
+        let policy = Policy::parse(policy, "test.toml").unwrap();
+        let guest = Arc::new(policy.guest(None).unwrap().clone());
+        let resolver = SystemResolver::with_overrides(
+            answers
+                .iter()
+                .map(|(name, ip)| ((*name).to_owned(), ip.parse().unwrap())),
+        );
+        let dialer = Arc::new(RecordingDialer::default());
+        let config = GuardConfig {
+            resolver: Arc::new(resolver),
+            dialer: Arc::new(Arc::clone(&dialer)),
+            audit: Audit::off(),
+        };
+        (Guard::new(guest, config), dialer)
+    }
+
+    async fn connect(guard: &Guard, url: &str) -> NetError {
+        let target = Target::parse(url).unwrap();
+        guard
+            .connect(&target, Duration::from_secs(1))
+            .await
+            .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn non_public_answers_are_never_dialled_for_a_name_rule() {
+        let (guard, dialer) = guard(
+            r#"allow = ["http://app.test"]"#,
+            &[
+                ("app.test", "127.0.0.1"),
+                ("app.test", "169.254.169.254"),
+                ("app.test", "10.1.2.3"),
+            ],
+        );
+        let err = connect(&guard, "http://app.test/").await;
+        assert!(
+            matches!(&err, NetError::Denied(d) if d.reason.contains("127.0.0.1")),
+            "{err}"
+        );
+        assert!(
+            dialer.dialled.lock().unwrap().is_empty(),
+            "{:?}",
+            dialer.dialled.lock().unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_vetted_addresses_of_a_mixed_answer_are_dialled() {
+        let (guard, dialer) = guard(
+            r#"allow = ["http://app.test"]"#,
+            &[
+                ("app.test", "169.254.169.254"),
+                ("app.test", "93.184.216.34"),
+            ],
+        );
+        let err = connect(&guard, "http://app.test/").await;
+        assert!(matches!(err, NetError::Connect(_)), "{err}");
+        let dialled = dialer.dialled.lock().unwrap().clone();
+        assert_eq!(
+            dialled,
+            vec!["93.184.216.34:80".parse::<SocketAddr>().unwrap()]
+        );
+    }
+
+    #[tokio::test]
+    async fn address_allowance_unlocks_exactly_its_range() {
+        let (guard, dialer) = guard(
+            r#"allow = [{ rule = "tcp://db.internal:5432", addresses = ["10.0.0.0/8"] }]"#,
+            &[("db.internal", "10.0.0.7"), ("db.internal", "192.168.1.1")],
+        );
+        let err = connect(&guard, "tcp://db.internal:5432").await;
+        assert!(matches!(err, NetError::Connect(_)), "{err}");
+        let dialled = dialer.dialled.lock().unwrap().clone();
+        assert_eq!(
+            dialled,
+            vec!["10.0.0.7:5432".parse::<SocketAddr>().unwrap()]
+        );
+    }
+
+    #[tokio::test]
+    async fn ip_literal_outside_the_policy_is_refused_before_dialling() {
+        let (guard, dialer) = guard(r#"allow = ["http://127.0.0.1:8080"]"#, &[]);
+        let err = connect(&guard, "http://169.254.169.254/latest/meta-data").await;
+        assert!(matches!(err, NetError::Denied(_)), "{err}");
+        let err = connect(&guard, "http://127.0.0.1:8081/").await;
+        assert!(matches!(err, NetError::Denied(_)), "{err}");
+        assert!(dialer.dialled.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn localhost_rule_reaches_loopback() {
+        let (guard, dialer) = guard(
+            r#"allow = ["http://localhost:8080"]"#,
+            &[("localhost", "127.0.0.1")],
+        );
+        let err = connect(&guard, "http://localhost:8080/").await;
+        assert!(matches!(err, NetError::Connect(_)), "{err}");
+        assert_eq!(
+            dialer.dialled.lock().unwrap().clone(),
+            vec!["127.0.0.1:8080".parse::<SocketAddr>().unwrap()]
+        );
+    }
+
+    #[tokio::test]
+    async fn max_connections_is_enforced_while_connections_live() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let policy =
+            format!("allow = [\"tcp://127.0.0.1:{port}\"]\n[limits]\nmax_connections = 1\n");
+        let policy = Policy::parse(&policy, "test.toml").unwrap();
+        let guard = Guard::new(
+            Arc::new(policy.guest(None).unwrap().clone()),
+            GuardConfig::default(),
+        );
+        let target = Target::parse(&format!("tcp://127.0.0.1:{port}")).unwrap();
+        let first = guard
+            .connect(&target, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let err = guard
+            .connect(&target, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                NetError::LimitExceeded {
+                    name: "max_connections",
+                    value: 1
+                }
+            ),
+            "{err}"
+        );
+        drop(first);
+        guard
+            .connect(&target, Duration::from_secs(5))
+            .await
+            .unwrap();
+    }
+
+    #[test]
+    fn rate_limit_refuses_past_the_bucket() {
+        let policy = "allow = [\"http://127.0.0.1:1\"]\n[limits]\nrequests_per_second = 2\n";
+        let policy = Policy::parse(policy, "test.toml").unwrap();
+        let guard = Guard::new(
+            Arc::new(policy.guest(None).unwrap().clone()),
+            GuardConfig::default(),
+        );
+        let target = Target::parse("http://127.0.0.1:1/").unwrap();
+        assert!(guard.check_request(&target).is_ok());
+        assert!(guard.check_request(&target).is_ok());
+        let err = guard.check_request(&target).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                NetError::LimitExceeded {
+                    name: "requests_per_second",
+                    value: 2
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn byte_quotas_count_across_calls() {
+        let policy = "allow = []\n[limits]\nbytes_out_total = 10\n";
+        let policy = Policy::parse(policy, "test.toml").unwrap();
+        let guard = Guard::new(
+            Arc::new(policy.guest(None).unwrap().clone()),
+            GuardConfig::default(),
+        );
+        assert!(guard.count_out(6).is_ok());
+        assert!(guard.count_out(4).is_ok());
+        assert!(matches!(
+            guard.count_out(1),
+            Err(NetError::LimitExceeded {
+                name: "bytes_out_total",
+                ..
+            })
+        ));
+        assert!(
+            guard.count_in(1_000_000).is_ok(),
+            "no bytes_in_total limit set"
+        );
+    }
+}

@@ -41,6 +41,7 @@ pub const CLI_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Generates `mod NAME { fn rust(); fn python() }` tests calling `NAME(guest)`
 /// for each `http-get` guest, so every scenario runs for both languages.
+#[allow(unused_macros, reason = "only tests/http.rs runs the http-get guests")]
 macro_rules! for_each_http_get {
     ($($name:ident),* $(,)?) => {
         $(
@@ -57,6 +58,7 @@ macro_rules! for_each_http_get {
         )*
     };
 }
+#[allow(unused_imports, reason = "only tests/http.rs runs the http-get guests")]
 pub(crate) use for_each_http_get;
 
 // ---------------------------------------------------------------------------

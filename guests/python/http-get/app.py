@@ -32,7 +32,7 @@ def env_int(environ: Dict[str, str], name: str) -> Optional[int]:
     value = environ.get(name, "")
     if value == "":
         return None
-    if not value.isdigit() or int(value) > 0xFFFF_FFFF:
+    if not (value.isascii() and value.isdigit()) or int(value) > 0xFFFF_FFFF:
         raise UsageError(f"{name}={value!r} is not a whole number from 0 to 4294967295")
     return int(value)
 

@@ -17,8 +17,9 @@ snapshots the interpreter when the component is BUILT, so `sys.argv` and
 """
 
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 from componentize_py_types import Err
 from wit_world.imports import environment as _environment

@@ -67,7 +67,7 @@ pub enum PendingResponse {
     /// Still running on the host.
     Running(ExchangeTask),
     /// Finished; the outcome waits for `get`.
-    Done(Result<Exchange, NetError>),
+    Done(Box<Result<Exchange, NetError>>),
     /// The outcome was handed to the guest.
     Taken,
 }
@@ -79,7 +79,7 @@ impl PendingResponse {
                 Ok(outcome) => outcome,
                 Err(err) => Err(NetError::Closed(format!("request task ended: {err}"))),
             };
-            *self = PendingResponse::Done(outcome);
+            *self = PendingResponse::Done(Box::new(outcome));
         }
     }
 }
@@ -311,7 +311,7 @@ impl HostPendingResponse for NetView<'_> {
             pending.wait().await;
         }
         let outcome = match std::mem::replace(pending, PendingResponse::Taken) {
-            PendingResponse::Done(outcome) => outcome,
+            PendingResponse::Done(outcome) => *outcome,
             PendingResponse::Taken => Err(NetError::InvalidArgument(
                 "pending-response.get already returned its outcome".to_owned(),
             )),

@@ -624,7 +624,7 @@ fn redirected(
         status,
         StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
     );
-    if !keeps_method && !(spec.method == Method::GET || spec.method == Method::HEAD) {
+    if !(keeps_method || spec.method == Method::GET || spec.method == Method::HEAD) {
         spec.method = Method::GET;
         spec.body = None;
         spec.headers.remove(header::CONTENT_TYPE);
