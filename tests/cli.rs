@@ -1,7 +1,12 @@
 //! The `sandnet` command line: `check`, `explain`, `wit`, `run --help` and the
 //! exit statuses of unusable inputs.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
 
 mod support;
 

@@ -1,7 +1,12 @@
 //! `sandnet:net/http` end to end: both `http-get` guests (Rust and Python) against
 //! loopback HTTP(S) servers, through the CLI and through the library.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
 
 mod support;
 
@@ -61,10 +66,12 @@ for_each_http_get!(
     redirect_to_granted_path_followed,
     redirect_to_ungranted_host_refused,
     name_resolving_to_loopback_needs_allowance,
+    localhost_means_loopback,
     https_with_test_ca,
     https_without_ca_bundle_is_tls_error,
     body_cap,
     first_byte_timeout,
+    total_timeout_from_guest_option,
     audit_log_records_decisions,
     explain_agrees_with_run,
     lib_allowed_get,
@@ -282,12 +289,35 @@ fn name_resolving_to_loopback_needs_allowance(guest: &str) {
     );
 
     let with_address = policy(&format!(
-        "allow = [{{ rule = \"{url}\", addresses = [\"127.0.0.1\"] }}]"
+        "allow = [{{ rule = \"http://app.test:{}/*\", addresses = [\"127.0.0.1\"] }}]",
+        srv.port()
     ));
     let out = run_cli(guest, &with_address, &resolve, &[&url]);
     check!(out.code == Some(0), out);
     check!(out.stdout == "200\nhello", out);
     check!(srv.requests() == 1, out);
+
+    // The request still names the host the guest asked for, not the address.
+    let headers = format!("http://app.test:{}/headers", srv.port());
+    let out = run_cli(guest, &with_address, &resolve, &[&headers]);
+    check!(out.code == Some(0), out);
+    check!(
+        out.stdout
+            .contains(&format!("\nhost: app.test:{}\n", srv.port())),
+        out
+    );
+}
+
+/// `localhost` is the one name that means loopback: granted by name, it may
+/// resolve (through the system resolver, i.e. /etc/hosts) to a loopback address.
+fn localhost_means_loopback(guest: &str) {
+    let srv = Server::http();
+    let url = format!("http://localhost:{}/ok", srv.port());
+    let p = policy(&format!("allow = [\"{url}\"]"));
+    let out = run_cli(guest, &p, &[], &[&url]);
+    check!(out.code == Some(0), out);
+    check!(out.stdout == "200\nhello", out);
+    assert_eq!(srv.seen(), ["GET /ok"]);
 }
 
 // ---------------------------------------------------------------------------
@@ -365,6 +395,24 @@ fn first_byte_timeout(guest: &str) {
         out.elapsed < Duration::from_secs(10),
         out,
         "a 1 s first-byte timeout must end the run quickly"
+    );
+}
+
+/// A guest's own timeout (here `HTTP_GET_TIMEOUT_MS`, the `total-timeout-ms`
+/// request option) can tighten the policy's limits.
+fn total_timeout_from_guest_option(guest: &str) {
+    let hole = Server::black_hole();
+    let p = policy(&format!(
+        "allow = [\"{}\"]\nenv = {{ HTTP_GET_TIMEOUT_MS = \"300\" }}",
+        hole.url("/ok")
+    ));
+    let out = run_cli(guest, &p, &[], &[&hole.url("/ok")]);
+    check!(out.code == Some(1), out);
+    check!(out.stderr.contains("timeout: total"), out);
+    check!(
+        out.elapsed < Duration::from_secs(10),
+        out,
+        "the policy's 15 s first-byte default must not apply"
     );
 }
 

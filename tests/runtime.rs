@@ -2,7 +2,12 @@
 //! wall-clock deadline, environment only from the policy, args, exit codes, and
 //! the compiled-component cache.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
 
 mod support;
 

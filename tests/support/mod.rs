@@ -66,7 +66,8 @@ pub(crate) use for_each_http_get;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    let host = Path::new(env!("CARGO_MANIFEST_DIR"));
+    host.parent().expect("host/ has a parent").to_owned()
 }
 
 /// Compiled components shared by every test of this build (a rerun is cached too).

@@ -14,8 +14,10 @@ Built by scripts/build-guests.sh with componentize-py, world `script`, into
 target/guests/python-http-get.wasm.
 """
 
+import os
 import sys
-from typing import Dict, List, Optional
+from collections.abc import Mapping
+from typing import List, Optional
 
 import sandnet
 from wit_world import exports
@@ -27,7 +29,7 @@ class UsageError(Exception):
     """Bad arguments or environment; the message says which."""
 
 
-def env_int(environ: Dict[str, str], name: str) -> Optional[int]:
+def env_int(environ: Mapping[str, str], name: str) -> Optional[int]:
     """The value of `name` as a u32, None when unset or empty."""
     value = environ.get(name, "")
     if value == "":
@@ -37,7 +39,7 @@ def env_int(environ: Dict[str, str], name: str) -> Optional[int]:
     return int(value)
 
 
-def main(argv: List[str], environ: Dict[str, str]) -> int:
+def main(argv: List[str], environ: Mapping[str, str]) -> int:
     """Runs the request; returns the exit status."""
     try:
         if not 1 <= len(argv) <= 3:
@@ -69,7 +71,7 @@ class Run(exports.Run):
     """The `wasi:cli/run` export: componentize-py calls `run()` once per run."""
 
     def run(self) -> None:
-        status = main(sandnet.args()[1:], sandnet.env())
+        status = main(sys.argv[1:], os.environ)
         if status != 0:
             sandnet.exit(status)
         sys.stdout.flush()

@@ -11,23 +11,22 @@ of the `sandnet:net` WIT package (world `script`).
         print(e)          # e.g. "denied: ..." plus a "hint: ..." line
         print(e.kind)     # "denied", "dns", "timeout", "limit-exceeded", ...
 
-Arguments and environment come from `args()` and `env()`: componentize-py
-snapshots the interpreter when the component is BUILT, so `sys.argv` and
-`os.environ` hold build-time values, not the run's.
+To end a run with a given status use `sandnet.exit(code)`: under
+componentize-py 0.25.1 `sys.exit(code)` reports any nonzero code as 1.
+(`sys.argv` and `os.environ` do hold the run's arguments and environment.)
 """
 
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 from componentize_py_types import Err
-from wit_world.imports import environment as _environment
 from wit_world.imports import exit as _exit
 from wit_world.imports import http as _http
 from wit_world.imports import types as _types
 
-__all__ = ["NetError", "Response", "fetch", "args", "env", "exit"]
+__all__ = ["NetError", "Response", "fetch", "exit"]
 
 Headers = Union[Mapping[str, str], Sequence[Tuple[str, str]]]
 
@@ -156,21 +155,12 @@ def fetch(url: str, method: str = "GET", body: Union[bytes, str, None] = None,
     return Response(raw.status, raw.reason, list(raw.headers), bytes(raw.body), raw.url)
 
 
-def args() -> List[str]:
-    """This run's arguments, starting with the program name."""
-    return list(_environment.get_arguments())
-
-
-def env() -> Dict[str, str]:
-    """This run's environment (only what the policy passes)."""
-    return dict(_environment.get_environment())
-
-
 def exit(code: int) -> None:
     """Flushes stdout and stderr, then ends the run with status `code` (0-255).
 
     Calls `wasi:cli/exit.exit-with-code` directly, so the host sees the exact
-    code whatever the Python runtime would make of `SystemExit`.
+    code (`sys.exit(code)` under componentize-py 0.25.1 reports any nonzero
+    code as 1).
     """
     sys.stdout.flush()
     sys.stderr.flush()

@@ -110,6 +110,12 @@ impl RequestSpec {
                 url.scheme()
             )));
         }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(NetError::InvalidArgument(format!(
+                "URL {:?} carries credentials before the host; send them in an authorization header instead",
+                url.host_str().unwrap_or_default()
+            )));
+        }
         let mut map = HeaderMap::with_capacity(headers.len());
         for (name, value) in headers {
             let name = HeaderName::from_bytes(name.as_bytes())
@@ -754,6 +760,8 @@ mod tests {
                 "{name:?}: {err}"
             );
         }
+        let err = RequestSpec::new("GET", "http://user:secret@a.test/", &[], None).unwrap_err();
+        assert!(err.to_string().contains("authorization header") && !err.to_string().contains("secret"), "{err}");
         let err = RequestSpec::new("GET", "ftp://a.test/", &[], None).unwrap_err();
         assert!(err.to_string().contains("\"ftp\""), "{err}");
     }

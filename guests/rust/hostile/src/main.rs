@@ -11,14 +11,15 @@
 
 use std::hint::black_box;
 use std::io::Write;
-use std::process::ExitCode;
+
+use sandnet_guest::process::exit;
 
 /// Size of each allocation made by `hostile alloc`.
 const ALLOC_CHUNK: usize = 1 << 20;
 
 const USAGE: &str = "usage: hostile spin | alloc | exit N | env | args";
 
-fn main() -> ExitCode {
+fn main() {
     let args: Vec<String> = std::env::args().collect();
     let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
     match rest.as_slice() {
@@ -27,7 +28,7 @@ fn main() -> ExitCode {
         ["exit", code] => match code.parse::<u8>() {
             Ok(code) => {
                 println!("bye");
-                sandnet_guest::process::exit(code)
+                exit(code)
             }
             Err(_) => usage(&format!("exit code {code:?} is not a number from 0 to 255")),
         },
@@ -57,20 +58,19 @@ fn alloc() -> ! {
     }
 }
 
-fn print_lines(lines: impl Iterator<Item = String>) -> ExitCode {
+fn print_lines(lines: impl Iterator<Item = String>) {
     let mut stdout = std::io::stdout().lock();
     for line in lines {
         if writeln!(stdout, "{line}").is_err() {
-            return ExitCode::from(1);
+            exit(1);
         }
     }
-    match stdout.flush() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(_) => ExitCode::from(1),
+    if stdout.flush().is_err() {
+        exit(1);
     }
 }
 
-fn usage(message: &str) -> ExitCode {
+fn usage(message: &str) -> ! {
     eprintln!("hostile: {message}");
-    ExitCode::from(2)
+    exit(2)
 }

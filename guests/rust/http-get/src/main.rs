@@ -11,19 +11,24 @@
 //! - `HTTP_GET_TIMEOUT_MS`: total timeout in milliseconds.
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use sandnet_guest::http::{Method, Request};
+use sandnet_guest::process::exit;
 
 const USAGE: &str = "usage: http-get URL [METHOD [BODY]]";
 
-fn main() -> ExitCode {
+/// Exit status for a `net-error` (no HTTP response).
+const EXIT_NET_ERROR: u8 = 1;
+/// Exit status for bad arguments or environment.
+const EXIT_USAGE: u8 = 2;
+
+fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let request = match build_request(&args) {
         Ok(request) => request,
         Err(message) => {
             eprintln!("http-get: {message}");
-            return ExitCode::from(2);
+            exit(EXIT_USAGE);
         }
     };
 
@@ -31,7 +36,7 @@ fn main() -> ExitCode {
         Ok(response) => response,
         Err(err) => {
             eprintln!("http-get: {err}");
-            return ExitCode::from(1);
+            exit(EXIT_NET_ERROR);
         }
     };
 
@@ -39,12 +44,9 @@ fn main() -> ExitCode {
     let written = writeln!(stdout, "{}", response.status())
         .and_then(|()| stdout.write_all(response.body()))
         .and_then(|()| stdout.flush());
-    match written {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("http-get: writing stdout: {err}");
-            ExitCode::from(1)
-        }
+    if let Err(err) = written {
+        eprintln!("http-get: writing stdout: {err}");
+        exit(EXIT_NET_ERROR);
     }
 }
 

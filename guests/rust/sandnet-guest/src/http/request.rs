@@ -1,7 +1,7 @@
 //! [`Request`]: a request builder over the `request` and `request-options`
 //! records of `sandnet:net/http`.
 
-use super::{IncomingResponse, Method, Response, Upload};
+use super::{IncomingResponse, Method, PendingResponse, Response, Upload};
 use crate::Result;
 use crate::bindings::sandnet::net::http as wit;
 
@@ -157,7 +157,7 @@ impl Request {
 
     /// Sends the request and returns at once; poll or wait on the
     /// [`PendingResponse`] for the head. Dropping it cancels the request.
-    pub fn send_pending(self) -> Result<super::PendingResponse> {
+    pub fn send_pending(self) -> Result<PendingResponse> {
         let (request, options) = self.into_wit();
         Ok(wit::send(&request, Some(options))?.into())
     }
