@@ -146,7 +146,7 @@ impl Target {
     }
 
     /// The target as `METHOD url` when a method is set, for messages.
-    pub(crate) fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match &self.method {
             Some(m) if self.scheme.takes_methods() => format!("{m} {self}"),
             _ => self.to_string(),

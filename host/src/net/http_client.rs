@@ -650,15 +650,17 @@ fn classify_client_error(err: &hyper_util::client::legacy::Error) -> NetError {
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
             return NetError::Tls(tls.to_string());
         }
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-        {
+        // hyper-rustls wraps tokio-rustls's io::Error in another io::Error:
+        // step down through every layer.
+        let mut io = e.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io.and_then(std::io::Error::get_ref) {
             if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
                 return NetError::Tls(tls.to_string());
             }
             if let Some(net) = inner.downcast_ref::<NetError>() {
                 return net.clone();
             }
+            io = inner.downcast_ref::<std::io::Error>();
         }
         cur = e.source();
     }
@@ -761,7 +763,10 @@ mod tests {
             );
         }
         let err = RequestSpec::new("GET", "http://user:secret@a.test/", &[], None).unwrap_err();
-        assert!(err.to_string().contains("authorization header") && !err.to_string().contains("secret"), "{err}");
+        assert!(
+            err.to_string().contains("authorization header") && !err.to_string().contains("secret"),
+            "{err}"
+        );
         let err = RequestSpec::new("GET", "ftp://a.test/", &[], None).unwrap_err();
         assert!(err.to_string().contains("\"ftp\""), "{err}");
     }
