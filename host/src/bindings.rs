@@ -19,7 +19,13 @@ wasmtime::component::bindgen!({
         "sandnet:net/http.incoming-response": crate::net::http::IncomingResponse,
         "sandnet:net/http.pending-response": crate::net::http::PendingResponse,
         "sandnet:net/http.outgoing-body": crate::net::http::OutgoingBody,
+        "sandnet:net/websocket.connection": crate::net::websocket::Connection,
+        "sandnet:net/websocket.listener": crate::net::websocket::Listener,
+        "sandnet:net/sse.event-stream": crate::net::sse::EventStream,
+        "sandnet:net/tcp.stream": crate::net::tcp::Stream,
+        "sandnet:net/tcp.listener": crate::net::tcp::Listener,
+        "sandnet:net/udp.socket": crate::net::udp::Socket,
     },
 });
 
-pub use sandnet::net::{http, types};
+pub use sandnet::net::{http, sse, tcp, types, udp, websocket};

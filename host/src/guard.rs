@@ -302,17 +302,35 @@ impl Guard {
         &self,
         target: &Target,
     ) -> Result<(GuardedStream, Vec<IpAddr>), (NetError, Vec<IpAddr>)> {
-        let permit = Arc::clone(&self.connections)
-            .try_acquire_owned()
-            .map_err(|_| {
-                (
-                    NetError::limit(
-                        "max_connections",
-                        u64::from(self.policy.limits.max_connections),
-                    ),
-                    Vec::new(),
-                )
-            })?;
+        let permit = self.try_permit().map_err(|e| (e, Vec::new()))?;
+        let (vetted, resolved) = self.vet(target).await?;
+        let mut last_err = None;
+        for ip in vetted {
+            let addr = SocketAddr::new(ip, target.port);
+            match self.config.dialer.dial(addr).await {
+                Ok(stream) => {
+                    return Ok((
+                        GuardedStream {
+                            stream,
+                            peer: addr,
+                            permit,
+                        },
+                        resolved,
+                    ));
+                }
+                Err(err) => last_err = Some(format!("{addr}: {err}")),
+            }
+        }
+        let detail = last_err.unwrap_or_else(|| "no address answered".to_owned());
+        Err((NetError::Connect(format!("{target}: {detail}")), resolved))
+    }
+
+    /// Resolves `target`'s host and keeps the addresses the policy grants, in
+    /// order; `Denied` (with the first refusal) when none is granted.
+    async fn vet(
+        &self,
+        target: &Target,
+    ) -> Result<(Vec<IpAddr>, Vec<IpAddr>), (NetError, Vec<IpAddr>)> {
         let resolved = match &target.host {
             Host::Ip(ip) => vec![*ip],
             Host::Name(name) => match self.config.resolver.resolve(name).await {
@@ -330,26 +348,91 @@ impl Guard {
             });
             return Err((NetError::Denied(denial), resolved));
         }
-        let mut last_err = None;
-        for ip in vetted {
-            let addr = SocketAddr::new(ip, target.port);
-            match self.config.dialer.dial(addr).await {
-                Ok(stream) => {
-                    let permit = ConnectionPermit(permit);
-                    return Ok((
-                        GuardedStream {
-                            stream,
-                            peer: addr,
-                            permit,
-                        },
-                        resolved,
-                    ));
+        Ok((vetted, resolved))
+    }
+
+    /// For protocols that send without connecting (UDP `send-to`): resolves
+    /// `target`, checks every address, audits, and returns the vetted socket
+    /// addresses in order. The request-level check is the caller's
+    /// ([`Guard::check_request`]).
+    pub async fn resolve_vetted(&self, target: &Target) -> Result<Vec<SocketAddr>, NetError> {
+        match self.vet(target).await {
+            Ok((vetted, resolved)) => {
+                if self.audit().enabled() {
+                    let mut ev = self.event("resolve", target, Verdict::Allow);
+                    ev.resolved = resolved;
+                    self.audit().emit(&ev);
                 }
-                Err(err) => last_err = Some(format!("{addr}: {err}")),
+                Ok(vetted
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, target.port))
+                    .collect())
+            }
+            Err((err, resolved)) => {
+                if self.audit().enabled() {
+                    let verdict = if matches!(err, NetError::Denied(_)) {
+                        Verdict::Deny
+                    } else {
+                        Verdict::Error
+                    };
+                    let mut ev = self.event("resolve", target, verdict);
+                    ev.resolved = resolved;
+                    ev.reason = Some(err.to_string());
+                    self.audit().emit(&ev);
+                }
+                Err(err)
             }
         }
-        let detail = last_err.unwrap_or_else(|| "no address answered".to_owned());
-        Err((NetError::Connect(format!("{target}: {detail}")), resolved))
+    }
+
+    /// Takes one of the guest's `max_connections` slots (for accepted
+    /// connections and listeners; [`Guard::connect`] takes its own).
+    pub fn try_permit(&self) -> Result<ConnectionPermit, NetError> {
+        Arc::clone(&self.connections)
+            .try_acquire_owned()
+            .map(ConnectionPermit)
+            .map_err(|_| {
+                NetError::limit(
+                    "max_connections",
+                    u64::from(self.policy.limits.max_connections),
+                )
+            })
+    }
+
+    /// Checks a listen/bind grant (`tcp-listen://`, `ws-listen://`, `udp-bind://`)
+    /// and returns the local address to bind. The host must be an IP address
+    /// or `localhost` (which binds 127.0.0.1).
+    pub fn check_listen(&self, target: &Target) -> Result<SocketAddr, NetError> {
+        self.check_request(target)?;
+        let ip = match &target.host {
+            Host::Ip(ip) => *ip,
+            Host::Name(name) if name == "localhost" => IpAddr::from([127, 0, 0, 1]),
+            Host::Name(name) => {
+                return Err(NetError::InvalidArgument(format!(
+                    "{target}: a listening socket binds an IP address, not the name {name:?}; use e.g. 127.0.0.1 or 0.0.0.0"
+                )));
+            }
+        };
+        Ok(SocketAddr::new(ip, target.port))
+    }
+
+    /// Whether a socket granted by `listen` may take a connection or datagram
+    /// from `peer` (the rule's `peers` list; none accepts any). Refusals are
+    /// audited; the caller drops the connection or datagram.
+    pub fn check_peer(&self, listen: &Target, peer: SocketAddr) -> Result<(), NetError> {
+        match self.policy.check_peer(listen, peer.ip()) {
+            Decision::Allow(_) => Ok(()),
+            Decision::Deny(denial) => {
+                tracing::info!(guest = %self.policy.name, %listen, %peer, reason = %denial.reason, "peer refused");
+                if self.audit().enabled() {
+                    let mut ev = self.event("accept", listen, Verdict::Deny);
+                    ev.connected = Some(peer);
+                    ev.reason = Some(denial.reason.clone());
+                    self.audit().emit(&ev);
+                }
+                Err(NetError::Denied(denial))
+            }
+        }
     }
 
     /// Counts `n` bytes sent against `bytes_out_total`.

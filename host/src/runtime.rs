@@ -14,11 +14,11 @@ use wasmtime::{Config, Engine, Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
-use crate::bindings;
 use crate::guard::{Guard, GuardConfig};
 use crate::net::http_client::HttpClient;
 use crate::net::{NetCtx, NetData};
 use crate::state::{MemoryLimitExceeded, MemoryLimiter, State};
+use crate::{bindings, net};
 
 /// How often the epoch advances; the wall-clock deadline is checked at this grain.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -210,9 +210,11 @@ impl Runtime {
         let load_time = started.elapsed();
         let limits = request.policy.limits.clone();
 
-        let tls = crate::tls::client_config(request.policy.ca_bundle.as_deref())?;
+        let tls = Arc::new(crate::tls::client_config(
+            request.policy.ca_bundle.as_deref(),
+        )?);
         let guard = Arc::new(Guard::new(Arc::clone(&request.policy), request.guard));
-        let http = HttpClient::new(Arc::clone(&guard), tls);
+        let http = HttpClient::new(Arc::clone(&guard), (*tls).clone());
 
         let program = request
             .component
@@ -239,7 +241,15 @@ impl Runtime {
         let state = State {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            net: NetCtx { guard, http },
+            net: NetCtx {
+                guard,
+                http,
+                tls,
+                websocket: Default::default(),
+                sse: Default::default(),
+                tcp: Default::default(),
+                udp: Default::default(),
+            },
             limiter: MemoryLimiter {
                 max_bytes,
                 hit: false,
@@ -291,13 +301,26 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         bindings::types::add_to_linker::<State, NetData>(&mut linker, State::net_view)?;
         bindings::http::add_to_linker::<State, NetData>(&mut linker, State::net_view)?;
+        net::websocket::add_to_linker(&mut linker)?;
+        net::sse::add_to_linker(&mut linker)?;
+        net::tcp::add_to_linker(&mut linker)?;
+        net::udp::add_to_linker(&mut linker)?;
         stub_unimplemented(&self.engine, &mut linker, component)?;
         Ok(linker)
     }
 }
 
-/// `sandnet:net` interfaces in the WIT that this host does not implement yet.
-pub const UNIMPLEMENTED_INTERFACES: [&str; 4] = ["websocket", "sse", "tcp", "udp"];
+/// Whether this host links the `sandnet:net` interface `name` (else its calls trap).
+pub fn implements(name: &str) -> bool {
+    match name {
+        "types" | "http" => true,
+        "websocket" => net::websocket::IMPLEMENTED,
+        "sse" => net::sse::IMPLEMENTED,
+        "tcp" => net::tcp::IMPLEMENTED,
+        "udp" => net::udp::IMPLEMENTED,
+        _ => false,
+    }
+}
 
 /// Host type standing in for resources of interfaces not implemented yet; no
 /// value of it is ever created.
@@ -319,7 +342,7 @@ fn stub_unimplemented(
             continue;
         };
         let interface = rest.split('@').next().unwrap_or(rest);
-        if !UNIMPLEMENTED_INTERFACES.contains(&interface) {
+        if implements(interface) {
             continue;
         }
         let ComponentItem::ComponentInstance(instance) = import.ty else {

@@ -95,7 +95,7 @@ pub struct Policy {
 
 const TOP_KEYS: [&str; 6] = ["guest", "allow", "deny", "env", "ca_bundle", "limits"];
 const GUEST_KEYS: [&str; 5] = ["allow", "deny", "env", "ca_bundle", "limits"];
-const RULE_TABLE_KEYS: [&str; 2] = ["rule", "addresses"];
+const RULE_TABLE_KEYS: [&str; 3] = ["rule", "addresses", "peers"];
 
 impl Policy {
     /// Reads and parses a policy file; `ca_bundle` paths are resolved relative to its directory.
@@ -344,10 +344,12 @@ impl Parser<'_> {
             DeValue::Table(table) => {
                 let mut rule = None;
                 let mut addresses = None;
+                let mut peers = None;
                 for (key, value) in entries(table) {
                     match key.get_ref().as_ref() {
                         "rule" => rule = Some(value),
                         "addresses" => addresses = Some(value),
+                        "peers" => peers = Some(value),
                         _ => return Err(self.unknown_key(key, "a rule table", &RULE_TABLE_KEYS)),
                     }
                 }
@@ -359,27 +361,25 @@ impl Parser<'_> {
                     return self.invalid(rule_value.span().start, hint.into());
                 };
                 let rule_offset = rule_value.span().start;
-                let parsed = Rule::parse(text, self.line(rule_offset)).map_err(|e| rule_error(text, rule_offset, e))?;
-                let Some(addresses) = addresses else {
-                    return Ok(parsed);
-                };
-                if list == "deny" {
-                    return Err(rule_error(text, addresses.span().start, RuleError::AddressesOnDeny));
-                }
-                let list_hint = "\"addresses\" must be an array of IP addresses or CIDR ranges like [\"10.0.0.0/8\", \"fd00::/8\"]";
-                let Some(items) = addresses.get_ref().as_array() else {
-                    return self.invalid(addresses.span().start, list_hint.into());
-                };
-                let mut strings = Vec::new();
-                for a in items.iter() {
-                    match a.get_ref().as_str() {
-                        Some(s) => strings.push(s),
-                        None => return self.invalid(a.span().start, list_hint.into()),
+                let mut parsed = Rule::parse(text, self.line(rule_offset)).map_err(|e| rule_error(text, rule_offset, e))?;
+                if let Some(addresses) = addresses {
+                    if list == "deny" {
+                        return Err(rule_error(text, addresses.span().start, RuleError::AddressesOnDeny));
                     }
+                    let list_hint = "\"addresses\" must be an array of IP addresses or CIDR ranges like [\"10.0.0.0/8\", \"fd00::/8\"]";
+                    let strings = self.string_list(addresses, list_hint)?;
+                    parsed = parsed
+                        .with_addresses(&strings)
+                        .map_err(|e| rule_error(text, addresses.span().start, e))?;
                 }
-                parsed
-                    .with_addresses(&strings)
-                    .map_err(|e| rule_error(text, addresses.span().start, e))
+                if let Some(peers) = peers {
+                    let list_hint = "\"peers\" must be an array of IP addresses or CIDR ranges like [\"127.0.0.1\", \"10.0.0.0/8\"]";
+                    let strings = self.string_list(peers, list_hint)?;
+                    parsed = parsed
+                        .with_peers(&strings)
+                        .map_err(|e| rule_error(text, peers.span().start, e))?;
+                }
+                Ok(parsed)
             }
             other => self.invalid(
                 offset,
@@ -389,6 +389,25 @@ impl Parser<'_> {
                 ),
             ),
         }
+    }
+
+    /// The strings of a TOML array, or an error at the first non-string.
+    fn string_list<'v>(
+        &self,
+        value: &'v Spanned<DeValue<'_>>,
+        hint: &str,
+    ) -> Result<Vec<&'v str>, PolicyError> {
+        let Some(items) = value.get_ref().as_array() else {
+            return self.invalid(value.span().start, hint.into());
+        };
+        let mut strings = Vec::new();
+        for a in items.iter() {
+            match a.get_ref().as_str() {
+                Some(s) => strings.push(s),
+                None => return self.invalid(a.span().start, hint.into()),
+            }
+        }
+        Ok(strings)
     }
 
     fn limits(&self, value: &Spanned<DeValue<'_>>, context: &str) -> Result<Limits, PolicyError> {

@@ -207,6 +207,51 @@ impl GuestPolicy {
         })
     }
 
+    /// Whether a socket granted by a listening rule (`tcp-listen`, `ws-listen`,
+    /// `udp-bind`) may accept a connection or datagram from `peer`: the deny
+    /// list is checked for the peer's address, then the first allow rule
+    /// granting `listen` must accept the peer (no `peers` list accepts any).
+    pub fn check_peer(&self, listen: &Target, peer: IpAddr) -> Decision {
+        let peer = canonical_ip(peer);
+        let origin = listen.origin();
+        if let Some(rule) = self.deny.iter().find(|r| {
+            r.scheme.covers(listen.scheme) && r.ports.matches(listen.port) && r.host.grants_ip(peer)
+        }) {
+            return self.denied_by(rule, format!("peer {peer} of {origin}"));
+        }
+        let Some(rule) = self.allow.iter().find(|r| r.matches_endpoint(listen)) else {
+            return Decision::Deny(Denial {
+                reason: format!(
+                    "no allow rule of guest \"{}\" in {} grants {origin}",
+                    self.name, self.source
+                ),
+                suggestion: Some(quote(&origin)),
+                rule: None,
+            });
+        };
+        if rule.accepts_peer(peer) {
+            return Decision::Allow(rule_ref(rule, RuleList::Allow));
+        }
+        let peers: Vec<String> = rule
+            .peers
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .chain([format!("\"{peer}\"")])
+            .collect();
+        Decision::Deny(Denial {
+            reason: format!(
+                "peer {peer} is not in the peers of the rule at {}:{} (\"{}\")",
+                self.source, rule.line, rule.text
+            ),
+            suggestion: Some(format!(
+                "{{ rule = {}, peers = [{}] }}",
+                quote(&rule.text),
+                peers.join(", ")
+            )),
+            rule: Some(rule_ref(rule, RuleList::Allow)),
+        })
+    }
+
     fn denied_by(&self, rule: &Rule, what: String) -> Decision {
         Decision::Deny(Denial {
             reason: format!(

@@ -113,6 +113,19 @@ pub enum RuleError {
     /// `addresses` on a deny rule.
     #[error("deny rules take no addresses (a deny rule with an IP or CIDR host refuses addresses)")]
     AddressesOnDeny,
+    /// `peers` on a rule that does not listen.
+    #[error(
+        "peers apply only to listening rules (tcp-listen, ws-listen, udp-bind), not to a {0} rule"
+    )]
+    PeersNeedListen(Scheme),
+    /// An entry of `peers` that does not parse.
+    #[error("invalid address \"{address}\" in peers: {reason}")]
+    InvalidPeer {
+        /// The entry as written.
+        address: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// One parsed rule of an `allow` or `deny` list.
@@ -134,6 +147,9 @@ pub struct Rule {
     pub path: PathPattern,
     /// Non-public addresses the rule's host name may resolve to (`addresses = [...]`).
     pub addresses: Vec<IpNet>,
+    /// For listening rules: the only peers whose connections or datagrams are
+    /// accepted (`peers = [...]`); empty accepts any peer that can reach the socket.
+    pub peers: Vec<IpNet>,
 }
 
 impl Rule {
@@ -188,7 +204,37 @@ impl Rule {
             ports,
             path,
             addresses: Vec::new(),
+            peers: Vec::new(),
         })
+    }
+
+    /// Restricts a listening rule to these peers (`peers = ["127.0.0.1", "10.0.0.0/8"]`).
+    pub fn with_peers<S: AsRef<str>>(mut self, peers: &[S]) -> Result<Rule, RuleError> {
+        if !self.scheme.listens() {
+            return Err(RuleError::PeersNeedListen(self.scheme));
+        }
+        for a in peers {
+            let a = a.as_ref();
+            let bare = a
+                .strip_prefix('[')
+                .and_then(|x| x.strip_suffix(']'))
+                .unwrap_or(a);
+            let net = parse_cidr(bare).map_err(|e| RuleError::InvalidPeer {
+                address: a.to_string(),
+                reason: match e {
+                    RuleError::InvalidCidr { reason, .. } => reason,
+                    other => other.to_string(),
+                },
+            })?;
+            self.peers.push(net);
+        }
+        Ok(self)
+    }
+
+    /// Whether a listening rule accepts a connection or datagram from `ip`.
+    pub fn accepts_peer(&self, ip: IpAddr) -> bool {
+        let ip = canonical_ip(ip);
+        self.peers.is_empty() || self.peers.iter().any(|net| net.contains(&ip))
     }
 
     /// Attaches an address allowance (`addresses = ["10.0.0.0/8", "fd00::/8"]`).

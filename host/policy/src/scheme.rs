@@ -37,6 +37,12 @@ pub enum Scheme {
 }
 
 impl Scheme {
+    /// Whether this scheme grants a socket that accepts peers (`tcp-listen`,
+    /// `ws-listen`, `udp-bind`).
+    pub fn listens(self) -> bool {
+        matches!(self, Scheme::TcpListen | Scheme::WsListen | Scheme::UdpBind)
+    }
+
     /// Every scheme, in the order error messages list them.
     pub const ALL: [Scheme; 13] = [
         Scheme::Http,

@@ -800,3 +800,76 @@ fn sse_suggestion_has_no_method() {
         assert_eq!(got.as_deref(), Some(want), "{url:?}");
     }
 }
+
+#[test]
+fn check_peer_decisions() {
+    let p = policy(
+        r#"
+allow = [
+  { rule = "tcp-listen://127.0.0.1:8080", peers = ["127.0.0.1", "10.0.0.0/8"] },
+  "ws-listen://0.0.0.0:9000",
+  { rule = "udp-bind://0.0.0.0:45454", peers = ["[fd00::/8]"] },
+]
+deny = ["tcp-listen://10.0.0.13:8080"]
+"#,
+    );
+    let g = p.guest(None).cloned().unwrap_or_else(|e| panic!("{e}"));
+    // (listen url, peer, Ok(line) or Err(suggestion or ""))
+    let cases: [(&str, &str, Result<u32, &str>); 9] = [
+        ("tcp-listen://127.0.0.1:8080", "127.0.0.1", Ok(3)),
+        ("tcp-listen://127.0.0.1:8080", "::ffff:10.1.2.3", Ok(3)),
+        ("tcp-listen://127.0.0.1:8080", "10.0.0.13", Err("")),
+        (
+            "tcp-listen://127.0.0.1:8080",
+            "192.168.1.5",
+            Err(
+                "{ rule = \"tcp-listen://127.0.0.1:8080\", peers = [\"127.0.0.1/32\", \"10.0.0.0/8\", \"192.168.1.5\"] }",
+            ),
+        ),
+        (
+            "tcp-listen://127.0.0.1:8081",
+            "127.0.0.1",
+            Err("\"tcp-listen://127.0.0.1:8081\""),
+        ),
+        ("ws-listen://0.0.0.0:9000", "203.0.113.9", Ok(4)),
+        ("udp-bind://0.0.0.0:45454", "fd00::5", Ok(5)),
+        (
+            "udp-bind://0.0.0.0:45454",
+            "127.0.0.1",
+            Err("{ rule = \"udp-bind://0.0.0.0:45454\", peers = [\"fd00::/8\", \"127.0.0.1\"] }"),
+        ),
+        (
+            "udp-bind://0.0.0.0:45455",
+            "127.0.0.1",
+            Err("\"udp-bind://0.0.0.0:45455\""),
+        ),
+    ];
+    for (url, addr, want) in cases {
+        let t = target(url, None);
+        let got = match g.check_peer(&t, ip(addr)) {
+            Decision::Allow(r) => Ok(r.line),
+            Decision::Deny(d) => Err(d.suggestion.unwrap_or_default()),
+        };
+        assert_eq!(got, want.map_err(String::from), "{url:?} from {addr:?}");
+    }
+}
+
+#[test]
+fn peers_only_on_listening_rules() {
+    let cases = [
+        (
+            "allow = [{ rule = \"tcp://db.test:5432\", peers = [\"10.0.0.1\"] }]\n",
+            "test.toml:1: invalid rule \"tcp://db.test:5432\": peers apply only to listening rules (tcp-listen, ws-listen, udp-bind), not to a tcp rule",
+        ),
+        (
+            "allow = [{ rule = \"tcp-listen://127.0.0.1:1\", peers = [\"nope\"] }]\n",
+            "test.toml:1: invalid rule \"tcp-listen://127.0.0.1:1\": invalid address \"nope\" in peers: expected an IP address or a CIDR range such as 10.0.0.0/8 or fd00::/8",
+        ),
+    ];
+    for (text, want) in cases {
+        let err = Policy::parse(text, "test.toml")
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some(want), "{text:?}");
+    }
+}

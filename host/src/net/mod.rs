@@ -5,7 +5,11 @@
 
 pub mod http;
 pub mod http_client;
+pub mod sse;
+pub mod tcp;
 pub mod types;
+pub mod udp;
+pub mod websocket;
 
 use std::sync::Arc;
 
@@ -20,6 +24,16 @@ pub struct NetCtx {
     pub guard: Arc<Guard>,
     /// The guest's HTTP client (one connection pool per guest).
     pub http: http_client::HttpClient,
+    /// TLS client configuration (webpki roots + the policy's CA bundle).
+    pub tls: Arc<rustls::ClientConfig>,
+    /// WebSocket state.
+    pub websocket: websocket::ProtocolState,
+    /// SSE state.
+    pub sse: sse::ProtocolState,
+    /// TCP state.
+    pub tcp: tcp::ProtocolState,
+    /// UDP state.
+    pub udp: udp::ProtocolState,
 }
 
 /// The borrowed view every `sandnet:net` host trait is implemented on.

@@ -1,0 +1,1 @@
+//! Integration tests of `sandnet:net/sse` (written by its issue).

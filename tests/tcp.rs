@@ -1,0 +1,1 @@
+//! Integration tests of `sandnet:net/tcp` (written by its issue).

@@ -1,0 +1,1 @@
+//! Integration tests of `sandnet:net/udp` (written by its issue).

@@ -1,0 +1,1 @@
+//! Integration tests of `sandnet:net/websocket` (written by its issue).
