@@ -74,7 +74,7 @@ for app in "$root"/guests/python/*/app.py; do
     name="$(basename "$dir")"
     dst="$out_dir/python-$name.wasm"
     if [[ -f "$dst" ]] &&
-        [[ -z "$(find "$dir" "$root/wit" "$root/guests/python/requirements.txt" \
+        [[ -z "$(find "$dir" "$root/guests/python/lib" "$root/wit" "$root/guests/python/requirements.txt" \
             -name __pycache__ -prune -o -type f -newer "$dst" -print -quit)" ]]; then
         echo "python  $name: up to date ${dst#"$root"/} ($(size_of "$dst"))"
         continue
@@ -83,7 +83,7 @@ for app in "$root"/guests/python/*/app.py; do
     # Build next to the output and rename, so a failed build leaves no output
     # that looks newer than its sources.
     PYTHONDONTWRITEBYTECODE=1 "$componentize_py" -d "$root/wit" -w script -q \
-        componentize -p "$dir" app -o "$dst.tmp"
+        componentize -p "$dir" -p "$root/guests/python/lib" app -o "$dst.tmp"
     mv -f "$dst.tmp" "$dst"
     echo "python  $name: built ${dst#"$root"/} ($(size_of "$dst"), $((SECONDS - start))s)"
 done

@@ -27,5 +27,9 @@ pub mod bindings;
 mod error;
 pub mod http;
 pub mod process;
+pub mod sse;
+pub mod tcp;
+pub mod udp;
+pub mod websocket;
 
 pub use error::{Error, Result, TimeoutKind};
