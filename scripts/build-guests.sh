@@ -2,9 +2,11 @@
 # Builds every example guest into a component at target/guests/<lang>-<name>.wasm:
 #   guests/rust/<name>/     (a bin crate of the guests/rust workspace) -> rust-<name>.wasm
 #   guests/python/<name>/   (app.py, componentize-py, world `script`)  -> python-<name>.wasm
+#   guests/js/<name>/       (app.js, componentize-js, world `script`)  -> js-<name>.wasm
+#   guests/c/<name>/        (main.c, clang + wit-bindgen c + adapter)  -> c-<name>.wasm
 # Installs what is missing first (scripts/setup.sh). Prints one line per guest;
-# exits non-zero on the first failure. Python guests are rebuilt only when
-# their sources, the WIT or the pinned requirements are newer than the output.
+# exits non-zero on the first failure. Python, JS and C guests are rebuilt only
+# when their sources, the WIT or the pinned tools are newer than the output.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -86,4 +88,96 @@ for app in "$root"/guests/python/*/app.py; do
         componentize -p "$dir" -p "$root/guests/python/lib" app -o "$dst.tmp"
     mv -f "$dst.tmp" "$dst"
     echo "python  $name: built ${dst#"$root"/} ($(size_of "$dst"), $((SECONDS - start))s)"
+done
+
+# --- JavaScript ------------------------------------------------------------
+# guests/js/<name>/app.js, componentize-js (guests/js/package-lock.json), world
+# `script` of wit/. A guest with its own world.wit (fetch-get: standard WASI
+# only) is built against that world instead, with StarlingMonkey's `http`
+# feature on so `fetch()` uses wasi:http. Every other guest is built with
+# `-d http fetch-event`: no wasi:http imports. Never --aot (it downloads).
+js_dir="$root/guests/js"
+js_build="$root/target/guests-build/js"
+componentize_js="$js_dir/node_modules/.bin/componentize-js"
+for app in "$js_dir"/*/app.js; do
+    [[ -f "$app" ]] || continue
+    dir="$(dirname "$app")"
+    name="$(basename "$dir")"
+    dst="$out_dir/js-$name.wasm"
+    # componentize-js output differs between builds, so rebuild only when a
+    # source, the WIT or the lockfile is newer than the output.
+    if [[ -f "$dst" ]] &&
+        [[ -z "$(find "$dir" "$js_dir/lib" "$root/wit" "$js_dir/package-lock.json" \
+            -type f -newer "$dst" -print -quit)" ]]; then
+        echo "js      $name: up to date ${dst#"$root"/} ($(size_of "$dst"))"
+        continue
+    fi
+    wit="$root/wit"
+    world=script
+    features=(-d http fetch-event)
+    if [[ -f "$dir/world.wit" ]]; then
+        wit="$js_build/$name-wit"
+        rm -rf "$wit"
+        mkdir -p "$wit"
+        cp "$dir/world.wit" "$wit/"
+        cp -R "$root/wit/deps" "$wit/deps"
+        world="$(sed -n 's/^world \([a-z0-9-]*\).*/\1/p' "$dir/world.wit" | head -n 1)"
+        features=(-d fetch-event)
+    fi
+    start=$SECONDS
+    # componentize-js resolves module imports (../lib/sandnet.js) from the
+    # current directory: build from guests/js with a relative source path.
+    (cd "$js_dir" && "$componentize_js" "$name/app.js" --wit "$wit" --world-name "$world" \
+        "${features[@]}" -o "$dst.tmp" >/dev/null)
+    mv -f "$dst.tmp" "$dst"
+    echo "js      $name: built ${dst#"$root"/} ($(size_of "$dst"), $((SECONDS - start))s)"
+done
+
+# --- C ---------------------------------------------------------------------
+# guests/c/<name>/main.c + guests/c/lib/sandnet.c + the `wit-bindgen c` output
+# for world `imports` (generated into target/guests-build/c/gen), compiled with
+# clang for wasm32-wasi (wasi-libc), then made a component with the
+# wasi_snapshot_preview1 command adapter pinned by guests/c/adapter/Cargo.lock.
+c_dir="$root/guests/c"
+c_build="$root/target/guests-build/c"
+c_gen="$c_build/gen"
+cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+wit_bindgen="$(command -v wit-bindgen || echo "$cargo_bin/wit-bindgen")"
+wasm_tools="$(command -v wasm-tools || echo "$cargo_bin/wasm-tools")"
+adapter=""
+for main_c in "$c_dir"/*/main.c; do
+    [[ -f "$main_c" ]] || continue
+    dir="$(dirname "$main_c")"
+    name="$(basename "$dir")"
+    dst="$out_dir/c-$name.wasm"
+    if [[ -f "$dst" ]] &&
+        [[ -z "$(find "$dir" "$c_dir/include" "$c_dir/lib" "$c_dir/adapter/Cargo.lock" "$root/wit" \
+            -type f -newer "$dst" -print -quit)" ]]; then
+        echo "c       $name: up to date ${dst#"$root"/} ($(size_of "$dst"))"
+        continue
+    fi
+    start=$SECONDS
+    if [[ -z "$adapter" ]]; then
+        # `cargo metadata` unpacks the pinned crate and says where.
+        adapter="$(cargo metadata --quiet --locked --format-version 1 \
+            --manifest-path "$c_dir/adapter/Cargo.toml" |
+            python3 -c 'import json, os, sys
+meta = json.load(sys.stdin)
+pkg = next(p for p in meta["packages"] if p["name"] == "wasi-preview1-component-adapter-provider")
+print(os.path.join(os.path.dirname(pkg["manifest_path"]), "artefacts", "wasi_snapshot_preview1.command.wasm"))')"
+        rm -rf "$c_gen"
+        mkdir -p "$c_gen"
+        if ! log="$("$wit_bindgen" c "$root/wit" --world imports --out-dir "$c_gen" 2>&1)"; then
+            echo "$log" >&2
+            exit 1
+        fi
+    fi
+    clang --target=wasm32-wasi -Os -Wall -Wextra -Werror \
+        -I"$c_dir/include" -I"$c_gen" \
+        "$dir"/*.c "$c_dir/lib/sandnet.c" "$c_gen/imports.c" "$c_gen/imports_component_type.o" \
+        -o "$c_build/$name.core.wasm"
+    "$wasm_tools" component new "$c_build/$name.core.wasm" \
+        --adapt "wasi_snapshot_preview1=$adapter" -o "$dst.tmp"
+    mv -f "$dst.tmp" "$dst"
+    echo "c       $name: built ${dst#"$root"/} ($(size_of "$dst"), $((SECONDS - start))s)"
 done

@@ -2,7 +2,10 @@
 # Installs what building the guests needs, and only what is missing:
 #   - the Rust target wasm32-wasip2 (Rust guests);
 #   - a Python venv at .tools/venv holding the pinned componentize-py
-#     (guests/python/requirements.txt).
+#     (guests/python/requirements.txt);
+#   - clang, lld, wasi-libc, wasm32 compiler-rt, node and npm (Debian packages),
+#     wit-bindgen-cli and wasm-tools (cargo install, pinned) for the C guests;
+#   - componentize-js and jco into guests/js/node_modules (npm ci, lockfile).
 # Idempotent and silent when everything is already in place.
 set -euo pipefail
 
@@ -59,4 +62,65 @@ done <"$requirements"
 if [[ $needs_install -eq 1 ]]; then
     say "installing $(grep -v '^[[:space:]]*#' "$requirements" | tr '\n' ' ')into ${venv#"$root"/}"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+fi
+
+# --- JavaScript and C guests ------------------------------------------------
+# Debian packages: clang/lld with the wasi-libc sysroot and wasm32 compiler-rt
+# for the C guests, node and npm for componentize-js. `apt-get update` runs
+# only when something is missing.
+missing_debs=()
+for deb in clang lld wasi-libc libclang-rt-dev-wasm32; do
+    dpkg -s "$deb" >/dev/null 2>&1 || missing_debs+=("$deb")
+done
+if ! command -v node >/dev/null 2>&1; then missing_debs+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then missing_debs+=(npm); fi
+if ((${#missing_debs[@]} > 0)); then
+    say "installing ${missing_debs[*]} (apt-get)"
+    apt_sudo=()
+    if [[ $(id -u) -ne 0 ]]; then apt_sudo=(sudo); fi
+    "${apt_sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${apt_sudo[@]}" apt-get install -y -qq "${missing_debs[@]}" >/dev/null
+fi
+
+# Cargo-installed tools for the C guests, pinned; installed only when missing.
+cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+for tool in wit-bindgen:wit-bindgen-cli@0.63.0 wasm-tools:wasm-tools@1.263.0; do
+    command="${tool%%:*}"
+    crate="${tool#*:}"
+    if ! command -v "$command" >/dev/null 2>&1 && [[ ! -x "$cargo_bin/$command" ]]; then
+        say "installing $crate (cargo install, a few minutes)"
+        cargo install --quiet --locked "$crate"
+    fi
+done
+
+# componentize-js and jco, exactly as guests/js/package-lock.json pins them.
+js_dir="$root/guests/js"
+if [[ ! -f "$js_dir/node_modules/.package-lock.json" ]] ||
+    [[ "$js_dir/package-lock.json" -nt "$js_dir/node_modules/.package-lock.json" ]]; then
+    say "installing guests/js/package-lock.json into guests/js/node_modules (npm ci)"
+    (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
+# redis-server for tests/tcp.rs (redis_ping_*). Not needed to build anything,
+# so a failed install warns loudly instead of failing the setup; the redis
+# tests then fail naming this step.
+if ! command -v redis-server >/dev/null 2>&1 && [[ ! -x /usr/bin/redis-server ]]; then
+    sudo_cmd=()
+    if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+    installed=0
+    if command -v apt-get >/dev/null 2>&1; then
+        say "installing redis-server (Debian package) for the TCP tests"
+        if ! apt-cache policy redis-server 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+            "${sudo_cmd[@]}" apt-get update -qq >/dev/null 2>&1 || true
+        fi
+        if DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq \
+            --no-install-recommends redis-server >/dev/null 2>&1; then
+            installed=1
+        fi
+    fi
+    if [[ $installed -eq 0 ]]; then
+        say "WARNING: could not install redis-server (no apt-get, no permission or no network)."
+        say "WARNING: the redis tests in tests/tcp.rs will FAIL until it is installed:"
+        say "WARNING:   apt-get install redis-server"
+    fi
 fi

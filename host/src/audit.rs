@@ -114,6 +114,9 @@ pub struct AuditEvent {
     /// The limit that was hit, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<&'static str>,
+    /// Datagrams dropped (UDP: from senders the policy does not grant).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
 }
 
 impl AuditEvent {
@@ -145,6 +148,7 @@ impl AuditEvent {
             bytes_in: None,
             duration_ms: None,
             limit: None,
+            dropped: None,
         }
     }
 

@@ -8,14 +8,19 @@
 
 wasmtime::component::bindgen!({
     path: "../wit",
-    world: "sandnet:net/imports",
+    world: "sandnet:net/host",
     imports: { default: async | trappable },
     exports: { default: async },
     trappable_error_type: {
         "sandnet:net/types.net-error" => crate::error::HostError,
     },
     with: {
-        "wasi": wasmtime_wasi::p2::bindings,
+        "wasi:io": wasmtime_wasi::p2::bindings::io,
+        "wasi:cli": wasmtime_wasi::p2::bindings::cli,
+        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        "wasi:random": wasmtime_wasi::p2::bindings::random,
+        "wasi:sockets/network": wasmtime_wasi::p2::bindings::sockets::network,
+        "wasi:sockets/ip-name-lookup.resolve-address-stream": crate::net::wasi_sockets::ResolveAddressStream,
         "sandnet:net/http.incoming-response": crate::net::http::IncomingResponse,
         "sandnet:net/http.pending-response": crate::net::http::PendingResponse,
         "sandnet:net/http.outgoing-body": crate::net::http::OutgoingBody,
@@ -29,3 +34,4 @@ wasmtime::component::bindgen!({
 });
 
 pub use sandnet::net::{http, sse, tcp, types, udp, websocket};
+pub use wasi::sockets::ip_name_lookup;

@@ -106,6 +106,32 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Create a guest project that builds to a component with one command.
+    ///
+    /// Writes DIR (a new or empty directory; its name is the guest's name) with
+    /// a starter guest that GETs the URL it is given, the `sandnet:net` WIT in
+    /// `wit/`, and a `policy.toml` granting http://127.0.0.1:8080/ and nothing
+    /// else. Then prints the one command that builds the component and the
+    /// `sandnet run` line that runs it.
+    ///
+    /// Languages and what the build needs:
+    ///   rust    cargo with the wasm32-wasip2 target; depends on wit-bindgen 0.63.
+    ///   python  python3; build.sh installs componentize-py 0.25.1 into .venv.
+    ///   js      node and npm; build.sh installs componentize-js 0.23.0.
+    ///   c       clang, lld, wasi-libc, libclang-rt-dev-wasm32 (Debian), and
+    ///           `cargo install --locked wit-bindgen-cli@0.63.0 wasm-tools@1.263.0`.
+    ///
+    /// Example: sandnet new --lang rust demo && cd demo && cargo build --release --target wasm32-wasip2
+    #[command(verbatim_doc_comment)]
+    New {
+        /// The guest's language.
+        #[arg(long, short = 'l', value_enum)]
+        lang: crate::scaffold::Lang,
+        /// The project directory; its name (lowercase letters, digits, `-`, `_`)
+        /// names the guest.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 fn parse_resolve(text: &str) -> Result<(String, IpAddr), String> {
@@ -155,6 +181,14 @@ pub fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => fail(EXIT_HOST, &err),
         },
+        Command::New { lang, dir } => match crate::scaffold::create(lang, &dir) {
+            Ok(created) => {
+                print!("{created}");
+                ExitCode::SUCCESS
+            }
+            Err(err @ crate::scaffold::ScaffoldError::Io { .. }) => fail(EXIT_HOST, &err.into()),
+            Err(err) => fail(2, &err.into()),
+        },
     }
 }
 
@@ -164,6 +198,8 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .without_time()
         .with_target(false)
         .try_init();
 }
@@ -371,7 +407,7 @@ fn print_decision(
 }
 
 /// The `sandnet:net` WIT files, embedded so `sandnet wit` cannot drift from the host.
-pub const WIT_FILES: [(&str, &str); 7] = [
+pub const WIT_FILES: [(&str, &str); 8] = [
     ("types.wit", include_str!("../../wit/types.wit")),
     ("http.wit", include_str!("../../wit/http.wit")),
     ("websocket.wit", include_str!("../../wit/websocket.wit")),
@@ -379,6 +415,7 @@ pub const WIT_FILES: [(&str, &str); 7] = [
     ("tcp.wit", include_str!("../../wit/tcp.wit")),
     ("udp.wit", include_str!("../../wit/udp.wit")),
     ("world.wit", include_str!("../../wit/world.wit")),
+    ("host.wit", include_str!("../../wit/host.wit")),
 ];
 
 /// The WASI packages the WIT depends on, as `deps/<name>/<name>.wit`.

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use sandnet_policy::{Decision, Denial, GuestPolicy, Host, Target};
+use sandnet_policy::{Decision, Denial, GuestPolicy, Host, Scheme, Target};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -165,6 +165,9 @@ pub struct Guard {
     rate: Option<Mutex<TokenBucket>>,
     bytes_out: AtomicU64,
     bytes_in: AtomicU64,
+    /// Addresses the policy's host names resolved to during this run, for
+    /// standard sockets (which only ever show the host an address).
+    named: tokio::sync::Mutex<HashMap<String, Vec<IpAddr>>>,
 }
 
 impl std::fmt::Debug for Guard {
@@ -187,6 +190,7 @@ impl Guard {
                 .map(|rps| Mutex::new(TokenBucket::new(rps))),
             bytes_out: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
+            named: tokio::sync::Mutex::new(HashMap::new()),
             policy,
             config,
         }
@@ -427,6 +431,196 @@ impl Guard {
                 if self.audit().enabled() {
                     let mut ev = self.event("accept", listen, Verdict::Deny);
                     ev.connected = Some(peer);
+                    ev.reason = Some(denial.reason.clone());
+                    self.audit().emit(&ev);
+                }
+                Err(NetError::Denied(denial))
+            }
+        }
+    }
+
+    /// Checks an address a standard `wasi:sockets` socket wants to reach
+    /// (`scheme` is `tcp` or `udp`). Allowed when a rule grants the address
+    /// itself, or when a rule names a host whose addresses (resolved once per
+    /// run by the host) include it; either way the address check applies too.
+    /// Wildcard-name rules (`*.example.com`) cannot match: the address carries no name.
+    pub async fn check_socket_addr(
+        &self,
+        scheme: Scheme,
+        addr: SocketAddr,
+    ) -> Result<(), NetError> {
+        let by_ip = Target {
+            scheme,
+            host: Host::Ip(addr.ip()),
+            port: addr.port(),
+            path: String::new(),
+            method: None,
+        };
+        let direct = match self.policy.check(&by_ip) {
+            Decision::Allow(_) => self.policy.check_address(&by_ip, addr.ip()),
+            deny => deny,
+        };
+        let decision = match direct {
+            Decision::Allow(rule) => Decision::Allow(rule),
+            Decision::Deny(denial) => match self.allowed_by_name(scheme, addr).await {
+                Some(rule) => Decision::Allow(rule),
+                None => Decision::Deny(denial),
+            },
+        };
+        self.record_socket(&by_ip, decision)
+    }
+
+    /// The first allow rule naming a host that resolved to `addr`'s IP and
+    /// passes both checks for it.
+    async fn allowed_by_name(
+        &self,
+        scheme: Scheme,
+        addr: SocketAddr,
+    ) -> Option<sandnet_policy::RuleRef> {
+        let names: Vec<String> = self
+            .policy
+            .allow
+            .iter()
+            .filter(|r| r.scheme.covers(scheme) && r.ports.matches(addr.port()))
+            .filter_map(|r| match &r.host {
+                sandnet_policy::HostPattern::Exact(name) => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        for name in names {
+            let ips = self.resolve_cached(&name).await;
+            if !ips.contains(&addr.ip()) {
+                continue;
+            }
+            let target = Target {
+                scheme,
+                host: Host::Name(name),
+                port: addr.port(),
+                path: String::new(),
+                method: None,
+            };
+            if let (Decision::Allow(rule), Decision::Allow(_)) = (
+                self.policy.check(&target),
+                self.policy.check_address(&target, addr.ip()),
+            ) {
+                return Some(rule);
+            }
+        }
+        None
+    }
+
+    /// The addresses `name` resolves to, looked up once per run; empty when the
+    /// lookup fails.
+    async fn resolve_cached(&self, name: &str) -> Vec<IpAddr> {
+        let mut named = self.named.lock().await;
+        if let Some(ips) = named.get(name) {
+            return ips.clone();
+        }
+        let ips = self.config.resolver.resolve(name).await.unwrap_or_default();
+        named.insert(name.to_owned(), ips.clone());
+        ips
+    }
+
+    /// Name lookup for standard sockets: only host names a `tcp` or `udp`
+    /// allow rule names exactly are resolved (with the guard's resolver, once
+    /// per run); any other name is refused, since a lookup of an arbitrary
+    /// name would itself carry data out through DNS. `None` means refused.
+    pub async fn lookup_granted_name(&self, name: &str) -> Option<Vec<IpAddr>> {
+        let name = normalise_name(name);
+        let granted = self.policy.allow.iter().any(|r| {
+            matches!(r.scheme, Scheme::Tcp | Scheme::Udp)
+                && matches!(&r.host, sandnet_policy::HostPattern::Exact(n) if *n == name)
+        });
+        if !granted {
+            tracing::warn!(
+                "wasi:sockets lookup of {name:?} refused: no tcp or udp rule of guest \"{}\" names it",
+                self.policy.name
+            );
+            if self.audit().enabled() {
+                let mut ev = AuditEvent::new(
+                    &self.policy.name,
+                    "dns",
+                    "lookup",
+                    name.clone(),
+                    Verdict::Deny,
+                );
+                ev.reason = Some("no tcp or udp rule names this host".to_owned());
+                self.audit().emit(&ev);
+            }
+            return None;
+        }
+        Some(self.resolve_cached(&name).await)
+    }
+
+    /// Checks a standard socket's bind or listen address (`tcp-listen://` or
+    /// `udp-bind://`). An unspecified address with port 0 is the implicit bind
+    /// before a connect or send and needs no grant.
+    pub fn check_socket_bind(&self, scheme: Scheme, addr: SocketAddr) -> Result<(), NetError> {
+        if addr.ip().is_unspecified() && addr.port() == 0 {
+            return Ok(());
+        }
+        let target = Target {
+            scheme,
+            host: Host::Ip(addr.ip()),
+            port: addr.port(),
+            path: String::new(),
+            method: None,
+        };
+        let decision = self.policy.check(&target);
+        self.record_socket(&target, decision)
+    }
+
+    /// Whether a standard TCP listener may accept `peer`: some `tcp-listen`
+    /// rule must accept it (its `peers`, or none for any).
+    pub fn check_socket_accept(&self, peer: SocketAddr) -> Result<(), NetError> {
+        let accepted = self
+            .policy
+            .allow
+            .iter()
+            .any(|r| r.scheme == Scheme::TcpListen && r.accepts_peer(peer.ip()));
+        if accepted {
+            return Ok(());
+        }
+        let target = Target {
+            scheme: Scheme::TcpListen,
+            host: Host::Ip(peer.ip()),
+            port: peer.port(),
+            path: String::new(),
+            method: None,
+        };
+        let denial = Denial {
+            reason: format!(
+                "no tcp-listen rule of guest \"{}\" accepts peer {peer}",
+                self.policy.name
+            ),
+            suggestion: None,
+            rule: None,
+        };
+        self.record_socket(&target, Decision::Deny(denial))
+    }
+
+    fn record_socket(&self, target: &Target, decision: Decision) -> Result<(), NetError> {
+        match decision {
+            Decision::Allow(rule) => {
+                if self.audit().enabled() {
+                    let mut ev = self.event("wasi-socket", target, Verdict::Allow);
+                    ev.rule = Some(format!("{}: {}", rule.line, rule.text));
+                    self.audit().emit(&ev);
+                }
+                Ok(())
+            }
+            Decision::Deny(denial) => {
+                match &denial.suggestion {
+                    Some(line) => tracing::warn!(
+                        "wasi:sockets use of {target} denied: {}; to allow it, add {line} to the guest's allow list",
+                        denial.reason
+                    ),
+                    None => {
+                        tracing::warn!("wasi:sockets use of {target} denied: {}", denial.reason)
+                    }
+                }
+                if self.audit().enabled() {
+                    let mut ev = self.event("wasi-socket", target, Verdict::Deny);
                     ev.reason = Some(denial.reason.clone());
                     self.audit().emit(&ev);
                 }

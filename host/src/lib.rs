@@ -15,6 +15,7 @@ pub mod error;
 pub mod guard;
 pub mod net;
 pub mod runtime;
+pub mod scaffold;
 pub mod state;
 pub mod tls;
 

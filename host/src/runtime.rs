@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use sandnet_policy::GuestPolicy;
+use sandnet_policy::{GuestPolicy, Scheme};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, UpdateDeadline};
@@ -16,6 +16,8 @@ use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use crate::guard::{Guard, GuardConfig};
 use crate::net::http_client::HttpClient;
+use crate::net::wasi_http::StandardHttpGate;
+use crate::net::wasi_sockets;
 use crate::net::{NetCtx, NetData};
 use crate::state::{MemoryLimitExceeded, MemoryLimiter, State};
 use crate::{bindings, net};
@@ -223,11 +225,17 @@ impl Runtime {
         let mut argv = vec![program];
         argv.extend(request.args);
         let mut wasi = WasiCtxBuilder::new();
+        let policy = &request.policy;
         wasi.args(&argv)
-            .envs(&request.policy.env)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false);
+            .envs(&policy.env)
+            .allow_tcp(wasi_sockets::uses(
+                policy,
+                &[Scheme::Tcp, Scheme::TcpListen],
+            ))
+            .allow_udp(wasi_sockets::uses(policy, &[Scheme::Udp, Scheme::UdpBind]))
+            // Name lookups are served by sandnet's own ip-name-lookup (see `linker`).
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(wasi_sockets::address_check(Arc::clone(&guard)));
         let captured = if request.capture_output {
             let out = MemoryOutputPipe::new(MAX_CAPTURED_OUTPUT);
             let err = MemoryOutputPipe::new(MAX_CAPTURED_OUTPUT);
@@ -243,7 +251,7 @@ impl Runtime {
             table: ResourceTable::new(),
             net: NetCtx {
                 guard,
-                http,
+                http: http.clone(),
                 tls,
                 websocket: Default::default(),
                 sse: Default::default(),
@@ -254,6 +262,8 @@ impl Runtime {
                 max_bytes,
                 hit: false,
             },
+            http_ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
+            http_gate: StandardHttpGate::new(http),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -299,6 +309,12 @@ impl Runtime {
     fn linker(&self, component: &Component) -> anyhow::Result<Linker<State>> {
         let mut linker = Linker::<State>::new(&self.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        // Replace wasmtime-wasi's name lookup (which would resolve any name) with
+        // the guard's, which resolves only names the policy grants.
+        linker.allow_shadowing(true);
+        bindings::ip_name_lookup::add_to_linker::<State, NetData>(&mut linker, State::net_view)?;
+        linker.allow_shadowing(false);
         bindings::types::add_to_linker::<State, NetData>(&mut linker, State::net_view)?;
         bindings::http::add_to_linker::<State, NetData>(&mut linker, State::net_view)?;
         net::websocket::add_to_linker(&mut linker)?;

@@ -3,7 +3,9 @@
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::net::wasi_http::StandardHttpGate;
 use crate::net::{NetCtx, NetView};
 
 /// Largest table (funcref/externref) a guest may grow, in elements.
@@ -58,6 +60,20 @@ pub struct State {
     pub net: NetCtx,
     /// Memory cap.
     pub limiter: MemoryLimiter,
+    /// Standard `wasi:http` state.
+    pub http_ctx: WasiHttpCtx,
+    /// The policy gate behind standard `wasi:http` requests.
+    pub http_gate: StandardHttpGate,
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http_ctx,
+            table: &mut self.table,
+            hooks: &mut self.http_gate,
+        }
+    }
 }
 
 impl WasiView for State {

@@ -52,7 +52,7 @@ const CREDENTIAL_HEADERS: [HeaderName; 3] = [
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Request body type: in-memory bytes or a channel fed by the guest.
-pub type RequestBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+pub type RequestBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
 
 tokio::task_local! {
     /// The connect timeout of the request being sent on this task, read by the
@@ -450,10 +450,10 @@ impl HttpClient {
             let body = match &spec.body {
                 Some(bytes) => http_body_util::Full::new(bytes.clone())
                     .map_err(|never| match never {})
-                    .boxed(),
+                    .boxed_unsync(),
                 None => http_body_util::Empty::new()
                     .map_err(|never| match never {})
-                    .boxed(),
+                    .boxed_unsync(),
             };
             let response = self
                 .round_trip(&spec, body, settings, body_len > 0 || spec.body.is_some())
@@ -494,7 +494,7 @@ impl HttpClient {
             rx,
             sent: Arc::clone(&sent),
         }
-        .boxed();
+        .boxed_unsync();
         let mut spec = spec;
         if let Some(total) = total {
             spec.headers
@@ -546,6 +546,39 @@ impl HttpClient {
         let request = request
             .body(body)
             .map_err(|e| NetError::InvalidArgument(format!("cannot build request: {e}")))?;
+        self.dispatch(request, settings).await
+    }
+
+    /// Sends a request a standard interface (`wasi:http/outgoing-handler`) built:
+    /// checked by the guard like every other request (no redirects followed),
+    /// connected through the guarded connector. Returns the response head with
+    /// its body unread.
+    pub async fn send_standard(
+        &self,
+        request: hyper::Request<RequestBody>,
+        settings: Settings,
+    ) -> Result<hyper::Response<Incoming>, NetError> {
+        let uri = request.uri().to_string();
+        let target = Target::parse(&uri)
+            .map_err(|e| NetError::InvalidArgument(format!("invalid URL {uri}: {e}")))?
+            .with_method(request.method().as_str());
+        if !matches!(target.scheme, Scheme::Http | Scheme::Https) {
+            return Err(NetError::InvalidArgument(format!(
+                "{uri} is not an http(s) URL"
+            )));
+        }
+        self.guard.check_request(&target)?;
+        if let Some(len) = http_body::Body::size_hint(request.body()).exact() {
+            self.guard.count_out(len)?;
+        }
+        self.dispatch(request, settings).await
+    }
+
+    async fn dispatch(
+        &self,
+        request: hyper::Request<RequestBody>,
+        settings: Settings,
+    ) -> Result<hyper::Response<Incoming>, NetError> {
         let now = Instant::now();
         let head_by = now + settings.first_byte + settings.connect;
         let (until, kind) = if head_by < settings.deadline {

@@ -5,11 +5,17 @@
 
 pub mod http;
 pub mod http_client;
+pub mod inbox;
 pub mod sse;
+pub mod sse_parser;
+pub mod sse_stream;
 pub mod tcp;
 pub mod types;
 pub mod udp;
+pub mod wasi_http;
+pub mod wasi_sockets;
 pub mod websocket;
+pub mod websocket_core;
 
 use std::sync::Arc;
 

@@ -1,22 +1,102 @@
-//! Host side of `sandnet:net/sse`: not implemented yet, so the runtime links
-//! traps for it (see [`crate::runtime`]); its issue replaces this file.
+//! Host side of `sandnet:net/sse`: translates the WIT calls and resources to the
+//! stream core in [`super::sse_stream`] (parsing is in [`super::sse_parser`]).
 
-use wasmtime::component::Linker;
+use std::sync::Arc;
 
+use wasmtime::component::{Linker, Resource};
+use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
+
+use super::sse_parser::Event;
+use super::sse_stream::{self as core, SseSettings, SseSpec, StreamHandle};
+use crate::bindings::sse::{self as wit, Host, HostEventStream};
+use crate::error::HostError;
+use crate::net::{NetData, NetView};
 use crate::state::State;
 
 /// Whether the runtime links this interface (otherwise its calls trap).
-pub const IMPLEMENTED: bool = false;
+pub const IMPLEMENTED: bool = true;
 
-/// Per-guest state of this protocol.
+/// Per-guest state of this protocol (none: every stream is its own resource).
 #[derive(Debug, Default)]
 pub struct ProtocolState {}
 
-/// Host state behind the WIT resource of the same name.
+/// An open event stream (`event-stream`).
 #[derive(Debug)]
-pub struct EventStream;
+pub struct EventStream(StreamHandle);
 
-/// Adds the interface to the linker (nothing while unimplemented).
-pub fn add_to_linker(_linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    Ok(())
+#[wasmtime_wasi::async_trait]
+impl Pollable for EventStream {
+    async fn ready(&mut self) {
+        self.0.inbox.ready().await;
+    }
+}
+
+/// Adds the interface to the linker.
+pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    crate::bindings::sse::add_to_linker::<State, NetData>(linker, State::net_view)
+}
+
+fn to_wit(event: Event) -> wit::Event {
+    wit::Event {
+        event_type: event.event_type,
+        data: event.data,
+        id: event.id,
+    }
+}
+
+impl Host for NetView<'_> {}
+
+impl HostEventStream for NetView<'_> {
+    async fn open(
+        &mut self,
+        url: String,
+        options: Option<wit::OpenOptions>,
+    ) -> Result<Resource<EventStream>, HostError> {
+        let guard = Arc::clone(&self.ctx.guard);
+        let limits = &guard.policy().limits;
+        let settings = SseSettings {
+            connect: limits.connect_timeout,
+            first_byte: limits.first_byte_timeout,
+            idle: limits.read_timeout,
+            max_event: usize::try_from(limits.max_sse_event_bytes).unwrap_or(usize::MAX),
+        };
+        let max_redirects_allowed = limits.max_redirects;
+        let mut spec = match &options {
+            Some(o) => SseSpec::new(&url, &o.headers)?,
+            None => SseSpec::new(&url, &[])?,
+        };
+        if let Some(o) = options {
+            spec.event_types = o.event_types;
+            spec.reconnect = o.reconnect.unwrap_or(true);
+            spec.max_reconnects = o.max_reconnects.unwrap_or(spec.max_reconnects);
+            spec.max_redirects = o.max_redirects.unwrap_or(0).min(max_redirects_allowed);
+        }
+        let stream = core::open(guard, Arc::clone(&self.ctx.tls), spec, settings).await?;
+        Ok(self.table.push(EventStream(stream))?)
+    }
+
+    async fn next(&mut self, this: Resource<EventStream>) -> Result<wit::Event, HostError> {
+        let event = self.table.get_mut(&this)?.0.inbox.next().await?;
+        Ok(to_wit(event))
+    }
+
+    async fn try_next(
+        &mut self,
+        this: Resource<EventStream>,
+    ) -> Result<Option<wit::Event>, HostError> {
+        let event = self.table.get_mut(&this)?.0.inbox.try_next()?;
+        Ok(event.map(to_wit))
+    }
+
+    async fn subscribe(
+        &mut self,
+        this: Resource<EventStream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        subscribe(self.table, this)
+    }
+
+    async fn drop(&mut self, this: Resource<EventStream>) -> wasmtime::Result<()> {
+        self.table.delete(this)?;
+        Ok(())
+    }
 }

@@ -1,26 +1,149 @@
-//! Host side of `sandnet:net/tcp`: not implemented yet, so the runtime links
-//! traps for it (see [`crate::runtime`]); its issue replaces this file.
+//! Host side of `sandnet:net/tcp`: translates the WIT calls and resources to the
+//! protocol core in [`conn`] (guarded connect, TLS, buffered reads, listener).
 
-use wasmtime::component::Linker;
+pub mod conn;
 
+use std::time::Duration;
+
+use sandnet_policy::Limits;
+use wasmtime::component::{Linker, Resource};
+use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
+
+use crate::bindings::tcp::{self as wit, Host, HostListener, HostStream};
+use crate::error::HostError;
+use crate::net::{NetData, NetView};
 use crate::state::State;
 
-/// Whether the runtime links this interface (otherwise its calls trap).
-pub const IMPLEMENTED: bool = false;
+pub use conn::{Acceptor as Listener, Connection as Stream};
 
-/// Per-guest state of this protocol.
+/// Whether the runtime links this interface (otherwise its calls trap).
+pub const IMPLEMENTED: bool = true;
+
+/// Per-guest state of this protocol (none: connections live in the resource table).
 #[derive(Debug, Default)]
 pub struct ProtocolState {}
 
-/// Host state behind the WIT resource of the same name.
-#[derive(Debug)]
-pub struct Stream;
+/// Adds `sandnet:net/tcp` to the linker.
+pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    crate::bindings::tcp::add_to_linker::<State, NetData>(linker, State::net_view)
+}
 
-/// Host state behind the WIT resource of the same name.
-#[derive(Debug)]
-pub struct Listener;
+#[wasmtime_wasi::async_trait]
+impl Pollable for Stream {
+    async fn ready(&mut self) {
+        self.readable().await;
+    }
+}
 
-/// Adds the interface to the linker (nothing while unimplemented).
-pub fn add_to_linker(_linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    Ok(())
+#[wasmtime_wasi::async_trait]
+impl Pollable for Listener {
+    async fn ready(&mut self) {
+        Listener::ready(self).await;
+    }
+}
+
+fn ms(value: Option<u32>, policy: Duration) -> Duration {
+    value.map_or(policy, |ms| {
+        Duration::from_millis(u64::from(ms)).min(policy)
+    })
+}
+
+/// The connection's deadlines: the guest's options may only tighten the policy's.
+fn timeouts(limits: &Limits, options: Option<&wit::ConnectOptions>) -> conn::Timeouts {
+    conn::Timeouts {
+        connect: ms(
+            options.and_then(|o| o.connect_timeout_ms),
+            limits.connect_timeout,
+        ),
+        idle: ms(options.and_then(|o| o.read_timeout_ms), limits.read_timeout),
+    }
+}
+
+impl Host for NetView<'_> {}
+
+impl HostStream for NetView<'_> {
+    async fn connect(
+        &mut self,
+        url: String,
+        options: Option<wit::ConnectOptions>,
+    ) -> Result<Resource<Stream>, HostError> {
+        let timeouts = timeouts(&self.ctx.guard.policy().limits, options.as_ref());
+        let stream = conn::connect(&self.ctx.guard, &self.ctx.tls, &url, timeouts).await?;
+        Ok(self.table.push(stream)?)
+    }
+
+    async fn peer_address(&mut self, this: Resource<Stream>) -> wasmtime::Result<String> {
+        Ok(self.table.get(&this)?.peer().to_string())
+    }
+
+    async fn local_address(&mut self, this: Resource<Stream>) -> wasmtime::Result<String> {
+        Ok(self.table.get(&this)?.local().to_string())
+    }
+
+    async fn read(&mut self, this: Resource<Stream>, max_bytes: u32) -> Result<Vec<u8>, HostError> {
+        let stream = self.table.get_mut(&this)?;
+        Ok(stream.read(max_bytes).await?.to_vec())
+    }
+
+    async fn read_until(
+        &mut self,
+        this: Resource<Stream>,
+        delimiter: Vec<u8>,
+        max_bytes: u32,
+    ) -> Result<Vec<u8>, HostError> {
+        let stream = self.table.get_mut(&this)?;
+        Ok(stream.read_until(&delimiter, max_bytes).await?.to_vec())
+    }
+
+    async fn write(&mut self, this: Resource<Stream>, data: Vec<u8>) -> Result<(), HostError> {
+        let stream = self.table.get_mut(&this)?;
+        Ok(stream.write(&data).await?)
+    }
+
+    async fn shutdown(&mut self, this: Resource<Stream>) -> Result<(), HostError> {
+        let stream = self.table.get_mut(&this)?;
+        Ok(stream.shutdown().await?)
+    }
+
+    async fn subscribe(
+        &mut self,
+        this: Resource<Stream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        subscribe(self.table, this)
+    }
+
+    async fn drop(&mut self, this: Resource<Stream>) -> wasmtime::Result<()> {
+        self.table.delete(this)?;
+        Ok(())
+    }
+}
+
+impl HostListener for NetView<'_> {
+    async fn bind(&mut self, address: String) -> Result<Resource<Listener>, HostError> {
+        let idle = self.ctx.guard.policy().limits.read_timeout;
+        let listener = Listener::bind(&self.ctx.guard, &address, idle).await?;
+        Ok(self.table.push(listener)?)
+    }
+
+    async fn local_address(&mut self, this: Resource<Listener>) -> wasmtime::Result<String> {
+        Ok(self.table.get(&this)?.local().to_string())
+    }
+
+    async fn accept(&mut self, this: Resource<Listener>) -> Result<Resource<Stream>, HostError> {
+        let listener = self.table.get_mut(&this)?;
+        let stream = listener.accept().await?;
+        Ok(self.table.push(stream)?)
+    }
+
+    async fn subscribe(
+        &mut self,
+        this: Resource<Listener>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        subscribe(self.table, this)
+    }
+
+    async fn drop(&mut self, this: Resource<Listener>) -> wasmtime::Result<()> {
+        self.table.delete(this)?;
+        Ok(())
+    }
 }

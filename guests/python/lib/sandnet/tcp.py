@@ -1,0 +1,165 @@
+"""TCP over `sandnet:net/tcp`: streams by name (`tcp://host:port`, or
+`tls://host:port` with TLS terminated by the host) and listeners
+(`tcp-listen://ADDR:PORT`), each checked by the host against the policy.
+
+    from sandnet import tcp
+
+    with tcp.connect("tcp://127.0.0.1:6379") as redis:
+        redis.write(b"PING\\r\\n")
+        print(redis.read_line())        # b"+PONG\\r\\n"
+
+To serve several connections at once, `subscribe()` to the listener and each
+stream and wait with `tcp.wait_any([...])`. Close streams explicitly (`close()`
+or `with`): a connection holds one of the guest's `max_connections` slots.
+Errors raise `sandnet.NetError`.
+"""
+
+from typing import List, Optional
+
+from componentize_py_types import Err
+from wit_world.imports import poll as _poll
+from wit_world.imports import tcp as _tcp
+
+from . import NetError
+
+__all__ = ["Stream", "Listener", "connect", "listen", "wait_any", "MAX_READ_CHUNK"]
+
+MAX_READ_CHUNK = 1 << 20
+"""Largest chunk the host hands out per `read` (1 MiB)."""
+
+
+def _call(fn, *args):
+    try:
+        return fn(*args)
+    except Err as e:
+        raise NetError.from_wit(e.value) from None
+
+
+class Stream:
+    """A connected TCP stream. `close()` (or leaving a `with` block) closes it."""
+
+    def __init__(self, raw: "_tcp.Stream") -> None:
+        self._raw: Optional[_tcp.Stream] = raw
+
+    @property
+    def raw(self) -> "_tcp.Stream":
+        if self._raw is None:
+            raise NetError("closed", "stream already closed")
+        return self._raw
+
+    def peer_address(self) -> str:
+        """The peer as `IP:PORT`."""
+        return self.raw.peer_address()
+
+    def local_address(self) -> str:
+        """The local address as `IP:PORT`."""
+        return self.raw.local_address()
+
+    def read(self, max_bytes: int = 65536) -> bytes:
+        """Up to `max_bytes`, waiting for at least one; b"" at end of stream."""
+        return bytes(_call(self.raw.read, min(max_bytes, MAX_READ_CHUNK)))
+
+    def read_until(self, delimiter: bytes, max_bytes: int = 65536) -> bytes:
+        """Bytes through `delimiter` (kept), at most `max_bytes` of them
+        (NetError "limit-exceeded" `max-bytes` otherwise); the rest at end of stream."""
+        return bytes(_call(self.raw.read_until, delimiter, max_bytes))
+
+    def read_line(self, max_bytes: int = 65536) -> bytes:
+        """One line through b"\\n" (kept)."""
+        return self.read_until(b"\n", max_bytes)
+
+    def read_exact(self, n: int) -> bytes:
+        """Exactly `n` bytes; NetError "closed" if the stream ends first."""
+        out = bytearray()
+        while len(out) < n:
+            chunk = self.read(min(n - len(out), MAX_READ_CHUNK))
+            if not chunk:
+                raise NetError("closed", f"stream ended after {len(out)} of {n} bytes")
+            out += chunk
+        return bytes(out)
+
+    def write(self, data: bytes) -> None:
+        """Writes all of `data` (a str is sent as UTF-8)."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        _call(self.raw.write, data)
+
+    def shutdown(self) -> None:
+        """Closes the write half; reading goes on."""
+        _call(self.raw.shutdown)
+
+    def subscribe(self) -> "_poll.Pollable":
+        """Ready when `read` would not wait. Drop it before closing the stream."""
+        return self.raw.subscribe()
+
+    def close(self) -> None:
+        """Closes the connection (idempotent)."""
+        if self._raw is not None:
+            self._raw.__exit__(None, None, None)
+            self._raw = None
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Listener:
+    """A listening socket (`tcp-listen://ADDR:PORT` grant)."""
+
+    def __init__(self, raw: "_tcp.Listener") -> None:
+        self._raw: Optional[_tcp.Listener] = raw
+
+    @property
+    def raw(self) -> "_tcp.Listener":
+        if self._raw is None:
+            raise NetError("closed", "listener already closed")
+        return self._raw
+
+    def local_address(self) -> str:
+        """The bound address as `IP:PORT`."""
+        return self.raw.local_address()
+
+    def accept(self) -> Stream:
+        """The next connection from a peer the policy accepts."""
+        return Stream(_call(self.raw.accept))
+
+    def subscribe(self) -> "_poll.Pollable":
+        """Ready when `accept` would not wait."""
+        return self.raw.subscribe()
+
+    def close(self) -> None:
+        """Stops listening (idempotent)."""
+        if self._raw is not None:
+            self._raw.__exit__(None, None, None)
+            self._raw = None
+
+    def __enter__(self) -> "Listener":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def connect(url: str, connect_timeout_ms: Optional[int] = None,
+            read_timeout_ms: Optional[int] = None) -> Stream:
+    """Connects to `tcp://host:port` or `tls://host:port`. Timeouts may only
+    tighten the policy's `connect_timeout` and `read_timeout`."""
+    options = _tcp.ConnectOptions(connect_timeout_ms, read_timeout_ms)
+    return Stream(_call(_tcp.Stream.connect, url, options))
+
+
+def listen(address: str) -> Listener:
+    """Binds `tcp-listen://ADDR:PORT` (port 0: a free port)."""
+    return Listener(_call(_tcp.Listener.bind, address))
+
+
+def wait_any(pollables: List["_poll.Pollable"]) -> List[int]:
+    """Waits until at least one pollable is ready; the indexes of the ready ones.
+    The pollables are released afterwards, so make fresh ones for each wait."""
+    try:
+        return list(_poll.poll(pollables))
+    finally:
+        for p in pollables:
+            p.__exit__(None, None, None)

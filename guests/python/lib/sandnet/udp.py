@@ -1,0 +1,111 @@
+"""UDP over `sandnet:net/udp`: destinations checked by the host, senders
+filtered by the policy, multicast and broadcast only with grants.
+
+    from sandnet import udp
+
+    with udp.ephemeral() as sock:            # a pure sender needs no bind grant
+        sock.send_to("udp://127.0.0.1:9999", b"ping")
+        reply = sock.receive(timeout_ms=2000)
+        print(reply.data, reply.sender)
+
+Errors raise `sandnet.NetError` (a receive timeout: kind "timeout", reason "idle").
+"""
+
+from dataclasses import dataclass
+from typing import Optional
+
+from componentize_py_types import Err
+from wit_world.imports import poll as _poll
+from wit_world.imports import udp as _udp
+
+from . import NetError
+
+__all__ = ["Datagram", "Socket", "bind", "ephemeral"]
+
+
+def _call(fn, *args):
+    try:
+        return fn(*args)
+    except Err as e:
+        raise NetError.from_wit(e.value) from None
+
+
+@dataclass
+class Datagram:
+    """A received datagram and its sender as `IP:PORT`."""
+
+    data: bytes
+    sender: str
+
+
+class Socket:
+    """A UDP socket. `close()` (or leaving a `with` block) closes it."""
+
+    def __init__(self, raw: "_udp.Socket") -> None:
+        self._raw: Optional[_udp.Socket] = raw
+
+    @property
+    def raw(self) -> "_udp.Socket":
+        if self._raw is None:
+            raise NetError("closed", "socket already closed")
+        return self._raw
+
+    def local_address(self) -> str:
+        """The bound address as `IP:PORT`."""
+        return self.raw.local_address()
+
+    def send_to(self, target: str, data: bytes) -> None:
+        """Sends one datagram to `udp://host:port` (a str is sent as UTF-8)."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        _call(self.raw.send_to, target, data)
+
+    def receive(self, timeout_ms: Optional[int] = None) -> Datagram:
+        """The next datagram from an accepted sender, waiting at most
+        `timeout_ms` (default and maximum: the policy's `read_timeout`)."""
+        raw = _call(self.raw.receive, timeout_ms)
+        return Datagram(bytes(raw.data), raw.sender)
+
+    def join_multicast(self, group: str, interface: Optional[str] = None) -> None:
+        """Joins `group` on the interface with IPv4 address `interface`
+        (default: the kernel's choice); needs `udp-multicast://GROUP`."""
+        _call(self.raw.join_multicast, group, interface)
+
+    def leave_multicast(self, group: str, interface: Optional[str] = None) -> None:
+        """Leaves a group joined with `join_multicast`."""
+        _call(self.raw.leave_multicast, group, interface)
+
+    def set_broadcast(self, enabled: bool) -> None:
+        """Allows sending to broadcast addresses (needs a broadcast grant)."""
+        _call(self.raw.set_broadcast, enabled)
+
+    def subscribe(self) -> "_poll.Pollable":
+        """Ready when `receive` would not wait."""
+        return self.raw.subscribe()
+
+    def wait(self) -> None:
+        """Waits, without a timeout, until `receive` would not wait."""
+        with self.subscribe() as p:
+            p.block()
+
+    def close(self) -> None:
+        """Closes the socket (idempotent)."""
+        if self._raw is not None:
+            self._raw.__exit__(None, None, None)
+            self._raw = None
+
+    def __enter__(self) -> "Socket":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def bind(address: str) -> Socket:
+    """Binds `udp-bind://ADDR:PORT` (needs that grant)."""
+    return Socket(_call(_udp.Socket.bind, address))
+
+
+def ephemeral() -> Socket:
+    """Binds an ephemeral port on 0.0.0.0 (no grant needed)."""
+    return Socket(_call(_udp.Socket.bind, None))

@@ -1,0 +1,478 @@
+//! Server-Sent Events client core behind `sandnet:net/sse`: the guarded GET,
+//! redirects (off by default), reconnection with `Last-Event-ID` honouring
+//! `retry`, event-type filtering, and one host task per stream feeding the
+//! pure parser in [`super::sse_parser`]. `sse.rs` only translates to the bindings.
+//!
+//! Policy: the request is checked as an `sse+http(s)://` target, which an
+//! `sse+http(s)` rule or an `http(s)` rule grants. The stream does not go
+//! through the guest's HTTP client (whose check is for `http(s)` targets), so
+//! a policy can grant an event stream without granting arbitrary requests to
+//! the same URL; it still dials only through [`Guard::connect`] (with the
+//! `sse+` target, so address grants follow the same rule). Every request —
+//! first, redirect hop, reconnection — is checked again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, StatusCode};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use sandnet_policy::{Denial, Target};
+use tokio::sync::mpsc;
+use url::{Position, Url};
+
+use super::inbox::{AbortOnDrop, Inbox};
+use super::sse_parser::{Event, Parser};
+use super::websocket_core::{Io, tls_wrap};
+use crate::error::{NetError, TimeoutKind};
+use crate::guard::Guard;
+
+/// Reconnection delay when the stream never sent `retry` (the WHATWG default
+/// is implementation-defined; browsers use about 3 s).
+pub const DEFAULT_RETRY: Duration = Duration::from_secs(3);
+/// Longest wait between reconnection attempts (the delay doubles per failure).
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+/// Consecutive failed reconnections before giving up, unless the guest says.
+pub const DEFAULT_MAX_RECONNECTS: u32 = 5;
+/// Events a stream may hold for the guest before it stops reading.
+pub const EVENT_QUEUE: usize = 64;
+/// Request headers the host sets itself.
+const MANAGED_HEADERS: [HeaderName; 6] = [
+    header::HOST,
+    header::CONNECTION,
+    header::UPGRADE,
+    header::TRANSFER_ENCODING,
+    header::CONTENT_LENGTH,
+    HeaderName::from_static("last-event-id"),
+];
+
+/// A stream request as the guest described it, validated.
+#[derive(Debug, Clone)]
+pub struct SseSpec {
+    /// The `http://` or `https://` URL.
+    pub url: Url,
+    /// Extra request headers.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Event types to deliver (all when empty).
+    pub event_types: Vec<String>,
+    /// Whether to reconnect after the stream drops.
+    pub reconnect: bool,
+    /// Consecutive failed reconnections before giving up.
+    pub max_reconnects: u32,
+    /// Redirects to follow per request.
+    pub max_redirects: u32,
+}
+
+impl SseSpec {
+    /// Validates the guest's URL and headers; options come from the caller.
+    pub fn new(url: &str, headers: &[(String, String)]) -> Result<Self, NetError> {
+        let parsed = Url::parse(url)
+            .map_err(|e| NetError::InvalidArgument(format!("invalid URL {url:?}: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(NetError::InvalidArgument(format!(
+                "URL {url:?} has scheme {:?}; the sse interface takes http:// or https:// URLs",
+                parsed.scheme()
+            )));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(NetError::InvalidArgument(format!(
+                "URL {:?} carries credentials before the host; send them in an authorization header instead",
+                parsed.host_str().unwrap_or_default()
+            )));
+        }
+        sse_target(&parsed)?;
+        let mut checked = Vec::with_capacity(headers.len());
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| NetError::InvalidArgument(format!("invalid header name {name:?}")))?;
+            if MANAGED_HEADERS.contains(&name) {
+                return Err(NetError::InvalidArgument(format!(
+                    "header {name:?} is set by the host; remove it from the options"
+                )));
+            }
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                NetError::InvalidArgument(format!("invalid value for header {name:?}: {value:?}"))
+            })?;
+            checked.push((name, value));
+        }
+        Ok(SseSpec {
+            url: parsed,
+            headers: checked,
+            event_types: Vec::new(),
+            reconnect: true,
+            max_reconnects: DEFAULT_MAX_RECONNECTS,
+            max_redirects: 0,
+        })
+    }
+}
+
+/// Timing and size settings from the policy.
+#[derive(Debug, Clone, Copy)]
+pub struct SseSettings {
+    /// TCP + TLS connect timeout.
+    pub connect: Duration,
+    /// Request sent → response head.
+    pub first_byte: Duration,
+    /// Longest silence on an open stream before it counts as dropped.
+    pub idle: Duration,
+    /// `max_sse_event_bytes`.
+    pub max_event: usize,
+}
+
+/// The policy target of a stream URL: `sse+http://...` or `sse+https://...`.
+pub fn sse_target(url: &Url) -> Result<Target, NetError> {
+    Target::parse(&format!("sse+{url}"))
+        .map_err(|e| NetError::InvalidArgument(format!("invalid URL {url}: {e}")))
+}
+
+/// The guest's side of one event stream; dropping it stops the task and the connection.
+#[derive(Debug)]
+pub struct StreamHandle {
+    /// Events (and the final error).
+    pub inbox: Inbox<Event>,
+    _task: AbortOnDrop,
+}
+
+/// Opens the stream (errors of the first request are returned here) and
+/// starts the task that reads and reconnects.
+pub async fn open(
+    guard: Arc<Guard>,
+    tls: Arc<rustls::ClientConfig>,
+    spec: SseSpec,
+    settings: SseSettings,
+) -> Result<StreamHandle, NetError> {
+    let live = request(&guard, &tls, &spec, &settings, None).await?;
+    let (tx, inbox) = Inbox::channel(EVENT_QUEUE, "event stream");
+    let task = StreamTask {
+        guard,
+        tls,
+        spec,
+        settings,
+        parser: Parser::new(settings.max_event),
+        tx,
+    };
+    Ok(StreamHandle {
+        inbox,
+        _task: AbortOnDrop(tokio::spawn(task.run(live))),
+    })
+}
+
+/// An answered request whose body is the event stream.
+struct Live {
+    body: Incoming,
+    _conn: AbortOnDrop,
+}
+
+/// One request, following up to `max_redirects` redirects, each hop checked.
+async fn request(
+    guard: &Guard,
+    tls: &Arc<rustls::ClientConfig>,
+    spec: &SseSpec,
+    settings: &SseSettings,
+    last_event_id: Option<&str>,
+) -> Result<Live, NetError> {
+    let mut url = spec.url.clone();
+    let mut hops = 0;
+    loop {
+        let target = sse_target(&url)?;
+        guard.check_request(&target)?;
+        let exchange = round_trip(guard, tls, spec, settings, &url, &target, last_event_id);
+        let (response, conn) =
+            match tokio::time::timeout(settings.connect + settings.first_byte, exchange).await {
+                Ok(result) => result?,
+                Err(_) => return Err(NetError::Timeout(TimeoutKind::FirstByte)),
+            };
+        let status = response.status();
+        if status == StatusCode::OK {
+            let content_type = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !content_type
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+            {
+                return Err(NetError::Protocol(format!(
+                    "{url} answered with content type {content_type:?}; an event stream is text/event-stream"
+                )));
+            }
+            return Ok(Live {
+                body: response.into_body(),
+                _conn: conn,
+            });
+        }
+        if status == StatusCode::NO_CONTENT {
+            return Err(NetError::Closed(format!(
+                "{url} answered 204 No Content: the server ended the stream"
+            )));
+        }
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        match location {
+            Some(location) if status.is_redirection() => {
+                let next = url.join(&location).map_err(|e| {
+                    NetError::Protocol(format!("{url} redirects to invalid {location:?}: {e}"))
+                })?;
+                if hops >= spec.max_redirects {
+                    return Err(NetError::Protocol(format!(
+                        "{url} answered {status} redirecting to {next}; redirects are followed only with open-options.max-redirects"
+                    )));
+                }
+                if url.scheme() == "https" && next.scheme() != "https" {
+                    return Err(NetError::Denied(Denial {
+                        reason: format!(
+                            "redirect from {url} to {next} refused: https to http downgrade"
+                        ),
+                        suggestion: None,
+                        rule: None,
+                    }));
+                }
+                tracing::debug!(from = %url, to = %next, "following SSE redirect");
+                hops += 1;
+                url = next;
+            }
+            _ => {
+                return Err(NetError::Protocol(format!(
+                    "{url} answered {status}; an event stream needs 200 with content type text/event-stream"
+                )));
+            }
+        }
+    }
+}
+
+async fn round_trip(
+    guard: &Guard,
+    tls: &Arc<rustls::ClientConfig>,
+    spec: &SseSpec,
+    settings: &SseSettings,
+    url: &Url,
+    target: &Target,
+    last_event_id: Option<&str>,
+) -> Result<(hyper::Response<Incoming>, AbortOnDrop), NetError> {
+    let conn = guard.connect(target, settings.connect).await?;
+    let io: Box<dyn Io> = if url.scheme() == "https" {
+        tls_wrap(tls, target, conn.stream).await?
+    } else {
+        Box::new(conn.stream)
+    };
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| NetError::Protocol(format!("{url}: {e}")))?;
+    let permit = conn.permit;
+    let driver = AbortOnDrop(tokio::spawn(async move {
+        let _slot = permit; // the connection slot lives as long as the connection
+        if let Err(err) = connection.await {
+            tracing::debug!(%err, "SSE connection ended");
+        }
+    }));
+    let authority = &url[Position::BeforeHost..Position::AfterPort];
+    let path = &url[Position::BeforePath..Position::AfterQuery];
+    let mut builder = hyper::Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .header(header::HOST, authority)
+        .header(header::ACCEPT, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache");
+    for (name, value) in &spec.headers {
+        builder = builder.header(name, value);
+    }
+    if let Some(id) = last_event_id {
+        match HeaderValue::from_str(id) {
+            Ok(value) => builder = builder.header("last-event-id", value),
+            Err(_) => tracing::debug!(id, "last event id is not a header value; not sent"),
+        }
+    }
+    let request = builder
+        .body(Empty::<bytes::Bytes>::new())
+        .map_err(|e| NetError::InvalidArgument(format!("cannot build request for {url}: {e}")))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| NetError::Closed(format!("{url}: {e}")))?;
+    Ok((response, driver))
+}
+
+/// Whether a failed reconnection is worth trying again.
+fn transient(err: &NetError) -> bool {
+    matches!(
+        err,
+        NetError::Dns(_)
+            | NetError::Connect(_)
+            | NetError::Tls(_)
+            | NetError::Timeout(_)
+            | NetError::Closed(_)
+    ) && !matches!(err, NetError::Closed(m) if m.contains("204 No Content"))
+}
+
+enum Stop {
+    /// The guest dropped the stream.
+    GuestGone,
+    /// The connection ended; reconnect if allowed.
+    Ended(NetError),
+    /// End for good with this error.
+    Fatal(NetError),
+}
+
+struct StreamTask {
+    guard: Arc<Guard>,
+    tls: Arc<rustls::ClientConfig>,
+    spec: SseSpec,
+    settings: SseSettings,
+    parser: Parser,
+    tx: mpsc::Sender<Result<Event, NetError>>,
+}
+
+impl StreamTask {
+    async fn run(mut self, mut live: Live) {
+        loop {
+            let stop = self.pump(&mut live).await;
+            drop(live);
+            let why = match stop {
+                Stop::GuestGone => return,
+                Stop::Fatal(err) => {
+                    let _ = self.tx.send(Err(err)).await;
+                    return;
+                }
+                Stop::Ended(why) => why,
+            };
+            self.parser.reset_connection();
+            match self.reconnect(why).await {
+                Ok(next) => live = next,
+                Err(err) => {
+                    let _ = self.tx.send(Err(err)).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Reads and parses until the connection ends.
+    async fn pump(&mut self, live: &mut Live) -> Stop {
+        let mut events = Vec::new();
+        loop {
+            let frame = tokio::select! {
+                frame = tokio::time::timeout(self.settings.idle, live.body.frame()) => frame,
+                () = self.tx.closed() => return Stop::GuestGone,
+            };
+            let data = match frame {
+                Err(_) => return Stop::Ended(NetError::Timeout(TimeoutKind::Idle)),
+                Ok(None) => {
+                    return Stop::Ended(NetError::Closed(format!(
+                        "{} ended the stream",
+                        self.spec.url
+                    )));
+                }
+                Ok(Some(Err(err))) => {
+                    return Stop::Ended(NetError::Closed(format!("{}: {err}", self.spec.url)));
+                }
+                Ok(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => data,
+                    Err(_) => continue, // trailers
+                },
+            };
+            if let Err(err) = self.guard.count_in(data.len() as u64) {
+                return Stop::Fatal(err);
+            }
+            if let Err(too_big) = self.parser.feed(&data, &mut events) {
+                return Stop::Fatal(NetError::limit("max_sse_event_bytes", too_big.max as u64));
+            }
+            for event in events.drain(..) {
+                let wanted = self.spec.event_types.is_empty()
+                    || self.spec.event_types.contains(&event.event_type);
+                if wanted && self.tx.send(Ok(event)).await.is_err() {
+                    return Stop::GuestGone;
+                }
+            }
+        }
+    }
+
+    /// Waits `retry` (doubled per failure) and requests again, with the last
+    /// event id; the error for the guest when reconnection is off or gives up.
+    async fn reconnect(&mut self, why: NetError) -> Result<Live, NetError> {
+        if !self.spec.reconnect {
+            return Err(why);
+        }
+        let retry = self.parser.retry().unwrap_or(DEFAULT_RETRY);
+        let mut last = why;
+        for attempt in 1..=self.spec.max_reconnects {
+            let factor = 1u32.checked_shl(attempt - 1).unwrap_or(u32::MAX);
+            let delay = retry
+                .checked_mul(factor)
+                .unwrap_or(MAX_RETRY_DELAY)
+                .min(MAX_RETRY_DELAY);
+            tracing::debug!(url = %self.spec.url, attempt, ?delay, reason = %last, "reconnecting");
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = self.tx.closed() => return Err(last),
+            }
+            let id = self.parser.last_event_id().map(str::to_owned);
+            match request(
+                &self.guard,
+                &self.tls,
+                &self.spec,
+                &self.settings,
+                id.as_deref(),
+            )
+            .await
+            {
+                Ok(live) => return Ok(live),
+                Err(err) if !transient(&err) => return Err(err),
+                Err(err) => last = err,
+            }
+        }
+        Err(NetError::Closed(format!(
+            "gave up reconnecting to {} after {} attempts; last error: {last}",
+            self.spec.url, self.spec.max_reconnects
+        )))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_sse_schemes() {
+        let t = sse_target(&Url::parse("https://a.test/events?x=1").unwrap()).unwrap();
+        assert_eq!(t.to_string(), "sse+https://a.test/events");
+        let t = sse_target(&Url::parse("http://127.0.0.1:8080/e").unwrap()).unwrap();
+        assert_eq!(t.scheme, sandnet_policy::Scheme::SseHttp);
+        assert_eq!(t.port, 8080);
+    }
+
+    #[test]
+    fn spec_validation() {
+        for (url, want) in [
+            ("ws://a.test/", "scheme \"ws\""),
+            ("https://u:p@a.test/", "credentials"),
+            ("nope", "invalid URL"),
+        ] {
+            let err = SseSpec::new(url, &[]).unwrap_err();
+            assert!(err.to_string().contains(want), "{url}: {err}");
+        }
+        let err = SseSpec::new(
+            "https://a.test/",
+            &[("Last-Event-ID".to_owned(), "1".to_owned())],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("set by the host"), "{err}");
+    }
+
+    #[test]
+    fn reconnection_worthiness() {
+        assert!(transient(&NetError::Connect("refused".into())));
+        assert!(transient(&NetError::Timeout(TimeoutKind::Idle)));
+        assert!(!transient(&NetError::Protocol("404".into())));
+        assert!(!transient(&NetError::limit("max_sse_event_bytes", 1)));
+        assert!(!transient(&NetError::Closed(
+            "x answered 204 No Content: the server ended the stream".into()
+        )));
+    }
+}

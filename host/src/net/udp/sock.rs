@@ -1,0 +1,503 @@
+//! Protocol core of `sandnet:net/udp`: a guest's UDP socket with checked
+//! destinations, policy-filtered senders, size cap, multicast and broadcast
+//! grants, and the per-guest datagram rate. Knows nothing of the WIT bindings.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sandnet_policy::{
+    Decision, Denial, GuestPolicy, Host, HostPattern, Scheme, Target, canonical_ip,
+};
+use socket2::{Domain, Protocol, SockRef, Type};
+use tokio::net::UdpSocket;
+
+use crate::audit::{AuditEvent, Verdict};
+use crate::error::{NetError, TimeoutKind};
+use crate::guard::{ConnectionPermit, Guard};
+
+/// Largest UDP payload the host can receive at all (IPv4 limit 65507, IPv6 jumbo aside).
+const MAX_UDP_PAYLOAD: usize = 65_535;
+
+/// Token bucket for `datagrams_per_second`, shared by all sockets of one guest.
+#[derive(Debug)]
+pub struct DatagramRate {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl DatagramRate {
+    /// A full bucket of `per_second` tokens, refilled at that rate.
+    pub fn new(per_second: u32) -> Self {
+        let rate = f64::from(per_second.max(1));
+        DatagramRate {
+            rate,
+            tokens: rate,
+            last: Instant::now(),
+        }
+    }
+
+    /// Takes one token, or says the rate is exhausted.
+    pub fn try_take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.rate);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// A received datagram from an accepted sender.
+#[derive(Debug)]
+pub struct Datagram {
+    /// Payload.
+    pub data: Vec<u8>,
+    /// Sender.
+    pub sender: SocketAddr,
+}
+
+/// One UDP socket of a guest. Holds a `max_connections` slot; dropping it
+/// closes the socket and audits how many datagrams were dropped.
+pub struct Socket {
+    socket: UdpSocket,
+    local: SocketAddr,
+    bind: Option<Target>,
+    guard: Arc<Guard>,
+    buf: Vec<u8>,
+    max_datagram: usize,
+    next: Option<Result<Datagram, NetError>>,
+    dropped: u64,
+    _permit: ConnectionPermit,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("local", &self.local)
+            .field("dropped", &self.dropped)
+            .finish_non_exhaustive()
+    }
+}
+
+fn os_error(what: String, err: &std::io::Error) -> NetError {
+    NetError::Connect(format!("{what}: {err}"))
+}
+
+fn parse_ip(text: &str, what: &str) -> Result<IpAddr, NetError> {
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    bare.parse::<IpAddr>()
+        .map(canonical_ip)
+        .map_err(|_| NetError::InvalidArgument(format!("{what} {text:?} is not an IP address")))
+}
+
+/// Whether `sender` may reach a socket bound by `bind` (`None`: ephemeral).
+/// A bind rule with `peers` decides alone; otherwise the sender must be an
+/// address the guest may send to (`udp://IP:PORT`, request and address checks).
+pub fn sender_allowed(
+    policy: &GuestPolicy,
+    bind: Option<&Target>,
+    sender: SocketAddr,
+) -> Result<(), Denial> {
+    let ip = canonical_ip(sender.ip());
+    if let Some(bind) = bind {
+        if let Decision::Deny(denial) = policy.check_peer(bind, ip) {
+            return Err(denial);
+        }
+        let has_peers = policy
+            .allow
+            .iter()
+            .find(|r| r.matches_endpoint(bind))
+            .is_some_and(|r| !r.peers.is_empty());
+        if has_peers {
+            return Ok(());
+        }
+    }
+    let target = Target {
+        scheme: Scheme::Udp,
+        host: Host::Ip(ip),
+        port: sender.port(),
+        path: String::new(),
+        method: None,
+    };
+    if let Decision::Deny(denial) = policy.check(&target) {
+        return Err(denial);
+    }
+    match policy.check_address(&target, ip) {
+        Decision::Deny(denial) => Err(denial),
+        Decision::Allow(_) => Ok(()),
+    }
+}
+
+/// A broadcast grant: a `udp` allow rule naming exactly one IPv4 address.
+fn broadcast_granted(policy: &GuestPolicy) -> bool {
+    policy.allow.iter().any(|r| {
+        r.scheme == Scheme::Udp
+            && matches!(&r.host, HostPattern::Net(net)
+                if net.addr().is_ipv4() && net.prefix_len() == net.max_prefix_len())
+    })
+}
+
+impl Socket {
+    /// Binds `udp-bind://ADDR:PORT` (after the guard's listen check; the
+    /// address may be shared with sockets bound the same way), or an
+    /// ephemeral port on 0.0.0.0 when `address` is `None` (no grant needed).
+    pub fn bind(guard: &Arc<Guard>, address: Option<&str>) -> Result<Self, NetError> {
+        let (addr, bind) = match address {
+            None => (SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), None),
+            Some(text) => {
+                let target =
+                    Target::parse(text).map_err(|e| NetError::InvalidArgument(e.to_string()))?;
+                if target.scheme != Scheme::UdpBind {
+                    return Err(NetError::InvalidArgument(format!(
+                        "udp bind takes a udp-bind://ADDR:PORT target (or none for an ephemeral port), not {text:?}"
+                    )));
+                }
+                (guard.check_listen(&target)?, Some(target))
+            }
+        };
+        let permit = guard.try_permit()?;
+        let what = || format!("cannot bind UDP {addr}");
+        let socket =
+            socket2::Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
+                .map_err(|e| os_error(what(), &e))?;
+        if bind.is_some() {
+            socket
+                .set_reuse_address(true)
+                .map_err(|e| os_error(what(), &e))?;
+        }
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| os_error(what(), &e))?;
+        socket
+            .bind(&addr.into())
+            .map_err(|e| os_error(what(), &e))?;
+        let socket = UdpSocket::from_std(socket.into()).map_err(|e| os_error(what(), &e))?;
+        let local = socket.local_addr().map_err(|e| os_error(what(), &e))?;
+        let max_datagram =
+            usize::try_from(guard.policy().limits.max_datagram_bytes).unwrap_or(MAX_UDP_PAYLOAD);
+        Ok(Socket {
+            socket,
+            local,
+            bind,
+            guard: Arc::clone(guard),
+            buf: vec![0; max_datagram.min(MAX_UDP_PAYLOAD) + 1],
+            max_datagram,
+            next: None,
+            dropped: 0,
+            _permit: permit,
+        })
+    }
+
+    /// The bound address.
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Sends `data` to `target` (`udp://host:port`): size cap, request check,
+    /// every resolved address vetted, the guest's datagram rate, byte quota.
+    pub async fn send_to(
+        &mut self,
+        target: &str,
+        data: &[u8],
+        rate: Option<&mut DatagramRate>,
+    ) -> Result<(), NetError> {
+        let parsed = Target::parse(target).map_err(|e| NetError::InvalidArgument(e.to_string()))?;
+        if parsed.scheme != Scheme::Udp {
+            return Err(NetError::InvalidArgument(format!(
+                "send-to takes a udp://host:port target, not {target:?}"
+            )));
+        }
+        let limits = &self.guard.policy().limits;
+        if data.len() as u64 > limits.max_datagram_bytes {
+            return Err(NetError::limit(
+                "max_datagram_bytes",
+                limits.max_datagram_bytes,
+            ));
+        }
+        self.guard.check_request(&parsed)?;
+        let vetted = self.guard.resolve_vetted(&parsed).await?;
+        let family = |a: &&SocketAddr| a.is_ipv4() == self.local.is_ipv4();
+        let Some(addr) = vetted.iter().find(family).or(vetted.first()).copied() else {
+            return Err(NetError::Connect(format!(
+                "{parsed}: no address to send to"
+            )));
+        };
+        if let Some(rate) = rate
+            && !rate.try_take()
+        {
+            let per_second = limits.datagrams_per_second.unwrap_or(0);
+            return Err(NetError::limit(
+                "datagrams_per_second",
+                u64::from(per_second),
+            ));
+        }
+        self.guard.count_out(data.len() as u64)?;
+        self.socket
+            .send_to(data, addr)
+            .await
+            .map_err(|e| os_error(format!("sending to {addr}"), &e))?;
+        Ok(())
+    }
+
+    /// Waits until a datagram from an accepted sender (or an error) is ready;
+    /// datagrams from other senders are dropped and counted. Cancel-safe.
+    pub async fn ready(&mut self) {
+        while self.next.is_none() {
+            let (n, sender) = match self.socket.recv_from(&mut self.buf).await {
+                Ok(got) => got,
+                Err(err) => {
+                    self.next = Some(Err(os_error(format!("receiving on {}", self.local), &err)));
+                    return;
+                }
+            };
+            if let Err(denial) = sender_allowed(self.guard.policy(), self.bind.as_ref(), sender) {
+                self.drop_datagram(sender, &denial);
+                continue;
+            }
+            if n > self.max_datagram {
+                let limit = self.guard.policy().limits.max_datagram_bytes;
+                self.next = Some(Err(NetError::limit("max_datagram_bytes", limit)));
+                return;
+            }
+            self.next = Some(match self.guard.count_in(n as u64) {
+                Ok(()) => Ok(Datagram {
+                    data: self.buf[..n].to_vec(),
+                    sender,
+                }),
+                Err(err) => Err(err),
+            });
+        }
+    }
+
+    fn drop_datagram(&mut self, sender: SocketAddr, denial: &Denial) {
+        self.dropped += 1;
+        tracing::info!(guest = %self.guard.policy().name, local = %self.local, %sender, reason = %denial.reason, "datagram dropped");
+        // The first drop is audited with its reason; the total when the socket closes.
+        if self.dropped == 1 {
+            self.audit_drops(Some(sender), Some(denial.reason.clone()));
+        }
+    }
+
+    fn audit_drops(&self, sender: Option<SocketAddr>, reason: Option<String>) {
+        let audit = self.guard.audit();
+        if !audit.enabled() {
+            return;
+        }
+        let (protocol, target) = match &self.bind {
+            Some(t) => (t.scheme.as_str(), t.to_string()),
+            None => (Scheme::Udp.as_str(), format!("udp-bind://{}", self.local)),
+        };
+        let mut ev = AuditEvent::new(
+            &self.guard.policy().name,
+            protocol,
+            "drop",
+            target,
+            Verdict::Deny,
+        );
+        ev.connected = sender;
+        ev.reason = reason;
+        ev.dropped = Some(self.dropped);
+        audit.emit(&ev);
+    }
+
+    /// The next datagram from an accepted sender, waiting at most `timeout`.
+    pub async fn receive(&mut self, timeout: Duration) -> Result<Datagram, NetError> {
+        if tokio::time::timeout(timeout, self.ready()).await.is_err() {
+            return Err(NetError::Timeout(TimeoutKind::Idle));
+        }
+        match self.next.take() {
+            Some(next) => next,
+            None => Err(NetError::Closed("no datagram ready".to_owned())),
+        }
+    }
+
+    /// Joins (`join = true`, needs `udp-multicast://GROUP`) or leaves a group.
+    pub fn multicast(
+        &mut self,
+        group: &str,
+        interface: Option<&str>,
+        join: bool,
+    ) -> Result<(), NetError> {
+        let ip = parse_ip(group, "multicast group")?;
+        if !ip.is_multicast() {
+            return Err(NetError::InvalidArgument(format!(
+                "{group:?} is not a multicast group address (224.0.0.0/4 or ff00::/8)"
+            )));
+        }
+        if join {
+            let target = Target {
+                scheme: Scheme::UdpMulticast,
+                host: Host::Ip(ip),
+                port: self.local.port(),
+                path: String::new(),
+                method: None,
+            };
+            self.guard.check_request(&target)?;
+        }
+        let verb = if join { "join" } else { "leave" };
+        let what = || format!("cannot {verb} multicast group {ip} on {}", self.local);
+        match (ip, interface) {
+            (IpAddr::V4(group), interface) => {
+                let iface = match interface {
+                    Some(text) => match parse_ip(text, "interface address")? {
+                        IpAddr::V4(v4) => v4,
+                        IpAddr::V6(_) => {
+                            return Err(NetError::InvalidArgument(format!(
+                                "interface {text:?} of an IPv4 group must be an IPv4 address"
+                            )));
+                        }
+                    },
+                    None => Ipv4Addr::UNSPECIFIED,
+                };
+                if join {
+                    self.socket
+                        .join_multicast_v4(group, iface)
+                        .map_err(|e| os_error(what(), &e))?;
+                    if interface.is_some() {
+                        SockRef::from(&self.socket)
+                            .set_multicast_if_v4(&iface)
+                            .map_err(|e| os_error(what(), &e))?;
+                    }
+                } else {
+                    self.socket
+                        .leave_multicast_v4(group, iface)
+                        .map_err(|e| os_error(what(), &e))?;
+                }
+            }
+            (IpAddr::V6(group), None) => {
+                let result = if join {
+                    self.socket.join_multicast_v6(&group, 0)
+                } else {
+                    self.socket.leave_multicast_v6(&group, 0)
+                };
+                result.map_err(|e| os_error(what(), &e))?;
+            }
+            (IpAddr::V6(_), Some(_)) => {
+                return Err(NetError::InvalidArgument(
+                    "IPv6 multicast groups take no interface address".to_owned(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets `SO_BROADCAST`; enabling needs a broadcast grant (see [`broadcast_granted`]).
+    pub fn set_broadcast(&mut self, enabled: bool) -> Result<(), NetError> {
+        let policy = self.guard.policy();
+        if enabled && !broadcast_granted(policy) {
+            let denial = Denial {
+                reason: format!(
+                    "guest \"{}\" in {} has no broadcast grant: enabling broadcast needs a udp rule naming one IPv4 address, e.g. the limited broadcast address",
+                    policy.name, policy.source
+                ),
+                suggestion: Some(format!("\"udp://255.255.255.255:{}\"", self.local.port())),
+                rule: None,
+            };
+            return Err(NetError::Denied(denial));
+        }
+        self.socket
+            .set_broadcast(enabled)
+            .map_err(|e| os_error(format!("cannot set broadcast on {}", self.local), &e))
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        if self.dropped > 0 {
+            tracing::info!(guest = %self.guard.policy().name, local = %self.local, dropped = self.dropped, "UDP socket closed");
+            self.audit_drops(
+                None,
+                Some(format!(
+                    "{} datagram(s) from senders the policy does not grant were dropped",
+                    self.dropped
+                )),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sandnet_policy::Policy;
+
+    use super::*;
+
+    fn guest(text: &str) -> GuestPolicy {
+        Policy::parse(text, "t.toml")
+            .unwrap()
+            .guest(None)
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn sender_filter() {
+        let bind = Target::parse("udp-bind://0.0.0.0:5000").unwrap();
+        let cases = [
+            // (policy allow list, bound?, sender, accepted)
+            (
+                r#"["udp-bind://0.0.0.0:5000"]"#,
+                true,
+                "127.0.0.1:6000",
+                false,
+            ),
+            (
+                r#"["udp-bind://0.0.0.0:5000", "udp://127.0.0.1:6000"]"#,
+                true,
+                "127.0.0.1:6000",
+                true,
+            ),
+            (
+                r#"["udp-bind://0.0.0.0:5000", "udp://127.0.0.1:6000"]"#,
+                true,
+                "127.0.0.1:6001",
+                false,
+            ),
+            (
+                r#"[{ rule = "udp-bind://0.0.0.0:5000", peers = ["127.0.0.0/8"] }]"#,
+                true,
+                "127.0.0.9:1",
+                true,
+            ),
+            (
+                r#"[{ rule = "udp-bind://0.0.0.0:5000", peers = ["127.0.0.0/8"] }]"#,
+                true,
+                "10.0.0.1:1",
+                false,
+            ),
+            (r#"["udp://127.0.0.1:53"]"#, false, "127.0.0.1:53", true),
+            (r#"["udp://127.0.0.1:53"]"#, false, "127.0.0.2:53", false),
+            (r#"["udp://*:53"]"#, false, "127.0.0.1:53", false),
+        ];
+        for (allow, bound, sender, want) in cases {
+            let policy = guest(&format!("allow = {allow}"));
+            let got = sender_allowed(&policy, bound.then_some(&bind), sender.parse().unwrap());
+            assert_eq!(got.is_ok(), want, "{allow} {bound} {sender}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn broadcast_grant() {
+        let cases = [
+            (r#"["udp://255.255.255.255:9"]"#, true),
+            (r#"["udp://192.168.1.255:9"]"#, true),
+            (r#"["udp://192.168.1.0/24:9"]"#, false),
+            (r#"["udp://*:9"]"#, false),
+            (r#"["tcp://255.255.255.255:9"]"#, false),
+            (r#"[]"#, false),
+        ];
+        for (allow, want) in cases {
+            let policy = guest(&format!("allow = {allow}"));
+            assert_eq!(broadcast_granted(&policy), want, "{allow}");
+        }
+    }
+}
