@@ -588,7 +588,7 @@ fn http_url_is_an_invalid_argument() {
 struct Running {
     child: Child,
     lines: mpsc::Receiver<String>,
-    stderr: std::thread::JoinHandle<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Running {
@@ -650,7 +650,12 @@ impl Running {
             std::thread::sleep(Duration::from_millis(5)); // polling interval
         };
         let rest: Vec<String> = self.lines.try_iter().collect();
-        (status.code(), rest, self.stderr.join().unwrap_or_default())
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        (status.code(), rest, stderr)
     }
 }
 

@@ -137,12 +137,15 @@ pub fn sender_allowed(
     }
 }
 
-/// A broadcast grant: a `udp` allow rule naming exactly one IPv4 address.
+/// A broadcast grant: a `udp` allow rule naming exactly one IPv4 address that
+/// ends in `.255`: the limited broadcast address 255.255.255.255 or the
+/// broadcast address of a /24 or larger subnet (e.g. 192.168.1.255).
 fn broadcast_granted(policy: &GuestPolicy) -> bool {
     policy.allow.iter().any(|r| {
         r.scheme == Scheme::Udp
             && matches!(&r.host, HostPattern::Net(net)
-                if net.addr().is_ipv4() && net.prefix_len() == net.max_prefix_len())
+                if net.prefix_len() == net.max_prefix_len()
+                    && matches!(net.addr(), IpAddr::V4(v4) if v4.octets()[3] == 255))
     })
 }
 
@@ -396,7 +399,7 @@ impl Socket {
         if enabled && !broadcast_granted(policy) {
             let denial = Denial {
                 reason: format!(
-                    "guest \"{}\" in {} has no broadcast grant: enabling broadcast needs a udp rule naming one IPv4 address, e.g. the limited broadcast address",
+                    "guest \"{}\" in {} has no broadcast grant: enabling broadcast needs a udp rule naming the limited broadcast address or a subnet broadcast address (one IPv4 address ending in .255)",
                     policy.name, policy.source
                 ),
                 suggestion: Some(format!("\"udp://255.255.255.255:{}\"", self.local.port())),
@@ -491,6 +494,7 @@ mod tests {
             (r#"["udp://255.255.255.255:9"]"#, true),
             (r#"["udp://192.168.1.255:9"]"#, true),
             (r#"["udp://192.168.1.0/24:9"]"#, false),
+            (r#"["udp://192.168.1.7:9"]"#, false),
             (r#"["udp://*:9"]"#, false),
             (r#"["tcp://255.255.255.255:9"]"#, false),
             (r#"[]"#, false),
