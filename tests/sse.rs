@@ -259,6 +259,7 @@ fn reconnect_sends_last_event_id_and_honours_retry() {
     );
     let seen = srv.seen();
     assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen.iter().all(|s| s.path == "/events"), "{seen:?}");
     assert_eq!(seen[0].last_event_id, None);
     assert_eq!(seen[1].last_event_id.as_deref(), Some("2"));
     let gap = seen[1].at - seen[0].at;

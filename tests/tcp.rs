@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use sandnet::ExitStatus;
 use support::{
-    AuditBuffer, DialMode, LibRun, PolicyFile, RecordingDialer, check, guard_with,
-    run_cli, run_lib, write_policy,
+    AuditBuffer, DialMode, LibRun, PolicyFile, RecordingDialer, check, guard_with, run_cli,
+    run_lib, write_policy,
 };
 
 /// The cloud metadata address; only ever handed to a [`RecordingDialer`].
@@ -338,7 +338,11 @@ fn denied_without_grant_names_the_line(guest: &str) {
     let tls = format!("tls://127.0.0.1:{}", srv.port());
     let out = run_cli(guest, &p, &[], &[&tls, "x"]);
     check!(out.stderr.contains(&format!("\"{tls}\"")), out);
-    assert_eq!(srv.connections(), 0, "a denied connect must not reach the server");
+    assert_eq!(
+        srv.connections(),
+        0,
+        "a denied connect must not reach the server"
+    );
 }
 
 fn name_resolving_to_loopback_needs_an_allowance(guest: &str) {
@@ -381,7 +385,11 @@ fn read_until_over_the_cap(guest: &str) {
         "allow = [\"{url}\"]\nenv = {{ TCP_CLIENT_MAX_LINE = \"101\", TCP_CLIENT_LINES = \"1\" }}"
     ));
     let out = run_cli(guest, &p, &[], &[&url]);
-    check!(out.code == Some(0), out, "101 bytes hold the line and its newline");
+    check!(
+        out.code == Some(0),
+        out,
+        "101 bytes hold the line and its newline"
+    );
     check!(out.stdout == format!("{}\n", "x".repeat(100)), out);
 }
 
@@ -609,7 +617,11 @@ fn echo_server_two_concurrent_clients(guest: &str) {
     assert_eq!(echo(&mut b, "b1\n"), "b1\n");
     assert_eq!(echo(&mut a, "a2\n"), "a2\n");
     let big = "z".repeat(200_000);
-    assert_eq!(echo(&mut b, &big), big, "large writes go through back-pressure");
+    assert_eq!(
+        echo(&mut b, &big),
+        big,
+        "large writes go through back-pressure"
+    );
     a.shutdown(Shutdown::Write).unwrap();
     b.shutdown(Shutdown::Write).unwrap();
     let (code, rest, stderr) = bg.finish();
@@ -620,9 +632,7 @@ fn echo_server_two_concurrent_clients(guest: &str) {
 }
 
 fn echo_server_refuses_peers_outside_the_rule(guest: &str) {
-    let p = policy(
-        "allow = [{ rule = \"tcp-listen://0.0.0.0:0\", peers = [\"127.0.0.2\"] }]",
-    );
+    let p = policy("allow = [{ rule = \"tcp-listen://0.0.0.0:0\", peers = [\"127.0.0.2\"] }]");
     let mut bg = Background::start(guest, &p, &["tcp-listen://0.0.0.0:0", "1"]);
     let port = listening_port(&mut bg);
     // From 127.0.0.1: closed by the host without the guest seeing it.
@@ -653,8 +663,15 @@ fn echo_server_refuses_peers_outside_the_rule(guest: &str) {
     granted.shutdown(Shutdown::Write).unwrap();
     let (code, rest, stderr) = bg.finish();
     assert_eq!(code, Some(0), "{rest:?}\n{stderr}");
-    assert_eq!(rest.iter().filter(|l| l.starts_with("accepted")).count(), 1, "{rest:?}");
-    assert!(rest.iter().any(|l| l.starts_with("accepted 127.0.0.2:")), "{rest:?}");
+    assert_eq!(
+        rest.iter().filter(|l| l.starts_with("accepted")).count(),
+        1,
+        "{rest:?}"
+    );
+    assert!(
+        rest.iter().any(|l| l.starts_with("accepted 127.0.0.2:")),
+        "{rest:?}"
+    );
 }
 
 fn echo_server_without_grant_denied(guest: &str) {

@@ -192,7 +192,11 @@ fn client_ignores_replies_from_ungranted_senders(guest: &str) {
         &["client", &target, "one", "two"],
     );
     check!(out.code == Some(0), out);
-    check!(out.stdout == "one\ntwo\n", out, "the spoofed datagrams are dropped");
+    check!(
+        out.stdout == "one\ntwo\n",
+        out,
+        "the spoofed datagrams are dropped"
+    );
     let log = std::fs::read_to_string(&audit).unwrap();
     let drops: Vec<serde_json::Value> = log
         .lines()
@@ -265,7 +269,10 @@ fn server_round_trip_and_drops_ungranted_senders(guest: &str) {
     assert_eq!(code, Some(0), "{rest:?}\n{stderr}");
     assert_eq!(
         rest,
-        [format!("echoed 5 bytes to {}", client.local_addr().unwrap())],
+        [format!(
+            "echoed 5 bytes to {}",
+            client.local_addr().unwrap()
+        )],
         "the stranger's datagram never reached the guest"
     );
     let log = std::fs::read_to_string(&audit).unwrap();
@@ -345,7 +352,8 @@ fn discovery_without_multicast_grant_denied(guest: &str) {
 // The socket core through the library
 
 fn lib_guard(policy: &str, names: &[(&str, IpAddr)], audit: Audit) -> Arc<Guard> {
-    let resolver = SystemResolver::with_overrides(names.iter().map(|(n, ip)| ((*n).to_owned(), *ip)));
+    let resolver =
+        SystemResolver::with_overrides(names.iter().map(|(n, ip)| ((*n).to_owned(), *ip)));
     Arc::new(Guard::new(
         guest_policy(&format!("[guest.t]\n{policy}\n")),
         GuardConfig {
@@ -441,14 +449,23 @@ fn lib_datagram_rate_limit() {
         let mut rate = DatagramRate::new(3);
         let target = format!("udp://{peer}");
         for _ in 0..3 {
-            socket.send_to(&target, b"x", Some(&mut rate)).await.unwrap();
+            socket
+                .send_to(&target, b"x", Some(&mut rate))
+                .await
+                .unwrap();
         }
         let err = socket
             .send_to(&target, b"x", Some(&mut rate))
             .await
             .unwrap_err();
         assert!(
-            matches!(err, NetError::LimitExceeded { name: "datagrams_per_second", .. }),
+            matches!(
+                err,
+                NetError::LimitExceeded {
+                    name: "datagrams_per_second",
+                    ..
+                }
+            ),
             "{err}"
         );
     });

@@ -625,7 +625,7 @@ impl Running {
         Running {
             child,
             lines,
-            stderr,
+            stderr: Some(stderr),
         }
     }
 

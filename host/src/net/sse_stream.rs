@@ -379,15 +379,17 @@ impl StreamTask {
             if let Err(err) = self.guard.count_in(data.len() as u64) {
                 return Stop::Fatal(err);
             }
-            if let Err(too_big) = self.parser.feed(&data, &mut events) {
-                return Stop::Fatal(NetError::limit("max_sse_event_bytes", too_big.max as u64));
-            }
+            // Events completed before an oversized one are still delivered.
+            let parsed = self.parser.feed(&data, &mut events);
             for event in events.drain(..) {
                 let wanted = self.spec.event_types.is_empty()
                     || self.spec.event_types.contains(&event.event_type);
                 if wanted && self.tx.send(Ok(event)).await.is_err() {
                     return Stop::GuestGone;
                 }
+            }
+            if let Err(too_big) = parsed {
+                return Stop::Fatal(NetError::limit("max_sse_event_bytes", too_big.max as u64));
             }
         }
     }
