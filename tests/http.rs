@@ -753,3 +753,25 @@ fn missing_guest_fails_with_build_hint() {
         "{message}"
     );
 }
+
+/// A guest's repeated requests share one pooled keep-alive connection
+/// (the `http-bench` guest loops `fetch` N times).
+#[test]
+fn guest_requests_reuse_one_connection() {
+    let srv = Server::http();
+    let p = policy(&format!("allow = [\"GET {}\"]", srv.url("/ok")));
+    let out = run_cli("rust-http-bench", &p, &[], &[&srv.url("/ok"), "5"]);
+    check!(out.code == Some(0), out);
+    let fields: Vec<&str> = out.stdout.split_whitespace().collect();
+    check!(
+        fields.len() == 3 && fields[0] == "5" && fields[1] == "25",
+        out,
+        "5 requests of the 5-byte body"
+    );
+    check!(srv.requests() == 5, out);
+    check!(
+        srv.connections() == 1,
+        out,
+        "all five requests should use one connection"
+    );
+}

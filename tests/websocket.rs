@@ -200,6 +200,18 @@ fn policy(body: &str) -> PolicyFile {
 }
 
 fn ws_client(p: &PolicyFile, extra: &[&str], args: &[&str]) -> Output {
+    if let Ok(filter) = std::env::var("WS_TEST_LOG") {
+        let mut argv: Vec<String> = vec![
+            "run".into(),
+            support::guest("rust-ws-client").display().to_string(),
+            "--policy".into(),
+            p.arg().into(),
+        ];
+        argv.extend(extra.iter().map(|s| (*s).to_owned()));
+        argv.push("--".into());
+        argv.extend(args.iter().map(|s| (*s).to_owned()));
+        return support::Cli::new(argv).env("SANDNET_LOG", filter).output();
+    }
     run_cli("rust-ws-client", p, extra, args)
 }
 
