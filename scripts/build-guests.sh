@@ -135,9 +135,11 @@ done
 
 # --- C ---------------------------------------------------------------------
 # guests/c/<name>/main.c + guests/c/lib/sandnet.c + the `wit-bindgen c` output
-# for world `imports` (generated into target/guests-build/c/gen), compiled with
-# clang for wasm32-wasi (wasi-libc), then made a component with the
-# wasi_snapshot_preview1 command adapter pinned by guests/c/adapter/Cargo.lock.
+# for world `script` (generated into target/guests-build/c/gen), compiled with
+# clang for wasm32-wasi (wasi-libc) as a reactor (sandnet.c exports
+# wasi:cli/run and calls main; see guests/c/include/sandnet.h for why), then
+# made a component with the wasi_snapshot_preview1 reactor adapter pinned by
+# guests/c/adapter/Cargo.lock.
 c_dir="$root/guests/c"
 c_build="$root/target/guests-build/c"
 c_gen="$c_build/gen"
@@ -164,17 +166,17 @@ for main_c in "$c_dir"/*/main.c; do
             python3 -c 'import json, os, sys
 meta = json.load(sys.stdin)
 pkg = next(p for p in meta["packages"] if p["name"] == "wasi-preview1-component-adapter-provider")
-print(os.path.join(os.path.dirname(pkg["manifest_path"]), "artefacts", "wasi_snapshot_preview1.command.wasm"))')"
+print(os.path.join(os.path.dirname(pkg["manifest_path"]), "artefacts", "wasi_snapshot_preview1.reactor.wasm"))')"
         rm -rf "$c_gen"
         mkdir -p "$c_gen"
-        if ! log="$("$wit_bindgen" c "$root/wit" --world imports --out-dir "$c_gen" 2>&1)"; then
+        if ! log="$("$wit_bindgen" c "$root/wit" --world script --out-dir "$c_gen" 2>&1)"; then
             echo "$log" >&2
             exit 1
         fi
     fi
-    clang --target=wasm32-wasi -Os -Wall -Wextra -Werror \
+    clang --target=wasm32-wasi -mexec-model=reactor -Os -Wall -Wextra -Werror \
         -I"$c_dir/include" -I"$c_gen" \
-        "$dir"/*.c "$c_dir/lib/sandnet.c" "$c_gen/imports.c" "$c_gen/imports_component_type.o" \
+        "$dir"/*.c "$c_dir/lib/sandnet.c" "$c_gen/script.c" "$c_gen/script_component_type.o" \
         -o "$c_build/$name.core.wasm"
     "$wasm_tools" component new "$c_build/$name.core.wasm" \
         --adapt "wasi_snapshot_preview1=$adapter" -o "$dst.tmp"

@@ -88,10 +88,13 @@ impl LineServer {
                 count.fetch_add(1, Ordering::SeqCst);
                 let tls = tls.clone();
                 thread::spawn(move || match tls {
-                    None => serve_lines(stream, behaviour),
+                    None => drop(serve_lines(stream, behaviour)),
                     Some(config) => {
                         let conn = rustls::ServerConnection::new(config).unwrap();
-                        serve_lines(rustls::StreamOwned::new(conn, stream), behaviour);
+                        let mut tls =
+                            serve_lines(rustls::StreamOwned::new(conn, stream), behaviour);
+                        tls.conn.send_close_notify();
+                        let _ = tls.flush();
                     }
                 });
             }
@@ -112,13 +115,14 @@ impl LineServer {
     }
 }
 
-fn serve_lines<S: Read + Write>(stream: S, behaviour: Behaviour) {
+/// Serves one connection; returns the stream once the client's input ended.
+fn serve_lines<S: Read + Write>(stream: S, behaviour: Behaviour) -> S {
     let mut reader = BufReader::new(stream);
     if let Behaviour::LongLine(n) = behaviour {
         let mut line = vec![b'x'; n];
         line.push(b'\n');
         if reader.get_mut().write_all(&line).is_err() {
-            return;
+            return reader.into_inner();
         }
     }
     let mut line = Vec::new();
@@ -137,8 +141,7 @@ fn serve_lines<S: Read + Write>(stream: S, behaviour: Behaviour) {
         }
         let _ = reader.get_mut().flush();
     }
-    // Dropping the stream closes it (TLS: without close_notify; the guest
-    // reads end of stream either way).
+    reader.into_inner()
 }
 
 /// A CA made here and a server certificate for 127.0.0.1 and localhost.

@@ -1,8 +1,8 @@
 /*
  * sandnet.h: the sandnet:net imports for C guests, as plain C.
  *
- * A thin layer over what `wit-bindgen c wit --world imports` generates
- * (imports.h, not included here): NUL-terminated strings in, malloc'd strings
+ * A thin layer over what `wit-bindgen c wit --world script` generates
+ * (script.h, not included here): NUL-terminated strings in, malloc'd strings
  * and buffers out, one error struct for every call, `bool` for success.
  *
  *     #include "sandnet.h"
@@ -20,14 +20,17 @@
  *         return 0;
  *     }
  *
- * Build (see scripts/build-guests.sh): generate the bindings with wit-bindgen
- * 0.63, compile main.c, sandnet.c and imports.c with clang --target=wasm32-wasi,
- * link imports_component_type.o, then `wasm-tools component new` with the
- * wasi_snapshot_preview1 command adapter.
+ * Build (see scripts/build-guests.sh): generate the bindings for world
+ * `script` with wit-bindgen 0.63, compile main.c, sandnet.c and script.c with
+ * clang --target=wasm32-wasi -mexec-model=reactor, link
+ * script_component_type.o, then `wasm-tools component new` with the
+ * wasi_snapshot_preview1 reactor adapter. sandnet.c exports `wasi:cli/run`
+ * and calls main(argc, argv) from it.
  *
- * Exit status: `exit(n)` and returning n from main go through the preview1
- * adapter, which reports every nonzero status as 1. Use sandnet_exit(n) for
- * the exact status.
+ * Exit status: main's return value is the exact exit status, and so is
+ * sandnet_exit(n). The C library's exit(n) goes through the preview1 adapter,
+ * which reports every nonzero status as 1, and skips nothing but is best
+ * avoided. Output is flushed when main returns.
  */
 #ifndef SANDNET_H
 #define SANDNET_H

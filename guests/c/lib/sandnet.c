@@ -1,6 +1,7 @@
 /*
  * sandnet.c: sandnet.h over the bindings `wit-bindgen c` generates for the
- * sandnet:net world `imports` (imports.h / imports.c, made at build time).
+ * sandnet:net world `script` (script.h / script.c, made at build time), and
+ * the `wasi:cli/run` export that calls the guest's main().
  */
 #include "sandnet.h"
 
@@ -8,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "imports.h"
+#include "script.h"
 
 /* ------------------------------------------------------------------------ */
 /* Strings                                                                  */
@@ -22,18 +23,18 @@ static char *copy_bytes(const uint8_t *ptr, size_t len) {
     return out;
 }
 
-static char *copy_string(const imports_string_t *s) {
+static char *copy_string(const script_string_t *s) {
     return copy_bytes(s->ptr, s->len);
 }
 
 /** Borrows `s` as a WIT string (no copy; the callee does not keep it). */
-static imports_string_t borrow_string(const char *s) {
-    imports_string_t out = {(uint8_t *)s, strlen(s)};
+static script_string_t borrow_string(const char *s) {
+    script_string_t out = {(uint8_t *)s, strlen(s)};
     return out;
 }
 
-static imports_list_u8_t borrow_bytes(const void *data, size_t len) {
-    imports_list_u8_t out = {(uint8_t *)data, len};
+static script_list_u8_t borrow_bytes(const void *data, size_t len) {
+    script_list_u8_t out = {(uint8_t *)data, len};
     return out;
 }
 
@@ -127,14 +128,14 @@ static sandnet_net_http_method_t method_of(const char *name) {
     return m;
 }
 
-static imports_option_u32_t opt_u32(uint32_t v) {
-    imports_option_u32_t out = {v != 0, v};
+static script_option_u32_t opt_u32(uint32_t v) {
+    script_option_u32_t out = {v != 0, v};
     return out;
 }
 
 bool sandnet_http_fetch(const sandnet_request *req, sandnet_response *resp, sandnet_error *err) {
     memset(resp, 0, sizeof *resp);
-    imports_tuple2_string_string_t *headers = NULL;
+    script_tuple2_string_string_t *headers = NULL;
     if (req->header_count > 0) {
         headers = calloc(req->header_count, sizeof *headers);
         if (headers == NULL) abort();
@@ -227,7 +228,7 @@ static sandnet_net_tcp_borrow_stream_t borrow_stream(sandnet_tcp_stream *s) {
 }
 
 sandnet_tcp_stream *sandnet_tcp_connect(const char *url, sandnet_error *err) {
-    imports_string_t wit_url = borrow_string(url);
+    script_string_t wit_url = borrow_string(url);
     sandnet_net_tcp_own_stream_t own;
     sandnet_net_tcp_net_error_t raw_err;
     if (!sandnet_net_tcp_static_stream_connect(&wit_url, NULL, &own, &raw_err)) {
@@ -241,7 +242,7 @@ sandnet_tcp_stream *sandnet_tcp_connect(const char *url, sandnet_error *err) {
 }
 
 bool sandnet_tcp_read(sandnet_tcp_stream *s, void *buf, size_t cap, size_t *len, sandnet_error *err) {
-    imports_list_u8_t data;
+    script_list_u8_t data;
     sandnet_net_tcp_net_error_t raw_err;
     uint32_t max = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
     if (!sandnet_net_tcp_method_stream_read(borrow_stream(s), max, &data, &raw_err)) {
@@ -251,12 +252,12 @@ bool sandnet_tcp_read(sandnet_tcp_stream *s, void *buf, size_t cap, size_t *len,
     size_t n = data.len < cap ? data.len : cap; /* the host never sends more than max */
     if (n > 0) memcpy(buf, data.ptr, n);
     *len = n;
-    imports_list_u8_free(&data);
+    script_list_u8_free(&data);
     return true;
 }
 
 bool sandnet_tcp_write(sandnet_tcp_stream *s, const void *data, size_t len, sandnet_error *err) {
-    imports_list_u8_t bytes = borrow_bytes(data, len);
+    script_list_u8_t bytes = borrow_bytes(data, len);
     sandnet_net_tcp_net_error_t raw_err;
     if (!sandnet_net_tcp_method_stream_write(borrow_stream(s), &bytes, &raw_err)) {
         take_error(&raw_err, err);
@@ -275,10 +276,10 @@ bool sandnet_tcp_shutdown(sandnet_tcp_stream *s, sandnet_error *err) {
 }
 
 char *sandnet_tcp_peer_address(sandnet_tcp_stream *s) {
-    imports_string_t raw;
+    script_string_t raw;
     sandnet_net_tcp_method_stream_peer_address(borrow_stream(s), &raw);
     char *out = copy_string(&raw);
-    imports_string_free(&raw);
+    script_string_free(&raw);
     return out;
 }
 
@@ -309,12 +310,12 @@ size_t sandnet_poll(const sandnet_pollable *pollables, size_t n, size_t *ready) 
         borrows[i] = wasi_io_poll_borrow_pollable(own);
     }
     wasi_io_poll_list_borrow_pollable_t in = {borrows, n};
-    imports_list_u32_t out;
+    script_list_u32_t out;
     wasi_io_poll_poll(&in, &out);
     free(borrows);
     size_t count = out.len < n ? out.len : n;
     for (size_t i = 0; i < count; i++) ready[i] = out.ptr[i];
-    imports_list_u32_free(&out);
+    script_list_u32_free(&out);
     return count;
 }
 
@@ -330,5 +331,31 @@ _Noreturn void sandnet_exit(uint8_t code) {
     fflush(stdout);
     fflush(stderr);
     wasi_cli_exit_exit_with_code(code);
-    exit(code); /* not reached: the import does not return */
+    abort(); /* not reached: the import does not return */
+}
+
+/* The guest's entry point. */
+int main(int argc, char **argv);
+
+/*
+ * The `wasi:cli/run` export. The guest is linked as a reactor
+ * (-mexec-model=reactor, constructors run once from _initialize): a wasm-ld
+ * "command" would wrap every export, cabi_realloc included, in constructor
+ * and destructor calls, flushing stdio in the middle of a host call. Runs
+ * main() with the run's arguments, flushes stdio (no destructors run), and
+ * reports main's return value as the exact exit status.
+ */
+bool exports_wasi_cli_run_run(void) {
+    script_list_string_t raw;
+    wasi_cli_environment_get_arguments(&raw);
+    char **argv = calloc(raw.len + 1, sizeof *argv);
+    if (argv == NULL) abort();
+    for (size_t i = 0; i < raw.len; i++) argv[i] = copy_string(&raw.ptr[i]);
+    int argc = (int)raw.len;
+    script_list_string_free(&raw);
+    int code = main(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    if (code != 0) sandnet_exit((uint8_t)code);
+    return true;
 }

@@ -132,7 +132,7 @@ impl HostConnection for NetView<'_> {
         this: Resource<Connection>,
         text: String,
     ) -> Result<(), HostError> {
-        Ok(self.table.get(&this)?.0.send_text(text).await?)
+        Ok(self.table.get_mut(&this)?.0.send_text(text).await?)
     }
 
     async fn send_binary(
@@ -140,7 +140,7 @@ impl HostConnection for NetView<'_> {
         this: Resource<Connection>,
         data: Vec<u8>,
     ) -> Result<(), HostError> {
-        Ok(self.table.get(&this)?.0.send_binary(data).await?)
+        Ok(self.table.get_mut(&this)?.0.send_binary(data).await?)
     }
 
     async fn receive(&mut self, this: Resource<Connection>) -> Result<wit::Message, HostError> {
@@ -162,7 +162,7 @@ impl HostConnection for NetView<'_> {
         code: u16,
         reason: String,
     ) -> Result<(), HostError> {
-        Ok(self.table.get(&this)?.0.close(code, reason).await?)
+        Ok(self.table.get_mut(&this)?.0.close(code, reason).await?)
     }
 
     async fn subscribe(

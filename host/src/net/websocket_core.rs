@@ -253,6 +253,8 @@ pub fn check_close(code: u16, reason: &str) -> Result<(), NetError> {
 struct Shared {
     state: AtomicU8,
     subprotocol: Mutex<Option<String>>,
+    /// Why the connection ended, once it has (for sends after the end).
+    error: Mutex<Option<NetError>>,
 }
 
 impl Shared {
@@ -308,13 +310,13 @@ impl Handle {
     }
 
     /// Sends a text message.
-    pub async fn send_text(&self, text: String) -> Result<(), NetError> {
+    pub async fn send_text(&mut self, text: String) -> Result<(), NetError> {
         self.check_size(text.len())?;
         self.send(Message::Text(Utf8Bytes::from(text))).await
     }
 
     /// Sends a binary message.
-    pub async fn send_binary(&self, data: Vec<u8>) -> Result<(), NetError> {
+    pub async fn send_binary(&mut self, data: Vec<u8>) -> Result<(), NetError> {
         self.check_size(data.len())?;
         self.send(Message::Binary(data.into())).await
     }
@@ -329,13 +331,13 @@ impl Handle {
         self.guard.count_out(len as u64)
     }
 
-    async fn send(&self, message: Message) -> Result<(), NetError> {
+    async fn send(&mut self, message: Message) -> Result<(), NetError> {
         let (ack, done) = oneshot::channel();
         self.command(Command::Send(message, ack), done).await
     }
 
     /// Starts the close handshake.
-    pub async fn close(&self, code: u16, reason: String) -> Result<(), NetError> {
+    pub async fn close(&mut self, code: u16, reason: String) -> Result<(), NetError> {
         check_close(code, &reason)?;
         let frame = CloseFrame {
             code: CloseCode::from(code),
@@ -346,13 +348,25 @@ impl Handle {
     }
 
     async fn command(
-        &self,
+        &mut self,
         command: Command,
         done: oneshot::Receiver<Result<(), NetError>>,
     ) -> Result<(), NetError> {
-        let closed = || NetError::Closed("the connection is closed".to_owned());
-        self.commands.send(command).await.map_err(|_| closed())?;
-        done.await.map_err(|_| closed())?
+        let sent = match self.commands.send(command).await {
+            Ok(()) => done.await.ok(),
+            Err(_) => None,
+        };
+        match sent {
+            Some(result) => result,
+            // The task ended: the reason it left says why.
+            None => Err(self
+                .shared
+                .error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+                .unwrap_or_else(|| NetError::Closed("the connection is closed".to_owned()))),
+        }
     }
 }
 
@@ -484,6 +498,7 @@ fn start(
     let shared = Arc::new(Shared {
         state: AtomicU8::new(ConnState::Open as u8),
         subprotocol: Mutex::new(subprotocol),
+        error: Mutex::new(None),
     });
     let (tx, inbox) = Inbox::channel(INCOMING_QUEUE, "WebSocket connection");
     let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
@@ -544,8 +559,7 @@ impl Task {
                     permit = next_permit;
                 }
                 Err(err) => {
-                    self.shared.set(ConnState::Closed);
-                    let _ = self.tx.send(Err(err)).await;
+                    self.finish(err).await;
                     return;
                 }
             }
@@ -746,9 +760,15 @@ impl Task {
             reason: Utf8Bytes::from(truncate(&err.to_string(), MAX_CLOSE_REASON_BYTES)),
         };
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(Some(frame))).await;
-        self.shared.set(ConnState::Closed);
-        let _ = self.tx.send(Err(err)).await;
+        self.finish(err).await;
         End::Done
+    }
+
+    /// Ends the connection with `err`: kept for later sends, queued for `receive`.
+    async fn finish(&mut self, err: NetError) {
+        self.shared.set(ConnState::Closed);
+        *self.shared.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(err.clone());
+        let _ = self.tx.send(Err(err)).await;
     }
 }
 

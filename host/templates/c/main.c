@@ -17,7 +17,7 @@ int main(int argc, char **argv) {
     if (!sandnet_http_get(argv[1], &resp, &err)) {
         sandnet_error_print(&err, "{{name}}", stderr); /* reason + "hint: ..." line */
         sandnet_error_free(&err);
-        sandnet_exit(1); /* exit(1) would do here; sandnet_exit keeps any code */
+        return 1;
     }
     printf("%u\n%.*s\n", resp.status, (int)resp.body_len, (const char *)resp.body);
     sandnet_response_free(&resp);

@@ -2,6 +2,7 @@
 //! destinations, policy-filtered senders, size cap, multicast and broadcast
 //! grants, and the per-guest datagram rate. Knows nothing of the WIT bindings.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +19,9 @@ use crate::guard::{ConnectionPermit, Guard};
 
 /// Largest UDP payload the host can receive at all (IPv4 limit 65507, IPv6 jumbo aside).
 const MAX_UDP_PAYLOAD: usize = 65_535;
+/// Destinations a socket remembers having sent to (oldest forgotten first):
+/// their replies are accepted even when the guest named them by host name.
+pub const MAX_REMEMBERED_DESTINATIONS: usize = 256;
 
 /// Token bucket for `datagrams_per_second`, shared by all sockets of one guest.
 #[derive(Debug)]
@@ -73,6 +77,7 @@ pub struct Socket {
     max_datagram: usize,
     next: Option<Result<Datagram, NetError>>,
     dropped: u64,
+    sent_to: VecDeque<SocketAddr>,
     _permit: ConnectionPermit,
 }
 
@@ -99,12 +104,14 @@ fn parse_ip(text: &str, what: &str) -> Result<IpAddr, NetError> {
         .map_err(|_| NetError::InvalidArgument(format!("{what} {text:?} is not an IP address")))
 }
 
-/// Whether `sender` may reach a socket bound by `bind` (`None`: ephemeral).
-/// A bind rule with `peers` decides alone; otherwise the sender must be an
-/// address the guest may send to (`udp://IP:PORT`, request and address checks).
+/// Whether `sender` may reach a socket bound by `bind` (`None`: ephemeral)
+/// that has sent to the vetted addresses `sent_to`. A bind rule with `peers`
+/// decides alone; otherwise the sender must be an address this socket sent
+/// to, or one the guest may send to (`udp://IP:PORT`, request and address checks).
 pub fn sender_allowed(
     policy: &GuestPolicy,
     bind: Option<&Target>,
+    sent_to: &VecDeque<SocketAddr>,
     sender: SocketAddr,
 ) -> Result<(), Denial> {
     let ip = canonical_ip(sender.ip());
@@ -120,6 +127,9 @@ pub fn sender_allowed(
         if has_peers {
             return Ok(());
         }
+    }
+    if sent_to.contains(&sender) {
+        return Ok(());
     }
     let target = Target {
         scheme: Scheme::Udp,
@@ -196,6 +206,7 @@ impl Socket {
             max_datagram,
             next: None,
             dropped: 0,
+            sent_to: VecDeque::new(),
             _permit: permit,
         })
     }
@@ -248,6 +259,12 @@ impl Socket {
             .send_to(data, addr)
             .await
             .map_err(|e| os_error(format!("sending to {addr}"), &e))?;
+        if !self.sent_to.contains(&addr) {
+            if self.sent_to.len() == MAX_REMEMBERED_DESTINATIONS {
+                self.sent_to.pop_front();
+            }
+            self.sent_to.push_back(addr);
+        }
         Ok(())
     }
 
@@ -262,7 +279,12 @@ impl Socket {
                     return;
                 }
             };
-            if let Err(denial) = sender_allowed(self.guard.policy(), self.bind.as_ref(), sender) {
+            if let Err(denial) = sender_allowed(
+                self.guard.policy(),
+                self.bind.as_ref(),
+                &self.sent_to,
+                sender,
+            ) {
                 self.drop_datagram(sender, &denial);
                 continue;
             }
@@ -486,6 +508,14 @@ mod tests {
             let got = sender_allowed(&policy, bound.then_some(&bind), sender.parse().unwrap());
             assert_eq!(got.is_ok(), want, "{allow} {bound} {sender}: {got:?}");
         }
+        // Replies from a destination reached by name are accepted.
+        let policy =
+            guest(r#"allow = [{ rule = "udp://name.test:53", addresses = ["127.0.0.1"] }]"#);
+        let sent: VecDeque<SocketAddr> = VecDeque::from(["127.0.0.1:53".parse().unwrap()]);
+        let ok = sender_allowed(&policy, None, &sent, "127.0.0.1:53".parse().unwrap());
+        assert!(ok.is_ok(), "{ok:?}");
+        let other = sender_allowed(&policy, None, &sent, "127.0.0.1:54".parse().unwrap());
+        assert!(other.is_err(), "{other:?}");
     }
 
     #[test]
