@@ -156,6 +156,21 @@ fn exit_code_passes_through_cli() {
 }
 
 #[test]
+fn trap_is_reported_with_its_own_status() {
+    let p = write_policy("[guest.h]\n");
+    let out = run_cli(HOSTILE, &p, &[], &["trap"]);
+    check!(out.code == Some(70), out);
+    check!(
+        out.stdout == "about to trap\n",
+        out,
+        "output before the trap is kept"
+    );
+    check!(out.stderr.contains("guest trapped"), out);
+    let run = run_lib(HOSTILE, "[guest.h]\n", &["trap"], lib_guard());
+    check!(matches!(run.outcome.status, ExitStatus::Trapped(_)), run);
+}
+
+#[test]
 fn exit_code_passes_through_lib() {
     let run = run_lib(HOSTILE, "[guest.h]\n", &["exit", "7"], lib_guard());
     check!(run.outcome.status == ExitStatus::Exited(7), run);

@@ -6,6 +6,7 @@
 //! - `hostile exit N`: prints `bye` to stdout and exits with status N (0-255).
 //! - `hostile env`: prints every environment variable as `NAME=VALUE`, one a line.
 //! - `hostile args`: prints every argument, one a line, starting with argv\[0\].
+//! - `hostile trap`: prints `about to trap` and executes `unreachable` (a crash).
 //!
 //! Bad usage prints a message to stderr and exits 2.
 
@@ -17,13 +18,18 @@ use sandnet_guest::process::exit;
 /// Size of each allocation made by `hostile alloc`.
 const ALLOC_CHUNK: usize = 1 << 20;
 
-const USAGE: &str = "usage: hostile spin | alloc | exit N | env | args";
+const USAGE: &str = "usage: hostile spin | alloc | exit N | env | args | trap";
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
     match rest.as_slice() {
         ["spin"] => spin(),
+        ["trap"] => {
+            println!("about to trap");
+            let _ = std::io::stdout().flush();
+            std::process::abort()
+        }
         ["alloc"] => alloc(),
         ["exit", code] => match code.parse::<u8>() {
             Ok(code) => {

@@ -505,7 +505,12 @@ mod tests {
         ];
         for (allow, bound, sender, want) in cases {
             let policy = guest(&format!("allow = {allow}"));
-            let got = sender_allowed(&policy, bound.then_some(&bind), sender.parse().unwrap());
+            let got = sender_allowed(
+                &policy,
+                bound.then_some(&bind),
+                &VecDeque::new(),
+                sender.parse().unwrap(),
+            );
             assert_eq!(got.is_ok(), want, "{allow} {bound} {sender}: {got:?}");
         }
         // Replies from a destination reached by name are accepted.
