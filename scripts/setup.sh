@@ -5,7 +5,7 @@
 #     (guests/python/requirements.txt);
 #   - clang, lld, wasi-libc, wasm32 compiler-rt, node and npm (Debian packages),
 #     wit-bindgen-cli and wasm-tools (cargo install, pinned) for the C guests;
-#   - componentize-js and jco into guests/js/node_modules (npm ci, lockfile).
+#   - componentize-js and jco into guests/js/node_modules (npm, lockfile).
 # Idempotent and silent when everything is already in place.
 set -euo pipefail
 
@@ -93,12 +93,14 @@ for tool in wit-bindgen:wit-bindgen-cli@0.63.0 wasm-tools:wasm-tools@1.263.0; do
     fi
 done
 
-# componentize-js and jco, exactly as guests/js/package-lock.json pins them.
+# componentize-js and jco, as guests/js/package-lock.json pins them. `npm
+# install` with the lockfile present installs exactly the locked tree; `npm ci`
+# refuses this lockfile because it lacks other platforms' optional binaries.
 js_dir="$root/guests/js"
 if [[ ! -f "$js_dir/node_modules/.package-lock.json" ]] ||
     [[ "$js_dir/package-lock.json" -nt "$js_dir/node_modules/.package-lock.json" ]]; then
-    say "installing guests/js/package-lock.json into guests/js/node_modules (npm ci)"
-    (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    say "installing guests/js/package-lock.json into guests/js/node_modules (npm)"
+    (cd "$js_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 # redis-server for tests/tcp.rs (redis_ping_*). Not needed to build anything,

@@ -200,24 +200,53 @@ fn policy(body: &str) -> PolicyFile {
     write_policy(&format!("[guest.t]\n{body}\n"))
 }
 
-fn sse_watch(p: &PolicyFile, extra: &[&str], args: &[&str]) -> Output {
-    run_cli("rust-sse-watch", p, extra, args)
+fn sse_watch_in(lang: &str, p: &PolicyFile, extra: &[&str], args: &[&str]) -> Output {
+    run_cli(&format!("{lang}-sse-watch"), p, extra, args)
 }
+
+fn sse_watch(p: &PolicyFile, extra: &[&str], args: &[&str]) -> Output {
+    sse_watch_in("rust", p, extra, args)
+}
+
+/// `mod NAME { fn rust(); fn python() }` running `NAME(lang)` for both guests.
+macro_rules! for_each_lang {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn rust() {
+                    super::$name("rust");
+                }
+                #[test]
+                fn python() {
+                    super::$name("python");
+                }
+            }
+        )*
+    };
+}
+
+for_each_lang!(
+    events_printed_filtered_and_counted,
+    reconnect_sends_last_event_id_and_honours_retry,
+    reconnect_redirected_to_an_ungranted_target_is_refused,
+    denied_by_scheme_host_port_and_path,
+    guest_waits_on_a_websocket_and_an_event_stream_together,
+);
 
 const TWO_TICKS: &str = "event: tick\nid: 1\ndata: a\n\n: a comment\nevent: other\ndata: skipped\n\n\
                          event: tick\r\ndata: line1\r\ndata: line2\r\nid: 2\r\n\r\n";
 
-#[test]
-fn events_printed_filtered_and_counted() {
+fn events_printed_filtered_and_counted(lang: &str) {
     let srv = SseServer::serving(TWO_TICKS);
     let p = policy(&format!(
         "allow = [\"sse+http://127.0.0.1:{}/events\"]",
         srv.port()
     ));
-    let out = sse_watch(&p, &[], &[&srv.url("/events"), "2", "tick"]);
+    let out = sse_watch_in(lang, &p, &[], &[&srv.url("/events"), "2", "tick"]);
     check!(out.code == Some(0), out);
     check!(out.stdout == "tick 1 a\ntick 2 line1\\nline2\n", out);
-    let out = sse_watch(&p, &[], &[&srv.url("/events"), "3"]);
+    let out = sse_watch_in(lang, &p, &[], &[&srv.url("/events"), "3"]);
     check!(out.code == Some(0), out);
     check!(
         out.stdout == "tick 1 a\nother 1 skipped\ntick 2 line1\\nline2\n",
@@ -242,8 +271,7 @@ fn an_http_rule_covers_the_stream_but_an_sse_rule_grants_no_http() {
     check!(out.stderr.contains("denied"), out);
 }
 
-#[test]
-fn reconnect_sends_last_event_id_and_honours_retry() {
+fn reconnect_sends_last_event_id_and_honours_retry(lang: &str) {
     let srv = SseServer::start(Arc::new(|n, _| match n {
         1 => Reply::events(
             "retry: 300\nid: 1\ndata: one\n\nid: 2\ndata: two\n\ndata: never dispatched\n",
@@ -251,7 +279,7 @@ fn reconnect_sends_last_event_id_and_honours_retry() {
         _ => Reply::events("id: 3\ndata: three\n\n").held(),
     }));
     let p = policy(&format!("allow = [\"sse+{}\"]", srv.url("/events")));
-    let out = sse_watch(&p, &[], &[&srv.url("/events"), "3"]);
+    let out = sse_watch_in(lang, &p, &[], &[&srv.url("/events"), "3"]);
     check!(out.code == Some(0), out);
     check!(
         out.stdout == "message 1 one\nmessage 2 two\nmessage 3 three\n",
@@ -290,8 +318,7 @@ fn gives_up_after_max_reconnects() {
     assert_eq!(srv.connections(), 3, "one stream and two attempts");
 }
 
-#[test]
-fn reconnect_redirected_to_an_ungranted_target_is_refused() {
+fn reconnect_redirected_to_an_ungranted_target_is_refused(lang: &str) {
     let other = SseServer::serving("data: elsewhere\n\n");
     let to = other.url("/events");
     let srv = SseServer::start(Arc::new(move |n, _| match n {
@@ -302,7 +329,7 @@ fn reconnect_redirected_to_an_ungranted_target_is_refused() {
         "allow = [\"sse+{}\"]\nenv = {{ SSE_WATCH_MAX_REDIRECTS = \"1\" }}",
         srv.url("/events")
     ));
-    let out = sse_watch(&p, &[], &[&srv.url("/events"), "5"]);
+    let out = sse_watch_in(lang, &p, &[], &[&srv.url("/events"), "5"]);
     check!(out.code == Some(1), out);
     check!(out.stdout == "message 1 one\n", out);
     check!(out.stderr.starts_with("sse-watch: denied: "), out);
@@ -345,8 +372,7 @@ fn redirects_are_not_followed_by_default_and_followed_when_granted() {
     check!(out.stdout == "message - moved\n", out);
 }
 
-#[test]
-fn denied_by_scheme_host_port_and_path() {
+fn denied_by_scheme_host_port_and_path(lang: &str) {
     let srv = SseServer::serving("data: x\n\n");
     let other = SseServer::serving("data: x\n\n");
     let port = srv.port();
@@ -384,7 +410,7 @@ fn denied_by_scheme_host_port_and_path() {
         ),
     ];
     for (p, extra, url, hint) in cases {
-        let out = sse_watch(&p, &extra, &[&url, "1"]);
+        let out = sse_watch_in(lang, &p, &extra, &[&url, "1"]);
         check!(out.code == Some(1), out);
         check!(out.stderr.starts_with("sse-watch: denied: "), out);
         check!(
@@ -432,8 +458,7 @@ fn wrong_content_type_is_a_protocol_error() {
 // ---------------------------------------------------------------------------
 // One guest waiting on a WebSocket and an event stream together
 
-#[test]
-fn guest_waits_on_a_websocket_and_an_event_stream_together() {
+fn guest_waits_on_a_websocket_and_an_event_stream_together(lang: &str) {
     // Order the servers impose: event "one" first; the WebSocket echo 300 ms
     // after it was sent; event "two" 300 ms after the echo. A guest blocked on
     // either resource alone would print them in another order.
@@ -481,7 +506,7 @@ fn guest_waits_on_a_websocket_and_an_event_stream_together() {
          env = {{ WS_CLIENT_SSE = \"http://127.0.0.1:{sse_port}/feed\", WS_CLIENT_SSE_EVENTS = \"2\" }}"
     ));
     let out = run_cli(
-        "rust-ws-client",
+        &format!("{lang}-ws-client"),
         &p,
         &[],
         &[&format!("ws://127.0.0.1:{ws_port}/"), "hello"],

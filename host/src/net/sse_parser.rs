@@ -168,11 +168,8 @@ impl Parser {
                 self.data.push_str(&value);
                 self.data.push('\n');
             }
-            b"id" => {
-                if !value.contains('\0') {
-                    self.last_id = value.into_owned();
-                }
-            }
+            // An id holding NUL is ignored.
+            b"id" if !value.contains('\0') => self.last_id = value.into_owned(),
             b"retry" => {
                 if !value.is_empty()
                     && value.bytes().all(|b| b.is_ascii_digit())

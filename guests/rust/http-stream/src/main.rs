@@ -24,7 +24,9 @@ fn fail(err: impl Display) -> ! {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: http-stream download URL CHUNK | upload URL SIZE CHUNK | race SLOW_URL FAST_URL");
+    eprintln!(
+        "usage: http-stream download URL CHUNK | upload URL SIZE CHUNK | race SLOW_URL FAST_URL"
+    );
     exit(2)
 }
 
@@ -44,7 +46,9 @@ fn download(url: &str, chunk: u32) {
 }
 
 fn upload(url: &str, size: u64, chunk: u64) {
-    let mut upload = Request::post(url).upload(Some(size)).unwrap_or_else(|e| fail(e));
+    let mut upload = Request::post(url)
+        .upload(Some(size))
+        .unwrap_or_else(|e| fail(e));
     let piece = vec![b'u'; usize::try_from(chunk.max(1)).unwrap_or(1)];
     let mut left = size;
     while left > 0 {
@@ -61,13 +65,22 @@ fn upload(url: &str, size: u64, chunk: u64) {
 }
 
 fn race(slow: &str, fast: &str) {
-    let slow_pending = Request::get(slow).send_pending().unwrap_or_else(|e| fail(e));
-    let fast_pending = Request::get(fast).send_pending().unwrap_or_else(|e| fail(e));
+    let slow_pending = Request::get(slow)
+        .send_pending()
+        .unwrap_or_else(|e| fail(e));
+    let fast_pending = Request::get(fast)
+        .send_pending()
+        .unwrap_or_else(|e| fail(e));
     let mut pending = vec![(slow, Some(slow_pending)), (fast, Some(fast_pending))];
     let mut order = ["first", "second"].into_iter();
     while pending.iter().any(|(_, p)| p.is_some()) {
-        let live: Vec<usize> = (0..pending.len()).filter(|&i| pending[i].1.is_some()).collect();
-        let pollables: Vec<_> = live.iter().filter_map(|&i| pending[i].1.as_ref().map(|p| p.subscribe())).collect();
+        let live: Vec<usize> = (0..pending.len())
+            .filter(|&i| pending[i].1.is_some())
+            .collect();
+        let pollables: Vec<_> = live
+            .iter()
+            .filter_map(|&i| pending[i].1.as_ref().map(|p| p.subscribe()))
+            .collect();
         let refs: Vec<&poll::Pollable> = pollables.iter().collect();
         let ready = poll::poll(&refs);
         // A pollable is a child of its request: drop them before the requests.
@@ -79,7 +92,11 @@ fn race(slow: &str, fast: &str) {
             if let Some(p) = slot.as_ref()
                 && let Some(response) = p.try_get().unwrap_or_else(|e| fail(e))
             {
-                println!("{} {} {url}", order.next().unwrap_or("later"), response.status());
+                println!(
+                    "{} {} {url}",
+                    order.next().unwrap_or("later"),
+                    response.status()
+                );
                 *slot = None;
             }
         }
@@ -90,9 +107,14 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("download") if args.len() == 3 => {
-            download(&args[1], u32::try_from(number(args.get(2))).unwrap_or(u32::MAX));
+            download(
+                &args[1],
+                u32::try_from(number(args.get(2))).unwrap_or(u32::MAX),
+            );
         }
-        Some("upload") if args.len() == 4 => upload(&args[1], number(args.get(2)), number(args.get(3))),
+        Some("upload") if args.len() == 4 => {
+            upload(&args[1], number(args.get(2)), number(args.get(3)))
+        }
         Some("race") if args.len() == 3 => race(&args[1], &args[2]),
         _ => usage(),
     }

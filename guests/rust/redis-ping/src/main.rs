@@ -47,11 +47,7 @@ fn main() {
 
 fn run(url: &str, key: &str, value: &str) -> Result<(), String> {
     let mut redis = TcpStream::connect(url).map_err(|e| e.to_string())?;
-    for command in [
-        vec!["PING"],
-        vec!["SET", key, value],
-        vec!["GET", key],
-    ] {
+    for command in [vec!["PING"], vec!["SET", key, value], vec!["GET", key]] {
         redis
             .write_all(&encode(&command))
             .map_err(|e| e.to_string())?;

@@ -107,7 +107,12 @@ impl Connect {
 
     /// Reconnects after a drop: up to `max_attempts` consecutive attempts,
     /// waiting `initial_backoff_ms`, doubled per attempt, at most `max_backoff_ms`.
-    pub fn reconnect(mut self, max_attempts: u32, initial_backoff_ms: u32, max_backoff_ms: u32) -> Self {
+    pub fn reconnect(
+        mut self,
+        max_attempts: u32,
+        initial_backoff_ms: u32,
+        max_backoff_ms: u32,
+    ) -> Self {
         self.options.reconnect = Some(wit::Reconnect {
             max_attempts,
             initial_backoff_ms,

@@ -13,8 +13,7 @@
 use sandnet_guest::process::exit;
 use sandnet_guest::udp::UdpSocket;
 
-const USAGE: &str =
-    "usage: udp-echo server udp-bind://ADDR:PORT [COUNT] | udp-echo client udp://HOST:PORT MESSAGE...";
+const USAGE: &str = "usage: udp-echo server udp-bind://ADDR:PORT [COUNT] | udp-echo client udp://HOST:PORT MESSAGE...";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -48,7 +47,11 @@ fn server(address: &str, count: Option<u32>) -> sandnet_guest::Result<()> {
         socket.subscribe().block(); // wait as long as it takes
         let datagram = socket.receive(None)?;
         socket.send_to(&format!("udp://{}", datagram.sender), &datagram.data)?;
-        println!("echoed {} bytes to {}", datagram.data.len(), datagram.sender);
+        println!(
+            "echoed {} bytes to {}",
+            datagram.data.len(),
+            datagram.sender
+        );
         echoed += 1;
     }
     Ok(())

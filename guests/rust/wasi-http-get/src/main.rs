@@ -26,8 +26,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let body: Body = args.get(2).map_or_else(Body::empty, |b| Body::from(b.clone()));
-    let request = match Request::builder().uri(args[0].as_str()).method(method).body(body) {
+    let body: Body = args
+        .get(2)
+        .map_or_else(Body::empty, |b| Body::from(b.clone()));
+    let request = match Request::builder()
+        .uri(args[0].as_str())
+        .method(method)
+        .body(body)
+    {
         Ok(r) => r,
         Err(err) => {
             eprintln!("wasi-http-get: invalid request: {err}");
@@ -51,7 +57,9 @@ async fn main() -> ExitCode {
         }
     };
     let mut out = std::io::stdout().lock();
-    let written = writeln!(out, "{status}").and_then(|()| out.write_all(&bytes)).and_then(|()| out.flush());
+    let written = writeln!(out, "{status}")
+        .and_then(|()| out.write_all(&bytes))
+        .and_then(|()| out.flush());
     if written.is_err() {
         return ExitCode::from(1);
     }

@@ -76,7 +76,10 @@ fn run(url: &str, messages: &[String]) -> Result<(), String> {
         println!("subprotocol {proto}");
     }
     if let Some(sse_url) = env("WS_CLIENT_SSE") {
-        let events = number("WS_CLIENT_SSE_EVENTS", &env("WS_CLIENT_SSE_EVENTS").unwrap_or_default())?;
+        let events = number(
+            "WS_CLIENT_SSE_EVENTS",
+            &env("WS_CLIENT_SSE_EVENTS").unwrap_or_default(),
+        )?;
         return both(&ws, &sse_url, events, messages);
     }
     for message in messages {
@@ -114,7 +117,9 @@ fn send(ws: &Connection, message: &str) -> Result<(), String> {
 fn show(message: &Message) -> String {
     match message {
         Message::Text(text) => text.clone(),
-        Message::Binary(data) => format!("binary {}: {}", data.len(), String::from_utf8_lossy(data)),
+        Message::Binary(data) => {
+            format!("binary {}: {}", data.len(), String::from_utf8_lossy(data))
+        }
         Message::Close { code, reason } => format!("close {code} {reason}"),
     }
 }

@@ -1,0 +1,75 @@
+"""Server-Sent Events over `sandnet:net/sse`: the host parses the stream,
+reconnects (honouring `retry`, sending `Last-Event-ID`) and checks every
+request against the guest's policy.
+
+    from sandnet import sse
+
+    stream = sse.open("https://stream.example.com/events", event_types=["update"])
+    for _ in range(10):
+        ev = stream.next()
+        print(ev.event_type, ev.id, ev.data)
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import List, Optional, Tuple, Union
+
+from componentize_py_types import Err
+from wit_world.imports import poll as _poll
+from wit_world.imports import sse as _sse
+
+from sandnet import NetError
+
+__all__ = ["Event", "EventStream", "open"]
+
+
+@dataclass
+class Event:
+    """One event: type (`message` by default), data, last event id."""
+    event_type: str
+    data: str
+    id: Optional[str]
+
+
+def _call(fn, *args):
+    try:
+        return fn(*args)
+    except Err as e:
+        raise NetError.from_wit(e.value) from None
+
+
+class EventStream:
+    """An open event stream."""
+
+    def __init__(self, raw: "_sse.EventStream") -> None:
+        self._raw = raw
+
+    def next(self) -> Event:
+        """Waits for the next event; NetError("closed") once the stream is over."""
+        raw = _call(self._raw.next)
+        return Event(raw.event_type, raw.data, raw.id)
+
+    def try_next(self) -> Optional[Event]:
+        """The next event if one is ready, else None."""
+        raw = _call(self._raw.try_next)
+        return None if raw is None else Event(raw.event_type, raw.data, raw.id)
+
+    def subscribe(self) -> "_poll.Pollable":
+        """A pollable ready when `next` would not wait."""
+        return self._raw.subscribe()
+
+
+def open(url: str, headers: Union[Mapping[str, str], Sequence[Tuple[str, str]], None] = None,
+         event_types: Sequence[str] = (), *, reconnect: Optional[bool] = None,
+         max_reconnects: Optional[int] = None,
+         max_redirects: Optional[int] = None) -> EventStream:
+    """Opens an `http://` or `https://` event stream. Raises `NetError`."""
+    if headers is None:
+        header_list: List[Tuple[str, str]] = []
+    elif isinstance(headers, Mapping):
+        header_list = list(headers.items())
+    else:
+        header_list = list(headers)
+    options = _sse.OpenOptions(header_list, list(event_types), reconnect,
+                               max_reconnects, max_redirects)
+    return EventStream(_call(_sse.EventStream.open, url, options))
