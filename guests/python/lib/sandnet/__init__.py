@@ -11,6 +11,9 @@ of the `sandnet:net` WIT package (world `script`).
         print(e)          # e.g. "denied: ..." plus a "hint: ..." line
         print(e.kind)     # "denied", "dns", "timeout", "limit-exceeded", ...
 
+HTTP lives here; the other protocols are submodules:
+`from sandnet import websocket, sse, tcp, udp`.
+
 To end a run with a given status use `sandnet.exit(code)`: under
 componentize-py 0.25.1 `sys.exit(code)` reports any nonzero code as 1.
 (`sys.argv` and `os.environ` do hold the run's arguments and environment.)

@@ -18,9 +18,9 @@
 //! }
 //! ```
 //!
-//! Only [`http`] is wrapped so far. The raw bindings of the whole world
-//! (`websocket`, `sse`, `tcp`, `udp`, and the WASI CLI basics) are in
-//! [`bindings`] for anything the wrappers do not cover yet.
+//! One module per protocol: [`http`], [`websocket`], [`sse`], [`tcp`], [`udp`].
+//! The raw bindings of the whole world (and the WASI CLI basics, including
+//! `wasi:io/poll` for waiting on several resources) are in [`bindings`].
 #![deny(missing_docs)]
 
 pub mod bindings;
