@@ -553,10 +553,16 @@ impl Guard {
     }
 
     /// Checks a standard socket's bind or listen address (`tcp-listen://` or
-    /// `udp-bind://`). An unspecified address with port 0 is the implicit bind
-    /// before a connect or send and needs no grant.
-    pub fn check_socket_bind(&self, scheme: Scheme, addr: SocketAddr) -> Result<(), NetError> {
-        if addr.ip().is_unspecified() && addr.port() == 0 {
+    /// `udp-bind://`). With `implicit_ok`, an unspecified address with port 0
+    /// (the implicit bind before a connect or send) needs no grant; a listen
+    /// never gets that pass, or a guest could listen on every interface.
+    pub fn check_socket_bind(
+        &self,
+        scheme: Scheme,
+        addr: SocketAddr,
+        implicit_ok: bool,
+    ) -> Result<(), NetError> {
+        if implicit_ok && addr.ip().is_unspecified() && addr.port() == 0 {
             return Ok(());
         }
         let target = Target {
@@ -570,29 +576,57 @@ impl Guard {
         self.record_socket(&target, decision)
     }
 
-    /// Whether a standard TCP listener may accept `peer`: some `tcp-listen`
-    /// rule must accept it (its `peers`, or none for any).
+    /// Whether a standard TCP listener may accept `peer`. wasmtime-wasi does
+    /// not say which listener took the connection, so every `tcp-listen` allow
+    /// rule must accept the peer (its `peers`, or none for any), and no deny
+    /// rule may name the peer's address.
     pub fn check_socket_accept(&self, peer: SocketAddr) -> Result<(), NetError> {
-        let accepted = self
-            .policy
-            .allow
-            .iter()
-            .any(|r| r.scheme == Scheme::TcpListen && r.accepts_peer(peer.ip()));
-        if accepted {
-            return Ok(());
-        }
+        let ip = peer.ip();
         let target = Target {
             scheme: Scheme::TcpListen,
-            host: Host::Ip(peer.ip()),
+            host: Host::Ip(ip),
             port: peer.port(),
             path: String::new(),
             method: None,
         };
-        let denial = Denial {
-            reason: format!(
+        let listen_rules: Vec<&sandnet_policy::Rule> = self
+            .policy
+            .allow
+            .iter()
+            .filter(|r| r.scheme == Scheme::TcpListen)
+            .collect();
+        let denied_by = self
+            .policy
+            .deny
+            .iter()
+            .find(|r| r.scheme.covers(Scheme::TcpListen) && r.host.grants_ip(ip));
+        let refusing = listen_rules.iter().find(|r| !r.accepts_peer(ip));
+        let reason = match (denied_by, refusing, listen_rules.is_empty()) {
+            (Some(rule), _, _) => format!(
+                "peer {peer} is named by the deny rule at line {} (\"{}\")",
+                rule.line, rule.text
+            ),
+            (None, Some(rule), _) => format!(
+                "peer {peer} is not in the peers of the tcp-listen rule at line {} (\"{}\"); standard sockets cannot tell listeners apart, so every tcp-listen rule must accept a peer",
+                rule.line, rule.text
+            ),
+            (None, None, true) => format!(
                 "no tcp-listen rule of guest \"{}\" accepts peer {peer}",
                 self.policy.name
             ),
+            (None, None, false) => {
+                return self.record_socket(
+                    &target,
+                    Decision::Allow(sandnet_policy::RuleRef {
+                        line: listen_rules[0].line,
+                        text: listen_rules[0].text.clone(),
+                        list: sandnet_policy::RuleList::Allow,
+                    }),
+                );
+            }
+        };
+        let denial = Denial {
+            reason,
             suggestion: None,
             rule: None,
         };
@@ -873,6 +907,83 @@ mod tests {
                 }
             ),
             "{err}"
+        );
+    }
+
+    fn bare_guard(policy: &str) -> Guard {
+        let policy = Policy::parse(policy, "test.toml").unwrap();
+        Guard::new(
+            Arc::new(policy.guest(None).unwrap().clone()),
+            GuardConfig::default(),
+        )
+    }
+
+    #[test]
+    fn standard_listen_never_gets_the_implicit_bind_pass() {
+        let guard = bare_guard(r#"allow = ["tcp-listen://127.0.0.1:8080", "tcp://127.0.0.1:9"]"#);
+        let any: SocketAddr = "0.0.0.0:0".parse().unwrap();
+        assert!(
+            guard
+                .check_socket_bind(Scheme::TcpListen, any, true)
+                .is_ok(),
+            "implicit bind before connect"
+        );
+        assert!(
+            guard
+                .check_socket_bind(Scheme::TcpListen, any, false)
+                .is_err(),
+            "listen on every interface"
+        );
+        let v6: SocketAddr = "[::]:0".parse().unwrap();
+        assert!(
+            guard
+                .check_socket_bind(Scheme::TcpListen, v6, false)
+                .is_err()
+        );
+        let granted: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert!(
+            guard
+                .check_socket_bind(Scheme::TcpListen, granted, false)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn standard_accept_needs_every_listen_rule_and_no_deny() {
+        let guard = bare_guard(
+            r#"allow = [{ rule = "tcp-listen://0.0.0.0:9000", peers = ["10.0.0.5"] }, "tcp-listen://127.0.0.1:8080"]"#,
+        );
+        for peer in ["8.8.8.8:1234", "127.0.0.1:1234"] {
+            let peer: SocketAddr = peer.parse().unwrap();
+            assert!(
+                guard.check_socket_accept(peer).is_err(),
+                "{peer}: the 9000 rule restricts peers"
+            );
+        }
+        assert!(
+            guard
+                .check_socket_accept("10.0.0.5:1".parse().unwrap())
+                .is_ok()
+        );
+        let guard = bare_guard(
+            "allow = [\"tcp-listen://127.0.0.1:8080\"]\ndeny = [\"tcp-listen://127.0.0.2:8080\"]",
+        );
+        assert!(
+            guard
+                .check_socket_accept("127.0.0.1:5".parse().unwrap())
+                .is_ok()
+        );
+        assert!(
+            guard
+                .check_socket_accept("127.0.0.2:5".parse().unwrap())
+                .is_err()
+        );
+        let guard = bare_guard(r#"allow = ["tcp://127.0.0.1:9"]"#);
+        assert!(
+            guard
+                .check_socket_accept("127.0.0.1:5".parse().unwrap())
+                .is_err(),
+            "no listen rule at all"
         );
     }
 

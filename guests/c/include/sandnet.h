@@ -29,8 +29,7 @@
  *
  * Exit status: main's return value is the exact exit status, and so is
  * sandnet_exit(n). The C library's exit(n) goes through the preview1 adapter,
- * which reports every nonzero status as 1, and skips nothing but is best
- * avoided. Output is flushed when main returns.
+ * which reports every nonzero status as 1. Output is flushed when main returns.
  */
 #ifndef SANDNET_H
 #define SANDNET_H

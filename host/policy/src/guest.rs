@@ -102,18 +102,34 @@ impl GuestPolicy {
     }
 
     /// Address-level decision for one resolved address `ip` of `target` (whose
-    /// host is the name the guest used). Path and method are ignored.
+    /// host is the name the guest used). Path and method are ignored: a
+    /// connection carries many requests, each checked by [`GuestPolicy::check`].
     ///
-    /// A deny rule without path or method that matches the endpoint or names `ip`
-    /// refuses it. A public address is allowed by the first allow rule for the
-    /// endpoint. A non-public address is allowed only when a matching rule's
-    /// `addresses` contain it, an allow rule with this scheme and port names it
-    /// (IP or CIDR host), or the target and rule host are both `localhost` and
-    /// the address is loopback.
+    /// Deny: a deny rule without path or method that matches the endpoint, or
+    /// (for a name target) any deny rule naming `ip` whatever its path or
+    /// method, since requests by name on that connection cannot be told apart.
+    ///
+    /// Allow: a public address by the first allow rule for the endpoint. A
+    /// non-public address reached through a NAME only when an endpoint rule
+    /// with no path and no method grants it (its `addresses`, or both hosts
+    /// `localhost` for loopback), or every endpoint rule grants it, or an allow
+    /// rule with no path and no method names it (IP or CIDR host) for this
+    /// scheme and port. Otherwise a broader rule (`http://*`) could carry, on
+    /// the same connection, requests the path-limited granting rule never meant
+    /// for the non-public address. A non-public IP
+    /// literal needs an allow rule naming it for this scheme and port (each
+    /// request on it is checked against that rule's path and method).
     pub fn check_address(&self, target: &Target, ip: IpAddr) -> Decision {
         let ip = canonical_ip(ip);
         let origin = target.origin();
-        if let Some(rule) = self.deny.iter().find(|r| r.catches_address(target, ip)) {
+        let by_name = matches!(target.host, Host::Name(_));
+        if let Some(rule) = self.deny.iter().find(|r| {
+            r.catches_address(target, ip)
+                || (by_name
+                    && r.scheme.covers(target.scheme)
+                    && r.ports.matches(target.port)
+                    && r.host.grants_ip(ip))
+        }) {
             return self.denied_by(rule, format!("{origin} at {ip}"));
         }
         let endpoint: Vec<&Rule> = self
@@ -143,30 +159,66 @@ impl GuestPolicy {
         if class == AddressClass::Public {
             return Decision::Allow(rule_ref(first, RuleList::Allow));
         }
-        let granted = endpoint
-            .iter()
-            .copied()
-            .find(|r| r.allowance_grants(ip))
-            .or_else(|| {
-                self.allow.iter().find(|r| {
-                    r.scheme.covers(target.scheme)
-                        && r.ports.matches(target.port)
-                        && r.host.grants_ip(ip)
-                })
+        let localhost = Host::Name("localhost".into());
+        let rule_grants = |r: &Rule| {
+            r.allowance_grants(ip)
+                || (target.host == localhost
+                    && ip.is_loopback()
+                    && r.host == HostPattern::Exact("localhost".into()))
+        };
+        let ip_rule = |unrestricted: bool| {
+            self.allow.iter().find(|r| {
+                r.scheme.covers(target.scheme)
+                    && r.ports.matches(target.port)
+                    && r.host.grants_ip(ip)
+                    && (!unrestricted || (r.methods.is_none() && r.path == PathPattern::Any))
             })
-            .or_else(|| {
-                let localhost = Host::Name("localhost".into());
-                (target.host == localhost && ip.is_loopback())
-                    .then(|| {
-                        endpoint
-                            .iter()
-                            .copied()
-                            .find(|r| r.host == HostPattern::Exact("localhost".into()))
-                    })
-                    .flatten()
-            });
+        };
+        let unrestricted = |r: &Rule| r.methods.is_none() && r.path == PathPattern::Any;
+        let granted = if by_name {
+            endpoint
+                .iter()
+                .copied()
+                .find(|r| rule_grants(r) && unrestricted(r))
+                .or_else(|| {
+                    // A rule that does not grant the address is harmless when a
+                    // granting rule admits exactly the same requests.
+                    let covered = |r: &Rule| {
+                        rule_grants(r)
+                            || endpoint.iter().any(|g| {
+                                rule_grants(g) && g.methods == r.methods && g.path == r.path
+                            })
+                    };
+                    endpoint.iter().all(|r| covered(r)).then_some(*first)
+                })
+                .or_else(|| ip_rule(true))
+        } else {
+            ip_rule(false)
+        };
         if let Some(rule) = granted {
             return Decision::Allow(rule_ref(rule, RuleList::Allow));
+        }
+        if by_name && let Some(granting) = endpoint.iter().find(|r| rule_grants(r)) {
+            let others: Vec<String> = endpoint
+                .iter()
+                .filter(|r| {
+                    !rule_grants(r)
+                        && !endpoint
+                            .iter()
+                            .any(|g| rule_grants(g) && g.methods == r.methods && g.path == r.path)
+                })
+                .map(|r| format!("{} (\"{}\")", r.line, r.text))
+                .collect();
+            return Decision::Deny(Denial {
+                reason: format!(
+                    "{origin} resolved to {ip} ({class}); the rule at {}:{} grants that address, but the rule(s) at line {} of the same guest also admit requests to {origin} without granting it, and requests on one connection cannot be told apart; narrow or remove those rules, or grant the address on them too",
+                    self.source,
+                    granting.line,
+                    others.join(", "),
+                ),
+                suggestion: None,
+                rule: Some(rule_ref(granting, RuleList::Allow)),
+            });
         }
         let methods = first.methods.as_ref().map(|m| m.join(","));
         let path = first.path.to_string();

@@ -873,3 +873,68 @@ fn peers_only_on_listening_rules() {
         assert_eq!(err.as_deref(), Some(want), "{text:?}");
     }
 }
+
+#[test]
+fn path_limited_grants_do_not_leak_to_broader_rules() {
+    // A broad name rule plus path- or method-limited grants of a private address:
+    // a request the limited rule never meant must not ride to that address.
+    let p = policy(
+        r#"
+allow = [
+  "http://*",
+  "GET http://10.0.0.5/health",
+  { rule = "GET http://api.internal/health", addresses = ["10.0.0.0/8"] },
+]
+deny = ["http://10.0.0.5/admin/*"]
+"#,
+    );
+    let g = p.guest(None).cloned().unwrap_or_else(|e| panic!("{e}"));
+    let cases: [(&str, &str, bool); 6] = [
+        // By name through `http://*`, to an address only a path-limited rule names.
+        ("http://10.0.0.5.nip.io/admin/x", "10.0.0.5", false),
+        ("http://api.internal/admin", "10.0.0.9", false),
+        ("http://api.internal/health", "10.0.0.9", false),
+        // By IP literal the path-limited rule applies per request (checked by `check`).
+        ("http://10.0.0.5/health", "10.0.0.5", true),
+        // Public addresses are unaffected.
+        ("http://api.internal/admin", "93.184.216.34", true),
+        ("http://10.0.0.5.nip.io/x", "93.184.216.34", true),
+    ];
+    for (url, addr, want) in cases {
+        let got = g.check_address(&target(url, None), ip(addr)).is_allowed();
+        assert_eq!(got, want, "{url:?} at {addr:?}");
+    }
+    // The same limited grant works when no broader rule shares the endpoint,
+    // and an unrestricted grant works beside a broad rule.
+    let p = policy(
+        r#"
+allow = [
+  { rule = "GET http://api.internal/health", addresses = ["10.0.0.0/8"] },
+  "https://*",
+  { rule = "https://db.internal", addresses = ["10.0.0.0/8"] },
+]
+"#,
+    );
+    let g = p.guest(None).cloned().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        g.check_address(&target("http://api.internal/health", None), ip("10.0.0.9"))
+            .is_allowed()
+    );
+    assert!(
+        g.check_address(&target("https://db.internal/x", None), ip("10.0.0.9"))
+            .is_allowed()
+    );
+    // A deny rule naming the address blocks name targets whatever its path.
+    let p = policy(
+        "allow = [{ rule = \"http://api.internal\", addresses = [\"10.0.0.0/8\"] }]\ndeny = [\"http://10.0.0.5/admin/*\"]\n",
+    );
+    let g = p.guest(None).cloned().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !g.check_address(&target("http://api.internal/", None), ip("10.0.0.5"))
+            .is_allowed()
+    );
+    assert!(
+        g.check_address(&target("http://api.internal/", None), ip("10.0.0.6"))
+            .is_allowed()
+    );
+}

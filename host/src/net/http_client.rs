@@ -102,6 +102,11 @@ impl RequestSpec {
     ) -> Result<Self, NetError> {
         let method = Method::from_bytes(method.as_bytes())
             .map_err(|_| NetError::InvalidArgument(format!("invalid method {method:?}")))?;
+        if method == Method::CONNECT {
+            return Err(NetError::InvalidArgument(
+                "CONNECT is not supported: a guest cannot open tunnels; use tcp:// or tls:// for raw streams".to_owned(),
+            ));
+        }
         let url = Url::parse(url)
             .map_err(|e| NetError::InvalidArgument(format!("invalid URL {url:?}: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -567,6 +572,11 @@ impl HttpClient {
                 "{uri} is not an http(s) URL"
             )));
         }
+        if request.method() == Method::CONNECT {
+            return Err(NetError::InvalidArgument(
+                "CONNECT is not supported".to_owned(),
+            ));
+        }
         self.guard.check_request(&target)?;
         if let Some(len) = http_body::Body::size_hint(request.body()).exact() {
             self.guard.count_out(len)?;
@@ -644,6 +654,12 @@ fn redirected(
     status: StatusCode,
     next: Url,
 ) -> Result<RequestSpec, NetError> {
+    if !next.username().is_empty() || next.password().is_some() {
+        return Err(NetError::Protocol(format!(
+            "redirect from {} to a URL carrying credentials refused",
+            spec.url
+        )));
+    }
     if spec.url.scheme() == "https" && next.scheme() != "https" {
         return Err(NetError::Denied(Denial {
             reason: format!(
@@ -750,6 +766,18 @@ mod tests {
     }
 
     #[test]
+    fn redirect_refuses_credentials_in_location() {
+        let s = spec("GET", "http://a.test/x", &[]);
+        let err = redirected(
+            s,
+            StatusCode::FOUND,
+            Url::parse("http://u:p@a.test/y").unwrap(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("credentials"), "{err}");
+    }
+
+    #[test]
     fn redirect_refuses_https_to_http() {
         let s = spec("GET", "https://a.test/x", &[]);
         let err =
@@ -800,6 +828,8 @@ mod tests {
             err.to_string().contains("authorization header") && !err.to_string().contains("secret"),
             "{err}"
         );
+        let err = RequestSpec::new("CONNECT", "http://a.test/", &[], None).unwrap_err();
+        assert!(matches!(err, NetError::InvalidArgument(_)), "{err}");
         let err = RequestSpec::new("GET", "ftp://a.test/", &[], None).unwrap_err();
         assert!(err.to_string().contains("\"ftp\""), "{err}");
     }

@@ -224,6 +224,11 @@ async fn request(
                         "{url} answered {status} redirecting to {next}; redirects are followed only with open-options.max-redirects"
                     )));
                 }
+                if !next.username().is_empty() || next.password().is_some() {
+                    return Err(NetError::Protocol(format!(
+                        "{url} redirects to a URL carrying credentials; refused"
+                    )));
+                }
                 if url.scheme() == "https" && next.scheme() != "https" {
                     return Err(NetError::Denied(Denial {
                         reason: format!(
@@ -279,8 +284,18 @@ async fn round_trip(
         .header(header::HOST, authority)
         .header(header::ACCEPT, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache");
+    // Credentials go only to the origin the guest named, not to redirect targets.
+    let same_origin = url.origin() == spec.url.origin();
     for (name, value) in &spec.headers {
-        builder = builder.header(name, value);
+        let credential = [
+            header::AUTHORIZATION,
+            header::COOKIE,
+            header::PROXY_AUTHORIZATION,
+        ]
+        .contains(name);
+        if same_origin || !credential {
+            builder = builder.header(name, value);
+        }
     }
     if let Some(id) = last_event_id {
         match HeaderValue::from_str(id) {

@@ -41,10 +41,11 @@ pub fn address_check(
                 SocketAddrUse::UdpSend => guard.check_socket_addr(Scheme::Udp, addr).await,
                 // A datagram is let in from an address the guest may send to.
                 SocketAddrUse::UdpReceive => guard.check_socket_addr(Scheme::Udp, addr).await,
-                SocketAddrUse::TcpBind | SocketAddrUse::TcpListen => {
-                    guard.check_socket_bind(Scheme::TcpListen, addr)
-                }
-                SocketAddrUse::UdpBind => guard.check_socket_bind(Scheme::UdpBind, addr),
+                SocketAddrUse::TcpBind => guard.check_socket_bind(Scheme::TcpListen, addr, true),
+                // Never the implicit-bind pass: listen() on an unbound socket
+                // would otherwise open every interface.
+                SocketAddrUse::TcpListen => guard.check_socket_bind(Scheme::TcpListen, addr, false),
+                SocketAddrUse::UdpBind => guard.check_socket_bind(Scheme::UdpBind, addr, true),
                 SocketAddrUse::TcpAccept => guard.check_socket_accept(addr),
             };
             outcome.is_ok()
