@@ -63,8 +63,15 @@ impl WasiHttpHooks for StandardHttpGate {
             let guard = Arc::clone(client.guard());
             let settings = settings(&guard, options.as_ref());
             let request = request.map(|body| {
-                body.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
-                    .boxed_unsync()
+                let body = body
+                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+                    .boxed_unsync();
+                DrainOnDrop {
+                    body: Some(body),
+                    ended: false,
+                    limit: settings.total,
+                }
+                .boxed_unsync()
             });
             let uri = request.uri().to_string();
             match client.send_standard(request, settings).await {
@@ -187,5 +194,64 @@ impl Body for CountingBody {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+/// A request body that, if the connection stops reading it early (the server
+/// answered before the body ended), keeps draining the guest's remaining writes
+/// on a task, for at most `limit`: a standard guest writes its body after the
+/// request has started and would otherwise see its writes fail even though
+/// the response is fine.
+struct DrainOnDrop {
+    body: Option<super::http_client::RequestBody>,
+    ended: bool,
+    limit: std::time::Duration,
+}
+
+impl Body for DrainOnDrop {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let Some(body) = self.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = Pin::new(body).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            self.ended = true;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended || self.body.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body
+            .as_ref()
+            .map_or_else(SizeHint::default, Body::size_hint)
+    }
+}
+
+impl Drop for DrainOnDrop {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        if let Some(mut body) = self.body.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let limit = self.limit;
+            runtime.spawn(async move {
+                let _ = tokio::time::timeout(limit, async move {
+                    while let Some(Ok(_)) = body.frame().await {}
+                })
+                .await;
+            });
+        }
     }
 }
