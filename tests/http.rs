@@ -19,8 +19,8 @@ use sandnet::audit::Audit;
 use sandnet::guard::Guard;
 use sandnet::net::http_client::{HttpClient, RequestSpec, Settings};
 use support::{
-    AuditBuffer, Cli, DialMode, LibRun, Output, PolicyFile, RecordingDialer, Server, TestCa, check,
-    for_each_http_get, guard_with, guest_policy, line_of, run_cli, run_lib, write_policy,
+    AuditBuffer, Cli, DialMode, LibRun, Output, RecordingDialer, Server, TestCa, check,
+    for_each_lang, guard_with, guest_policy, line_of, policy, run_cli, run_lib,
 };
 
 /// The cloud metadata address; only ever handed to a [`RecordingDialer`].
@@ -28,11 +28,6 @@ const METADATA: IpAddr = IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254));
 /// A private address; only ever handed to a [`RecordingDialer`].
 const PRIVATE: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3));
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-/// A one-guest policy file: `[guest.t]` followed by `body`.
-fn policy(body: &str) -> PolicyFile {
-    write_policy(&format!("[guest.t]\n{body}\n"))
-}
 
 /// The guest got a denial: exit 1, nothing on stdout, the reason on stderr and,
 /// when `suggestion` is given, that exact policy line as the hint.
@@ -52,7 +47,7 @@ fn assert_denied(out: &Output, suggestion: Option<&str>) {
 // ---------------------------------------------------------------------------
 // Allowed requests
 
-for_each_http_get!(
+for_each_lang!("http-get":
     allowed_get,
     allowed_post_echoes_body,
     status_codes_pass_through,

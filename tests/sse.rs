@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
-use support::{Output, PolicyFile, check, run_cli, write_policy};
+use support::{Output, PolicyFile, check, for_each_lang, policy, run_cli};
 
 /// What the server saw of one request.
 #[derive(Debug, Clone)]
@@ -195,35 +195,12 @@ async fn answer(n: usize, mut stream: TcpStream, seen: Arc<Mutex<Vec<Seen>>>, sc
     }
 }
 
-/// `[guest.t]` + `body`.
-fn policy(body: &str) -> PolicyFile {
-    write_policy(&format!("[guest.t]\n{body}\n"))
-}
-
 fn sse_watch_in(lang: &str, p: &PolicyFile, extra: &[&str], args: &[&str]) -> Output {
     run_cli(&format!("{lang}-sse-watch"), p, extra, args)
 }
 
 fn sse_watch(p: &PolicyFile, extra: &[&str], args: &[&str]) -> Output {
     sse_watch_in("rust", p, extra, args)
-}
-
-/// `mod NAME { fn rust(); fn python() }` running `NAME(lang)` for both guests.
-macro_rules! for_each_lang {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[test]
-                fn rust() {
-                    super::$name("rust");
-                }
-                #[test]
-                fn python() {
-                    super::$name("python");
-                }
-            }
-        )*
-    };
 }
 
 for_each_lang!(

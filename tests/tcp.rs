@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use sandnet::ExitStatus;
 use support::{
-    AuditBuffer, DialMode, LibRun, PolicyFile, RecordingDialer, check, guard_with, run_cli,
-    run_lib, write_policy,
+    AuditBuffer, DialMode, LibRun, PolicyFile, RecordingDialer, check, for_each_lang, guard_with,
+    policy, run_cli, run_lib,
 };
 
 /// The cloud metadata address; only ever handed to a [`RecordingDialer`].
@@ -32,29 +32,6 @@ const METADATA: IpAddr = IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254));
 /// A private address; only ever handed to a [`RecordingDialer`].
 const PRIVATE: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3));
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-/// A one-guest policy file: `[guest.t]` followed by `body`.
-fn policy(body: &str) -> PolicyFile {
-    write_policy(&format!("[guest.t]\n{body}\n"))
-}
-
-/// `mod NAME { fn rust(); fn python() }` calling `NAME("<lang>-GUEST")`.
-macro_rules! for_each_lang {
-    ($guest:literal: $($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[test]
-                fn rust() {
-                    super::$name(concat!("rust-", $guest));
-                }
-                #[test]
-                fn python() {
-                    super::$name(concat!("python-", $guest));
-                }
-            }
-        )*
-    };
-}
 
 // ---------------------------------------------------------------------------
 // Loopback servers (std threads; each stops when its listener is dropped)

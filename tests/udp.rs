@@ -27,30 +27,7 @@ use sandnet::audit::Audit;
 use sandnet::error::NetError;
 use sandnet::guard::{Guard, GuardConfig, SystemResolver};
 use sandnet::net::udp::sock::{DatagramRate, Socket};
-use support::{AuditBuffer, PolicyFile, check, guest_policy, run_cli, write_policy};
-
-/// A one-guest policy file: `[guest.t]` followed by `body`.
-fn policy(body: &str) -> PolicyFile {
-    write_policy(&format!("[guest.t]\n{body}\n"))
-}
-
-/// `mod NAME { fn rust(); fn python() }` calling `NAME("<lang>-GUEST")`.
-macro_rules! for_each_lang {
-    ($guest:literal: $($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[test]
-                fn rust() {
-                    super::$name(concat!("rust-", $guest));
-                }
-                #[test]
-                fn python() {
-                    super::$name(concat!("python-", $guest));
-                }
-            }
-        )*
-    };
-}
+use support::{AuditBuffer, PolicyFile, check, for_each_lang, guest_policy, policy, run_cli};
 
 /// A UDP echo peer on 127.0.0.1:0 (a thread; ends with the test process).
 /// With `spoof`, each datagram is first answered from another socket (a

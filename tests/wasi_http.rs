@@ -11,13 +11,9 @@
 
 mod support;
 
-use support::{Output, PolicyFile, Server, check, run_cli, write_policy};
+use support::{Output, Server, check, policy, run_cli};
 
 const GUEST: &str = "rust-wasi-http-get";
-
-fn policy(body: &str) -> PolicyFile {
-    write_policy(&format!("[guest.t]\n{body}\n"))
-}
 
 fn assert_refused(out: &Output, suggestion: &str) {
     check!(out.code == Some(1), out);

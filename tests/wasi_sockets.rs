@@ -16,7 +16,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use support::{Output, PolicyFile, check, run_cli, write_policy};
+use support::{Output, check, policy, run_cli};
 
 const GUEST: &str = "python-socket-client";
 
@@ -53,10 +53,6 @@ impl LineServer {
     fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
     }
-}
-
-fn policy(body: &str) -> PolicyFile {
-    write_policy(&format!("[guest.t]\n{body}\n"))
 }
 
 fn assert_refused(out: &Output) {

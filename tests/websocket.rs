@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 
-use support::{Output, PolicyFile, check, run_cli, write_policy};
+use support::{Output, PolicyFile, check, for_each_lang, policy, run_cli};
 
 /// A byte stream a test server speaks WebSocket on (TCP or TLS).
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -194,35 +194,12 @@ async fn scripted(n: usize, io: Box<dyn Io>, log: Log) {
     }
 }
 
-/// `[guest.t]` + `body`.
-fn policy(body: &str) -> PolicyFile {
-    write_policy(&format!("[guest.t]\n{body}\n"))
-}
-
 fn ws_client_in(lang: &str, p: &PolicyFile, extra: &[&str], args: &[&str]) -> Output {
     run_cli(&format!("{lang}-ws-client"), p, extra, args)
 }
 
 fn ws_client(p: &PolicyFile, extra: &[&str], args: &[&str]) -> Output {
     ws_client_in("rust", p, extra, args)
-}
-
-/// `mod NAME { fn rust(); fn python() }` running `NAME(lang)` for both guests.
-macro_rules! for_each_lang {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[test]
-                fn rust() {
-                    super::$name("rust");
-                }
-                #[test]
-                fn python() {
-                    super::$name("python");
-                }
-            }
-        )*
-    };
 }
 
 for_each_lang!(

@@ -39,27 +39,55 @@ pub const HTTP_GET_GUESTS: [&str; 2] = ["rust-http-get", "python-http-get"];
 /// Generous: a cold compile of the 18 MB Python guest takes seconds.
 pub const CLI_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Generates `mod NAME { fn rust(); fn python() }` tests calling `NAME(guest)`
-/// for each `http-get` guest, so every scenario runs for both languages.
-#[allow(unused_macros, reason = "only tests/http.rs runs the http-get guests")]
-macro_rules! for_each_http_get {
+/// `mod NAME { fn rust(); fn python() }` for each test function NAME, which
+/// takes the guest's component name (`for_each_lang!("http-get": a, b)` passes
+/// `rust-http-get` / `python-http-get`) or, without a guest, the language
+/// (`for_each_lang!(a, b)` passes `rust` / `python`).
+#[allow(
+    unused_macros,
+    reason = "not every test file runs guests in both languages"
+)]
+macro_rules! for_each_lang {
+    ($guest:literal: $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn rust() {
+                    super::$name(concat!("rust-", $guest));
+                }
+                #[test]
+                fn python() {
+                    super::$name(concat!("python-", $guest));
+                }
+            }
+        )*
+    };
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {
                 #[test]
                 fn rust() {
-                    super::$name("rust-http-get");
+                    super::$name("rust");
                 }
                 #[test]
                 fn python() {
-                    super::$name("python-http-get");
+                    super::$name("python");
                 }
             }
         )*
     };
 }
-#[allow(unused_imports, reason = "only tests/http.rs runs the http-get guests")]
-pub(crate) use for_each_http_get;
+#[allow(
+    unused_imports,
+    reason = "not every test file runs guests in both languages"
+)]
+pub(crate) use for_each_lang;
+
+/// A one-guest policy file: `[guest.t]` followed by `body`.
+#[allow(dead_code, reason = "not every test file uses it")]
+pub fn policy(body: &str) -> PolicyFile {
+    write_policy(&format!("[guest.t]\n{body}\n"))
+}
 
 // ---------------------------------------------------------------------------
 // Paths and guests
