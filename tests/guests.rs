@@ -14,18 +14,13 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use support::{Cli, Output, PolicyFile, Server, check, repo_root, run_cli, write_policy};
-
-/// A one-guest policy file: `[guest.t]` followed by `body`.
-fn policy(body: &str) -> PolicyFile {
-    write_policy(&format!("[guest.t]\n{body}\n"))
-}
+use support::{Cli, Output, Server, check, policy, repo_root, run_cli, write_policy};
 
 /// The guest `prog` got a denial: exit 1, nothing on stdout, `prog: denied:
 /// REASON` on stderr and, on the next line, `suggestion` as the hint.
@@ -342,6 +337,203 @@ fn ws_denied_names_the_line() {
         srv.connections.load(Ordering::SeqCst) == 0,
         out,
         "a denied connect must not reach the server"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// sse-watch: `sse-watch URL [COUNT [TYPE...]]` against a loopback event stream
+
+/// An HTTP/1.1 server on 127.0.0.1:0 answering every request with `body` as
+/// `text/event-stream`, then holding the connection open until the client
+/// closes it.
+struct SseServer {
+    addr: SocketAddr,
+    connections: Arc<AtomicUsize>,
+}
+
+impl SseServer {
+    fn start(body: &'static str) -> SseServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let connections = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&connections);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                count.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(k) => head.extend_from_slice(&buf[..k]),
+                        }
+                    }
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                         cache-control: no-cache\r\nconnection: close\r\n\r\n{body}"
+                    );
+                    if stream.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                    // Hold the stream open until the client goes away.
+                    let _ = stream.read_to_end(&mut Vec::new());
+                });
+            }
+        });
+        SseServer { addr, connections }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+const TWO_TICKS: &str = "event: tick\nid: 1\ndata: a\n\n: a comment\nevent: other\ndata: skipped\n\n\
+                         event: tick\r\ndata: line1\r\ndata: line2\r\nid: 2\r\n\r\n";
+
+#[test]
+fn sse_allowed_events_printed_filtered_and_counted() {
+    let srv = SseServer::start(TWO_TICKS);
+    let p = policy(&format!("allow = [\"sse+{}\"]", srv.url("/events")));
+    let out = run_cli("js-sse-watch", &p, &[], &[&srv.url("/events"), "2", "tick"]);
+    check!(out.code == Some(0), out);
+    check!(out.stdout == "tick 1 a\ntick 2 line1\\nline2\n", out);
+    let out = run_cli("js-sse-watch", &p, &[], &[&srv.url("/events"), "3"]);
+    check!(out.code == Some(0), out);
+    check!(
+        out.stdout == "tick 1 a\nother 1 skipped\ntick 2 line1\\nline2\n",
+        out
+    );
+    assert_eq!(srv.connections.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn sse_denied_names_the_line() {
+    let srv = SseServer::start(TWO_TICKS);
+    let p = policy(&format!("allow = [\"sse+{}\"]", srv.url("/events")));
+    let out = run_cli("js-sse-watch", &p, &[], &[&srv.url("/admin"), "1"]);
+    assert_denied(&out, "sse-watch", &format!("\"sse+{}\"", srv.url("/admin")));
+    check!(
+        srv.connections.load(Ordering::SeqCst) == 0,
+        out,
+        "a denied stream must not reach the server"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// udp-echo: `udp-echo client udp://HOST:PORT MESSAGE...` against a loopback
+// echo peer, and `udp-echo server ...` answering a loopback client
+
+/// A UDP echo peer on 127.0.0.1:0 (a thread; ends with the test process)
+/// counting the datagrams it received.
+fn udp_echo_peer() -> (SocketAddr, Arc<AtomicUsize>) {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = socket.local_addr().expect("local addr");
+    let received = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&received);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            count.fetch_add(1, Ordering::SeqCst);
+            let _ = socket.send_to(&buf[..n], from);
+        }
+    });
+    (addr, received)
+}
+
+#[test]
+fn udp_allowed_client_round_trip() {
+    let (peer, received) = udp_echo_peer();
+    let target = format!("udp://{peer}");
+    let p = policy(&format!("allow = [\"{target}\"]"));
+    let out = run_cli(
+        "js-udp-echo",
+        &p,
+        &[],
+        &["client", &target, "ping", "pong ü"],
+    );
+    check!(out.code == Some(0), out);
+    check!(out.stdout == "ping\npong ü\n", out);
+    assert_eq!(received.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn udp_denied_names_the_line() {
+    let (peer, received) = udp_echo_peer();
+    let target = format!("udp://{peer}");
+    let p = policy("allow = [\"udp://127.0.0.1:9\"]");
+    let out = run_cli("js-udp-echo", &p, &[], &["client", &target, "x"]);
+    assert_denied(&out, "udp-echo", &format!("\"{target}\""));
+    check!(
+        received.load(Ordering::SeqCst) == 0,
+        out,
+        "a denied datagram must not reach the peer"
+    );
+}
+
+/// A child process killed (and reaped) when dropped, so a failed assertion
+/// leaves no guest running.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn udp_allowed_server_echoes_one_datagram() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    // wall_time bounds the run should the datagram never arrive.
+    let p = policy(
+        "allow = [\n  { rule = \"udp-bind://127.0.0.1:0\", peers = [\"127.0.0.1\"] },\n  \"udp://127.0.0.1:1-65535\",\n]\n[guest.t.limits]\nwall_time = \"60s\"",
+    );
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_sandnet"))
+            .arg("run")
+            .arg(support::guest("js-udp-echo"))
+            .args(["--policy", p.arg(), "--"])
+            .args(["server", "udp-bind://127.0.0.1:0", "1"])
+            .env("SANDNET_CACHE_DIR", support::shared_cache_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sandnet"),
+    );
+    let mut stdout = std::io::BufReader::new(child.0.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("read stdout");
+    let server: SocketAddr = first
+        .trim_end()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .parse()
+        .expect("listening address");
+    let client = UdpSocket::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("read timeout");
+    client.send_to(b"hello", server).expect("send");
+    let mut buf = [0u8; 64];
+    let (n, from) = client.recv_from(&mut buf).expect("echo reply");
+    assert_eq!(&buf[..n], b"hello");
+    assert_eq!(from, server);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("read stdout");
+    let status = child.0.wait().expect("wait");
+    let mut stderr = String::new();
+    if let Some(mut err) = child.0.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    assert_eq!(status.code(), Some(0), "{rest}\n{stderr}");
+    assert_eq!(
+        rest,
+        format!("echoed 5 bytes to {}\n", client.local_addr().expect("addr"))
     );
 }
 

@@ -22,7 +22,9 @@
  */
 
 import * as http from 'sandnet:net/http@0.1.0';
+import * as sse from 'sandnet:net/sse@0.1.0';
 import * as tcp from 'sandnet:net/tcp@0.1.0';
+import * as udp from 'sandnet:net/udp@0.1.0';
 import * as websocket from 'sandnet:net/websocket@0.1.0';
 import { getArguments, getEnvironment } from 'wasi:cli/environment@0.2.12';
 import { exitWithCode } from 'wasi:cli/exit@0.2.12';
@@ -529,6 +531,147 @@ function message({ tag, val }) {
       return { type: 'binary', data: val };
     default:
       return { type: 'close', code: val.code, reason: val.reason };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Server-Sent Events
+
+/**
+ * A Server-Sent Events stream at an `http://` or `https://` URL the policy
+ * grants (an `sse+http://`/`sse+https://` rule, or an `http`/`https` one).
+ * Events are `{ type, data, id }` (`id` undefined when the stream has none).
+ * The host reconnects after a drop, sending `Last-Event-ID`.
+ *
+ *     const events = EventSource.open('http://127.0.0.1:8080/events');
+ *     for await (const ev of events) console.log(ev.type, ev.data);
+ */
+export class EventSource {
+  constructor(raw) {
+    this.#raw = raw;
+  }
+
+  #raw;
+
+  /**
+   * Opens the stream through the guard. `options`: `headers`, `eventTypes`
+   * (deliver only these), `reconnect` (default true), `maxReconnects`,
+   * `maxRedirects`. Throws `NetError`.
+   */
+  static open(url, options = {}) {
+    const raw = net(() =>
+      sse.EventStream.open(url, {
+        headers: headerList(options.headers),
+        eventTypes: options.eventTypes ?? [],
+        reconnect: options.reconnect,
+        maxReconnects: options.maxReconnects,
+        maxRedirects: options.maxRedirects,
+      }),
+    );
+    return new EventSource(raw);
+  }
+
+  /** Waits for the next event; `NetError` "closed" once the stream ends for good. */
+  next() {
+    return event(net(() => this.#raw.next()));
+  }
+
+  /** The next event if one is ready, else undefined. */
+  tryNext() {
+    const raw = net(() => this.#raw.tryNext());
+    return raw === undefined ? undefined : event(raw);
+  }
+
+  /** `next`, waiting together with other `ready()` waiters. */
+  async nextAsync() {
+    await ready(this.#raw.subscribe());
+    return this.next();
+  }
+
+  /** Events until the stream ends for good (then the "closed" error is thrown). */
+  async *[Symbol.asyncIterator]() {
+    for (;;) yield await this.nextAsync();
+  }
+
+  /** Subscribes to event readiness, for `waitAny`. */
+  subscribe() {
+    return this.#raw.subscribe();
+  }
+
+  /** Closes the connection. */
+  close() {
+    this.#raw[Symbol.dispose]();
+  }
+}
+
+function event({ eventType, data, id }) {
+  return { type: eventType, data, id };
+}
+
+// ---------------------------------------------------------------------------
+// UDP
+
+/**
+ * A UDP socket. Datagrams are `{ data: Uint8Array, sender: 'IP:PORT' }`.
+ *
+ *     const s = UdpSocket.ephemeral();
+ *     s.sendTo('udp://127.0.0.1:7008', 'hello');
+ *     console.log(UdpSocket.text(s.receive().data));
+ */
+export class UdpSocket {
+  constructor(raw) {
+    this.#raw = raw;
+  }
+
+  #raw;
+
+  /** Binds `udp-bind://ADDR:PORT` (needs a grant). Throws `NetError`. */
+  static bind(address) {
+    return new UdpSocket(net(() => udp.Socket.bind(address)));
+  }
+
+  /** Binds an ephemeral port (no grant needed), for sending and reading replies. */
+  static ephemeral() {
+    return new UdpSocket(net(() => udp.Socket.bind(undefined)));
+  }
+
+  /** Decodes a datagram's bytes as UTF-8. */
+  static text(data) {
+    return decoder.decode(data);
+  }
+
+  /** The bound address as `IP:PORT`. */
+  get localAddress() {
+    return this.#raw.localAddress();
+  }
+
+  /** Sends `data` (string or bytes) to `udp://host:port`. */
+  sendTo(target, data) {
+    net(() => this.#raw.sendTo(target, bytes(data)));
+  }
+
+  /**
+   * Waits for the next datagram from a sender the policy accepts, at most
+   * `timeoutMs` (default and maximum: the policy's `read_timeout`).
+   */
+  receive(timeoutMs) {
+    return net(() => this.#raw.receive(timeoutMs));
+  }
+
+  /** Waits (with other `ready()` waiters, as long as it takes), then `receive`. */
+  async receiveAsync(timeoutMs) {
+    await ready(this.#raw.subscribe());
+    return this.receive(timeoutMs);
+  }
+
+  /** Subscribes to datagram readiness, for `waitAny`. */
+  subscribe() {
+    return this.#raw.subscribe();
+  }
+
+  /** Closes the socket. */
+  close() {
+    this.#raw[Symbol.dispose]();
   }
 }
 
