@@ -221,6 +221,9 @@ impl BodyReader {
                 }
                 Ok(None) => {
                     self.done = true;
+                    // Let hyper's pool task take the finished connection back
+                    // before the guest's next request checks one out.
+                    tokio::task::yield_now().await;
                     return;
                 }
                 Ok(Some(Err(err))) => {
