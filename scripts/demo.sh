@@ -22,8 +22,10 @@ echo "top secret" > "$work/www/private/key.txt"
 python3 - "$work/www" <<'PY' &
 import functools, http.server, sys
 root = sys.argv[1]
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
-handler.log_message = lambda *args: None
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+handler = functools.partial(QuietHandler, directory=root)
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
 with open(root + "/../port", "w") as f:
     f.write(str(server.server_address[1]))

@@ -133,7 +133,7 @@ fn explain_allowed_names_the_rule_and_its_line() {
     check!(out.code == Some(0), out);
     check!(
         out.stdout
-            .starts_with("allowed: https://api.example.com/v1/items"),
+            .starts_with("allowed: GET https://api.example.com/v1/items"),
         out
     );
     let line = line_of(TWO_GUESTS, "\"https://api.example.com/v1/*\"");

@@ -490,12 +490,12 @@ fn explain_agrees_with_run(guest: &str) {
         );
         if allowed {
             check!(
-                explain.stdout.starts_with(&format!("allowed: {url}")),
+                explain.stdout.starts_with(&format!("allowed: {target}")),
                 explain
             );
         } else {
             check!(
-                explain.stdout.starts_with(&format!("denied: {url}")),
+                explain.stdout.starts_with(&format!("denied: {target}")),
                 explain
             );
             // The line explain suggests (if any) is the one the guest was told to add.

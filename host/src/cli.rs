@@ -345,7 +345,7 @@ fn explain(path: &Path, guest: Option<&str>, addresses: &[IpAddr], text: &str) -
         &mut stdout,
         &policy,
         guest,
-        &target.to_string(),
+        &target.describe(),
         guest.check(&target),
     );
     for ip in addresses {
