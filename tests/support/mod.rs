@@ -41,13 +41,35 @@ pub const CLI_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// `mod NAME { fn rust(); fn python() }` for each test function NAME, which
 /// takes the guest's component name (`for_each_lang!("http-get": a, b)` passes
-/// `rust-http-get` / `python-http-get`) or, without a guest, the language
-/// (`for_each_lang!(a, b)` passes `rust` / `python`).
+/// `rust-http-get` / `python-http-get`; with `every`, also `js-` and `c-`) or,
+/// without a guest, the language (`for_each_lang!(a, b)` passes `rust` / `python`).
 #[allow(
     unused_macros,
     reason = "not every test file runs guests in both languages"
 )]
 macro_rules! for_each_lang {
+    (every $guest:literal: $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn rust() {
+                    super::$name(concat!("rust-", $guest));
+                }
+                #[test]
+                fn python() {
+                    super::$name(concat!("python-", $guest));
+                }
+                #[test]
+                fn js() {
+                    super::$name(concat!("js-", $guest));
+                }
+                #[test]
+                fn c() {
+                    super::$name(concat!("c-", $guest));
+                }
+            }
+        )*
+    };
     ($guest:literal: $($name:ident),* $(,)?) => {
         $(
             mod $name {
