@@ -17,13 +17,12 @@ use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sandnet::ExitStatus;
 use support::{
-    AuditBuffer, DialMode, LibRun, PolicyFile, RecordingDialer, check, for_each_lang, guard_with,
+    AuditBuffer, Background, DialMode, LibRun, RecordingDialer, check, for_each_lang, guard_with,
     policy, run_cli, run_lib,
 };
 
@@ -160,95 +159,6 @@ fn tls_fixture() -> TlsFixture {
         _dir: dir,
         ca_pem: ca_pem.display().to_string(),
         config: Arc::new(config),
-    }
-}
-
-/// A `sandnet run` in the background whose stdout lines arrive on a channel;
-/// killed when dropped.
-struct Background {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Background {
-    fn start(guest: &str, policy: &PolicyFile, args: &[&str]) -> Background {
-        let component = support::guest(guest);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sandnet"))
-            .arg("run")
-            .arg(&component)
-            .args(["--policy", policy.arg(), "--"])
-            .args(args)
-            .env("SANDNET_CACHE_DIR", support::shared_cache_dir())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Background {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// The next stdout line, failing the test after `support::CLI_TIMEOUT`.
-    fn line(&mut self) -> String {
-        match self.lines.recv_timeout(support::CLI_TIMEOUT) {
-            Ok(line) => {
-                self.seen.push(line.clone());
-                line
-            }
-            Err(_) => {
-                let _ = self.child.kill();
-                let mut stderr = String::new();
-                if let Some(mut err) = self.child.stderr.take() {
-                    let _ = err.read_to_string(&mut stderr);
-                }
-                panic!(
-                    "no stdout line from the guest; so far {:?}; stderr:\n{stderr}",
-                    self.seen
-                );
-            }
-        }
-    }
-
-    /// Waits for the exit; returns (status, remaining stdout lines, stderr).
-    fn finish(mut self) -> (Option<i32>, Vec<String>, String) {
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                started.elapsed() < support::CLI_TIMEOUT,
-                "the guest did not exit"
-            );
-            thread::sleep(Duration::from_millis(5)); // polling interval
-        };
-        let mut stderr = String::new();
-        if let Some(mut err) = self.child.stderr.take() {
-            let _ = err.read_to_string(&mut stderr);
-        }
-        let rest = self.lines.iter().collect();
-        (status.code(), rest, stderr)
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -584,7 +494,7 @@ fn echo_server_two_concurrent_clients(guest: &str) {
     let p = policy(
         "allow = [{ rule = \"tcp-listen://127.0.0.1:0\", peers = [\"127.0.0.1\"] }]\n[guest.t.limits]\nmax_connections = 3",
     );
-    let mut bg = Background::start(guest, &p, &["tcp-listen://127.0.0.1:0", "2"]);
+    let mut bg = Background::start(guest, &p, &[], &["tcp-listen://127.0.0.1:0", "2"]);
     let port = listening_port(&mut bg);
     let timeout = Some(Duration::from_secs(30));
     let mut a = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -613,7 +523,7 @@ fn echo_server_two_concurrent_clients(guest: &str) {
 
 fn echo_server_refuses_peers_outside_the_rule(guest: &str) {
     let p = policy("allow = [{ rule = \"tcp-listen://0.0.0.0:0\", peers = [\"127.0.0.2\"] }]");
-    let mut bg = Background::start(guest, &p, &["tcp-listen://0.0.0.0:0", "1"]);
+    let mut bg = Background::start(guest, &p, &[], &["tcp-listen://0.0.0.0:0", "1"]);
     let port = listening_port(&mut bg);
     // From 127.0.0.1: closed by the host without the guest seeing it.
     let mut refused = TcpStream::connect(("127.0.0.1", port)).unwrap();

@@ -16,18 +16,18 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sandnet::audit::Audit;
 use sandnet::error::NetError;
 use sandnet::guard::{Guard, GuardConfig, SystemResolver};
 use sandnet::net::udp::sock::{DatagramRate, Socket};
-use support::{AuditBuffer, PolicyFile, check, for_each_lang, guest_policy, policy, run_cli};
+use support::{
+    AuditBuffer, Background, PolicyFile, check, for_each_lang, guest_policy, policy, run_cli,
+};
 
 /// A UDP echo peer on 127.0.0.1:0 (a thread; ends with the test process).
 /// With `spoof`, each datagram is first answered from another socket (a
@@ -56,76 +56,6 @@ fn free_udp_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// A `sandnet run` in the background whose stdout lines arrive on a channel;
-/// killed when dropped.
-struct Background {
-    child: Child,
-    lines: std::sync::mpsc::Receiver<String>,
-}
-
-impl Background {
-    fn start(guest: &str, policy: &PolicyFile, extra: &[&str], args: &[&str]) -> Background {
-        let component = support::guest(guest);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sandnet"))
-            .arg("run")
-            .arg(&component)
-            .args(["--policy", policy.arg()])
-            .args(extra)
-            .arg("--")
-            .args(args)
-            .env("SANDNET_CACHE_DIR", support::shared_cache_dir())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Background { child, lines }
-    }
-
-    fn line(&mut self) -> String {
-        self.lines
-            .recv_timeout(support::CLI_TIMEOUT)
-            .unwrap_or_else(|_| panic!("no stdout line from the guest"))
-    }
-
-    /// Waits for the exit; returns (status, remaining stdout lines, stderr).
-    fn finish(mut self) -> (Option<i32>, Vec<String>, String) {
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                started.elapsed() < support::CLI_TIMEOUT,
-                "the guest did not exit"
-            );
-            thread::sleep(Duration::from_millis(5)); // polling interval
-        };
-        let mut stderr = String::new();
-        if let Some(mut err) = self.child.stderr.take() {
-            let _ = err.read_to_string(&mut stderr);
-        }
-        (status.code(), self.lines.iter().collect(), stderr)
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn listening_addr(bg: &mut Background) -> SocketAddr {

@@ -317,6 +317,101 @@ pub fn run_cli(guest_name: &str, policy: &PolicyFile, extra: &[&str], args: &[&s
     Cli::new(argv).output()
 }
 
+/// A `sandnet run` in the background whose stdout lines arrive on a channel;
+/// killed when dropped.
+#[allow(dead_code, reason = "only the tests of listening guests use it")]
+pub struct Background {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Background {
+    /// `sandnet run GUEST --policy POLICY [EXTRA...] -- ARGS...`.
+    pub fn start(
+        guest_name: &str,
+        policy: &PolicyFile,
+        extra: &[&str],
+        args: &[&str],
+    ) -> Background {
+        let component = guest(guest_name);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sandnet"))
+            .arg("run")
+            .arg(&component)
+            .args(["--policy", policy.arg()])
+            .args(extra)
+            .arg("--")
+            .args(args)
+            .env("SANDNET_CACHE_DIR", shared_cache_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in io::BufRead::lines(io::BufReader::new(stdout)) {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Background {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The next stdout line, failing the test after `CLI_TIMEOUT`.
+    pub fn line(&mut self) -> String {
+        match self.lines.recv_timeout(CLI_TIMEOUT) {
+            Ok(line) => {
+                self.seen.push(line.clone());
+                line
+            }
+            Err(_) => {
+                let _ = self.child.kill();
+                let mut stderr = String::new();
+                if let Some(mut err) = self.child.stderr.take() {
+                    let _ = err.read_to_string(&mut stderr);
+                }
+                panic!(
+                    "no stdout line from the guest; so far {:?}; stderr:\n{stderr}",
+                    self.seen
+                );
+            }
+        }
+    }
+
+    /// Waits for the exit; returns (status, remaining stdout lines, stderr).
+    pub fn finish(mut self) -> (Option<i32>, Vec<String>, String) {
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(started.elapsed() < CLI_TIMEOUT, "the guest did not exit");
+            std::thread::sleep(Duration::from_millis(5)); // polling interval
+        };
+        let mut stderr = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut stderr);
+        }
+        let rest = self.lines.iter().collect();
+        (status.code(), rest, stderr)
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Running through the library
 
