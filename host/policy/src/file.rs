@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
+use crate::decision::DenialDetail;
 use crate::guest::GuestPolicy;
 use crate::limits::{LimitValue, Limits, SetError};
 use crate::rule::{Rule, RuleError};
@@ -93,8 +94,23 @@ pub struct Policy {
     guests: Vec<GuestPolicy>,
 }
 
-const TOP_KEYS: [&str; 6] = ["guest", "allow", "deny", "env", "ca_bundle", "limits"];
-const GUEST_KEYS: [&str; 5] = ["allow", "deny", "env", "ca_bundle", "limits"];
+const TOP_KEYS: [&str; 7] = [
+    "guest",
+    "allow",
+    "deny",
+    "env",
+    "ca_bundle",
+    "limits",
+    "denial_detail",
+];
+const GUEST_KEYS: [&str; 6] = [
+    "allow",
+    "deny",
+    "env",
+    "ca_bundle",
+    "limits",
+    "denial_detail",
+];
 const RULE_TABLE_KEYS: [&str; 3] = ["rule", "addresses", "peers"];
 
 impl Policy {
@@ -302,6 +318,26 @@ impl Parser<'_> {
                 "deny" => guest.deny = self.rules(value, "deny")?,
                 "limits" => guest.limits = self.limits(value, limits_context)?,
                 "env" => guest.env = self.env(value)?,
+                "denial_detail" => {
+                    let Some(text) = value.get_ref().as_str() else {
+                        return self.invalid(
+                            value.span().start,
+                            format!(
+                                "\"denial_detail\" must be the string \"full\" or \"minimal\", found {}",
+                                value.get_ref().type_str()
+                            ),
+                        );
+                    };
+                    let Some(detail) = DenialDetail::parse(text) else {
+                        return self.invalid(
+                            value.span().start,
+                            format!(
+                                "invalid denial_detail \"{text}\" (expected \"full\", the default, or \"minimal\" to show guests only that a target is denied)"
+                            ),
+                        );
+                    };
+                    guest.denial_detail = detail;
+                }
                 "ca_bundle" => {
                     let Some(path) = value.get_ref().as_str() else {
                         return self.invalid(

@@ -46,8 +46,8 @@ mod rule;
 mod scheme;
 mod target;
 
-pub use addr::{AddressClass, canonical_ip, canonical_net, classify};
-pub use decision::{Decision, Denial, RuleList, RuleRef};
+pub use addr::{AddressClass, canonical_ip, canonical_net, classify, embedded_ipv4};
+pub use decision::{Decision, Denial, DenialDetail, RuleList, RuleRef};
 pub use file::{Policy, PolicyError};
 pub use guest::GuestPolicy;
 pub use host::{Host, HostPattern};
@@ -57,7 +57,9 @@ pub use path::PathPattern;
 pub use ports::PortPattern;
 pub use rule::{Rule, RuleError};
 pub use scheme::Scheme;
-pub use target::{Target, TargetError};
+pub use target::{Target, TargetError, canonical_method};
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

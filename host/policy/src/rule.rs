@@ -260,10 +260,29 @@ impl Rule {
         Ok(self)
     }
 
-    /// Scheme, host and port match (path and method ignored): the rule is about this endpoint.
+    /// Scheme, host and port match (path and method ignored): the rule is
+    /// about this endpoint. For a listening rule, port 0 (any port the OS
+    /// picks) needs a rule port of `*` or exactly `0` (see [`PortPattern::matches_bind`]).
     pub fn matches_endpoint(&self, target: &Target) -> bool {
         self.scheme.covers(target.scheme)
             && self.host.matches(&target.host)
+            && self.admits_port(target.port)
+    }
+
+    /// As an allow rule, whether the port is granted (bind semantics for listening rules).
+    pub(crate) fn admits_port(&self, port: u16) -> bool {
+        if self.scheme.listens() {
+            self.ports.matches_bind(port)
+        } else {
+            self.ports.matches(port)
+        }
+    }
+
+    /// As a deny rule: scheme, host (or an IPv4 address the target's IPv6
+    /// address embeds) and port match.
+    fn catches_endpoint(&self, target: &Target) -> bool {
+        self.scheme.covers(target.scheme)
+            && self.host.catches(&target.host)
             && self.ports.matches(target.port)
     }
 
@@ -287,20 +306,20 @@ impl Rule {
 
     /// As a deny rule: endpoint, some reading of the path, and the method match.
     pub fn catches(&self, target: &Target) -> bool {
-        self.matches_endpoint(target)
+        self.catches_endpoint(target)
             && self.path.catches(&target.path)
             && self.method_matches(target)
     }
 
     /// As a deny rule at connection level: the rule has no path or method
     /// restriction, scheme and port match, and its host matches the target's
-    /// host or names `ip`.
+    /// host or names `ip` (or an IPv4 address `ip` embeds).
     pub fn catches_address(&self, target: &Target, ip: IpAddr) -> bool {
         self.methods.is_none()
             && self.path == PathPattern::Any
             && self.scheme.covers(target.scheme)
             && self.ports.matches(target.port)
-            && (self.host.matches(&target.host) || self.host.grants_ip(ip))
+            && (self.host.catches(&target.host) || self.host.names_ip(ip))
     }
 
     /// Whether the address allowance names `ip`.
@@ -316,10 +335,7 @@ fn parse_methods(text: &str, scheme: Scheme) -> Result<Vec<String>, RuleError> {
     }
     text.split(',')
         .map(|m| {
-            let is_token = !m.is_empty()
-                && m.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if is_token {
+            if crate::target::is_token(m) {
                 Ok(m.to_ascii_uppercase())
             } else {
                 Err(RuleError::InvalidMethod(m.to_string()))
