@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use ipnet::IpNet;
 
 use crate::addr::{canonical_ip, canonical_net, embedded_ipv4};
-use crate::rule::RuleError;
+use crate::error::RuleError;
 
 /// The host of a [`Target`](crate::Target), normalised.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

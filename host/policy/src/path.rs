@@ -24,7 +24,7 @@
 
 use std::fmt;
 
-use crate::rule::RuleError;
+use crate::error::RuleError;
 
 /// Bytes that stay percent-encoded in the canonical form, whatever the input did.
 fn must_encode(b: u8) -> bool {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::rule::RuleError;
+use crate::error::RuleError;
 
 /// Which ports a rule allows.
 #[derive(Debug, Clone, PartialEq, Eq)]

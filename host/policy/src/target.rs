@@ -5,59 +5,10 @@ use std::net::IpAddr;
 
 use crate::AddressClass;
 use crate::addr::classify;
+use crate::error::TargetError;
 use crate::host::Host;
 use crate::path::normalize;
 use crate::scheme::Scheme;
-
-/// Why a target URL could not be parsed. Each message names the offending text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TargetError {
-    /// No `scheme://`.
-    #[error("invalid target \"{target}\": missing \"scheme://\" (e.g. \"https://{target}\")")]
-    MissingScheme {
-        /// The target as given.
-        target: String,
-    },
-    /// The scheme is not one sandnet knows.
-    #[error(
-        "invalid target \"{target}\": unknown scheme \"{scheme}\" (expected one of {})",
-        Scheme::list()
-    )]
-    UnknownScheme {
-        /// The target as given.
-        target: String,
-        /// The scheme as given.
-        scheme: String,
-    },
-    /// The URL is malformed.
-    #[error("invalid target \"{target}\": {reason}")]
-    Invalid {
-        /// The target as given.
-        target: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// An HTTP method that is not an RFC 9110 token.
-    #[error(
-        "invalid method {method:?}: a method is an HTTP token of letters, digits and !#$%&'*+-.^_`|~ (e.g. \"GET\")"
-    )]
-    InvalidMethod {
-        /// The method as given.
-        method: String,
-    },
-    /// The scheme has no default port and none was given.
-    #[error(
-        "invalid target \"{target}\": {scheme} targets need a port (e.g. \"{scheme}://{host}:5432\")"
-    )]
-    MissingPort {
-        /// The target as given.
-        target: String,
-        /// The scheme.
-        scheme: Scheme,
-        /// The host as given.
-        host: String,
-    },
-}
 
 /// A target: what a guest wants to reach, normalised for matching.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
