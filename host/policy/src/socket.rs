@@ -124,6 +124,35 @@ impl GuestPolicy {
         })
     }
 
+    /// Whether the standard name lookup may hand `ip` to the guest as an
+    /// answer for `name`: some `tcp` or `udp` allow rule naming `name` exactly
+    /// lets a connection to `name` reach `ip` (the address check, on one of the
+    /// rule's ports). Other answers would only tell the guest where the name
+    /// points (loopback, a private range) without granting anything.
+    pub fn grants_lookup_answer(&self, name: &str, ip: IpAddr) -> bool {
+        let Ok(Host::Name(name)) = Host::parse(name) else {
+            return false;
+        };
+        self.allow.iter().any(|rule| {
+            let port = match &rule.ports {
+                crate::ports::PortPattern::Any => Some(1),
+                crate::ports::PortPattern::List(list) => list.first().map(|&(lo, _)| lo),
+            };
+            matches!(rule.scheme, Scheme::Tcp | Scheme::Udp)
+                && matches!(&rule.host, HostPattern::Exact(n) if *n == name)
+                && port.is_some_and(|port| {
+                    let target = Target {
+                        scheme: rule.scheme,
+                        host: Host::Name(name.clone()),
+                        port,
+                        path: String::new(),
+                        method: None,
+                    };
+                    self.check_address(&target, ip).is_allowed()
+                })
+        })
+    }
+
     /// Whether a standard socket may bind or listen on `addr` (`scheme` is
     /// `tcp-listen` or `udp-bind`). With `implicit_ok`, an unspecified address
     /// with port 0 (the implicit bind before a connect or send) needs no
@@ -603,6 +632,29 @@ deny = ["tcp://10.0.0.13:6379"]"#,
         for (allow, want) in cases {
             let g = guest(&format!("allow = {allow}"));
             assert_eq!(g.grants_broadcast(), want, "{allow}");
+        }
+    }
+
+    #[test]
+    fn lookup_answers_are_only_addresses_the_guest_may_reach() {
+        let policy = crate::Policy::parse(
+            r#"allow = ["tcp://db.test:5432", { rule = "udp://svc.test:53", addresses = ["10.0.0.0/8"] }]"#,
+            "p.toml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let guest = policy.guest(None).unwrap_or_else(|e| panic!("{e}"));
+        let cases = [
+            ("db.test", "93.184.216.34", true),
+            ("db.test", "127.0.0.1", false),
+            ("db.test", "169.254.169.254", false),
+            ("DB.test.", "93.184.216.34", true),
+            ("svc.test", "10.1.2.3", true),
+            ("svc.test", "192.168.1.1", false),
+            ("other.test", "93.184.216.34", false),
+        ];
+        for (name, ip, want) in cases {
+            let ip: IpAddr = ip.parse().unwrap_or_else(|e| panic!("{ip}: {e}"));
+            assert_eq!(guest.grants_lookup_answer(name, ip), want, "{name:?} {ip}");
         }
     }
 }
