@@ -15,6 +15,7 @@
 mod support;
 
 mod cli;
+mod differential;
 mod guests;
 mod http;
 mod runtime;
