@@ -348,7 +348,10 @@ fn explain(path: &Path, guest: Option<&str>, addresses: &[IpAddr], text: &str) -
         &target.describe(),
         guest.check(&target),
     );
-    for ip in addresses {
+    // `run` checks an IP literal's connection like any resolved address, so
+    // explain does too: both judge the same raw target the same way.
+    let literal = target.host.ip().filter(|ip| !addresses.contains(ip));
+    for ip in addresses.iter().chain(literal.as_ref()) {
         let label = format!("{target} via {ip}");
         allowed &= print_decision(
             &mut stdout,

@@ -253,8 +253,23 @@ impl Guard {
                         .map(|r| format!("{}: {}", r.line, r.text));
                     self.audit().emit(&ev);
                 }
-                Err(NetError::Denied(denial))
+                Err(self.refuse(&denial, target))
             }
+        }
+    }
+
+    /// The error a guest gets for `denial` of `target`: the operator's log and
+    /// audit keep the whole denial; the guest sees [`GuestPolicy::guest_denial`]
+    /// (never a resolved address; less under `denial_detail = "minimal"`).
+    fn refuse(&self, denial: &Denial, target: &Target) -> NetError {
+        NetError::Denied(self.policy.guest_denial(denial, target))
+    }
+
+    /// `err` as the guest may see it (denials through [`Guard::refuse`]).
+    fn for_guest(&self, err: NetError, target: &Target) -> NetError {
+        match err {
+            NetError::Denied(denial) => self.refuse(&denial, target),
+            other => other,
         }
     }
 
@@ -297,7 +312,7 @@ impl Guard {
                     }
                     self.audit().emit(&ev.took(started.elapsed()));
                 }
-                Err(err)
+                Err(self.for_guest(err, target))
             }
         }
     }
@@ -322,10 +337,16 @@ impl Guard {
                         resolved,
                     ));
                 }
-                Err(err) => last_err = Some(format!("{addr}: {err}")),
+                Err(err) => {
+                    tracing::info!(guest = %self.policy.name, %target, %addr, %err, "connect failed");
+                    last_err = Some(err);
+                }
             }
         }
-        let detail = last_err.unwrap_or_else(|| "no address answered".to_owned());
+        // The guest learns why, not where: for a name, which address it resolved
+        // to stays with the operator (audit log, tracing), or the guest would have
+        // a DNS oracle for names it may not otherwise see.
+        let detail = last_err.map_or_else(|| "no address answered".to_owned(), |e| e.to_string());
         Err((NetError::Connect(format!("{target}: {detail}")), resolved))
     }
 
@@ -350,6 +371,7 @@ impl Guard {
                 suggestion: None,
                 rule: None,
             });
+            tracing::info!(guest = %self.policy.name, %target, reason = %denial, "connection denied");
             return Err((NetError::Denied(denial), resolved));
         }
         Ok((vetted, resolved))
@@ -384,7 +406,7 @@ impl Guard {
                     ev.reason = Some(err.to_string());
                     self.audit().emit(&ev);
                 }
-                Err(err)
+                Err(self.for_guest(err, target))
             }
         }
     }
@@ -440,73 +462,26 @@ impl Guard {
     }
 
     /// Checks an address a standard `wasi:sockets` socket wants to reach
-    /// (`scheme` is `tcp` or `udp`). Allowed when a rule grants the address
-    /// itself, or when a rule names a host whose addresses (resolved once per
-    /// run by the host) include it; either way the address check applies too.
-    /// Wildcard-name rules (`*.example.com`) cannot match: the address carries no name.
+    /// (`scheme` is `tcp` or `udp`): [`GuestPolicy::check_socket_addr`], given
+    /// what the policy's candidate names resolved to (once per run, on the host).
     pub async fn check_socket_addr(
         &self,
         scheme: Scheme,
         addr: SocketAddr,
     ) -> Result<(), NetError> {
-        let by_ip = Target {
-            scheme,
-            host: Host::Ip(addr.ip()),
-            port: addr.port(),
-            path: String::new(),
-            method: None,
-        };
-        let direct = match self.policy.check(&by_ip) {
-            Decision::Allow(_) => self.policy.check_address(&by_ip, addr.ip()),
-            deny => deny,
-        };
-        let decision = match direct {
-            Decision::Allow(rule) => Decision::Allow(rule),
-            Decision::Deny(denial) => match self.allowed_by_name(scheme, addr).await {
-                Some(rule) => Decision::Allow(rule),
-                None => Decision::Deny(denial),
-            },
-        };
-        self.record_socket(&by_ip, decision)
-    }
-
-    /// The first allow rule naming a host that resolved to `addr`'s IP and
-    /// passes both checks for it.
-    async fn allowed_by_name(
-        &self,
-        scheme: Scheme,
-        addr: SocketAddr,
-    ) -> Option<sandnet_policy::RuleRef> {
-        let names: Vec<String> = self
-            .policy
-            .allow
-            .iter()
-            .filter(|r| r.scheme.covers(scheme) && r.ports.matches(addr.port()))
-            .filter_map(|r| match &r.host {
-                sandnet_policy::HostPattern::Exact(name) => Some(name.clone()),
-                _ => None,
-            })
-            .collect();
-        for name in names {
-            let ips = self.resolve_cached(&name).await;
-            if !ips.contains(&addr.ip()) {
-                continue;
+        let direct = self.policy.check_socket_direct(scheme, addr);
+        let decision = if direct.is_allowed() {
+            direct
+        } else {
+            let mut resolved = Vec::new();
+            for name in self.policy.socket_name_candidates(scheme, addr.port()) {
+                let ips = self.resolve_cached(&name).await;
+                resolved.push((name, ips));
             }
-            let target = Target {
-                scheme,
-                host: Host::Name(name),
-                port: addr.port(),
-                path: String::new(),
-                method: None,
-            };
-            if let (Decision::Allow(rule), Decision::Allow(_)) = (
-                self.policy.check(&target),
-                self.policy.check_address(&target, addr.ip()),
-            ) {
-                return Some(rule);
-            }
-        }
-        None
+            self.policy.check_socket_addr(scheme, addr, &resolved)
+        };
+        let target = socket_target(scheme, addr);
+        self.record_socket(&target, decision)
     }
 
     /// The addresses `name` resolves to, looked up once per run; empty when the
@@ -521,17 +496,14 @@ impl Guard {
         ips
     }
 
-    /// Name lookup for standard sockets: only host names a `tcp` or `udp`
-    /// allow rule names exactly are resolved (with the guard's resolver, once
-    /// per run); any other name is refused, since a lookup of an arbitrary
-    /// name would itself carry data out through DNS. `None` means refused.
+    /// Name lookup for standard sockets: only names a `tcp` or `udp` allow rule
+    /// names exactly are resolved ([`GuestPolicy::grants_lookup`]; once per run,
+    /// with the guard's resolver), and only the addresses the guest may then
+    /// connect to or send to are returned: the others would tell the guest
+    /// what the name resolved to without granting anything. `None` means refused.
     pub async fn lookup_granted_name(&self, name: &str) -> Option<Vec<IpAddr>> {
         let name = normalise_name(name);
-        let granted = self.policy.allow.iter().any(|r| {
-            matches!(r.scheme, Scheme::Tcp | Scheme::Udp)
-                && matches!(&r.host, sandnet_policy::HostPattern::Exact(n) if *n == name)
-        });
-        if !granted {
+        if !self.policy.grants_lookup(&name) {
             tracing::warn!(
                 "wasi:sockets lookup of {name:?} refused: no tcp or udp rule of guest \"{}\" names it",
                 self.policy.name
@@ -549,88 +521,38 @@ impl Guard {
             }
             return None;
         }
-        Some(self.resolve_cached(&name).await)
+        let resolved = self.resolve_cached(&name).await;
+        let usable: Vec<IpAddr> = resolved
+            .iter()
+            .copied()
+            .filter(|ip| self.policy.grants_lookup_answer(&name, *ip))
+            .collect();
+        if usable.len() < resolved.len() {
+            tracing::info!(guest = %self.policy.name, %name, ?resolved, ?usable, "lookup answers the guest may not use were withheld");
+        }
+        Some(usable)
     }
 
-    /// Checks a standard socket's bind or listen address (`tcp-listen://` or
-    /// `udp-bind://`). With `implicit_ok`, an unspecified address with port 0
-    /// (the implicit bind before a connect or send) needs no grant; a listen
-    /// never gets that pass, or a guest could listen on every interface.
+    /// Checks a standard socket's bind or listen address
+    /// ([`GuestPolicy::check_bind`]).
     pub fn check_socket_bind(
         &self,
         scheme: Scheme,
         addr: SocketAddr,
         implicit_ok: bool,
     ) -> Result<(), NetError> {
-        if implicit_ok && addr.ip().is_unspecified() && addr.port() == 0 {
+        let decision = self.policy.check_bind(scheme, addr, implicit_ok);
+        if matches!(&decision, Decision::Allow(r) if r.line == sandnet_policy::IMPLICIT_BIND_LINE) {
             return Ok(());
         }
-        let target = Target {
-            scheme,
-            host: Host::Ip(addr.ip()),
-            port: addr.port(),
-            path: String::new(),
-            method: None,
-        };
-        let decision = self.policy.check(&target);
-        self.record_socket(&target, decision)
+        self.record_socket(&socket_target(scheme, addr), decision)
     }
 
-    /// Whether a standard TCP listener may accept `peer`. wasmtime-wasi does
-    /// not say which listener took the connection, so every `tcp-listen` allow
-    /// rule must accept the peer (its `peers`, or none for any), and no deny
-    /// rule may name the peer's address.
+    /// Whether a standard TCP listener may accept `peer`
+    /// ([`GuestPolicy::check_accept`]).
     pub fn check_socket_accept(&self, peer: SocketAddr) -> Result<(), NetError> {
-        let ip = peer.ip();
-        let target = Target {
-            scheme: Scheme::TcpListen,
-            host: Host::Ip(ip),
-            port: peer.port(),
-            path: String::new(),
-            method: None,
-        };
-        let listen_rules: Vec<&sandnet_policy::Rule> = self
-            .policy
-            .allow
-            .iter()
-            .filter(|r| r.scheme == Scheme::TcpListen)
-            .collect();
-        let denied_by = self
-            .policy
-            .deny
-            .iter()
-            .find(|r| r.scheme.covers(Scheme::TcpListen) && r.host.grants_ip(ip));
-        let refusing = listen_rules.iter().find(|r| !r.accepts_peer(ip));
-        let reason = match (denied_by, refusing, listen_rules.is_empty()) {
-            (Some(rule), _, _) => format!(
-                "peer {peer} is named by the deny rule at line {} (\"{}\")",
-                rule.line, rule.text
-            ),
-            (None, Some(rule), _) => format!(
-                "peer {peer} is not in the peers of the tcp-listen rule at line {} (\"{}\"); standard sockets cannot tell listeners apart, so every tcp-listen rule must accept a peer",
-                rule.line, rule.text
-            ),
-            (None, None, true) => format!(
-                "no tcp-listen rule of guest \"{}\" accepts peer {peer}",
-                self.policy.name
-            ),
-            (None, None, false) => {
-                return self.record_socket(
-                    &target,
-                    Decision::Allow(sandnet_policy::RuleRef {
-                        line: listen_rules[0].line,
-                        text: listen_rules[0].text.clone(),
-                        list: sandnet_policy::RuleList::Allow,
-                    }),
-                );
-            }
-        };
-        let denial = Denial {
-            reason,
-            suggestion: None,
-            rule: None,
-        };
-        self.record_socket(&target, Decision::Deny(denial))
+        let decision = self.policy.check_accept(peer);
+        self.record_socket(&socket_target(Scheme::TcpListen, peer), decision)
     }
 
     fn record_socket(&self, target: &Target, decision: Decision) -> Result<(), NetError> {
@@ -694,6 +616,17 @@ fn count(
     match limit {
         Some(limit) if total > limit => Err(NetError::limit(name, limit)),
         _ => Ok(()),
+    }
+}
+
+/// The target a standard socket's address stands for in audit events.
+fn socket_target(scheme: Scheme, addr: SocketAddr) -> Target {
+    Target {
+        scheme,
+        host: Host::Ip(addr.ip()),
+        port: addr.port(),
+        path: String::new(),
+        method: None,
     }
 }
 
@@ -781,10 +714,15 @@ mod tests {
             ],
         );
         let err = connect(&guard, "http://app.test/").await;
+        // The guest is told the name was refused, never where it points.
         assert!(
-            matches!(&err, NetError::Denied(d) if d.reason.contains("127.0.0.1")),
+            matches!(&err, NetError::Denied(d) if d.reason.contains("app.test resolved to an address the policy does not grant")
+                && d.suggestion.is_none()),
             "{err}"
         );
+        for ip in ["127.0.0.1", "169.254.169.254", "10.1.2.3"] {
+            assert!(!format!("{err:?}").contains(ip), "{ip} leaked: {err:?}");
+        }
         assert!(
             dialer.dialled.lock().unwrap().is_empty(),
             "{:?}",
@@ -803,11 +741,53 @@ mod tests {
         );
         let err = connect(&guard, "http://app.test/").await;
         assert!(matches!(err, NetError::Connect(_)), "{err}");
+        assert!(
+            !err.to_string().contains("93.184.216.34"),
+            "a connect error must not name the resolved address: {err}"
+        );
         let dialled = dialer.dialled.lock().unwrap().clone();
         assert_eq!(
             dialled,
             vec!["93.184.216.34:80".parse::<SocketAddr>().unwrap()]
         );
+    }
+
+    #[tokio::test]
+    async fn ip_literal_grants_limited_by_path_do_not_widen_a_wildcard_rule() {
+        let (guard, dialer) = guard(
+            r#"allow = ["http://*:*", "http://127.0.0.1:8080/ok/*"]"#,
+            &[],
+        );
+        let target = Target::parse("http://127.0.0.1:8080/secret").unwrap();
+        assert!(
+            guard.check_request(&target).is_ok(),
+            "the wildcard admits the request"
+        );
+        let err = connect(&guard, "http://127.0.0.1:8080/secret").await;
+        assert!(matches!(err, NetError::Denied(_)), "{err}");
+        assert!(dialer.dialled.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn minimal_denial_detail_hides_the_policy_from_the_guest() {
+        let (guard, _dialer) = guard(
+            "denial_detail = \"minimal\"\nallow = [\"https://api.test/v1/*\"]\ndeny = [\"https://api.test/v1/admin/*\"]",
+            &[],
+        );
+        for url in ["https://api.test/v2", "https://api.test/v1/admin/x"] {
+            let err = guard
+                .check_request(&Target::parse(url).unwrap())
+                .unwrap_err();
+            let NetError::Denied(denial) = &err else {
+                panic!("{url}: {err}")
+            };
+            assert_eq!(denial.suggestion, None, "{url}");
+            assert_eq!(denial.rule, None, "{url}");
+            assert!(
+                !denial.reason.contains("test.toml") && !denial.reason.contains("line"),
+                "{url}: {denial:?}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -169,7 +169,16 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
     {
         AddressClass::Reserved
     } else if in_v6(ip, [0x2000, 0, 0, 0, 0, 0, 0, 0], 3) {
-        AddressClass::Public
+        // An otherwise global address may still carry an IPv4 destination
+        // (ISATAP interface ids): a non-public one makes it non-public.
+        if embedded_ipv4(ip)
+            .into_iter()
+            .any(|v4| classify_v4(v4) != AddressClass::Public)
+        {
+            AddressClass::Reserved
+        } else {
+            AddressClass::Public
+        }
     } else {
         AddressClass::Reserved
     }
@@ -181,6 +190,56 @@ fn embedded_v4(hi: u16, lo: u16) -> AddressClass {
         AddressClass::Public => AddressClass::Public,
         _ => AddressClass::Reserved,
     }
+}
+
+/// The IPv4 addresses an IPv6 address may carry to an IPv4 destination, by
+/// the translation and tunnelling schemes that embed one:
+///
+/// - NAT64 well-known prefix `64:ff9b::/96` (RFC 6052): the last 32 bits;
+/// - NAT64 local-use prefix `64:ff9b:1::/48` (RFC 8215): every RFC 6052 layout
+///   an operator may pick within it (prefix lengths 48, 56, 64 and 96);
+/// - 6to4 `2002::/16` (RFC 3056): bits 16–48;
+/// - Teredo `2001::/32` (RFC 4380): the server (bits 32–64) and the
+///   obfuscated client (last 32 bits, inverted);
+/// - ISATAP interface ids `::0:5efe:a.b.c.d` / `::200:5efe:a.b.c.d` (RFC 5214);
+/// - IPv4-translated `::ffff:0:a.b.c.d` (RFC 2765 SIIT).
+///
+/// IPv4-mapped and IPv4-compatible forms are not listed: [`canonical_ip`]
+/// already turns them into IPv4. Deny rules naming an IPv4 address or range
+/// also catch every IPv6 form embedding it; [`classify`] calls such an
+/// address non-public when an embedded IPv4 is.
+pub fn embedded_ipv4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
+    let b = ip.octets();
+    let v4 = |at: &[u8]| match at {
+        [a, b, c, d, ..] => Some(Ipv4Addr::new(*a, *b, *c, *d)),
+        _ => None,
+    };
+    let seg = ip.segments();
+    let mut out = Vec::new();
+    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        out.extend(v4(&b[12..]));
+    } else if seg[..3] == [0x64, 0xff9b, 1] {
+        // RFC 6052 layouts: the IPv4 bits follow the prefix, skipping bits 64-71.
+        let mut skipped = [0u8; 15];
+        skipped[..8].copy_from_slice(&b[..8]);
+        skipped[8..].copy_from_slice(&b[9..]);
+        for prefix_bytes in [6, 7, 8] {
+            out.extend(v4(&skipped[prefix_bytes..]));
+        }
+        out.extend(v4(&b[12..]));
+    } else if seg[0] == 0x2002 {
+        out.extend(v4(&b[2..]));
+    } else if seg[..2] == [0x2001, 0] {
+        out.extend(v4(&b[4..]));
+        out.extend(v4(&[!b[12], !b[13], !b[14], !b[15]]));
+    } else if seg[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        out.extend(v4(&b[12..]));
+    }
+    if b[8] & 0xfd == 0 && b[9..12] == [0, 0x5e, 0xfe] {
+        out.extend(v4(&b[12..]));
+    }
+    out.dedup();
+    out
 }
 
 /// The host-bits-cleared form of a CIDR, for "did you mean" hints.
@@ -244,9 +303,54 @@ mod tests {
             ("2001::1", Reserved),
             ("100::1", Reserved),
             ("4000::1", Reserved),
+            // IPv4-embedding forms take the class of the IPv4 they carry.
+            ("64:ff9b::a00:1", Reserved),
+            ("64:ff9b::a9fe:a9fe", Reserved),
+            ("64:ff9b::101:101", Public),
+            ("64:ff9b:1::7f00:1", Reserved),
+            ("64:ff9b:1:7f00:0:100::", Reserved),
+            ("2002:a00:1::1", Reserved),
+            ("2002:808:808::1", Public),
+            ("2002:c0a8:101::", Reserved),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", Reserved),
+            ("2606:4700::5efe:7f00:1", Reserved),
+            ("2606:4700::200:5efe:a00:1", Reserved),
+            ("2606:4700::5efe:808:808", Public),
+            ("::ffff:0:7f00:1", Reserved),
         ];
         for (input, want) in cases {
             assert_eq!(classify(ip(input)), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn embedded() {
+        let cases: [(&str, &[&str]); 12] = [
+            ("64:ff9b::7f00:1", &["127.0.0.1"]),
+            ("64:ff9b::a9fe:a9fe", &["169.254.169.254"]),
+            // RFC 6052 /48 layout: 127.0 in bits 48-63, 0.1 in bits 72-87.
+            (
+                "64:ff9b:1:7f00:0:100::",
+                &["127.0.0.1", "0.0.1.0", "0.1.0.0", "0.0.0.0"],
+            ),
+            ("64:ff9b:1::a00:1", &["0.0.0.0", "0.0.0.10", "10.0.0.1"]),
+            ("2002:7f00:1::", &["127.0.0.1"]),
+            ("2002:a9fe:a9fe:1::5", &["169.254.169.254"]),
+            // Teredo: server 65.54.227.120, client 192.0.2.45 (inverted).
+            (
+                "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+                &["65.54.227.120", "192.0.2.45"],
+            ),
+            ("fe80::5efe:a00:1", &["10.0.0.1"]),
+            ("2001:db8::200:5efe:c0a8:101", &["192.168.1.1"]),
+            ("::ffff:0:a00:1", &["10.0.0.1"]),
+            ("2606:4700::1111", &[]),
+            ("::1", &[]),
+        ];
+        for (input, want) in cases {
+            let v6: Ipv6Addr = input.parse().unwrap_or_else(|e| panic!("{input:?}: {e}"));
+            let got: Vec<String> = embedded_ipv4(v6).iter().map(|v| v.to_string()).collect();
+            assert_eq!(got, want, "{input:?}");
         }
     }
 

@@ -1,90 +1,16 @@
 //! Reading a policy file: TOML with line-precise errors into one [`GuestPolicy`] per guest.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
+use crate::decision::DenialDetail;
+use crate::error::PolicyError;
+use crate::error::RuleError;
 use crate::guest::GuestPolicy;
 use crate::limits::{LimitValue, Limits, SetError};
-use crate::rule::{Rule, RuleError};
-
-/// Why a policy file could not be used. Messages start with `FILE:LINE:` where there is a line.
-#[derive(Debug, thiserror::Error)]
-pub enum PolicyError {
-    /// The file could not be read.
-    #[error("cannot read policy file {}: {source}", path.display())]
-    Io {
-        /// The path given.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML.
-    #[error("{file}:{line}: invalid TOML: {message}")]
-    Syntax {
-        /// Policy file name.
-        file: String,
-        /// Line of the error.
-        line: u32,
-        /// The TOML parser's message.
-        message: String,
-    },
-    /// A rule does not parse.
-    #[error("{file}:{line}: invalid rule \"{rule}\": {error}")]
-    InvalidRule {
-        /// Policy file name.
-        file: String,
-        /// Line of the rule.
-        line: u32,
-        /// The rule as written.
-        rule: String,
-        /// What is wrong, with a hint.
-        error: RuleError,
-    },
-    /// A key the schema does not have.
-    #[error("{file}:{line}: unknown key \"{key}\" in {context} ({hint})")]
-    UnknownKey {
-        /// Policy file name.
-        file: String,
-        /// Line of the key.
-        line: u32,
-        /// The key.
-        key: String,
-        /// Where it is, e.g. `[guest.feeds]`.
-        context: String,
-        /// `did you mean "..."?` or the list of valid keys.
-        hint: String,
-    },
-    /// A value of the wrong type or form.
-    #[error("{file}:{line}: {message}")]
-    Invalid {
-        /// Policy file name.
-        file: String,
-        /// Line of the value.
-        line: u32,
-        /// What is wrong, naming the value and what is expected.
-        message: String,
-    },
-    /// `--guest NAME` names no guest of the file.
-    #[error("{file}: no guest named \"{name}\" (guests: {known})")]
-    UnknownGuest {
-        /// Policy file name.
-        file: String,
-        /// The name asked for.
-        name: String,
-        /// The guests the file defines, comma-separated.
-        known: String,
-    },
-    /// No guest named, and the file has several.
-    #[error("{file} defines several guests ({known}); choose one with --guest NAME")]
-    GuestRequired {
-        /// Policy file name.
-        file: String,
-        /// The guests the file defines, comma-separated.
-        known: String,
-    },
-}
+use crate::rule::Rule;
 
 /// A parsed policy file: one or more guests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,8 +19,23 @@ pub struct Policy {
     guests: Vec<GuestPolicy>,
 }
 
-const TOP_KEYS: [&str; 6] = ["guest", "allow", "deny", "env", "ca_bundle", "limits"];
-const GUEST_KEYS: [&str; 5] = ["allow", "deny", "env", "ca_bundle", "limits"];
+const TOP_KEYS: [&str; 7] = [
+    "guest",
+    "allow",
+    "deny",
+    "env",
+    "ca_bundle",
+    "limits",
+    "denial_detail",
+];
+const GUEST_KEYS: [&str; 6] = [
+    "allow",
+    "deny",
+    "env",
+    "ca_bundle",
+    "limits",
+    "denial_detail",
+];
 const RULE_TABLE_KEYS: [&str; 3] = ["rule", "addresses", "peers"];
 
 impl Policy {
@@ -161,7 +102,7 @@ impl Policy {
 
     /// Warnings about over-broad rules (see [`Lint`](crate::Lint)).
     pub fn lint(&self) -> Vec<crate::Lint> {
-        crate::lint::lint(self)
+        crate::lint::lint(&self.guests)
     }
 }
 
@@ -302,6 +243,26 @@ impl Parser<'_> {
                 "deny" => guest.deny = self.rules(value, "deny")?,
                 "limits" => guest.limits = self.limits(value, limits_context)?,
                 "env" => guest.env = self.env(value)?,
+                "denial_detail" => {
+                    let Some(text) = value.get_ref().as_str() else {
+                        return self.invalid(
+                            value.span().start,
+                            format!(
+                                "\"denial_detail\" must be the string \"full\" or \"minimal\", found {}",
+                                value.get_ref().type_str()
+                            ),
+                        );
+                    };
+                    let Some(detail) = DenialDetail::parse(text) else {
+                        return self.invalid(
+                            value.span().start,
+                            format!(
+                                "invalid denial_detail \"{text}\" (expected \"full\", the default, or \"minimal\" to show guests only that a target is denied)"
+                            ),
+                        );
+                    };
+                    guest.denial_detail = detail;
+                }
                 "ca_bundle" => {
                     let Some(path) = value.get_ref().as_str() else {
                         return self.invalid(

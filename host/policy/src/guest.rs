@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::AddressClass;
 use crate::addr::{canonical_ip, classify};
-use crate::decision::{Decision, Denial, RuleList, RuleRef};
+use crate::decision::{Decision, Denial, DenialDetail, RuleList, RuleRef};
 use crate::host::{Host, HostPattern};
 use crate::limits::Limits;
 use crate::path::PathPattern;
@@ -31,6 +31,8 @@ pub struct GuestPolicy {
     /// Extra CA certificates (PEM) to trust (`ca_bundle`), relative to the policy
     /// file's directory when read with [`Policy::from_file`](crate::Policy::from_file).
     pub ca_bundle: Option<PathBuf>,
+    /// How much of a denial the guest sees (`denial_detail`); see [`GuestPolicy::guest_denial`].
+    pub denial_detail: DenialDetail,
 }
 
 fn rule_ref(rule: &Rule, list: RuleList) -> RuleRef {
@@ -52,7 +54,15 @@ impl GuestPolicy {
             limits: Limits::default(),
             env: Vec::new(),
             ca_bundle: None,
+            denial_detail: DenialDetail::Full,
         }
+    }
+
+    /// `denial` (of a check of `target`) as this guest may see it, at its
+    /// [`denial_detail`](GuestPolicy::denial_detail): see [`Denial::for_guest`].
+    /// Log the original for the operator; return this one to the guest.
+    pub fn guest_denial(&self, denial: &Denial, target: &Target) -> Denial {
+        denial.for_guest(self.denial_detail, target)
     }
 
     /// Request-level decision on scheme, host, port, path and method.
@@ -102,35 +112,47 @@ impl GuestPolicy {
     }
 
     /// Address-level decision for one resolved address `ip` of `target` (whose
-    /// host is the name the guest used). Path and method are ignored: a
-    /// connection carries many requests, each checked by [`GuestPolicy::check`].
+    /// host is the name or IP literal the guest used). Path and method are
+    /// ignored: a connection carries many requests, each checked by
+    /// [`GuestPolicy::check`].
     ///
     /// Deny: a deny rule without path or method that matches the endpoint, or
     /// (for a name target) any deny rule naming `ip` whatever its path or
     /// method, since requests by name on that connection cannot be told apart.
+    /// A deny rule naming an IPv4 address also names the IPv6 forms embedding
+    /// it (see [`embedded_ipv4`](crate::embedded_ipv4)).
     ///
     /// Allow: a public address by the first allow rule for the endpoint. A
-    /// non-public address reached through a NAME only when an endpoint rule
-    /// with no path and no method grants it (its `addresses`, or both hosts
-    /// `localhost` for loopback), or every endpoint rule grants it, or an allow
-    /// rule with no path and no method names it (IP or CIDR host) for this
-    /// scheme and port. Otherwise a broader rule (`http://*`) could carry, on
-    /// the same connection, requests the path-limited granting rule never meant
-    /// for the non-public address. A non-public IP
-    /// literal needs an allow rule naming it for this scheme and port (each
-    /// request on it is checked against that rule's path and method).
+    /// non-public address only when the grant covers every request the
+    /// connection can carry, which is every request ANY endpoint rule admits
+    /// (a pooled connection for an origin is reused for all of them): an
+    /// endpoint rule with no path and no method grants it, or every endpoint
+    /// rule grants it (or admits exactly the requests of a rule that does), or
+    /// an allow rule with no path and no method names it (IP or CIDR host) for
+    /// this scheme and port. A rule grants the address through its
+    /// `addresses` (or both hosts `localhost` for loopback) for a name target,
+    /// and by naming it (IP or CIDR host) for an IP-literal target. Otherwise a
+    /// broader rule (`http://*:*`) could carry, on the same connection,
+    /// requests the path- or method-limited granting rule never meant for the
+    /// non-public address.
     pub fn check_address(&self, target: &Target, ip: IpAddr) -> Decision {
         let ip = canonical_ip(ip);
         let origin = target.origin();
         let by_name = matches!(target.host, Host::Name(_));
+        let class = classify(ip);
         if let Some(rule) = self.deny.iter().find(|r| {
             r.catches_address(target, ip)
                 || (by_name
                     && r.scheme.covers(target.scheme)
                     && r.ports.matches(target.port)
-                    && r.host.grants_ip(ip))
+                    && r.host.names_ip(ip))
         }) {
-            return self.denied_by(rule, format!("{origin} at {ip}"));
+            let what = if by_name {
+                format!("{origin} resolved to {ip} ({class}), which")
+            } else {
+                format!("{origin} at {ip}")
+            };
+            return self.denied_by(rule, what);
         }
         let endpoint: Vec<&Rule> = self
             .allow
@@ -155,67 +177,88 @@ impl GuestPolicy {
                 rule: None,
             });
         };
-        let class = classify(ip);
         if class == AddressClass::Public {
             return Decision::Allow(rule_ref(first, RuleList::Allow));
         }
         let localhost = Host::Name("localhost".into());
         let rule_grants = |r: &Rule| {
-            r.allowance_grants(ip)
-                || (target.host == localhost
-                    && ip.is_loopback()
-                    && r.host == HostPattern::Exact("localhost".into()))
-        };
-        let ip_rule = |unrestricted: bool| {
-            self.allow.iter().find(|r| {
-                r.scheme.covers(target.scheme)
-                    && r.ports.matches(target.port)
-                    && r.host.grants_ip(ip)
-                    && (!unrestricted || (r.methods.is_none() && r.path == PathPattern::Any))
-            })
+            if by_name {
+                r.allowance_grants(ip)
+                    || (target.host == localhost
+                        && ip.is_loopback()
+                        && r.host == HostPattern::Exact("localhost".into()))
+            } else {
+                r.host.grants_ip(ip)
+            }
         };
         let unrestricted = |r: &Rule| r.methods.is_none() && r.path == PathPattern::Any;
-        let granted = if by_name {
-            endpoint
-                .iter()
-                .copied()
-                .find(|r| rule_grants(r) && unrestricted(r))
-                .or_else(|| {
-                    // A rule that does not grant the address is harmless when a
-                    // granting rule admits exactly the same requests.
-                    let covered = |r: &Rule| {
-                        rule_grants(r)
-                            || endpoint.iter().any(|g| {
-                                rule_grants(g) && g.methods == r.methods && g.path == r.path
-                            })
-                    };
-                    endpoint.iter().all(|r| covered(r)).then_some(*first)
-                })
-                .or_else(|| ip_rule(true))
-        } else {
-            ip_rule(false)
+        // A rule that does not grant the address is harmless when a granting
+        // rule admits exactly the same requests.
+        let covered = |r: &Rule| {
+            rule_grants(r)
+                || endpoint
+                    .iter()
+                    .any(|g| rule_grants(g) && g.methods == r.methods && g.path == r.path)
         };
+        let ip_rule = || {
+            self.allow.iter().find(|r| {
+                r.scheme.covers(target.scheme)
+                    && r.admits_port(target.port)
+                    && r.host.grants_ip(ip)
+                    && unrestricted(r)
+            })
+        };
+        let granted = endpoint
+            .iter()
+            .copied()
+            .find(|r| rule_grants(r) && unrestricted(r))
+            .or_else(|| {
+                endpoint.iter().all(|r| covered(r)).then(|| {
+                    if by_name {
+                        *first
+                    } else {
+                        endpoint
+                            .iter()
+                            .copied()
+                            .find(|r| rule_grants(r))
+                            .unwrap_or(first)
+                    }
+                })
+            })
+            .or_else(ip_rule);
         if let Some(rule) = granted {
             return Decision::Allow(rule_ref(rule, RuleList::Allow));
         }
-        if by_name && let Some(granting) = endpoint.iter().find(|r| rule_grants(r)) {
+        if let Some(granting) = endpoint.iter().find(|r| rule_grants(r)) {
             let others: Vec<String> = endpoint
                 .iter()
-                .filter(|r| {
-                    !rule_grants(r)
-                        && !endpoint
-                            .iter()
-                            .any(|g| rule_grants(g) && g.methods == r.methods && g.path == r.path)
-                })
+                .filter(|r| !covered(r))
                 .map(|r| format!("{} (\"{}\")", r.line, r.text))
                 .collect();
-            return Decision::Deny(Denial {
-                reason: format!(
+            let reason = if by_name {
+                format!(
                     "{origin} resolved to {ip} ({class}); the rule at {}:{} grants that address, but the rule(s) at line {} of the same guest also admit requests to {origin} without granting it, and requests on one connection cannot be told apart; narrow or remove those rules, or grant the address on them too",
                     self.source,
                     granting.line,
                     others.join(", "),
-                ),
+                )
+            } else {
+                format!(
+                    "{origin} names a non-public address ({class}); the rule at {}:{} grants it only for some paths or methods, but the rule(s) at line {} of the same guest also admit requests to {origin}, and requests on one connection cannot be told apart; narrow or remove those rules, or grant {ip} for every path and method (e.g. {})",
+                    self.source,
+                    granting.line,
+                    others.join(", "),
+                    quote(&rule_text(
+                        None,
+                        target.scheme,
+                        &Host::Ip(ip),
+                        target.port,
+                        None
+                    )),
+                )
+            };
+            return Decision::Deny(Denial {
+                reason,
                 suggestion: None,
                 rule: Some(rule_ref(granting, RuleList::Allow)),
             });
@@ -267,7 +310,7 @@ impl GuestPolicy {
         let peer = canonical_ip(peer);
         let origin = listen.origin();
         if let Some(rule) = self.deny.iter().find(|r| {
-            r.scheme.covers(listen.scheme) && r.ports.matches(listen.port) && r.host.grants_ip(peer)
+            r.scheme.covers(listen.scheme) && r.ports.matches(listen.port) && r.host.names_ip(peer)
         }) {
             return self.denied_by(rule, format!("peer {peer} of {origin}"));
         }

@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use ipnet::IpNet;
 
-use crate::addr::{canonical_ip, canonical_net};
-use crate::rule::RuleError;
+use crate::addr::{canonical_ip, canonical_net, embedded_ipv4};
+use crate::error::RuleError;
 
 /// The host of a [`Target`](crate::Target), normalised.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -178,6 +178,31 @@ impl HostPattern {
     /// Whether this pattern names `ip` explicitly (an IP literal or CIDR containing it).
     pub fn grants_ip(&self, ip: IpAddr) -> bool {
         matches!(self, HostPattern::Net(net) if net.contains(&canonical_ip(ip)))
+    }
+
+    /// For deny rules: whether this pattern names `ip` or an IPv4 address that
+    /// `ip` embeds (NAT64, 6to4, Teredo, ISATAP, SIIT; see
+    /// [`embedded_ipv4`](crate::embedded_ipv4)), so that a deny rule naming
+    /// `127.0.0.1` also refuses `64:ff9b::7f00:1`.
+    pub fn names_ip(&self, ip: IpAddr) -> bool {
+        let HostPattern::Net(net) = self else {
+            return false;
+        };
+        match canonical_ip(ip) {
+            ip @ IpAddr::V4(_) => net.contains(&ip),
+            IpAddr::V6(v6) => {
+                net.contains(&IpAddr::V6(v6))
+                    || embedded_ipv4(v6)
+                        .into_iter()
+                        .any(|v4| net.contains(&IpAddr::V4(v4)))
+            }
+        }
+    }
+
+    /// For deny rules: [`HostPattern::matches`], and for an IP host also
+    /// [`HostPattern::names_ip`].
+    pub fn catches(&self, host: &Host) -> bool {
+        self.matches(host) || host.ip().is_some_and(|ip| self.names_ip(ip))
     }
 }
 

@@ -5,6 +5,12 @@
 //! request (scheme, host, port, path, method) and [`GuestPolicy::check_address`]
 //! for every address the host resolved — and gets a [`Decision`] that names the
 //! rule, or a [`Denial`] that names the reason and the rule that would allow it.
+//! Standard `wasi:sockets` and UDP sockets have their own walks
+//! ([`GuestPolicy::check_socket_addr`], [`GuestPolicy::grants_lookup`],
+//! [`GuestPolicy::check_bind`], [`GuestPolicy::check_accept`],
+//! [`GuestPolicy::check_udp_sender`]); every allow/deny walk lives here.
+//! A guest sees a denial through [`GuestPolicy::guest_denial`], never the
+//! addresses its names resolved to.
 //!
 //! ```
 //! use sandnet_policy::{Policy, Target};
@@ -35,6 +41,7 @@
 
 mod addr;
 mod decision;
+mod error;
 mod file;
 mod guest;
 mod host;
@@ -44,20 +51,25 @@ pub mod path;
 mod ports;
 mod rule;
 mod scheme;
+mod socket;
 mod target;
 
-pub use addr::{AddressClass, canonical_ip, canonical_net, classify};
-pub use decision::{Decision, Denial, RuleList, RuleRef};
-pub use file::{Policy, PolicyError};
+pub use addr::{AddressClass, canonical_ip, canonical_net, classify, embedded_ipv4};
+pub use decision::{Decision, Denial, DenialDetail, RuleList, RuleRef};
+pub use error::{PolicyError, RuleError, TargetError};
+pub use file::Policy;
 pub use guest::GuestPolicy;
 pub use host::{Host, HostPattern};
-pub use limits::{Limits, parse_duration, parse_size};
+pub use limits::{Limit, LimitKind, Limits, parse_duration, parse_size};
 pub use lint::Lint;
 pub use path::PathPattern;
 pub use ports::PortPattern;
-pub use rule::{Rule, RuleError};
+pub use rule::Rule;
 pub use scheme::Scheme;
-pub use target::{Target, TargetError};
+pub use socket::IMPLICIT_BIND_LINE;
+pub use target::{Target, canonical_method};
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

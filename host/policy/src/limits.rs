@@ -100,10 +100,232 @@ pub(crate) enum SetError {
     Invalid(String),
 }
 
-enum Kind {
+/// One limit of a `[limits]` table: its key, kind, default and meaning in one
+/// place. The key list, parsing, the documentation table and the name
+/// reported in `limit-exceeded` all come from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Limit {
+    /// `memory` (also `memory_bytes`): linear memory cap.
+    Memory,
+    /// `wall_time`: wall-clock deadline for the whole run.
+    WallTime,
+    /// `max_connections`: concurrent connections.
+    MaxConnections,
+    /// `max_body_bytes`: largest request or buffered response body.
+    MaxBodyBytes,
+    /// `connect_timeout`: TCP + TLS connect.
+    ConnectTimeout,
+    /// `first_byte_timeout`: request sent → response head.
+    FirstByteTimeout,
+    /// `request_timeout`: a whole request/response.
+    RequestTimeout,
+    /// `read_timeout`: idle time between reads of a stream.
+    ReadTimeout,
+    /// `max_redirects`: the most redirects a guest may ask to follow.
+    MaxRedirects,
+    /// `requests_per_second`: token-bucket rate of requests/messages.
+    RequestsPerSecond,
+    /// `bytes_out_total`: quota of bytes sent.
+    BytesOutTotal,
+    /// `bytes_in_total`: quota of bytes received.
+    BytesInTotal,
+    /// `max_ws_message_bytes`: largest WebSocket message.
+    MaxWsMessageBytes,
+    /// `max_ws_frame_bytes`: largest WebSocket frame.
+    MaxWsFrameBytes,
+    /// `ws_heartbeat`: interval of host-sent WebSocket pings.
+    WsHeartbeat,
+    /// `max_sse_event_bytes`: largest Server-Sent Event.
+    MaxSseEventBytes,
+    /// `max_datagram_bytes`: largest UDP datagram.
+    MaxDatagramBytes,
+    /// `datagrams_per_second`: token-bucket rate of datagrams sent.
+    DatagramsPerSecond,
+}
+
+/// What kind of value a limit takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    /// Bytes: an integer or a string like `"10 MiB"`.
     Size,
+    /// A duration string like `"5s"`.
     Duration,
+    /// A positive integer.
     Count,
+}
+
+impl Limit {
+    /// Every limit, in the order messages and docs list them.
+    pub const ALL: [Limit; 18] = [
+        Limit::Memory,
+        Limit::WallTime,
+        Limit::MaxConnections,
+        Limit::MaxBodyBytes,
+        Limit::ConnectTimeout,
+        Limit::FirstByteTimeout,
+        Limit::RequestTimeout,
+        Limit::ReadTimeout,
+        Limit::MaxRedirects,
+        Limit::RequestsPerSecond,
+        Limit::BytesOutTotal,
+        Limit::BytesInTotal,
+        Limit::MaxWsMessageBytes,
+        Limit::MaxWsFrameBytes,
+        Limit::WsHeartbeat,
+        Limit::MaxSseEventBytes,
+        Limit::MaxDatagramBytes,
+        Limit::DatagramsPerSecond,
+    ];
+
+    /// The key in a `[limits]` table, also the name a `limit-exceeded` error reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::Memory => "memory",
+            Limit::WallTime => "wall_time",
+            Limit::MaxConnections => "max_connections",
+            Limit::MaxBodyBytes => "max_body_bytes",
+            Limit::ConnectTimeout => "connect_timeout",
+            Limit::FirstByteTimeout => "first_byte_timeout",
+            Limit::RequestTimeout => "request_timeout",
+            Limit::ReadTimeout => "read_timeout",
+            Limit::MaxRedirects => "max_redirects",
+            Limit::RequestsPerSecond => "requests_per_second",
+            Limit::BytesOutTotal => "bytes_out_total",
+            Limit::BytesInTotal => "bytes_in_total",
+            Limit::MaxWsMessageBytes => "max_ws_message_bytes",
+            Limit::MaxWsFrameBytes => "max_ws_frame_bytes",
+            Limit::WsHeartbeat => "ws_heartbeat",
+            Limit::MaxSseEventBytes => "max_sse_event_bytes",
+            Limit::MaxDatagramBytes => "max_datagram_bytes",
+            Limit::DatagramsPerSecond => "datagrams_per_second",
+        }
+    }
+
+    /// The limit a key names (`memory_bytes` is accepted for `memory`).
+    pub fn parse(key: &str) -> Option<Limit> {
+        if key == "memory_bytes" {
+            return Some(Limit::Memory);
+        }
+        Limit::ALL.into_iter().find(|l| l.name() == key)
+    }
+
+    /// The kind of value it takes.
+    pub fn kind(self) -> LimitKind {
+        match self {
+            Limit::Memory
+            | Limit::MaxBodyBytes
+            | Limit::BytesOutTotal
+            | Limit::BytesInTotal
+            | Limit::MaxWsMessageBytes
+            | Limit::MaxWsFrameBytes
+            | Limit::MaxSseEventBytes
+            | Limit::MaxDatagramBytes => LimitKind::Size,
+            Limit::WallTime
+            | Limit::ConnectTimeout
+            | Limit::FirstByteTimeout
+            | Limit::RequestTimeout
+            | Limit::ReadTimeout
+            | Limit::WsHeartbeat => LimitKind::Duration,
+            Limit::MaxConnections
+            | Limit::MaxRedirects
+            | Limit::RequestsPerSecond
+            | Limit::DatagramsPerSecond => LimitKind::Count,
+        }
+    }
+
+    /// What it limits, one sentence.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Limit::Memory => "Linear memory cap of the guest.",
+            Limit::WallTime => "Wall-clock deadline for the whole run.",
+            Limit::MaxConnections => "Concurrent connections.",
+            Limit::MaxBodyBytes => "Largest request or buffered response body.",
+            Limit::ConnectTimeout => "TCP + TLS connect.",
+            Limit::FirstByteTimeout => "From a request sent to its response head.",
+            Limit::RequestTimeout => "A whole request and response.",
+            Limit::ReadTimeout => "Idle time between reads of a stream.",
+            Limit::MaxRedirects => {
+                "The most redirects a guest may ask to follow (0: never follow)."
+            }
+            Limit::RequestsPerSecond => "Token-bucket rate of requests and messages.",
+            Limit::BytesOutTotal => "Quota of bytes sent.",
+            Limit::BytesInTotal => "Quota of bytes received.",
+            Limit::MaxWsMessageBytes => "Largest WebSocket message.",
+            Limit::MaxWsFrameBytes => "Largest WebSocket frame.",
+            Limit::WsHeartbeat => "Interval of host-sent WebSocket pings.",
+            Limit::MaxSseEventBytes => "Largest Server-Sent Event.",
+            Limit::MaxDatagramBytes => "Largest UDP datagram.",
+            Limit::DatagramsPerSecond => "Token-bucket rate of datagrams sent.",
+        }
+    }
+
+    /// The value of this limit in `limits`, as a policy file would write it
+    /// (`"256 MiB"`, `"5s"`, `16`, or `unlimited`).
+    pub fn value_text(self, limits: &Limits) -> String {
+        let size = |b: u64| format_size(b);
+        let dur = |d: Duration| format_duration(d);
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "unlimited".to_string());
+        match self {
+            Limit::Memory => size(limits.memory_bytes),
+            Limit::WallTime => dur(limits.wall_time),
+            Limit::MaxConnections => limits.max_connections.to_string(),
+            Limit::MaxBodyBytes => size(limits.max_body_bytes),
+            Limit::ConnectTimeout => dur(limits.connect_timeout),
+            Limit::FirstByteTimeout => dur(limits.first_byte_timeout),
+            Limit::RequestTimeout => dur(limits.request_timeout),
+            Limit::ReadTimeout => dur(limits.read_timeout),
+            Limit::MaxRedirects => limits.max_redirects.to_string(),
+            Limit::RequestsPerSecond => opt(limits.requests_per_second.map(|n| n.to_string())),
+            Limit::BytesOutTotal => opt(limits.bytes_out_total.map(size)),
+            Limit::BytesInTotal => opt(limits.bytes_in_total.map(size)),
+            Limit::MaxWsMessageBytes => size(limits.max_ws_message_bytes),
+            Limit::MaxWsFrameBytes => size(limits.max_ws_frame_bytes),
+            Limit::WsHeartbeat => dur(limits.ws_heartbeat),
+            Limit::MaxSseEventBytes => size(limits.max_sse_event_bytes),
+            Limit::MaxDatagramBytes => size(limits.max_datagram_bytes),
+            Limit::DatagramsPerSecond => opt(limits.datagrams_per_second.map(|n| n.to_string())),
+        }
+    }
+
+    /// A markdown table of every limit: key, default and meaning.
+    pub fn docs_table() -> String {
+        let defaults = Limits::default();
+        let mut out = String::from("| key | default | meaning |\n| --- | --- | --- |\n");
+        for limit in Limit::ALL {
+            out.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                limit.name(),
+                limit.value_text(&defaults),
+                limit.meaning()
+            ));
+        }
+        out
+    }
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `"256 MiB"` for whole MiB (likewise GiB, KiB), else the byte count.
+fn format_size(bytes: u64) -> String {
+    for (unit, factor) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if bytes >= factor && bytes.is_multiple_of(factor) {
+            return format!("{} {unit}", bytes / factor);
+        }
+    }
+    bytes.to_string()
+}
+
+/// `"5s"` for whole seconds, else milliseconds.
+fn format_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
 }
 
 const SIZE_HINT: &str = "expected a positive number of bytes, as an integer or a string like \"10 MiB\" (units B, KB, KiB, MB, MiB, GB, GiB, TB, TiB)";
@@ -112,7 +334,8 @@ const DURATION_HINT: &str =
 const COUNT_HINT: &str = "expected a positive integer";
 
 impl Limits {
-    /// The keys a limits table accepts (`memory_bytes` is also accepted for `memory`).
+    /// The keys a limits table accepts (`memory_bytes` is also accepted for
+    /// `memory`): [`Limit::name`] of every [`Limit::ALL`].
     pub const KEYS: [&'static str; 18] = [
         "memory",
         "wall_time",
@@ -136,82 +359,57 @@ impl Limits {
 
     /// Sets one limit from its TOML key and value.
     pub(crate) fn set(&mut self, key: &str, value: LimitValue<'_>) -> Result<(), SetError> {
-        let kind = match key {
-            "memory"
-            | "memory_bytes"
-            | "max_body_bytes"
-            | "bytes_out_total"
-            | "bytes_in_total"
-            | "max_ws_message_bytes"
-            | "max_ws_frame_bytes"
-            | "max_sse_event_bytes"
-            | "max_datagram_bytes" => Kind::Size,
-            "wall_time" | "connect_timeout" | "first_byte_timeout" | "request_timeout"
-            | "read_timeout" | "ws_heartbeat" => Kind::Duration,
-            "max_connections"
-            | "max_redirects"
-            | "requests_per_second"
-            | "datagrams_per_second" => Kind::Count,
-            _ => return Err(SetError::UnknownKey),
-        };
+        let limit = Limit::parse(key).ok_or(SetError::UnknownKey)?;
         let invalid = |hint: &str| {
-            let what = match kind {
-                Kind::Size => "size",
-                Kind::Duration => "duration",
-                Kind::Count => "value",
+            let what = match limit.kind() {
+                LimitKind::Size => "size",
+                LimitKind::Duration => "duration",
+                LimitKind::Count => "value",
             };
             SetError::Invalid(format!("invalid {what} {value} for {key} ({hint})"))
         };
-        match kind {
-            Kind::Size => {
-                let bytes = match value {
-                    LimitValue::Integer(i) => u64::try_from(i).ok().filter(|&b| b > 0),
-                    LimitValue::String(s) => parse_size(s).filter(|&b| b > 0),
-                    LimitValue::Other(_) => None,
-                }
-                .ok_or_else(|| invalid(SIZE_HINT))?;
-                match key {
-                    "memory" | "memory_bytes" => self.memory_bytes = bytes,
-                    "max_body_bytes" => self.max_body_bytes = bytes,
-                    "bytes_out_total" => self.bytes_out_total = Some(bytes),
-                    "bytes_in_total" => self.bytes_in_total = Some(bytes),
-                    "max_ws_message_bytes" => self.max_ws_message_bytes = bytes,
-                    "max_ws_frame_bytes" => self.max_ws_frame_bytes = bytes,
-                    "max_sse_event_bytes" => self.max_sse_event_bytes = bytes,
-                    _ => self.max_datagram_bytes = bytes,
-                }
+        let size = || {
+            match value {
+                LimitValue::Integer(i) => u64::try_from(i).ok().filter(|&b| b > 0),
+                LimitValue::String(s) => parse_size(s).filter(|&b| b > 0),
+                LimitValue::Other(_) => None,
             }
-            Kind::Duration => {
-                let d = match value {
-                    LimitValue::String(s) => parse_duration(s).filter(|d| !d.is_zero()),
-                    _ => None,
-                }
-                .ok_or_else(|| invalid(DURATION_HINT))?;
-                match key {
-                    "wall_time" => self.wall_time = d,
-                    "connect_timeout" => self.connect_timeout = d,
-                    "first_byte_timeout" => self.first_byte_timeout = d,
-                    "request_timeout" => self.request_timeout = d,
-                    "read_timeout" => self.read_timeout = d,
-                    _ => self.ws_heartbeat = d,
-                }
+            .ok_or_else(|| invalid(SIZE_HINT))
+        };
+        let duration = || {
+            match value {
+                LimitValue::String(s) => parse_duration(s).filter(|d| !d.is_zero()),
+                _ => None,
             }
-            Kind::Count => {
-                let n = match value {
-                    // 0 redirects means "never follow"; every other count must allow something.
-                    LimitValue::Integer(i) => u32::try_from(i)
-                        .ok()
-                        .filter(|&n| n > 0 || key == "max_redirects"),
-                    _ => None,
-                }
-                .ok_or_else(|| invalid(COUNT_HINT))?;
-                match key {
-                    "max_connections" => self.max_connections = n,
-                    "max_redirects" => self.max_redirects = n,
-                    "requests_per_second" => self.requests_per_second = Some(n),
-                    _ => self.datagrams_per_second = Some(n),
-                }
+            .ok_or_else(|| invalid(DURATION_HINT))
+        };
+        // 0 redirects means "never follow"; every other count must allow something.
+        let count = |zero_ok: bool| {
+            match value {
+                LimitValue::Integer(i) => u32::try_from(i).ok().filter(|&n| n > 0 || zero_ok),
+                _ => None,
             }
+            .ok_or_else(|| invalid(COUNT_HINT))
+        };
+        match limit {
+            Limit::Memory => self.memory_bytes = size()?,
+            Limit::WallTime => self.wall_time = duration()?,
+            Limit::MaxConnections => self.max_connections = count(false)?,
+            Limit::MaxBodyBytes => self.max_body_bytes = size()?,
+            Limit::ConnectTimeout => self.connect_timeout = duration()?,
+            Limit::FirstByteTimeout => self.first_byte_timeout = duration()?,
+            Limit::RequestTimeout => self.request_timeout = duration()?,
+            Limit::ReadTimeout => self.read_timeout = duration()?,
+            Limit::MaxRedirects => self.max_redirects = count(true)?,
+            Limit::RequestsPerSecond => self.requests_per_second = Some(count(false)?),
+            Limit::BytesOutTotal => self.bytes_out_total = Some(size()?),
+            Limit::BytesInTotal => self.bytes_in_total = Some(size()?),
+            Limit::MaxWsMessageBytes => self.max_ws_message_bytes = size()?,
+            Limit::MaxWsFrameBytes => self.max_ws_frame_bytes = size()?,
+            Limit::WsHeartbeat => self.ws_heartbeat = duration()?,
+            Limit::MaxSseEventBytes => self.max_sse_event_bytes = size()?,
+            Limit::MaxDatagramBytes => self.max_datagram_bytes = size()?,
+            Limit::DatagramsPerSecond => self.datagrams_per_second = Some(count(false)?),
         }
         Ok(())
     }
@@ -301,6 +499,61 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(parse_duration(input), want, "{input:?}");
         }
+    }
+
+    #[test]
+    fn limit_table() {
+        assert_eq!(Limit::ALL.map(Limit::name), Limits::KEYS);
+        // Setting each limit changes its own value and no other.
+        for limit in Limit::ALL {
+            let value = match limit.kind() {
+                LimitKind::Size => LimitValue::String("7 KiB"),
+                LimitKind::Duration => LimitValue::String("7s"),
+                LimitKind::Count => LimitValue::Integer(7),
+            };
+            let mut limits = Limits::default();
+            assert_eq!(limits.set(limit.name(), value), Ok(()), "{limit:?}");
+            for other in Limit::ALL {
+                let changed = other.value_text(&limits) != other.value_text(&Limits::default());
+                assert_eq!(changed, other == limit, "{limit:?} set, {other:?} changed");
+            }
+            let want = match limit.kind() {
+                LimitKind::Size => "7 KiB",
+                LimitKind::Duration => "7s",
+                LimitKind::Count => "7",
+            };
+            assert_eq!(limit.value_text(&limits), want, "{limit:?}");
+            assert_eq!(Limit::parse(limit.name()), Some(limit), "{limit:?}");
+        }
+        assert_eq!(Limit::parse("memory_bytes"), Some(Limit::Memory));
+        assert_eq!(Limit::parse("cpu_time"), None);
+        let table = Limit::docs_table();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 2 + Limit::ALL.len(), "{table}");
+        let want = [
+            "| key | default | meaning |",
+            "| --- | --- | --- |",
+            "| `memory` | 256 MiB | Linear memory cap of the guest. |",
+            "| `wall_time` | 300s | Wall-clock deadline for the whole run. |",
+            "| `max_connections` | 16 | Concurrent connections. |",
+        ];
+        assert_eq!(lines[..5], want, "{table}");
+        let tail = [
+            "| `max_datagram_bytes` | 65507 | Largest UDP datagram. |",
+            "| `datagrams_per_second` | unlimited | Token-bucket rate of datagrams sent. |",
+        ];
+        assert_eq!(lines[lines.len() - 2..], tail, "{table}");
+        let sizes = [
+            (1u64, "1"),
+            (1024, "1 KiB"),
+            (1536, "1536"),
+            (10 * MIB, "10 MiB"),
+            (1 << 30, "1 GiB"),
+        ];
+        for (input, want) in sizes {
+            assert_eq!(format_size(input), want, "{input:?}");
+        }
+        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use ipnet::IpNet;
 
 use crate::AddressClass;
 use crate::addr::classify;
-use crate::file::Policy;
+use crate::guest::GuestPolicy;
 use crate::host::HostPattern;
 use crate::ports::PortPattern;
 use crate::rule::Rule;
@@ -114,9 +114,9 @@ fn rule_lints(rule: &Rule) -> Vec<String> {
 }
 
 /// Lints every allow rule of every guest, in file order.
-pub(crate) fn lint(policy: &Policy) -> Vec<Lint> {
+pub(crate) fn lint(guests: &[GuestPolicy]) -> Vec<Lint> {
     let mut lints = Vec::new();
-    for guest in policy.guests() {
+    for guest in guests {
         for rule in &guest.allow {
             for message in rule_lints(rule) {
                 lints.push(Lint {

@@ -1,27 +1,34 @@
 //! URL path normalisation and the path part of a rule (exact or `prefix*`).
 //!
 //! Paths are compared in a canonical form: percent-escapes decoded except for
-//! `%2F` (`/`), `%5C` (`\`) and `%25` (`%`), a fixed set of bytes re-encoded
-//! (uppercase hex), `\` read as `/`, and dot segments removed — so
-//! `/v1/../admin` and `/v1/%2e%2e/admin` are both `/admin`.
+//! `%2F` (`/`), `%5C` (`\`), `%3B` (`;`) and `%25` (`%`), a fixed set of bytes
+//! re-encoded (uppercase hex), `\` read as `/`, and dot segments removed — so
+//! `/v1/../admin` and `/v1/%2e%2e/admin` are both `/admin`. The canonical form
+//! is also the form to send: it is visible ASCII only (every other byte, and
+//! `"#<>?[]^`{|}`, percent-encoded), valid as an HTTP request path, and
+//! [`normalize`] leaves it unchanged. [`Target::request_path`](crate::Target::request_path)
+//! returns it.
 //!
-//! Encoded slashes are ambiguous: some servers decode `%2F` into a path
-//! separator, some do not. A path that contains one is therefore read both
-//! ways (the second reading decodes `%2F`/`%5C`, collapses repeated slashes
-//! and removes dot segments again): an allow rule must match **both**
-//! readings and a deny rule matches if **either** does (an allow rule with an
-//! exact path that itself spells `%2F` is the one exception: it names that
-//! resource literally). So
-//! `/v1/..%2Fadmin` is not allowed by `/v1/*`, and `/v1/admin%2Fusers` is
-//! caught by a deny rule `/v1/admin/*`.
+//! Servers read some paths differently: some decode `%2F` into a path
+//! separator, some merge repeated slashes (nginx `merge_slashes`), and
+//! Tomcat and Jetty drop `;params` from each segment (`/public/..;/admin` is
+//! `/admin` to them). A path is therefore read two ways: as it is, and
+//! leniently (the second reading decodes `%2F`/`%5C`/`%3B`, drops `;params`
+//! from each segment, collapses repeated slashes and removes dot segments
+//! again). An allow rule must match **both** readings and a deny rule matches
+//! if **either** does (an allow rule with an exact path that itself spells
+//! `%2F`, `%5C` or `;` is the one exception: it names that resource
+//! literally). So `/v1/..%2Fadmin` and `/v1/..;/admin` are not allowed by
+//! `/v1/*`, and `/v1/admin%2Fusers`, `/v1//admin` and `/v1/admin;x/users`
+//! are caught by a deny rule `/v1/admin/*`.
 
 use std::fmt;
 
-use crate::rule::RuleError;
+use crate::error::RuleError;
 
 /// Bytes that stay percent-encoded in the canonical form, whatever the input did.
 fn must_encode(b: u8) -> bool {
-    b <= 0x20 || b >= 0x7f || b"\"#<>?`{}^|".contains(&b)
+    b <= 0x20 || b >= 0x7f || b"\"#<>?`{}^|[]".contains(&b)
 }
 
 fn hex(d: u8) -> Option<u8> {
@@ -57,7 +64,7 @@ pub fn normalize(raw: &str) -> String {
             )
         {
             let v = (hi << 4) | lo;
-            if v == b'/' || v == b'\\' || v == b'%' || must_encode(v) {
+            if v == b'/' || v == b'\\' || v == b';' || v == b'%' || must_encode(v) {
                 push_encoded(&mut out, v);
             } else {
                 out.push(char::from(v));
@@ -100,12 +107,27 @@ fn remove_dot_segments(path: &str) -> String {
 }
 
 /// The second reading of a canonical path: encoded slashes and backslashes
-/// become separators, repeated slashes collapse, dot segments go. `None` when
-/// it equals the first reading.
+/// become separators, `;params` leave each segment (an encoded `;` too),
+/// repeated slashes collapse, dot segments go. `None` when it equals the
+/// first reading.
 pub fn lenient_reading(canonical: &str) -> Option<String> {
-    let decoded = canonical.replace("%2F", "/").replace("%5C", "/");
-    let mut collapsed = String::with_capacity(decoded.len());
-    for c in decoded.chars() {
+    // Servers that decode twice read `%252F` as `/` and `%2561` as `a`.
+    let once = if canonical.contains("%25") {
+        normalize(&decode_escaped_percent(canonical))
+    } else {
+        canonical.to_string()
+    };
+    let decoded = once
+        .replace("%2F", "/")
+        .replace("%5C", "/")
+        .replace("%3B", ";");
+    let stripped: Vec<&str> = decoded
+        .split('/')
+        .map(|segment| segment.split(';').next().unwrap_or(""))
+        .collect();
+    let stripped = stripped.join("/");
+    let mut collapsed = String::with_capacity(stripped.len());
+    for c in stripped.chars() {
         if c == '/' && collapsed.ends_with('/') {
             continue;
         }
@@ -113,6 +135,25 @@ pub fn lenient_reading(canonical: &str) -> Option<String> {
     }
     let lenient = remove_dot_segments(&collapsed);
     (lenient != canonical).then_some(lenient)
+}
+
+/// `%25XX` (an escaped `%` before two hex digits) as `%XX`: one more round of decoding.
+fn decode_escaped_percent(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex_at = |j: usize| bytes.get(j).copied().and_then(hex).is_some();
+        if path[i..].starts_with("%25") && hex_at(i + 3) && hex_at(i + 4) {
+            out.push('%');
+            i += 3;
+            continue;
+        }
+        let len = path[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&path[i..i + len]);
+        i += len;
+    }
+    out
 }
 
 /// The path part of a rule.
@@ -162,11 +203,11 @@ impl PathPattern {
     }
 
     /// For allow rules: the canonical path matches in every reading. An exact
-    /// path that itself spells `%2F` or `%5C` names that one resource, so the
-    /// literal reading suffices for it.
+    /// path that itself spells `%2F`, `%5C`, `;` or `%3B` names that one
+    /// resource, so the literal reading suffices for it.
     pub fn allows(&self, canonical: &str) -> bool {
         if let PathPattern::Exact(p) = self
-            && (p.contains("%2F") || p.contains("%5C"))
+            && ["%2F", "%5C", ";", "%3B"].iter().any(|s| p.contains(s))
         {
             return p == canonical;
         }
@@ -218,6 +259,13 @@ mod tests {
             ("/a b", "/a%20b"),
             ("/a%2Ab", "/a*b"),
             ("/a//b", "/a//b"),
+            ("/a;b", "/a;b"),
+            ("/a%3bb", "/a%3Bb"),
+            ("/a[0]", "/a%5B0%5D"),
+            ("/a%5b0%5d", "/a%5B0%5D"),
+            ("/public/..;/admin", "/public/..;/admin"),
+            ("/public\\..\\admin", "/admin"),
+            ("/public//..//admin", "/public//admin"),
         ];
         for (input, want) in cases {
             assert_eq!(normalize(input), want, "{input:?}");
@@ -232,6 +280,16 @@ mod tests {
             ("/v1/admin%2Fusers", Some("/v1/admin/users")),
             ("//admin/x", Some("/admin/x")),
             ("/a%5Cb", Some("/a/b")),
+            ("/public/..;/admin", Some("/admin")),
+            ("/public/..%3B/admin", Some("/admin")),
+            ("/admin;jsessionid=1/x", Some("/admin/x")),
+            ("/a/;x/b", Some("/a/b")),
+            ("/a;x", Some("/a")),
+            ("/public//admin", Some("/public/admin")),
+            ("/v1/..%252Fadmin", Some("/admin")),
+            ("/a/%2561", Some("/a/a")),
+            ("/a%25zz", None),
+            ("/100%25", None),
         ];
         for (input, want) in cases {
             assert_eq!(lenient_reading(input).as_deref(), want, "{input:?}");
@@ -264,6 +322,29 @@ mod tests {
             ("/v1/..%2fsecret", "/v1/..%2Fsecret", true, true),
             ("/v1/..%2Fsecret", "/secret", false, false),
             ("/api/ns%2F*", "/api/ns%2F..%2F..%2Fadmin", false, true),
+            // `;params`: Tomcat and Jetty read `/public/..;/admin` as `/admin`.
+            ("/public/*", "/public/..;/admin", false, true),
+            ("/admin/*", "/public/..;/admin", false, true),
+            ("/admin/*", "/public/..%3B/admin", false, true),
+            ("/admin/*", "/admin;x/users", false, true),
+            ("/admin", "/admin;jsessionid=1", false, true),
+            ("/api/*", "/api/items;v=2", true, true),
+            ("/api;v=2", "/api;v=2", true, true),
+            ("/api;v=2", "/api", false, false),
+            // Empty segments: nginx merge_slashes reads `//admin` as `/admin`.
+            ("/admin/*", "//admin", false, true),
+            ("/admin/*", "/public//admin", false, false),
+            ("/public/*", "/public//admin", true, true),
+            ("/*", "//admin", true, true),
+            ("/public/admin/*", "/public//admin/x", false, true),
+            // Backslashes arrive as separators already; encoded ones are read both ways.
+            ("/admin/*", "/a%5C..%5Cadmin/x", false, true),
+            ("/a/*", "/a%5C..%5Cadmin/x", false, false),
+            // Double decoding: `%252F` is `/` to a server that decodes twice.
+            ("/v1/*", "/v1/..%252Fadmin", false, true),
+            ("/admin/*", "/v1/..%252Fadmin", false, true),
+            ("/admin/*", "/%2561dmin/x", false, true),
+            ("/files/*", "/files/100%25", true, true),
         ];
         for (pattern, path, allows, catches) in cases {
             let p = PathPattern::parse(pattern).unwrap_or_else(|e| panic!("{pattern:?}: {e}"));

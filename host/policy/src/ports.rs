@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::rule::RuleError;
+use crate::error::RuleError;
 
 /// Which ports a rule allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +54,17 @@ impl PortPattern {
         match self {
             PortPattern::Any => true,
             PortPattern::List(list) => list.iter().any(|&(lo, hi)| (lo..=hi).contains(&port)),
+        }
+    }
+
+    /// Whether a bind or listen on `port` is allowed. Port 0 asks the OS for
+    /// any free port, which may lie outside every range of the rule, so it is
+    /// allowed only by `*` or by the port `0` on its own (a range starting at
+    /// 0 does not allow it); any other port as [`PortPattern::matches`].
+    pub fn matches_bind(&self, port: u16) -> bool {
+        match (self, port) {
+            (PortPattern::List(list), 0) => list.contains(&(0, 0)),
+            _ => self.matches(port),
         }
     }
 }
@@ -112,6 +123,27 @@ mod tests {
             let p = PortPattern::parse(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
             assert_eq!(p.matches(port), want, "{input:?} vs {port}");
             assert_eq!(p.to_string(), input, "{input:?} round trip");
+        }
+    }
+
+    #[test]
+    fn bind_matching() {
+        // (ports, bind port, allowed)
+        let cases = [
+            ("0", 0, true),
+            ("0,8080", 0, true),
+            ("*", 0, true),
+            ("0-100", 0, false),
+            ("0-1024", 0, false),
+            ("0-100", 50, true),
+            ("8080,0-100", 0, false),
+            ("8080", 0, false),
+            ("0", 1, false),
+            ("8080", 8080, true),
+        ];
+        for (input, port, want) in cases {
+            let p = PortPattern::parse(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+            assert_eq!(p.matches_bind(port), want, "{input:?} vs bind {port}");
         }
     }
 

@@ -5,128 +5,12 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::addr::canonical_ip;
+use crate::error::RuleError;
 use crate::host::{HostPattern, parse_cidr};
 use crate::path::PathPattern;
 use crate::ports::PortPattern;
 use crate::scheme::Scheme;
 use crate::target::Target;
-
-/// Why a rule could not be parsed. Each message names the offending part and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RuleError {
-    /// The rule is empty.
-    #[error("the rule is empty (expected e.g. \"https://api.example.com/v1/*\")")]
-    Empty,
-    /// No `scheme://`.
-    #[error("missing \"scheme://\" (did you mean \"https://{0}\"?)")]
-    MissingScheme(String),
-    /// Unknown scheme.
-    #[error("unknown scheme \"{0}\" (expected one of {list})", list = Scheme::list())]
-    UnknownScheme(String),
-    /// No host.
-    #[error("missing host (write \"*\" to allow any host)")]
-    MissingHost,
-    /// The host does not parse.
-    #[error("invalid host \"{host}\": {reason}")]
-    InvalidHost {
-        /// The host as written.
-        host: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A `*` anywhere but alone or as the whole first label.
-    #[error(
-        "invalid wildcard host \"{host}\": \"*\" may only stand alone or as the whole first label, as in \"*.example.com\""
-    )]
-    BadWildcard {
-        /// The host as written.
-        host: String,
-    },
-    /// A CIDR range or address that does not parse or has host bits set.
-    #[error("invalid CIDR \"{cidr}\": {reason}")]
-    InvalidCidr {
-        /// The range as written.
-        cidr: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The port part does not parse.
-    #[error("invalid port \"{ports}\": {reason}")]
-    InvalidPort {
-        /// The ports as written.
-        ports: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The scheme has no default port and the rule names none.
-    #[error("{0} rules need a port, e.g. \"{0}://db.internal:5432\" (or \":*\" for any port)")]
-    MissingPort(Scheme),
-    /// A path on a scheme without paths.
-    #[error("{scheme} rules take no path; remove \"{path}\"")]
-    PathNotAllowed {
-        /// The scheme.
-        scheme: Scheme,
-        /// The path as written.
-        path: String,
-    },
-    /// The path does not parse.
-    #[error("invalid path \"{path}\": {reason}")]
-    InvalidPath {
-        /// The path as written.
-        path: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A query or fragment.
-    #[error("rules match paths only; remove \"{0}\"")]
-    QueryNotAllowed(String),
-    /// `user@host`.
-    #[error("rules take no user info; remove \"{0}@\"")]
-    Userinfo(String),
-    /// Methods on a scheme that has none.
-    #[error("methods apply only to http and https rules, not {0}")]
-    MethodsNotAllowed(Scheme),
-    /// A method that is not an HTTP token.
-    #[error(
-        "invalid method \"{0}\" (expected a comma-separated list like \"GET,HEAD\" before the URL)"
-    )]
-    InvalidMethod(String),
-    /// Stray whitespace.
-    #[error("unexpected space in \"{0}\" (write methods, one space, then the URL)")]
-    Whitespace(String),
-    /// `udp-multicast` with a non-multicast host.
-    #[error(
-        "udp-multicast rules need a multicast group address or range (224.0.0.0/4 or ff00::/8), not \"{0}\""
-    )]
-    NotMulticast(String),
-    /// An entry of `addresses` that does not parse.
-    #[error("invalid address \"{address}\" in addresses: {reason}")]
-    InvalidAddress {
-        /// The entry as written.
-        address: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// `addresses` on a rule whose host is already an address.
-    #[error("addresses apply only to rules with a host name; \"{0}\" already names addresses")]
-    AddressesNeedName(String),
-    /// `addresses` on a deny rule.
-    #[error("deny rules take no addresses (a deny rule with an IP or CIDR host refuses addresses)")]
-    AddressesOnDeny,
-    /// `peers` on a rule that does not listen.
-    #[error(
-        "peers apply only to listening rules (tcp-listen, ws-listen, udp-bind), not to a {0} rule"
-    )]
-    PeersNeedListen(Scheme),
-    /// An entry of `peers` that does not parse.
-    #[error("invalid address \"{address}\" in peers: {reason}")]
-    InvalidPeer {
-        /// The entry as written.
-        address: String,
-        /// What is wrong.
-        reason: String,
-    },
-}
 
 /// One parsed rule of an `allow` or `deny` list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,10 +144,29 @@ impl Rule {
         Ok(self)
     }
 
-    /// Scheme, host and port match (path and method ignored): the rule is about this endpoint.
+    /// Scheme, host and port match (path and method ignored): the rule is
+    /// about this endpoint. For a listening rule, port 0 (any port the OS
+    /// picks) needs a rule port of `*` or exactly `0` (see [`PortPattern::matches_bind`]).
     pub fn matches_endpoint(&self, target: &Target) -> bool {
         self.scheme.covers(target.scheme)
             && self.host.matches(&target.host)
+            && self.admits_port(target.port)
+    }
+
+    /// As an allow rule, whether the port is granted (bind semantics for listening rules).
+    pub(crate) fn admits_port(&self, port: u16) -> bool {
+        if self.scheme.listens() {
+            self.ports.matches_bind(port)
+        } else {
+            self.ports.matches(port)
+        }
+    }
+
+    /// As a deny rule: scheme, host (or an IPv4 address the target's IPv6
+    /// address embeds) and port match.
+    fn catches_endpoint(&self, target: &Target) -> bool {
+        self.scheme.covers(target.scheme)
+            && self.host.catches(&target.host)
             && self.ports.matches(target.port)
     }
 
@@ -287,20 +190,20 @@ impl Rule {
 
     /// As a deny rule: endpoint, some reading of the path, and the method match.
     pub fn catches(&self, target: &Target) -> bool {
-        self.matches_endpoint(target)
+        self.catches_endpoint(target)
             && self.path.catches(&target.path)
             && self.method_matches(target)
     }
 
     /// As a deny rule at connection level: the rule has no path or method
     /// restriction, scheme and port match, and its host matches the target's
-    /// host or names `ip`.
+    /// host or names `ip` (or an IPv4 address `ip` embeds).
     pub fn catches_address(&self, target: &Target, ip: IpAddr) -> bool {
         self.methods.is_none()
             && self.path == PathPattern::Any
             && self.scheme.covers(target.scheme)
             && self.ports.matches(target.port)
-            && (self.host.matches(&target.host) || self.host.grants_ip(ip))
+            && (self.host.catches(&target.host) || self.host.names_ip(ip))
     }
 
     /// Whether the address allowance names `ip`.
@@ -316,10 +219,7 @@ fn parse_methods(text: &str, scheme: Scheme) -> Result<Vec<String>, RuleError> {
     }
     text.split(',')
         .map(|m| {
-            let is_token = !m.is_empty()
-                && m.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if is_token {
+            if crate::target::is_token(m) {
                 Ok(m.to_ascii_uppercase())
             } else {
                 Err(RuleError::InvalidMethod(m.to_string()))

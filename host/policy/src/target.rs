@@ -5,51 +5,10 @@ use std::net::IpAddr;
 
 use crate::AddressClass;
 use crate::addr::classify;
+use crate::error::TargetError;
 use crate::host::Host;
 use crate::path::normalize;
 use crate::scheme::Scheme;
-
-/// Why a target URL could not be parsed. Each message names the offending text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TargetError {
-    /// No `scheme://`.
-    #[error("invalid target \"{target}\": missing \"scheme://\" (e.g. \"https://{target}\")")]
-    MissingScheme {
-        /// The target as given.
-        target: String,
-    },
-    /// The scheme is not one sandnet knows.
-    #[error(
-        "invalid target \"{target}\": unknown scheme \"{scheme}\" (expected one of {})",
-        Scheme::list()
-    )]
-    UnknownScheme {
-        /// The target as given.
-        target: String,
-        /// The scheme as given.
-        scheme: String,
-    },
-    /// The URL is malformed.
-    #[error("invalid target \"{target}\": {reason}")]
-    Invalid {
-        /// The target as given.
-        target: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The scheme has no default port and none was given.
-    #[error(
-        "invalid target \"{target}\": {scheme} targets need a port (e.g. \"{scheme}://{host}:5432\")"
-    )]
-    MissingPort {
-        /// The target as given.
-        target: String,
-        /// The scheme.
-        scheme: Scheme,
-        /// The host as given.
-        host: String,
-    },
-}
 
 /// A target: what a guest wants to reach, normalised for matching.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -62,7 +21,8 @@ pub struct Target {
     /// `udp-multicast` join without a port).
     pub port: u16,
     /// The canonical path (see [`crate::path`]) for URL schemes, `""` otherwise.
-    /// Query and fragment are not part of it.
+    /// Query and fragment are not part of it. It is also the form to send
+    /// (see [`Target::request_path`]).
     pub path: String,
     /// The HTTP method, uppercase, if any. A target without one is checked as `GET`.
     pub method: Option<String>,
@@ -134,7 +94,18 @@ impl Target {
         })
     }
 
-    /// The same target with an HTTP method (uppercased).
+    /// The path to put on the wire: exactly the path the policy checked, so a
+    /// server cannot read a different one than the policy did. For URL
+    /// schemes it starts with `/`, holds visible ASCII only (anything else
+    /// percent-encoded) and is a valid HTTP request path; re-parsing
+    /// `origin + request_path()` gives the same target. `""` for other schemes.
+    /// The query, if any, is the caller's to append after a `?`.
+    pub fn request_path(&self) -> &str {
+        &self.path
+    }
+
+    /// The same target with an HTTP method (uppercased). Use
+    /// [`canonical_method`] first to refuse methods that are not tokens.
     pub fn with_method(mut self, method: &str) -> Target {
         self.method = Some(method.to_ascii_uppercase());
         self
@@ -168,6 +139,31 @@ impl Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}{}", self.origin(), self.path)
+    }
+}
+
+/// Whether `text` is an RFC 9110 token (`tchar`s only, not empty).
+pub(crate) fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// The method to check and to send: `method` uppercased, refused unless it is
+/// an RFC 9110 token, so the host sends exactly the method the policy checked.
+///
+/// ```
+/// assert_eq!(sandnet_policy::canonical_method("get").as_deref(), Ok("GET"));
+/// assert!(sandnet_policy::canonical_method("GET /x HTTP/1.1\r\n").is_err());
+/// ```
+pub fn canonical_method(method: &str) -> Result<String, TargetError> {
+    if is_token(method) {
+        Ok(method.to_ascii_uppercase())
+    } else {
+        Err(TargetError::InvalidMethod {
+            method: method.to_string(),
+        })
     }
 }
 
@@ -349,6 +345,129 @@ mod tests {
                 String::new()
             ))
         );
+    }
+
+    #[test]
+    fn methods() {
+        let ok = [
+            ("get", "GET"),
+            ("GET", "GET"),
+            ("Patch", "PATCH"),
+            ("M-SEARCH", "M-SEARCH"),
+            ("x!#$%&'*+-.^_`|~1", "X!#$%&'*+-.^_`|~1"),
+        ];
+        for (input, want) in ok {
+            assert_eq!(canonical_method(input).as_deref(), Ok(want), "{input:?}");
+        }
+        let hint =
+            "a method is an HTTP token of letters, digits and !#$%&'*+-.^_`|~ (e.g. \"GET\")";
+        let bad = [
+            ("", format!("invalid method \"\": {hint}")),
+            ("GET ", format!("invalid method \"GET \": {hint}")),
+            (
+                "GET /admin HTTP/1.1\r\nHost: x",
+                format!("invalid method \"GET /admin HTTP/1.1\\r\\nHost: x\": {hint}"),
+            ),
+            ("G\u{e9}T", format!("invalid method \"G\u{e9}T\": {hint}")),
+            ("GET,POST", format!("invalid method \"GET,POST\": {hint}")),
+            ("(GET)", format!("invalid method \"(GET)\": {hint}")),
+            ("GE\0T", format!("invalid method \"GE\\0T\": {hint}")),
+        ];
+        for (input, want) in bad {
+            let got = canonical_method(input).map_err(|e| e.to_string());
+            assert_eq!(got, Err(want), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn request_path_is_the_checked_form_and_idempotent() {
+        let corpus = [
+            "/a/../b",
+            "/%2e%2E/x",
+            "/a%2fb/..%2f..%2fc",
+            "/a;b/..;/c",
+            "/public/..%3b/admin",
+            "//x//y",
+            "/\\x\\..\\y",
+            "/a%5C..%5Cb",
+            "/\u{e9}t\u{e9}",
+            "/%ZZ",
+            "/%",
+            "/%%32%46",
+            "/a b",
+            "/a%00b",
+            "/a\tb",
+            "/[x]",
+            "/a?b=1",
+            "/a#frag",
+            "/%25%32%46",
+            "/.%2e/",
+            "/..%5c..%5cwin",
+            "/%c0%ae%c0%ae/",
+            "/{}|^`\"<>",
+            "/\u{7f}",
+            "/%3B",
+            "/x/%2e%2e%3b/y",
+            "/./././",
+            "/a/b/c/../../../../..",
+            "",
+            "/*",
+            "/%2A",
+            "/~user/@x:y",
+        ];
+        for raw in corpus {
+            for scheme in ["http", "https", "ws", "sse+https"] {
+                let url = format!("{scheme}://h.example{raw}");
+                let t = Target::parse(&url).unwrap_or_else(|e| panic!("{url:?}: {e}"));
+                let path = t.request_path();
+                assert!(path.starts_with('/'), "{url:?}: {path:?}");
+                assert!(
+                    path.bytes().all(|b| b.is_ascii_graphic()),
+                    "{url:?}: {path:?} is not visible ASCII"
+                );
+                assert!(
+                    path.parse::<http_path::Check>().is_ok(),
+                    "{url:?}: {path:?} is not a valid request path"
+                );
+                assert_eq!(normalize(path), path, "{url:?}: normalize is idempotent");
+                let again = format!("{}{path}", t.origin());
+                assert_eq!(
+                    Target::parse(&again),
+                    Ok(t.clone()),
+                    "{url:?} via {again:?}"
+                );
+            }
+            assert_eq!(normalize(&normalize(raw)), normalize(raw), "{raw:?}");
+        }
+    }
+
+    /// RFC 3986 `path-abempty` with percent-encoding, as an HTTP origin-form path.
+    mod http_path {
+        pub struct Check;
+        impl std::str::FromStr for Check {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Check, String> {
+                let b = s.as_bytes();
+                let mut i = 0;
+                while i < b.len() {
+                    let c = b[i];
+                    let ok = c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&c);
+                    if c == b'%' {
+                        let hex = |j: usize| b.get(j).is_some_and(u8::is_ascii_hexdigit);
+                        if !(hex(i + 1) && hex(i + 2)) {
+                            return Err(format!("bad escape at {i}"));
+                        }
+                        i += 3;
+                        continue;
+                    }
+                    if !ok {
+                        return Err(format!("byte {c:#x} at {i}"));
+                    }
+                    i += 1;
+                }
+                Ok(Check)
+            }
+        }
     }
 
     #[test]

@@ -143,7 +143,7 @@ fn file_errors() {
         ),
         (
             "[guest.a]\nfoo = 1\n",
-            "policy.toml:2: unknown key \"foo\" in [guest.a] (expected one of allow, deny, env, ca_bundle, limits)",
+            "policy.toml:2: unknown key \"foo\" in [guest.a] (expected one of allow, deny, env, ca_bundle, limits, denial_detail)",
         ),
         (
             "alow = []\n",
@@ -894,8 +894,8 @@ deny = ["http://10.0.0.5/admin/*"]
         ("http://10.0.0.5.nip.io/admin/x", "10.0.0.5", false),
         ("http://api.internal/admin", "10.0.0.9", false),
         ("http://api.internal/health", "10.0.0.9", false),
-        // By IP literal the path-limited rule applies per request (checked by `check`).
-        ("http://10.0.0.5/health", "10.0.0.5", true),
+        // By IP literal too: `http://*` would carry any path on the connection.
+        ("http://10.0.0.5/health", "10.0.0.5", false),
         // Public addresses are unaffected.
         ("http://api.internal/admin", "93.184.216.34", true),
         ("http://10.0.0.5.nip.io/x", "93.184.216.34", true),
@@ -936,5 +936,662 @@ allow = [
     assert!(
         g.check_address(&target("http://api.internal/", None), ip("10.0.0.6"))
             .is_allowed()
+    );
+}
+
+/// A single-guest policy with one allow rule per line: rule `i` is on line `i + 2`.
+fn allow_lines(rules: &[&str]) -> GuestPolicy {
+    let mut text = String::from("allow = [\n");
+    for r in rules {
+        text.push_str(&format!("  {r:?},\n"));
+    }
+    text.push_str("]\n");
+    policy(&text)
+        .guest(None)
+        .cloned()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn ip_literal_grants_are_not_widened_by_broader_rules() {
+    // A non-public IP granted for some paths or methods must not be reached
+    // through a connection that a broader rule (`*`) admits other requests on.
+    const WIDENED: &str = "names a non-public address";
+    // (allow rules, url, method, resolved ip, request allowed, address Ok(line) or Err(exact reason))
+    type Case<'a> = (
+        &'a [&'a str],
+        &'a str,
+        Option<&'a str>,
+        &'a str,
+        bool,
+        Result<u32, &'a str>,
+    );
+    let cases: [Case; 17] = [
+        (
+            &["http://*:*", "http://127.0.0.1:8080/ok/*"],
+            "http://127.0.0.1:8080/secret",
+            None,
+            "127.0.0.1",
+            true,
+            Err(
+                "http://127.0.0.1:8080 names a non-public address (loopback); the rule at policy.toml:3 grants it only for some paths or methods, but the rule(s) at line 2 (\"http://*:*\") of the same guest also admit requests to http://127.0.0.1:8080, and requests on one connection cannot be told apart; narrow or remove those rules, or grant 127.0.0.1 for every path and method (e.g. \"http://127.0.0.1:8080\")",
+            ),
+        ),
+        (
+            // The connection for /ok/x would carry /secret next.
+            &["http://*:*", "http://127.0.0.1:8080/ok/*"],
+            "http://127.0.0.1:8080/ok/x",
+            None,
+            "127.0.0.1",
+            true,
+            Err(WIDENED),
+        ),
+        (
+            &["http://*:*", "GET http://127.0.0.1:8080"],
+            "http://127.0.0.1:8080/",
+            Some("POST"),
+            "127.0.0.1",
+            true,
+            Err(
+                "http://127.0.0.1:8080 names a non-public address (loopback); the rule at policy.toml:3 grants it only for some paths or methods, but the rule(s) at line 2 (\"http://*:*\") of the same guest also admit requests to http://127.0.0.1:8080, and requests on one connection cannot be told apart; narrow or remove those rules, or grant 127.0.0.1 for every path and method (e.g. \"http://127.0.0.1:8080\")",
+            ),
+        ),
+        (
+            &["http://*", "http://10.0.0.0/8/public/*"],
+            "http://10.1.2.3/admin",
+            None,
+            "10.1.2.3",
+            true,
+            Err(
+                "http://10.1.2.3 names a non-public address (private); the rule at policy.toml:3 grants it only for some paths or methods, but the rule(s) at line 2 (\"http://*\") of the same guest also admit requests to http://10.1.2.3, and requests on one connection cannot be told apart; narrow or remove those rules, or grant 10.1.2.3 for every path and method (e.g. \"http://10.1.2.3\")",
+            ),
+        ),
+        (
+            &["ws://*:*", "ws://127.0.0.1:8080/ok/*"],
+            "ws://127.0.0.1:8080/secret",
+            None,
+            "127.0.0.1",
+            true,
+            Err(
+                "ws://127.0.0.1:8080 names a non-public address (loopback); the rule at policy.toml:3 grants it only for some paths or methods, but the rule(s) at line 2 (\"ws://*:*\") of the same guest also admit requests to ws://127.0.0.1:8080, and requests on one connection cannot be told apart; narrow or remove those rules, or grant 127.0.0.1 for every path and method (e.g. \"ws://127.0.0.1:8080\")",
+            ),
+        ),
+        (
+            &["http://*:*", "sse+http://127.0.0.1:8080/events"],
+            "sse+http://127.0.0.1:8080/secret",
+            None,
+            "127.0.0.1",
+            true,
+            Err(
+                "sse+http://127.0.0.1:8080 names a non-public address (loopback); the rule at policy.toml:3 grants it only for some paths or methods, but the rule(s) at line 2 (\"http://*:*\") of the same guest also admit requests to sse+http://127.0.0.1:8080, and requests on one connection cannot be told apart; narrow or remove those rules, or grant 127.0.0.1 for every path and method (e.g. \"sse+http://127.0.0.1:8080\")",
+            ),
+        ),
+        (
+            &[
+                "http://*:*",
+                "http://[::1]:8080/ok/*",
+                "GET http://*:8080/x",
+            ],
+            "http://[::1]:8080/secret",
+            None,
+            "::1",
+            true,
+            Err(
+                "http://[::1]:8080 names a non-public address (loopback); the rule at policy.toml:3 grants it only for some paths or methods, but the rule(s) at line 2 (\"http://*:*\"), 4 (\"GET http://*:8080/x\") of the same guest also admit requests to http://[::1]:8080, and requests on one connection cannot be told apart; narrow or remove those rules, or grant ::1 for every path and method (e.g. \"http://[::1]:8080\")",
+            ),
+        ),
+        // Legitimate grants keep working.
+        (
+            &["http://127.0.0.1:8080/ok/*"],
+            "http://127.0.0.1:8080/ok/x",
+            None,
+            "127.0.0.1",
+            true,
+            Ok(2),
+        ),
+        (
+            // The connection is granted; the request check refuses /secret.
+            &["http://127.0.0.1:8080/ok/*"],
+            "http://127.0.0.1:8080/secret",
+            None,
+            "127.0.0.1",
+            false,
+            Ok(2),
+        ),
+        (
+            &["http://*:*", "http://127.0.0.1:8080"],
+            "http://127.0.0.1:8080/secret",
+            None,
+            "127.0.0.1",
+            true,
+            Ok(3),
+        ),
+        (
+            &[
+                "http://*:*",
+                "http://127.0.0.1:8080/ok/*",
+                "http://127.0.0.0/8:8080",
+            ],
+            "http://127.0.0.1:8080/ok/x",
+            None,
+            "127.0.0.1",
+            true,
+            Ok(4),
+        ),
+        (
+            &[
+                "http://127.0.0.1:8080/ok/*",
+                "http://127.0.0.0/8:8080/other/*",
+            ],
+            "http://127.0.0.1:8080/other/x",
+            None,
+            "127.0.0.1",
+            true,
+            Ok(2),
+        ),
+        (
+            // The wildcard rule admits exactly the requests of the granting rule.
+            &["GET http://*:8080/ok/*", "GET http://127.0.0.1:8080/ok/*"],
+            "http://127.0.0.1:8080/ok/x",
+            None,
+            "127.0.0.1",
+            true,
+            Ok(3),
+        ),
+        (
+            // The wildcard rule is about another port.
+            &["http://*:9090", "http://127.0.0.1:8080/ok/*"],
+            "http://127.0.0.1:8080/ok/x",
+            None,
+            "127.0.0.1",
+            true,
+            Ok(3),
+        ),
+        (
+            &["ws://127.0.0.1:8080/ok/*", "http://*:*"],
+            "ws://127.0.0.1:8080/ok/x",
+            None,
+            "127.0.0.1",
+            true,
+            Ok(2),
+        ),
+        (
+            // An SSE rule does not widen plain HTTP connections.
+            &["sse+http://*:*", "http://127.0.0.1:8080/ok/*"],
+            "http://127.0.0.1:8080/ok/x",
+            None,
+            "127.0.0.1",
+            true,
+            Ok(3),
+        ),
+        (
+            // Public addresses are unaffected.
+            &["http://*:*", "http://8.8.8.8:8080/ok/*"],
+            "http://8.8.8.8:8080/secret",
+            None,
+            "8.8.8.8",
+            true,
+            Ok(2),
+        ),
+    ];
+    for (rules, url, method, addr, request, want) in cases {
+        let g = allow_lines(rules);
+        let t = target(url, method);
+        let input = (rules, url, method, addr);
+        assert_eq!(g.check(&t).is_allowed(), request, "{input:?} request");
+        let got = match g.check_address(&t, ip(addr)) {
+            Decision::Allow(r) => Ok(r.line),
+            Decision::Deny(d) if want == Err(WIDENED) => {
+                assert!(d.reason.contains(WIDENED), "{input:?}: {}", d.reason);
+                assert_eq!(d.suggestion, None, "{input:?}");
+                Err(WIDENED.to_string())
+            }
+            Decision::Deny(d) => {
+                assert_eq!(d.suggestion, None, "{input:?}");
+                Err(d.reason)
+            }
+        };
+        assert_eq!(got, want.map_err(String::from), "{input:?}");
+    }
+}
+
+#[test]
+fn deny_rules_naming_ipv4_catch_embedding_ipv6_forms() {
+    let p = policy(
+        r#"
+allow = [
+  "tcp://*:*",
+  "http://*",
+  { rule = "tcp://db.test:5432", addresses = ["64:ff9b::/96", "2002::/16"] },
+  { rule = "tcp-listen://[::]:9000", peers = ["::/0"] },
+]
+deny = [
+  "tcp://127.0.0.0/8:*",
+  "http://169.254.169.254",
+  "tcp://10.0.0.0/8:5432",
+  "tcp-listen://192.168.0.0/16:9000",
+]
+"#,
+    );
+    let g = p.guest(None).cloned().unwrap_or_else(|e| panic!("{e}"));
+    // (url, resolved address or "" for the request check, Ok(allow line) or Err(exact reason))
+    let cases: [(&str, &str, Result<u32, &str>); 11] = [
+        (
+            "tcp://[64:ff9b::7f00:1]:22",
+            "",
+            Err(
+                "tcp://[64:ff9b::7f00:1]:22 is denied by the deny rule at policy.toml:9 (\"tcp://127.0.0.0/8:*\"); deny rules always win",
+            ),
+        ),
+        (
+            "tcp://[2002:7f00:1::1]:22",
+            "",
+            Err(
+                "tcp://[2002:7f00:1::1]:22 is denied by the deny rule at policy.toml:9 (\"tcp://127.0.0.0/8:*\"); deny rules always win",
+            ),
+        ),
+        (
+            "tcp://[64:ff9b:1:7f00:0:100::]:22",
+            "",
+            Err(
+                "tcp://[64:ff9b:1:7f00:0:100::]:22 is denied by the deny rule at policy.toml:9 (\"tcp://127.0.0.0/8:*\"); deny rules always win",
+            ),
+        ),
+        (
+            "tcp://[2001:db8::5efe:7f00:1]:22",
+            "",
+            Err(
+                "tcp://[2001:db8::5efe:7f00:1]:22 is denied by the deny rule at policy.toml:9 (\"tcp://127.0.0.0/8:*\"); deny rules always win",
+            ),
+        ),
+        (
+            "http://[64:ff9b::a9fe:a9fe]/latest",
+            "",
+            Err(
+                "http://[64:ff9b::a9fe:a9fe]/latest is denied by the deny rule at policy.toml:10 (\"http://169.254.169.254\"); deny rules always win",
+            ),
+        ),
+        ("tcp://[64:ff9b::808:808]:22", "", Ok(3)),
+        (
+            "tcp://db.test:5432",
+            "64:ff9b::a00:7",
+            Err(
+                "tcp://db.test:5432 resolved to 64:ff9b::a00:7 (reserved), which is denied by the deny rule at policy.toml:11 (\"tcp://10.0.0.0/8:5432\"); deny rules always win",
+            ),
+        ),
+        (
+            "tcp://db.test:5432",
+            "2002:a00:7::1",
+            Err(
+                "tcp://db.test:5432 resolved to 2002:a00:7::1 (reserved), which is denied by the deny rule at policy.toml:11 (\"tcp://10.0.0.0/8:5432\"); deny rules always win",
+            ),
+        ),
+        ("tcp://db.test:5432", "64:ff9b::c0a8:7", Ok(5)),
+        (
+            "tcp://[64:ff9b::a00:7]:22",
+            "64:ff9b::a00:7",
+            Err(
+                "64:ff9b::a00:7 (reserved) is not granted by the policy; a non-public address needs a rule naming it or its range",
+            ),
+        ),
+        ("tcp://db.test:5432", "64:ff9b::808:808", Ok(3)),
+    ];
+    for (url, addr, want) in cases {
+        let t = target(url, None);
+        let decision = if addr.is_empty() {
+            g.check(&t)
+        } else {
+            g.check_address(&t, ip(addr))
+        };
+        let got = match decision {
+            Decision::Allow(r) => Ok(r.line),
+            Decision::Deny(d) => Err(d.reason),
+        };
+        assert_eq!(got, want.map_err(String::from), "{url:?} at {addr:?}");
+    }
+    let listen = target("tcp-listen://[::]:9000", None);
+    let peers = [
+        ("64:ff9b::c0a8:105", false),
+        ("::ffff:192.168.1.5", false),
+        ("2002:c0a8:105::", false),
+        ("64:ff9b::a00:5", true),
+    ];
+    for (peer, want) in peers {
+        let got = g.check_peer(&listen, ip(peer)).is_allowed();
+        assert_eq!(got, want, "{peer:?}");
+    }
+}
+
+#[test]
+fn port_zero_binds_need_port_zero_or_star() {
+    // (allow rule, target, allowed)
+    let cases = [
+        (
+            "tcp-listen://127.0.0.1:0-100",
+            "tcp-listen://127.0.0.1:0",
+            false,
+        ),
+        (
+            "tcp-listen://127.0.0.1:0-100",
+            "tcp-listen://127.0.0.1:100",
+            true,
+        ),
+        ("udp-bind://0.0.0.0:0-1024", "udp-bind://0.0.0.0:0", false),
+        ("udp-bind://0.0.0.0:0-1024", "udp-bind://0.0.0.0:53", true),
+        (
+            "ws-listen://127.0.0.1:0-9000",
+            "ws-listen://127.0.0.1:0",
+            false,
+        ),
+        ("tcp-listen://127.0.0.1:0", "tcp-listen://127.0.0.1:0", true),
+        (
+            "tcp-listen://127.0.0.1:0",
+            "tcp-listen://127.0.0.1:80",
+            false,
+        ),
+        ("udp-bind://0.0.0.0:0,5353", "udp-bind://0.0.0.0:0", true),
+        ("udp-bind://0.0.0.0:*", "udp-bind://0.0.0.0:0", true),
+        (
+            "tcp-listen://127.0.0.1:8080",
+            "tcp-listen://127.0.0.1:0",
+            false,
+        ),
+    ];
+    for (rule, url, want) in cases {
+        let g = allow_lines(&[rule]);
+        let t = target(url, None);
+        let input = (rule, url);
+        let got = g.check(&t);
+        assert_eq!(got.is_allowed(), want, "{input:?}");
+        if !want {
+            assert_eq!(
+                got.denial().map(|d| d.reason.clone()),
+                Some(format!(
+                    "no allow rule of guest \"default\" in policy.toml matches {url}"
+                )),
+                "{input:?}"
+            );
+            assert_eq!(
+                got.denial().and_then(|d| d.suggestion.clone()),
+                Some(format!("\"{url}\"")),
+                "{input:?}"
+            );
+        }
+        assert_eq!(
+            g.check_peer(&t, ip("127.0.0.1")).is_allowed(),
+            want,
+            "{input:?} peer"
+        );
+    }
+}
+
+#[test]
+fn path_tricks_for_allow_and_deny() {
+    let p = policy(
+        r#"
+allow = [
+  "https://api.example.com/public/*",
+]
+deny = [
+  "https://api.example.com/admin/*",
+]
+"#,
+    );
+    let g = p.guest(None).cloned().unwrap_or_else(|e| panic!("{e}"));
+    let denied = |shown: &str| {
+        format!(
+            "{shown} is denied by the deny rule at policy.toml:6 (\"https://api.example.com/admin/*\"); deny rules always win"
+        )
+    };
+    let unmatched =
+        |shown: &str| format!("no allow rule of guest \"default\" in policy.toml matches {shown}");
+    // (url, Ok(allow line) or Err(exact reason))
+    let cases: [(&str, Result<u32, String>); 16] = [
+        (
+            "https://api.example.com/public/..;/admin",
+            Err(denied("https://api.example.com/public/..;/admin")),
+        ),
+        (
+            "https://api.example.com/public/..%3B/admin/x",
+            Err(denied("https://api.example.com/public/..%3B/admin/x")),
+        ),
+        (
+            "https://api.example.com//admin/x",
+            Err(denied("https://api.example.com//admin/x")),
+        ),
+        (
+            "https://api.example.com/admin//x",
+            Err(denied("https://api.example.com/admin//x")),
+        ),
+        (
+            "https://api.example.com/public\\..\\admin",
+            Err(denied("https://api.example.com/admin")),
+        ),
+        (
+            "https://api.example.com/public%5C..%5Cadmin",
+            Err(denied("https://api.example.com/public%5C..%5Cadmin")),
+        ),
+        (
+            "https://api.example.com/admin;jsessionid=1/users",
+            Err(denied("https://api.example.com/admin;jsessionid=1/users")),
+        ),
+        (
+            "https://api.example.com/public/..%2Fadmin",
+            Err(denied("https://api.example.com/public/..%2Fadmin")),
+        ),
+        (
+            "https://api.example.com/public/..;/secret",
+            Err(unmatched("https://api.example.com/public/..;/secret")),
+        ),
+        (
+            "https://api.example.com/public/..%2Fsecret",
+            Err(unmatched("https://api.example.com/public/..%2Fsecret")),
+        ),
+        (
+            "https://api.example.com/public%5C..%5Csecret",
+            Err(unmatched("https://api.example.com/public%5C..%5Csecret")),
+        ),
+        (
+            "https://api.example.com//public/x",
+            Err(unmatched("https://api.example.com//public/x")),
+        ),
+        ("https://api.example.com/public//x", Ok(3)),
+        ("https://api.example.com/public/x;v=1", Ok(3)),
+        ("https://api.example.com/public\\x", Ok(3)),
+        ("https://api.example.com/public/a/../b", Ok(3)),
+    ];
+    for (url, want) in cases {
+        let got = match g.check(&target(url, None)) {
+            Decision::Allow(r) => Ok(r.line),
+            Decision::Deny(d) => Err(d.reason),
+        };
+        assert_eq!(got, want, "{url:?}");
+    }
+}
+
+#[test]
+fn denial_detail_setting() {
+    use crate::DenialDetail;
+    let cases = [
+        ("allow = []\n", Ok(DenialDetail::Full)),
+        ("denial_detail = \"minimal\"\n", Ok(DenialDetail::Minimal)),
+        (
+            "[guest.a]\ndenial_detail = \"full\"\n",
+            Ok(DenialDetail::Full),
+        ),
+        (
+            "[guest.a]\nallow = []\ndenial_detail = \"minimal\"\n",
+            Ok(DenialDetail::Minimal),
+        ),
+        (
+            "[guest.a]\n\ndenial_detail = \"verbose\"\n",
+            Err(
+                "policy.toml:3: invalid denial_detail \"verbose\" (expected \"full\", the default, or \"minimal\" to show guests only that a target is denied)",
+            ),
+        ),
+        (
+            "[guest.a]\ndenial_detail = \"Minimal\"\n",
+            Err(
+                "policy.toml:2: invalid denial_detail \"Minimal\" (expected \"full\", the default, or \"minimal\" to show guests only that a target is denied)",
+            ),
+        ),
+        (
+            "[guest.a]\ndenial_detail = true\n",
+            Err(
+                "policy.toml:2: \"denial_detail\" must be the string \"full\" or \"minimal\", found boolean",
+            ),
+        ),
+        (
+            "[guest.a]\ndenial_detial = \"full\"\n",
+            Err(
+                "policy.toml:2: unknown key \"denial_detial\" in [guest.a] (did you mean \"denial_detail\"?)",
+            ),
+        ),
+    ];
+    for (input, want) in cases {
+        let got = Policy::parse(input, "policy.toml")
+            .map_err(|e| e.to_string())
+            .and_then(|p| {
+                p.guests()
+                    .first()
+                    .map(|g| g.denial_detail)
+                    .ok_or_else(|| "no guest".to_string())
+            });
+        assert_eq!(got, want.map_err(String::from), "{input:?}");
+    }
+}
+
+#[test]
+fn guests_never_see_resolved_addresses() {
+    use crate::{Denial, DenialDetail};
+    let g = feeds();
+    let hidden = "resolved to an address the policy does not grant for it (the host's log names the address and the rule that would grant it)";
+    // (url, method, resolved address or "" for the request check,
+    //  operator reason, full guest reason, keeps suggestion and rule, minimal guest reason)
+    type Case<'a> = (
+        &'a str,
+        Option<&'a str>,
+        &'a str,
+        &'a str,
+        String,
+        bool,
+        &'a str,
+    );
+    let cases: [Case; 6] = [
+        (
+            "https://app.test/x",
+            None,
+            "127.0.0.1",
+            "app.test resolved to 127.0.0.1 (loopback), which the policy does not grant; a granted name never unlocks a non-public address",
+            format!("app.test {hidden}"),
+            false,
+            "the sandbox policy does not allow https://app.test/x",
+        ),
+        (
+            "tcp://cache.internal:6379",
+            None,
+            "10.0.0.13",
+            "tcp://cache.internal:6379 resolved to 10.0.0.13 (private), which is denied by the deny rule at policy.toml:22 (\"tcp://10.0.0.13:6379\"); deny rules always win",
+            format!("tcp://cache.internal:6379 {hidden}"),
+            false,
+            "the sandbox policy does not allow tcp://cache.internal:6379",
+        ),
+        (
+            "https://api.example.com/v2",
+            Some("POST"),
+            "",
+            "no allow rule of guest \"feeds\" in policy.toml matches POST https://api.example.com/v2",
+            "no allow rule of guest \"feeds\" in policy.toml matches POST https://api.example.com/v2"
+                .into(),
+            true,
+            "the sandbox policy does not allow POST https://api.example.com/v2",
+        ),
+        (
+            "https://api.example.com/v1/admin/x",
+            None,
+            "",
+            "https://api.example.com/v1/admin/x is denied by the deny rule at policy.toml:20 (\"https://api.example.com/v1/admin/*\"); deny rules always win",
+            "https://api.example.com/v1/admin/x is denied by the deny rule at policy.toml:20 (\"https://api.example.com/v1/admin/*\"); deny rules always win"
+                .into(),
+            true,
+            "the sandbox policy does not allow https://api.example.com/v1/admin/x",
+        ),
+        (
+            // The guest asked for the address itself: nothing to hide.
+            "http://[fd00::5]:8080/",
+            None,
+            "fd00::5",
+            "no allow rule of guest \"feeds\" in policy.toml matches http://[fd00::5]:8080",
+            "no allow rule of guest \"feeds\" in policy.toml matches http://[fd00::5]:8080"
+                .into(),
+            true,
+            "the sandbox policy does not allow http://[fd00::5]:8080/",
+        ),
+        (
+            "tcp://10.0.0.13:6379",
+            None,
+            "10.0.0.13",
+            "tcp://10.0.0.13:6379 at 10.0.0.13 is denied by the deny rule at policy.toml:22 (\"tcp://10.0.0.13:6379\"); deny rules always win",
+            "tcp://10.0.0.13:6379 at 10.0.0.13 is denied by the deny rule at policy.toml:22 (\"tcp://10.0.0.13:6379\"); deny rules always win"
+                .into(),
+            true,
+            "the sandbox policy does not allow tcp://10.0.0.13:6379",
+        ),
+    ];
+    for (url, method, addr, operator, full, keeps, minimal) in cases {
+        let input = (url, method, addr);
+        let t = target(url, method);
+        let decision = if addr.is_empty() {
+            g.check(&t)
+        } else {
+            g.check_address(&t, ip(addr))
+        };
+        let denial: Denial = decision
+            .denial()
+            .cloned()
+            .unwrap_or_else(|| panic!("{input:?} was allowed"));
+        assert_eq!(denial.reason, operator, "{input:?} operator");
+        let shown = denial.for_guest(DenialDetail::Full, &t);
+        assert_eq!(shown.reason, full, "{input:?} full");
+        assert_eq!(
+            shown.reason,
+            denial.guest_reason(),
+            "{input:?} guest_reason"
+        );
+        if keeps {
+            assert_eq!(shown, denial, "{input:?} full keeps the denial");
+        } else {
+            assert_eq!((shown.suggestion, shown.rule), (None, None), "{input:?}");
+            assert!(!full.contains(addr), "{input:?}");
+        }
+        let mut minimal_guest = g.clone();
+        minimal_guest.denial_detail = DenialDetail::Minimal;
+        let shown = minimal_guest.guest_denial(&denial, &t);
+        assert_eq!(
+            shown,
+            Denial {
+                reason: minimal.to_string(),
+                suggestion: None,
+                rule: None
+            },
+            "{input:?} minimal"
+        );
+        assert_eq!(g.guest_denial(&denial, &t).reason, full, "{input:?}");
+    }
+    // The widening message names the address too; the guest's does not.
+    let p = policy(
+        "allow = [\"http://*\", { rule = \"GET http://api.internal/health\", addresses = [\"10.0.0.0/8\"] }]\n",
+    );
+    let w = p.guest(None).cloned().unwrap_or_else(|e| panic!("{e}"));
+    let t = target("http://api.internal/health", None);
+    let denial = w
+        .check_address(&t, ip("10.0.0.9"))
+        .denial()
+        .cloned()
+        .unwrap_or_else(|| panic!("allowed"));
+    assert!(denial.reason.contains("10.0.0.9"), "{}", denial.reason);
+    assert_eq!(
+        denial.for_guest(DenialDetail::Full, &t).reason,
+        format!("http://api.internal {hidden}")
     );
 }

@@ -98,6 +98,8 @@ pub struct OutgoingBody {
     task: Option<ExchangeTask>,
     written: u64,
     total: Option<u64>,
+    /// `max_body_bytes` (or the guest's tighter option): the upload's cap.
+    max: u64,
     idle: Duration,
     deadline: Instant,
 }
@@ -240,6 +242,7 @@ impl Host for NetView<'_> {
             task: Some(ExchangeTask(task)),
             written: 0,
             total: total_bytes,
+            max: settings.max_body,
             idle: settings.idle,
             deadline: settings.deadline,
         };
@@ -346,6 +349,9 @@ impl HostOutgoingBody for NetView<'_> {
                 body.written
             ))
             .into());
+        }
+        if body.written + len > body.max {
+            return Err(NetError::limit("max_body_bytes", body.max).into());
         }
         guard.count_out(len)?;
         let Some(sender) = &body.sender else {

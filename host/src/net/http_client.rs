@@ -28,6 +28,8 @@ use url::Url;
 
 use crate::error::{NetError, TimeoutKind};
 use crate::guard::{ConnectionPermit, Guard};
+use crate::net::common::headers::{guest_header, is_framing};
+use crate::net::common::wire;
 
 /// Largest chunk one `read` call hands to the guest.
 pub const MAX_READ_CHUNK: u32 = 1024 * 1024;
@@ -35,14 +37,6 @@ pub const MAX_READ_CHUNK: u32 = 1024 * 1024;
 pub const UPLOAD_QUEUE_CHUNKS: usize = 4;
 /// How long an idle pooled connection is kept for reuse.
 pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Headers a guest may not set: the host frames the message itself.
-const MANAGED_HEADERS: [HeaderName; 5] = [
-    header::HOST,
-    header::CONTENT_LENGTH,
-    header::TRANSFER_ENCODING,
-    header::CONNECTION,
-    header::UPGRADE,
-];
 /// Headers removed when a redirect leaves the original origin.
 const CREDENTIAL_HEADERS: [HeaderName; 3] = [
     header::AUTHORIZATION,
@@ -100,13 +94,7 @@ impl RequestSpec {
         headers: &[(String, String)],
         body: Option<Vec<u8>>,
     ) -> Result<Self, NetError> {
-        let method = Method::from_bytes(method.as_bytes())
-            .map_err(|_| NetError::InvalidArgument(format!("invalid method {method:?}")))?;
-        if method == Method::CONNECT {
-            return Err(NetError::InvalidArgument(
-                "CONNECT is not supported: a guest cannot open tunnels; use tcp:// or tls:// for raw streams".to_owned(),
-            ));
-        }
+        let method = canonical_method(method)?;
         let url = Url::parse(url)
             .map_err(|e| NetError::InvalidArgument(format!("invalid URL {url:?}: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -123,16 +111,7 @@ impl RequestSpec {
         }
         let mut map = HeaderMap::with_capacity(headers.len());
         for (name, value) in headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| NetError::InvalidArgument(format!("invalid header name {name:?}")))?;
-            if MANAGED_HEADERS.contains(&name) {
-                return Err(NetError::InvalidArgument(format!(
-                    "header {name:?} is set by the host; remove it from the request"
-                )));
-            }
-            let value = HeaderValue::from_bytes(&latin1_to_bytes(value)).map_err(|_| {
-                NetError::InvalidArgument(format!("invalid value for header {name:?}: {value:?}"))
-            })?;
+            let (name, value) = guest_header(name, value, &[], "remove it from the request")?;
             map.append(name, value);
         }
         Ok(RequestSpec {
@@ -144,17 +123,20 @@ impl RequestSpec {
     }
 }
 
-/// Header value text → bytes: chars up to U+00FF are one byte each (Latin-1),
-/// so values read from a response round-trip exactly; anything else is UTF-8.
-fn latin1_to_bytes(value: &str) -> Vec<u8> {
-    if value.chars().all(|c| u32::from(c) <= 0xff) {
-        value
-            .chars()
-            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
-            .collect()
-    } else {
-        value.as_bytes().to_vec()
+/// The method as sent and checked: upper-cased, an RFC 9110 token, never
+/// `CONNECT` (a guest cannot open tunnels). HTTP methods are case-sensitive, so a
+/// server could treat `get` apart from the `GET` the policy judged; sandnet sends
+/// the upper-case form it checked.
+pub fn canonical_method(method: &str) -> Result<Method, NetError> {
+    let upper = method.to_ascii_uppercase();
+    let parsed = Method::from_bytes(upper.as_bytes())
+        .map_err(|_| NetError::InvalidArgument(format!("invalid method {method:?}")))?;
+    if parsed == Method::CONNECT {
+        return Err(NetError::InvalidArgument(
+            "CONNECT is not supported: a guest cannot open tunnels; use tcp:// or tls:// for raw streams".to_owned(),
+        ));
     }
+    Ok(parsed)
 }
 
 /// Header value bytes → text: each byte one char (Latin-1), so no byte is ever lost
@@ -454,6 +436,7 @@ impl HttpClient {
         loop {
             let target = self.check(&spec)?;
             let body_len = spec.body.as_ref().map_or(0, |b| b.len() as u64);
+            request_body_fits(body_len, settings.max_body)?;
             self.guard.count_out(body_len)?;
             let body = match &spec.body {
                 Some(bytes) => http_body_util::Full::new(bytes.clone())
@@ -464,7 +447,13 @@ impl HttpClient {
                     .boxed_unsync(),
             };
             let response = self
-                .round_trip(&spec, body, settings, body_len > 0 || spec.body.is_some())
+                .round_trip(
+                    &spec,
+                    &target,
+                    body,
+                    settings,
+                    body_len > 0 || spec.body.is_some(),
+                )
                 .await?;
             let status = response.status();
             let next = if status.is_redirection() && hops < settings.max_redirects {
@@ -495,7 +484,10 @@ impl HttpClient {
         ),
         NetError,
     > {
-        self.check(&spec)?;
+        let target = self.check(&spec)?;
+        if let Some(total) = total {
+            request_body_fits(total, settings.max_body)?;
+        }
         let (tx, rx) = mpsc::channel(UPLOAD_QUEUE_CHUNKS);
         let sent = Arc::new(AtomicU64::new(0));
         let body = ChannelBody {
@@ -510,7 +502,9 @@ impl HttpClient {
         }
         let client = self.clone();
         let task = tokio::spawn(async move {
-            let response = client.round_trip(&spec, body, settings, true).await?;
+            let response = client
+                .round_trip(&spec, &target, body, settings, true)
+                .await?;
             Ok(client.exchange(response, spec.url, settings))
         });
         Ok((UploadSender { tx, sent }, task))
@@ -530,18 +524,17 @@ impl HttpClient {
         Ok(target)
     }
 
+    /// Sends one request: the request line is built from the CHECKED `target`
+    /// (canonical path, the guest's query), never from the guest's raw URL.
     async fn round_trip(
         &self,
         spec: &RequestSpec,
+        target: &Target,
         body: RequestBody,
         settings: Settings,
         has_body: bool,
     ) -> Result<hyper::Response<Incoming>, NetError> {
-        let uri: Uri = spec
-            .url
-            .as_str()
-            .parse()
-            .map_err(|e| NetError::InvalidArgument(format!("invalid URL {}: {e}", spec.url)))?;
+        let uri = wire::absolute_uri(target, spec.url.query())?;
         let mut request = hyper::Request::builder()
             .method(spec.method.clone())
             .uri(uri);
@@ -566,25 +559,50 @@ impl HttpClient {
         request: hyper::Request<RequestBody>,
         settings: Settings,
     ) -> Result<hyper::Response<Incoming>, NetError> {
-        let uri = request.uri().to_string();
+        let (mut parts, body) = request.into_parts();
+        let method = canonical_method(parts.method.as_str())?;
+        let uri = parts.uri.to_string();
         let target = Target::parse(&uri)
             .map_err(|e| NetError::InvalidArgument(format!("invalid URL {uri}: {e}")))?
-            .with_method(request.method().as_str());
+            .with_method(method.as_str());
         if !matches!(target.scheme, Scheme::Http | Scheme::Https) {
             return Err(NetError::InvalidArgument(format!(
                 "{uri} is not an http(s) URL"
             )));
         }
-        if request.method() == Method::CONNECT {
-            return Err(NetError::InvalidArgument(
-                "CONNECT is not supported".to_owned(),
-            ));
+        for name in parts.headers.keys() {
+            if is_framing(name) && *name != header::HOST && *name != header::CONTENT_LENGTH {
+                return Err(NetError::InvalidArgument(format!(
+                    "header {name:?} is set by the host; remove it from the request"
+                )));
+            }
         }
         self.guard.check_request(&target)?;
-        if let Some(len) = http_body::Body::size_hint(request.body()).exact() {
-            self.guard.count_out(len)?;
+        let declared = http_body::Body::size_hint(&body).exact().or_else(|| {
+            parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+        });
+        if let Some(len) = declared {
+            request_body_fits(len, settings.max_body)?;
         }
-        self.dispatch(request, settings).await
+        // What goes out is what was checked: the method as judged, the canonical
+        // path, and a Host header without user info.
+        parts.uri = wire::absolute_uri(&target, parts.uri.query())?;
+        parts.method = method;
+        let host = HeaderValue::from_str(&wire::authority(&target))
+            .map_err(|e| NetError::InvalidArgument(format!("invalid host in {uri}: {e}")))?;
+        parts.headers.insert(header::HOST, host);
+        let body = GuardedRequestBody {
+            body,
+            guard: Arc::clone(&self.guard),
+            max: settings.max_body,
+            sent: 0,
+        }
+        .boxed_unsync();
+        self.dispatch(hyper::Request::from_parts(parts, body), settings)
+            .await
     }
 
     async fn dispatch(
@@ -635,6 +653,57 @@ impl HttpClient {
                 received: 0,
             },
         }
+    }
+}
+
+/// `limit-exceeded` (`max_body_bytes`) when a request body of `len` bytes is
+/// larger than the cap; checked before anything is sent when the length is known.
+fn request_body_fits(len: u64, max: u64) -> Result<(), NetError> {
+    if len > max {
+        return Err(NetError::limit("max_body_bytes", max));
+    }
+    Ok(())
+}
+
+/// A request body a standard guest streams, counted frame by frame against
+/// `bytes_out_total` and capped at `max_body_bytes`, chunked or not: the same
+/// limits as `sandnet:net/http` uploads.
+struct GuardedRequestBody {
+    body: RequestBody,
+    guard: Arc<Guard>,
+    max: u64,
+    sent: u64,
+}
+
+impl Body for GuardedRequestBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            let len = data.len() as u64;
+            self.sent = self.sent.saturating_add(len);
+            let checked =
+                request_body_fits(self.sent, self.max).and_then(|()| self.guard.count_out(len));
+            if let Err(err) = checked {
+                return Poll::Ready(Some(Err(Box::new(err))));
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -738,6 +807,7 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::common::headers::latin1_to_bytes;
 
     fn spec(method: &str, url: &str, headers: &[(&str, &str)]) -> RequestSpec {
         let headers: Vec<(String, String)> = headers

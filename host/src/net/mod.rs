@@ -3,6 +3,7 @@
 //! Each `<protocol>.rs` translates between the generated bindings and the protocol
 //! core beside it (`http_client.rs` for http); cores never touch the bindings.
 
+pub mod common;
 pub mod http;
 pub mod http_client;
 pub mod inbox;

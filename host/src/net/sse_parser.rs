@@ -449,3 +449,80 @@ mod tests {
         assert_eq!(parser.retry(), Some(Duration::from_millis(250)));
     }
 }
+
+/// Properties over arbitrary input (more cases: `PROPTEST_CASES=100000 cargo
+/// test --release -p sandnet --lib props`).
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Bytes biased toward the stream's syntax, so lines, fields and dispatches occur.
+    fn stream() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b"data: x\n".to_vec()),
+            Just(b"data\n".to_vec()),
+            Just(b"event: e\n".to_vec()),
+            Just(b"id: 7\n".to_vec()),
+            Just(b"id: a\0b\n".to_vec()),
+            Just(b"retry: 12\n".to_vec()),
+            Just(b": comment\n".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"\r".to_vec()),
+            Just(BOM.to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        ];
+        proptest::collection::vec(piece, 0..40).prop_map(|v| v.concat())
+    }
+
+    fn parse_in_pieces(bytes: &[u8], cuts: &[usize], max: usize) -> (Vec<Event>, bool) {
+        let mut parser = Parser::new(max);
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        points.sort_unstable();
+        points.push(bytes.len());
+        for end in points {
+            if end < start {
+                continue;
+            }
+            if parser.feed(&bytes[start..end], &mut out).is_err() {
+                return (out, true);
+            }
+            start = end;
+        }
+        (out, false)
+    }
+
+    proptest! {
+        /// Where the network splits the stream never changes the events.
+        #[test]
+        fn chunking_never_changes_the_events(bytes in stream(), cuts in proptest::collection::vec(any::<usize>(), 0..8)) {
+            let whole = parse_in_pieces(&bytes, &[], 1 << 20);
+            let split = parse_in_pieces(&bytes, &cuts, 1 << 20);
+            prop_assert_eq!(whole, split);
+        }
+
+        /// No event handed out is larger than the cap, whatever the input.
+        #[test]
+        fn events_never_exceed_the_cap(bytes in stream(), max in 1usize..64) {
+            let (events, _too_large) = parse_in_pieces(&bytes, &[], max);
+            for event in events {
+                prop_assert!(event.data.len() <= max, "{} > {max}", event.data.len());
+            }
+        }
+
+        /// An id with NUL is ignored (WHATWG), so Last-Event-ID never carries one.
+        #[test]
+        fn last_event_id_never_holds_nul_or_newlines(bytes in stream()) {
+            let mut parser = Parser::new(1 << 20);
+            let mut out = Vec::new();
+            let _ = parser.feed(&bytes, &mut out);
+            if let Some(id) = parser.last_event_id() {
+                prop_assert!(!id.contains(['\0', '\n', '\r']), "{id:?}");
+            }
+        }
+    }
+}

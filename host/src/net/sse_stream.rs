@@ -21,13 +21,15 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use sandnet_policy::{Denial, Target};
 use tokio::sync::mpsc;
-use url::{Position, Url};
+use url::Url;
 
 use super::inbox::{AbortOnDrop, Inbox};
 use super::sse_parser::{Event, Parser};
 use super::websocket_core::{Io, tls_wrap};
 use crate::error::{NetError, TimeoutKind};
 use crate::guard::Guard;
+use crate::net::common::headers::guest_header;
+use crate::net::common::wire;
 
 /// Reconnection delay when the stream never sent `retry` (the WHATWG default
 /// is implementation-defined; browsers use about 3 s).
@@ -38,16 +40,9 @@ pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 pub const DEFAULT_MAX_RECONNECTS: u32 = 5;
 /// Events a stream may hold for the guest before it stops reading.
 pub const EVENT_QUEUE: usize = 64;
-/// Request headers the host sets itself.
-const MANAGED_HEADERS: [HeaderName; 6] = [
-    header::HOST,
-    header::CONNECTION,
-    header::UPGRADE,
-    header::TRANSFER_ENCODING,
-    header::CONTENT_LENGTH,
-    HeaderName::from_static("last-event-id"),
-];
-
+/// Request headers the host sets itself (besides the framing headers every
+/// protocol refuses, [`crate::net::common::headers::FRAMING_HEADERS`]).
+const MANAGED_HEADERS: [&str; 1] = ["last-event-id"];
 /// A stream request as the guest described it, validated.
 #[derive(Debug, Clone)]
 pub struct SseSpec {
@@ -85,17 +80,12 @@ impl SseSpec {
         sse_target(&parsed)?;
         let mut checked = Vec::with_capacity(headers.len());
         for (name, value) in headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| NetError::InvalidArgument(format!("invalid header name {name:?}")))?;
-            if MANAGED_HEADERS.contains(&name) {
-                return Err(NetError::InvalidArgument(format!(
-                    "header {name:?} is set by the host; remove it from the options"
-                )));
-            }
-            let value = HeaderValue::from_str(value).map_err(|_| {
-                NetError::InvalidArgument(format!("invalid value for header {name:?}: {value:?}"))
-            })?;
-            checked.push((name, value));
+            checked.push(guest_header(
+                name,
+                value,
+                &MANAGED_HEADERS,
+                "remove it from the options",
+            )?);
         }
         Ok(SseSpec {
             url: parsed,
@@ -276,12 +266,11 @@ async fn round_trip(
             tracing::debug!(%err, "SSE connection ended");
         }
     }));
-    let authority = &url[Position::BeforeHost..Position::AfterPort];
-    let path = &url[Position::BeforePath..Position::AfterQuery];
+    // The request line and Host come from the checked target, not the raw URL.
     let mut builder = hyper::Request::builder()
         .method(Method::GET)
-        .uri(path)
-        .header(header::HOST, authority)
+        .uri(wire::origin_form_uri(target, url.query())?)
+        .header(header::HOST, wire::authority(target))
         .header(header::ACCEPT, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache");
     // Credentials go only to the origin the guest named, not to redirect targets.

@@ -33,6 +33,8 @@ use url::Url;
 use super::inbox::{AbortOnDrop, Inbox};
 use crate::error::{NetError, TimeoutKind};
 use crate::guard::{ConnectionPermit, Guard};
+use crate::net::common::headers::guest_header;
+use crate::net::common::wire;
 
 /// Messages a connection may hold for the guest before it stops reading
 /// (memory per connection is at most this many times `max_ws_message_bytes`).
@@ -52,18 +54,14 @@ pub const MAX_CLOSE_REASON_BYTES: usize = 123;
 /// Close codes after which a reconnecting connection redials: going away,
 /// abnormal closure, internal error, service restart, try again later.
 pub const RECONNECT_CLOSE_CODES: [u16; 5] = [1001, 1006, 1011, 1012, 1013];
-/// Handshake headers the host sets itself.
-const MANAGED_HEADERS: [&str; 8] = [
-    "host",
-    "connection",
-    "upgrade",
+/// Handshake headers the host sets itself (besides the framing headers every
+/// protocol refuses, [`crate::net::common::headers::FRAMING_HEADERS`]).
+const MANAGED_HEADERS: [&str; 4] = [
     "sec-websocket-key",
     "sec-websocket-version",
     "sec-websocket-extensions",
     "sec-websocket-protocol",
-    "content-length",
 ];
-
 /// Any byte stream a WebSocket can run on (TCP, TLS over TCP).
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -188,17 +186,12 @@ impl ClientSpec {
             .map_err(|e| NetError::InvalidArgument(format!("invalid URL {url:?}: {e}")))?;
         let mut checked = Vec::with_capacity(headers.len());
         for (name, value) in headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| NetError::InvalidArgument(format!("invalid header name {name:?}")))?;
-            if MANAGED_HEADERS.contains(&name.as_str()) {
-                return Err(NetError::InvalidArgument(format!(
-                    "header {name:?} is set by the host; use connect-options.subprotocols for subprotocols"
-                )));
-            }
-            let value = HeaderValue::from_bytes(&latin1_to_bytes(value)).map_err(|_| {
-                NetError::InvalidArgument(format!("invalid value for header {name:?}: {value:?}"))
-            })?;
-            checked.push((name, value));
+            checked.push(guest_header(
+                name,
+                value,
+                &MANAGED_HEADERS,
+                "use connect-options.subprotocols for subprotocols",
+            )?);
         }
         for proto in subprotocols {
             let is_token = !proto.is_empty()
@@ -217,18 +210,6 @@ impl ClientSpec {
             headers: checked,
             subprotocols: subprotocols.to_vec(),
         })
-    }
-}
-
-/// Header text to bytes: Latin-1 when every char fits, UTF-8 otherwise (as `http`).
-fn latin1_to_bytes(value: &str) -> Vec<u8> {
-    if value.chars().all(|c| u32::from(c) <= 0xff) {
-        value
-            .chars()
-            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
-            .collect()
-    } else {
-        value.as_bytes().to_vec()
     }
 }
 
@@ -413,9 +394,8 @@ async fn dial(
         } else {
             Box::new(conn.stream)
         };
-        let mut request = spec
-            .url
-            .as_str()
+        // The handshake's request line and Host come from the checked target.
+        let mut request = wire::absolute_uri(&spec.target, spec.url.query())?
             .into_client_request()
             .map_err(|e| NetError::InvalidArgument(format!("{}: {e}", spec.url)))?;
         let headers = request.headers_mut();
