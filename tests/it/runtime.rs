@@ -2,23 +2,15 @@
 //! wall-clock deadline, environment only from the policy, args, exit codes, and
 //! the compiled-component cache.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
-
-mod support;
-
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::assertions::check;
+use crate::support::guests::{Cli, guest, run_cli, run_lib};
+use crate::support::policy::write_policy;
+use crate::support::recording::{DialMode, RecordingDialer, guard_with};
 use sandnet::ExitStatus;
 use sandnet::audit::Audit;
-use support::{
-    Cli, DialMode, RecordingDialer, check, guard_with, guest, run_cli, run_lib, write_policy,
-};
 
 const HOSTILE: &str = "rust-hostile";
 

@@ -3,167 +3,27 @@
 //! servers started here, a real `redis-server`, and through the library with a
 //! recording dialer so that no packet can leave the machine.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
-
-mod support;
-
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
 use std::time::Duration;
 
 use sandnet::ExitStatus;
-use support::{
-    AuditBuffer, Background, DialMode, LibRun, RecordingDialer, check, for_each_lang, guard_with,
-    policy, run_cli, run_lib,
+
+use crate::support::assertions::{Denial, assert_denied, check, eventually};
+use crate::support::guests::{Background, LibRun, for_each_lang, run_cli};
+use crate::support::policy::{guest_section, policy};
+use crate::support::recording::{
+    AuditBuffer, DialMode, LOOPBACK, METADATA, PRIVATE, RecordingDialer, run_recorded,
 };
-
-/// The cloud metadata address; only ever handed to a [`RecordingDialer`].
-const METADATA: IpAddr = IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254));
-/// A private address; only ever handed to a [`RecordingDialer`].
-const PRIVATE: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3));
-const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-// ---------------------------------------------------------------------------
-// Loopback servers (std threads; each stops when its listener is dropped)
-
-/// What a line server does with each connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Behaviour {
-    /// Answers each line with it uppercased; closes at end of input.
-    Upper,
-    /// Sends one line of `n` bytes (plus `\n`), then echoes like `Upper`.
-    LongLine(usize),
-    /// Reads and never answers (for read timeouts).
-    Silent,
-}
-
-/// A plain or TLS line server on 127.0.0.1:0.
-struct LineServer {
-    addr: SocketAddr,
-    connections: Arc<AtomicUsize>,
-}
-
-impl LineServer {
-    fn start(behaviour: Behaviour, tls: Option<Arc<rustls::ServerConfig>>) -> LineServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let connections = Arc::new(AtomicUsize::new(0));
-        let count = Arc::clone(&connections);
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                count.fetch_add(1, Ordering::SeqCst);
-                let tls = tls.clone();
-                thread::spawn(move || match tls {
-                    None => drop(serve_lines(stream, behaviour)),
-                    Some(config) => {
-                        let conn = rustls::ServerConnection::new(config).unwrap();
-                        let mut tls =
-                            serve_lines(rustls::StreamOwned::new(conn, stream), behaviour);
-                        tls.conn.send_close_notify();
-                        let _ = tls.flush();
-                    }
-                });
-            }
-        });
-        LineServer { addr, connections }
-    }
-
-    fn plain(behaviour: Behaviour) -> LineServer {
-        LineServer::start(behaviour, None)
-    }
-
-    fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
-    fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
-    }
-}
-
-/// Serves one connection; returns the stream once the client's input ended.
-fn serve_lines<S: Read + Write>(stream: S, behaviour: Behaviour) -> S {
-    let mut reader = BufReader::new(stream);
-    if let Behaviour::LongLine(n) = behaviour {
-        let mut line = vec![b'x'; n];
-        line.push(b'\n');
-        if reader.get_mut().write_all(&line).is_err() {
-            return reader.into_inner();
-        }
-    }
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        if behaviour == Behaviour::Silent {
-            continue;
-        }
-        let upper = line.to_ascii_uppercase();
-        if reader.get_mut().write_all(&upper).is_err() {
-            break;
-        }
-        let _ = reader.get_mut().flush();
-    }
-    reader.into_inner()
-}
-
-/// A CA made here and a server certificate for 127.0.0.1 and localhost.
-struct TlsFixture {
-    _dir: tempfile::TempDir,
-    ca_pem: String,
-    config: Arc<rustls::ServerConfig>,
-}
-
-fn tls_fixture() -> TlsFixture {
-    use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
-        IsCa, KeyPair, KeyUsagePurpose,
-    };
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "sandnet tcp test CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let mut leaf_params =
-        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
-    leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = leaf_params.signed_by(&leaf_key, &*ca).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ca_pem = dir.path().join("ca.pem");
-    std::fs::write(&ca_pem, ca.pem()).unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![leaf.der().clone()], key)
-        .unwrap();
-    TlsFixture {
-        _dir: dir,
-        ca_pem: ca_pem.display().to_string(),
-        config: Arc::new(config),
-    }
-}
+use crate::support::servers::{Behaviour, LineServer, free_port};
+use crate::support::tls::TestCa;
 
 // ---------------------------------------------------------------------------
 // tcp-client against plain and TLS line servers
+
+/// How the tcp-client guests sign a denial.
+const DENIED: Denial<'static> = Denial::Guest("tcp-client");
 
 for_each_lang!("tcp-client":
     line_server_round_trip,
@@ -186,13 +46,13 @@ fn line_server_round_trip(guest: &str) {
 }
 
 fn tls_line_server_with_ca_bundle(guest: &str) {
-    let fx = tls_fixture();
-    let srv = LineServer::start(Behaviour::Upper, Some(Arc::clone(&fx.config)));
+    let ca = TestCa::new();
+    let srv = LineServer::start(Behaviour::Upper, Some(ca.server_config()));
     for host in ["127.0.0.1", "localhost"] {
         let url = format!("tls://{host}:{}", srv.port());
         let p = policy(&format!(
             "allow = [\"{url}\"]\nca_bundle = \"{}\"",
-            fx.ca_pem
+            ca.ca_pem_str()
         ));
         let out = run_cli(guest, &p, &[], &[&url, "secret"]);
         check!(out.code == Some(0), out, "{url}");
@@ -201,8 +61,8 @@ fn tls_line_server_with_ca_bundle(guest: &str) {
 }
 
 fn tls_without_ca_bundle_is_a_tls_error(guest: &str) {
-    let fx = tls_fixture();
-    let srv = LineServer::start(Behaviour::Upper, Some(Arc::clone(&fx.config)));
+    let ca = TestCa::new();
+    let srv = LineServer::start(Behaviour::Upper, Some(ca.server_config()));
     let url = format!("tls://127.0.0.1:{}", srv.port());
     let p = policy(&format!("allow = [\"{url}\"]"));
     let out = run_cli(guest, &p, &[], &[&url, "secret"]);
@@ -216,18 +76,12 @@ fn denied_without_grant_names_the_line(guest: &str) {
     let p = policy(&format!("allow = [\"tcp://127.0.0.1:{}\"]", srv.port() ^ 1));
     let url = format!("tcp://127.0.0.1:{}", srv.port());
     let out = run_cli(guest, &p, &[], &[&url, "x"]);
-    check!(out.code == Some(1), out);
-    check!(out.stderr.starts_with("tcp-client: denied: "), out);
-    check!(
-        out.stderr
-            .contains(&format!("hint: add to the policy's allow list: \"{url}\"")),
-        out
-    );
+    assert_denied(&out, DENIED, Some(&format!("\"{url}\"")));
     // tls:// is its own scheme: a tcp:// grant does not cover it.
     let p = policy(&format!("allow = [\"{url}\"]"));
     let tls = format!("tls://127.0.0.1:{}", srv.port());
     let out = run_cli(guest, &p, &[], &[&tls, "x"]);
-    check!(out.stderr.contains(&format!("\"{tls}\"")), out);
+    assert_denied(&out, DENIED, Some(&format!("\"{tls}\"")));
     assert_eq!(
         srv.connections(),
         0,
@@ -299,21 +153,15 @@ fn slow_server_read_timeout(guest: &str) {
 // ---------------------------------------------------------------------------
 // Through the library: a recording dialer, so no packet can leave
 
+/// [`run_recorded`] with `body` as guest `t`'s policy.
 fn lib_run(
     guest: &str,
-    policy_text: &str,
+    body: &str,
     names: &[(&str, IpAddr)],
     dialer: &RecordingDialer,
     args: &[&str],
 ) -> (LibRun, AuditBuffer) {
-    let audit = AuditBuffer::default();
-    let run = run_lib(
-        guest,
-        &format!("[guest.t]\n{policy_text}\n"),
-        args,
-        guard_with(names, dialer, audit.audit()),
-    );
-    (run, audit)
+    run_recorded(guest, &guest_section(body), names, dialer, args)
 }
 
 for_each_lang!("tcp-client":
@@ -342,13 +190,12 @@ fn lib_name_resolving_to_private_refused(guest: &str) {
         &dialer,
         &[url, "x"],
     );
-    check!(run.outcome.status == ExitStatus::Exited(1), run);
-    check!(run.stderr.starts_with("tcp-client: denied: "), run);
-    check!(
-        run.stderr.contains(&format!(
+    assert_denied(
+        &run,
+        DENIED,
+        Some(&format!(
             "{{ rule = \"{url}\", addresses = [\"10.1.2.3\"] }}"
         )),
-        run
     );
     assert!(dialer.dialed().is_empty(), "dialled {:?}", dialer.dialed());
     let events = audit.events();
@@ -371,7 +218,7 @@ fn lib_name_resolving_to_metadata_and_loopback(guest: &str) {
     check!(run.stdout == "MIXED\n", run);
     assert_eq!(
         dialer.dialed(),
-        [srv.addr],
+        [srv.addr()],
         "only the granted address may be dialled"
     );
     let events = audit.events();
@@ -419,11 +266,7 @@ fn start_redis() -> Option<Redis> {
         return None;
     };
     // Ask the kernel for a free port, then hand it to redis (it takes no port 0).
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = Command::new(binary)
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
@@ -433,7 +276,7 @@ fn start_redis() -> Option<Redis> {
         .spawn()
         .unwrap();
     let redis = Redis { child, port };
-    let up = support::eventually(Duration::from_secs(10), || {
+    let up = eventually(Duration::from_secs(10), || {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
     assert!(up, "redis-server did not start listening on port {port}");
@@ -457,12 +300,10 @@ fn redis_outside_policy_refused(guest: &str) {
     let p = policy("allow = [\"tcp://127.0.0.1:6379\"]");
     let addr = format!("127.0.0.1:{}", redis.port);
     let out = run_cli(guest, &p, &[], &[&addr]);
-    check!(out.code == Some(1), out);
-    check!(out.stderr.starts_with("redis-ping: denied: "), out);
-    check!(
-        out.stderr.contains(&format!("\"tcp://{addr}\"")),
-        out,
-        "names the line to add"
+    assert_denied(
+        &out,
+        Denial::Guest("redis-ping"),
+        Some(&format!("\"tcp://{addr}\"")),
     );
 }
 
@@ -474,14 +315,6 @@ for_each_lang!("tcp-echo-server":
     echo_server_refuses_peers_outside_the_rule,
     echo_server_without_grant_denied,
 );
-
-fn listening_port(bg: &mut Background) -> u16 {
-    let line = bg.line();
-    let addr = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    addr.parse::<SocketAddr>().unwrap().port()
-}
 
 fn echo(stream: &mut TcpStream, text: &str) -> String {
     stream.write_all(text.as_bytes()).unwrap();
@@ -495,7 +328,7 @@ fn echo_server_two_concurrent_clients(guest: &str) {
         "allow = [{ rule = \"tcp-listen://127.0.0.1:0\", peers = [\"127.0.0.1\"] }]\n[guest.t.limits]\nmax_connections = 3",
     );
     let mut bg = Background::start(guest, &p, &[], &["tcp-listen://127.0.0.1:0", "2"]);
-    let port = listening_port(&mut bg);
+    let port = bg.listening_on().port();
     let timeout = Some(Duration::from_secs(30));
     let mut a = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut b = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -524,7 +357,7 @@ fn echo_server_two_concurrent_clients(guest: &str) {
 fn echo_server_refuses_peers_outside_the_rule(guest: &str) {
     let p = policy("allow = [{ rule = \"tcp-listen://0.0.0.0:0\", peers = [\"127.0.0.2\"] }]");
     let mut bg = Background::start(guest, &p, &[], &["tcp-listen://0.0.0.0:0", "1"]);
-    let port = listening_port(&mut bg);
+    let port = bg.listening_on().port();
     // From 127.0.0.1: closed by the host without the guest seeing it.
     let mut refused = TcpStream::connect(("127.0.0.1", port)).unwrap();
     refused
@@ -567,7 +400,9 @@ fn echo_server_refuses_peers_outside_the_rule(guest: &str) {
 fn echo_server_without_grant_denied(guest: &str) {
     let p = policy("allow = [\"tcp-listen://127.0.0.1:7007\"]");
     let out = run_cli(guest, &p, &[], &["tcp-listen://127.0.0.1:0", "1"]);
-    check!(out.code == Some(1), out);
-    check!(out.stderr.starts_with("tcp-echo-server: denied: "), out);
-    check!(out.stderr.contains("\"tcp-listen://127.0.0.1:0\""), out);
+    assert_denied(
+        &out,
+        Denial::Guest("tcp-echo-server"),
+        Some("\"tcp-listen://127.0.0.1:0\""),
+    );
 }

@@ -2,29 +2,17 @@
 //! only against wasi:http (via wstd) is allowed to a granted URL and refused
 //! elsewhere, with the reason and the line to add on sandnet's stderr.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
-
-mod support;
-
-use support::{Output, Server, check, policy, run_cli};
+use crate::support::assertions::{Denial, assert_denied, check};
+use crate::support::guests::{Output, run_cli};
+use crate::support::policy::policy;
+use crate::support::servers::Server;
 
 const GUEST: &str = "rust-wasi-http-get";
 
-fn assert_refused(out: &Output, suggestion: &str) {
-    check!(out.code == Some(1), out);
-    check!(out.stdout.is_empty(), out);
-    check!(out.stderr.contains("wasi:http request to"), out);
-    check!(out.stderr.contains("denied"), out);
-    check!(
-        out.stderr.contains(suggestion),
-        out,
-        "the line to add should be {suggestion}"
-    );
+/// sandnet refused the guest's request to `url`; `line` is the line to add.
+fn assert_refused(out: &Output, url: &str, line: &str) {
+    let what = format!("wasi:http request to {url} denied: ");
+    assert_denied(out, Denial::Wasi(&what), Some(line));
 }
 
 #[test]
@@ -52,7 +40,11 @@ fn other_path_is_refused_before_any_connection() {
     let srv = Server::http();
     let p = policy(&format!("allow = [\"{}\"]", srv.url("/ok")));
     let out = run_cli(GUEST, &p, &[], &[&srv.url("/other")]);
-    assert_refused(&out, &format!("\"{}\"", srv.url("/other")));
+    assert_refused(
+        &out,
+        &srv.url("/other"),
+        &format!("\"{}\"", srv.url("/other")),
+    );
     check!(srv.connections() == 0, out);
 }
 
@@ -62,7 +54,11 @@ fn other_port_is_refused_before_any_connection() {
     let other = Server::http();
     let p = policy(&format!("allow = [\"{}\"]", srv.url("/ok")));
     let out = run_cli(GUEST, &p, &[], &[&other.url("/ok")]);
-    assert_refused(&out, &format!("\"{}\"", other.url("/ok")));
+    assert_refused(
+        &out,
+        &other.url("/ok"),
+        &format!("\"{}\"", other.url("/ok")),
+    );
     check!(other.connections() == 0, out);
 }
 
@@ -71,7 +67,11 @@ fn method_outside_the_rule_is_refused() {
     let srv = Server::http();
     let p = policy(&format!("allow = [\"GET {}\"]", srv.url("/echo")));
     let out = run_cli(GUEST, &p, &[], &[&srv.url("/echo"), "DELETE"]);
-    assert_refused(&out, &format!("\"DELETE {}\"", srv.url("/echo")));
+    assert_refused(
+        &out,
+        &srv.url("/echo"),
+        &format!("\"DELETE {}\"", srv.url("/echo")),
+    );
     check!(srv.connections() == 0, out);
 }
 

@@ -7,88 +7,46 @@
 //! no datagram leaves the machine (Linux delivers loopback multicast without
 //! `ip link set lo multicast on`; see docs/udp.md).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
-
-mod support;
-
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, UdpSocket};
 use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
 use sandnet::audit::Audit;
 use sandnet::error::NetError;
 use sandnet::guard::{Guard, GuardConfig, SystemResolver};
 use sandnet::net::udp::sock::{DatagramRate, Socket};
-use support::{
-    AuditBuffer, Background, PolicyFile, check, for_each_lang, guest_policy, policy, run_cli,
-};
 
-/// A UDP echo peer on 127.0.0.1:0 (a thread; ends with the test process).
-/// With `spoof`, each datagram is first answered from another socket (a
-/// sender the guest's policy does not grant), then from the echo socket.
-fn echo_peer(spoof: bool) -> SocketAddr {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let addr = socket.local_addr().unwrap();
-    let other = UdpSocket::bind("127.0.0.1:0").unwrap();
-    thread::spawn(move || {
-        let mut buf = [0u8; 2048];
-        while let Ok((n, from)) = socket.recv_from(&mut buf) {
-            if spoof {
-                let _ = other.send_to(b"spoofed", from);
-            }
-            let _ = socket.send_to(&buf[..n], from);
-        }
-    });
-    addr
-}
-
-/// A free UDP port on this machine (bound and released; the kernel does not
-/// hand it out again right away).
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn listening_addr(bg: &mut Background) -> SocketAddr {
-    let line = bg.line();
-    line.strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap()
-}
+use crate::support::assertions::{Denial, assert_denied, check};
+use crate::support::guests::{Background, for_each_lang, run_cli};
+use crate::support::policy::{PolicyFile, guest_policy, guest_section, policy};
+use crate::support::recording::{AuditBuffer, LOOPBACK, PRIVATE, audit_events};
+use crate::support::servers::{UdpEchoPeer, free_udp_port};
 
 // ---------------------------------------------------------------------------
 // udp-echo
 
-for_each_lang!("udp-echo":
+// The same contract holds for the JavaScript udp-echo guest.
+for_each_lang!([rust, python, js] "udp-echo":
     client_round_trip,
-    client_ignores_replies_from_ungranted_senders,
     client_denied_without_grant,
-    client_datagram_size_cap,
     server_round_trip_and_drops_ungranted_senders,
 );
 
+for_each_lang!("udp-echo":
+    client_ignores_replies_from_ungranted_senders,
+    client_datagram_size_cap,
+);
+
 fn client_round_trip(guest: &str) {
-    let peer = echo_peer(false);
-    let target = format!("udp://{peer}");
+    let target = UdpEchoPeer::start(false).target();
     let p = policy(&format!("allow = [\"{target}\"]"));
-    let out = run_cli(guest, &p, &[], &["client", &target, "ping", "pong"]);
+    let out = run_cli(guest, &p, &[], &["client", &target, "ping", "pong ü"]);
     check!(out.code == Some(0), out);
-    check!(out.stdout == "ping\npong\n", out);
+    check!(out.stdout == "ping\npong ü\n", out);
 }
 
 fn client_ignores_replies_from_ungranted_senders(guest: &str) {
-    let peer = echo_peer(true);
-    let target = format!("udp://{peer}");
+    let target = UdpEchoPeer::start(true).target();
     let p = policy(&format!("allow = [\"{target}\"]"));
     let audit = p.dir.path().join("audit.jsonl");
     let audit_arg = audit.display().to_string();
@@ -105,9 +63,8 @@ fn client_ignores_replies_from_ungranted_senders(guest: &str) {
         "the spoofed datagrams are dropped"
     );
     let log = std::fs::read_to_string(&audit).unwrap();
-    let drops: Vec<serde_json::Value> = log
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    let drops: Vec<serde_json::Value> = audit_events(&log)
+        .into_iter()
         .filter(|e| e["event"] == "drop")
         .collect();
     let last = drops
@@ -124,18 +81,24 @@ fn client_ignores_replies_from_ungranted_senders(guest: &str) {
 }
 
 fn client_denied_without_grant(guest: &str) {
-    let peer = echo_peer(false);
-    let target = format!("udp://{peer}");
+    let peer = UdpEchoPeer::start(false);
+    let target = peer.target();
     let p = policy("allow = [\"udp://127.0.0.1:9\"]");
     let out = run_cli(guest, &p, &[], &["client", &target, "x"]);
-    check!(out.code == Some(1), out);
-    check!(out.stderr.starts_with("udp-echo: denied: "), out);
-    check!(out.stderr.contains(&format!("\"{target}\"")), out);
+    assert_denied(
+        &out,
+        Denial::Guest("udp-echo"),
+        Some(&format!("\"{target}\"")),
+    );
+    check!(
+        peer.received() == 0,
+        out,
+        "a denied datagram must not reach the peer"
+    );
 }
 
 fn client_datagram_size_cap(guest: &str) {
-    let peer = echo_peer(false);
-    let target = format!("udp://{peer}");
+    let target = UdpEchoPeer::start(false).target();
     let p = policy(&format!(
         "allow = [\"{target}\"]\n[guest.t.limits]\nmax_datagram_bytes = 4"
     ));
@@ -160,7 +123,7 @@ fn server_round_trip_and_drops_ungranted_senders(guest: &str) {
         &["--audit", &audit_arg],
         &["server", "udp-bind://127.0.0.1:0", "1"],
     );
-    let server = listening_addr(&mut bg);
+    let server = bg.listening_on();
     let stranger = UdpSocket::bind("127.0.0.2:0").unwrap();
     stranger.send_to(b"not for you", server).unwrap();
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -183,9 +146,8 @@ fn server_round_trip_and_drops_ungranted_senders(guest: &str) {
         "the stranger's datagram never reached the guest"
     );
     let log = std::fs::read_to_string(&audit).unwrap();
-    let drop = log
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    let drop = audit_events(&log)
+        .into_iter()
         .find(|e| e["event"] == "drop")
         .unwrap_or_else(|| panic!("no drop event in\n{log}"));
     assert_eq!(drop["dropped"], 1, "{log}");
@@ -246,12 +208,10 @@ fn discovery_without_multicast_grant_denied(guest: &str) {
     ));
     let target = format!("udp://{GROUP}:{port}");
     let out = run_cli(guest, &p, &[], &["alpha", &target, "127.0.0.1"]);
-    check!(out.code == Some(1), out);
-    check!(out.stderr.starts_with("discovery: denied: "), out);
-    check!(
-        out.stderr
-            .contains(&format!("\"udp-multicast://{GROUP}:{port}\"")),
-        out
+    assert_denied(
+        &out,
+        Denial::Guest("discovery"),
+        Some(&format!("\"udp-multicast://{GROUP}:{port}\"")),
     );
 }
 
@@ -262,7 +222,7 @@ fn lib_guard(policy: &str, names: &[(&str, IpAddr)], audit: Audit) -> Arc<Guard>
     let resolver =
         SystemResolver::with_overrides(names.iter().map(|(n, ip)| ((*n).to_owned(), *ip)));
     Arc::new(Guard::new(
-        guest_policy(&format!("[guest.t]\n{policy}\n")),
+        guest_policy(&guest_section(policy)),
         GuardConfig {
             resolver: Arc::new(resolver),
             audit,
@@ -281,19 +241,17 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 
 #[test]
 fn lib_names_resolving_to_ungranted_addresses_are_not_sent_to() {
-    let peer = echo_peer(false);
+    let peer = UdpEchoPeer::start(false).addr;
     let port = peer.port();
-    let private = IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3));
-    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let audit = AuditBuffer::default();
     let guard = lib_guard(
         &format!(
             "allow = [\"udp://private.test:{port}\", {{ rule = \"udp://mixed.test:{port}\", addresses = [\"127.0.0.1\"] }}]"
         ),
         &[
-            ("private.test", private),
-            ("mixed.test", private),
-            ("mixed.test", loopback),
+            ("private.test", PRIVATE),
+            ("mixed.test", PRIVATE),
+            ("mixed.test", LOOPBACK),
         ],
         audit.audit(),
     );
@@ -349,7 +307,7 @@ fn lib_broadcast_needs_a_grant() {
 
 #[test]
 fn lib_datagram_rate_limit() {
-    let peer = echo_peer(false);
+    let peer = UdpEchoPeer::start(false).addr;
     let guard = lib_guard(&format!("allow = [\"udp://{peer}\"]"), &[], Audit::off());
     block_on(async {
         let mut socket = Socket::bind(&guard, None).unwrap();

@@ -1,16 +1,9 @@
 //! The `sandnet` command line: `check`, `explain`, `wit`, `run --help` and the
 //! exit statuses of unusable inputs.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
-
-mod support;
-
-use support::{Cli, Output, check, line_of, write_policy};
+use crate::support::assertions::check;
+use crate::support::guests::{Cli, Output, repo_root};
+use crate::support::policy::{line_of, write_policy};
 
 const TWO_GUESTS: &str = r#"# two guests
 [guest.alpha]
@@ -310,7 +303,7 @@ fn wit_out_writes_the_package_and_its_deps() {
     let out_dir = dir.path().join("wit");
     let out = sandnet(&["wit", "--out", out_dir.to_str().unwrap()]);
     check!(out.code == Some(0), out);
-    let root = support::repo_root().join("wit");
+    let root = repo_root().join("wit");
     for file in [
         "types.wit",
         "http.wit",

@@ -1,16 +1,7 @@
 //! `sandnet:net/http` end to end: both `http-get` guests (Rust and Python) against
 //! loopback HTTP(S) servers, through the CLI and through the library.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
-
-mod support;
-
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,31 +9,18 @@ use sandnet::ExitStatus;
 use sandnet::audit::Audit;
 use sandnet::guard::Guard;
 use sandnet::net::http_client::{HttpClient, RequestSpec, Settings};
-use support::{
-    AuditBuffer, Cli, DialMode, LibRun, Output, RecordingDialer, Server, TestCa, check,
-    for_each_lang, guard_with, guest_policy, line_of, policy, run_cli, run_lib,
+
+use crate::support::assertions::{Denial, assert_denied, check};
+use crate::support::guests::{Cli, for_each_lang, guest, run_cli};
+use crate::support::policy::{guest_policy, line_of, policy};
+use crate::support::recording::{
+    DialMode, LOOPBACK, METADATA, PRIVATE, RecordingDialer, guard_with, run_recorded,
 };
+use crate::support::servers::Server;
+use crate::support::tls::TestCa;
 
-/// The cloud metadata address; only ever handed to a [`RecordingDialer`].
-const METADATA: IpAddr = IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254));
-/// A private address; only ever handed to a [`RecordingDialer`].
-const PRIVATE: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3));
-const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-/// The guest got a denial: exit 1, nothing on stdout, the reason on stderr and,
-/// when `suggestion` is given, that exact policy line as the hint.
-fn assert_denied(out: &Output, suggestion: Option<&str>) {
-    check!(out.code == Some(1), out);
-    check!(out.stdout.is_empty(), out);
-    check!(out.stderr.starts_with("http-get: denied: "), out);
-    if let Some(line) = suggestion {
-        check!(
-            out.stderr.contains(line),
-            out,
-            "the hint should name the policy line {line}"
-        );
-    }
-}
+/// How the http-get guests sign a denial.
+const DENIED: Denial<'static> = Denial::Guest("http-get");
 
 // ---------------------------------------------------------------------------
 // Allowed requests
@@ -119,6 +97,7 @@ fn denied_by_scheme(guest: &str) {
     let out = run_cli(guest, &p, &[], &[&srv.url("/ok")]);
     assert_denied(
         &out,
+        DENIED,
         Some(&format!("\"http://127.0.0.1:{}/ok\"", srv.port())),
     );
     check!(out.stderr.contains("no allow rule"), out);
@@ -134,7 +113,7 @@ fn denied_by_host(guest: &str) {
     let p = policy(&format!("allow = [\"{}\"]", srv.url("/ok")));
     let url = format!("http://app.test:{}/ok", srv.port());
     let out = run_cli(guest, &p, &["--resolve", "app.test=127.0.0.1"], &[&url]);
-    assert_denied(&out, Some(&format!("\"{url}\"")));
+    assert_denied(&out, DENIED, Some(&format!("\"{url}\"")));
     check!(
         srv.connections() == 0,
         out,
@@ -147,7 +126,7 @@ fn denied_by_port(guest: &str) {
     let other = Server::http();
     let p = policy(&format!("allow = [\"{}\"]", granted.url("/ok")));
     let out = run_cli(guest, &p, &[], &[&other.url("/ok")]);
-    assert_denied(&out, Some(&format!("\"{}\"", other.url("/ok"))));
+    assert_denied(&out, DENIED, Some(&format!("\"{}\"", other.url("/ok"))));
     check!(granted.connections() + other.connections() == 0, out);
 }
 
@@ -155,7 +134,7 @@ fn denied_by_path(guest: &str) {
     let srv = Server::http();
     let p = policy(&format!("allow = [\"{}\"]", srv.url("/ok")));
     let out = run_cli(guest, &p, &[], &[&srv.url("/other")]);
-    assert_denied(&out, Some(&format!("\"{}\"", srv.url("/other"))));
+    assert_denied(&out, DENIED, Some(&format!("\"{}\"", srv.url("/other"))));
     check!(srv.connections() == 0, out);
 }
 
@@ -163,7 +142,7 @@ fn denied_by_method(guest: &str) {
     let srv = Server::http();
     let p = policy(&format!("allow = [\"GET {}\"]", srv.url("/echo")));
     let out = run_cli(guest, &p, &[], &[&srv.url("/echo"), "PUT", "x"]);
-    assert_denied(&out, Some(&format!("\"PUT {}\"", srv.url("/echo"))));
+    assert_denied(&out, DENIED, Some(&format!("\"PUT {}\"", srv.url("/echo"))));
     check!(out.stderr.contains("allows only GET"), out);
     check!(srv.connections() == 0, out);
 }
@@ -178,7 +157,7 @@ fn denied_by_deny_rule(guest: &str) {
     let deny_line = line_of(&p.text, "deny = ");
 
     let out = run_cli(guest, &p, &[], &[&srv.url("/ok/secret/key")]);
-    assert_denied(&out, None);
+    assert_denied(&out, DENIED, None);
     check!(out.stderr.contains("deny rule"), out);
     check!(
         out.stderr.contains(&format!("policy.toml:{deny_line}")),
@@ -251,7 +230,7 @@ fn redirect_to_ungranted_host_refused(guest: &str) {
     ));
     let url = format!("{}?to={}", srv.url("/redirect"), elsewhere.url("/ok"));
     let out = run_cli(guest, &p, &[], &[&url]);
-    assert_denied(&out, Some(&format!("\"{}\"", elsewhere.url("/ok"))));
+    assert_denied(&out, DENIED, Some(&format!("\"{}\"", elsewhere.url("/ok"))));
     check!(srv.requests() == 1, out, "the first hop was allowed");
     check!(
         elsewhere.connections() == 0,
@@ -272,6 +251,7 @@ fn name_resolving_to_loopback_needs_allowance(guest: &str) {
     let out = run_cli(guest, &name_only, &resolve, &[&url]);
     assert_denied(
         &out,
+        DENIED,
         Some(&format!(
             "{{ rule = \"{url}\", addresses = [\"127.0.0.1\"] }}"
         )),
@@ -534,34 +514,11 @@ fn explain_agrees_with_run(guest: &str) {
 // Through the library, with a dialer that records every address and only
 // connects to loopback, so no packet can leave even if the guard were wrong.
 
-fn lib_run(
-    guest: &str,
-    policy_text: &str,
-    names: &[(&str, IpAddr)],
-    dialer: &RecordingDialer,
-    args: &[&str],
-) -> (LibRun, AuditBuffer) {
-    let audit = AuditBuffer::default();
-    let run = run_lib(
-        guest,
-        policy_text,
-        args,
-        guard_with(names, dialer, audit.audit()),
-    );
-    (run, audit)
-}
-
-fn assert_lib_denied(run: &LibRun) {
-    check!(run.outcome.status == ExitStatus::Exited(1), run);
-    check!(run.stdout.is_empty(), run);
-    check!(run.stderr.starts_with("http-get: denied: "), run);
-}
-
 fn lib_allowed_get(guest: &str) {
     let srv = Server::http();
     let dialer = RecordingDialer::new(DialMode::LoopbackOnly);
     let text = format!("[guest.t]\nallow = [\"{}\"]", srv.url("/ok"));
-    let (run, _) = lib_run(guest, &text, &[], &dialer, &[&srv.url("/ok")]);
+    let (run, _) = run_recorded(guest, &text, &[], &dialer, &[&srv.url("/ok")]);
     check!(run.outcome.status == ExitStatus::Exited(0), run);
     check!(run.stdout == "200\nhello", run);
     assert_eq!(dialer.dialed(), [srv.addr()]);
@@ -570,14 +527,14 @@ fn lib_allowed_get(guest: &str) {
 fn lib_name_resolving_to_metadata_refused(guest: &str) {
     let dialer = RecordingDialer::new(DialMode::LoopbackOnly);
     let text = "[guest.t]\nallow = [\"http://metadata.test/latest/*\"]";
-    let (run, audit) = lib_run(
+    let (run, audit) = run_recorded(
         guest,
         text,
         &[("metadata.test", METADATA)],
         &dialer,
         &["http://metadata.test/latest/meta-data/"],
     );
-    assert_lib_denied(&run);
+    assert_denied(&run, DENIED, None);
     check!(
         run.stderr.contains("169.254.169.254"),
         run,
@@ -603,8 +560,8 @@ fn lib_name_resolving_to_private_needs_allowance(guest: &str) {
 
     let dialer = RecordingDialer::new(DialMode::LoopbackOnly);
     let text = format!("[guest.t]\nallow = [\"{url}\"]");
-    let (run, _) = lib_run(guest, &text, &names, &dialer, &[url]);
-    assert_lib_denied(&run);
+    let (run, _) = run_recorded(guest, &text, &names, &dialer, &[url]);
+    assert_denied(&run, DENIED, None);
     check!(
         run.stderr.contains(&format!(
             "{{ rule = \"{url}\", addresses = [\"10.1.2.3\"] }}"
@@ -622,7 +579,7 @@ fn lib_name_resolving_to_private_needs_allowance(guest: &str) {
     // so the guest sees a connect error and nothing leaves the machine).
     let dialer = RecordingDialer::new(DialMode::LoopbackOnly);
     let text = format!("[guest.t]\nallow = [{{ rule = \"{url}\", addresses = [\"10.0.0.0/8\"] }}]");
-    let (run, _) = lib_run(guest, &text, &names, &dialer, &[url]);
+    let (run, _) = run_recorded(guest, &text, &names, &dialer, &[url]);
     check!(run.outcome.status == ExitStatus::Exited(1), run);
     check!(run.stderr.starts_with("http-get: connect: "), run);
     assert_eq!(dialer.dialed(), [SocketAddr::new(PRIVATE, 8080)]);
@@ -634,7 +591,7 @@ fn lib_only_vetted_addresses_dialled(guest: &str) {
     let url = format!("http://mixed.test:{}/ok", srv.port());
     let text = format!("[guest.t]\nallow = [{{ rule = \"{url}\", addresses = [\"127.0.0.1\"] }}]");
     let names = [("mixed.test", METADATA), ("mixed.test", LOOPBACK)];
-    let (run, _) = lib_run(guest, &text, &names, &dialer, &[&url]);
+    let (run, _) = run_recorded(guest, &text, &names, &dialer, &[&url]);
     check!(run.outcome.status == ExitStatus::Exited(0), run);
     check!(run.stdout == "200\nhello", run);
     assert_eq!(
@@ -655,8 +612,8 @@ fn lib_redirect_to_metadata_refused(guest: &str) {
         "{}?to=http://169.254.169.254/latest/meta-data/",
         srv.url("/redirect")
     );
-    let (run, _) = lib_run(guest, &text, &[], &dialer, &[&url]);
-    assert_lib_denied(&run);
+    let (run, _) = run_recorded(guest, &text, &[], &dialer, &[&url]);
+    assert_denied(&run, DENIED, None);
     check!(run.stderr.contains("169.254.169.254"), run);
     assert_eq!(
         dialer.dialed(),
@@ -673,7 +630,7 @@ fn lib_connect_timeout(guest: &str) {
         "[guest.t]\nallow = [\"{}\"]\n[guest.t.limits]\nconnect_timeout = \"1s\"",
         srv.url("/ok")
     );
-    let (run, _) = lib_run(guest, &text, &[], &dialer, &[&srv.url("/ok")]);
+    let (run, _) = run_recorded(guest, &text, &[], &dialer, &[&srv.url("/ok")]);
     check!(run.outcome.status == ExitStatus::Exited(1), run);
     check!(run.stderr.contains("timeout: connect"), run);
     check!(
@@ -743,7 +700,7 @@ fn connection_reused_within_a_guest() {
 
 #[test]
 fn missing_guest_fails_with_build_hint() {
-    let result = std::panic::catch_unwind(|| support::guest("no-such-guest"));
+    let result = std::panic::catch_unwind(|| guest("no-such-guest"));
     let err = result.expect_err("a missing guest must fail the test, not skip it");
     let message = err
         .downcast_ref::<String>()
