@@ -17,7 +17,6 @@ pub mod net;
 pub mod runtime;
 pub mod scaffold;
 pub mod state;
-pub mod tls;
 
 pub use runtime::{ExitStatus, RunOutcome, RunRequest, Runtime, RuntimeConfig};
 pub use sandnet_policy as policy;

@@ -15,12 +15,11 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use crate::guard::{Guard, GuardConfig};
-use crate::net::http_client::HttpClient;
-use crate::net::wasi_http::StandardHttpGate;
-use crate::net::wasi_sockets;
-use crate::net::{NetCtx, NetData};
+use crate::net;
+use crate::net::NetCtx;
+use crate::net::standard::http::StandardHttpGate;
+use crate::net::standard::sockets as wasi_sockets;
 use crate::state::{MemoryLimitExceeded, MemoryLimiter, State};
-use crate::{bindings, net};
 
 /// How often the epoch advances; the wall-clock deadline is checked at this grain.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -212,11 +211,11 @@ impl Runtime {
         let load_time = started.elapsed();
         let limits = request.policy.limits.clone();
 
-        let tls = Arc::new(crate::tls::client_config(
+        let tls = Arc::new(crate::net::common::tls::client_config(
             request.policy.ca_bundle.as_deref(),
         )?);
         let guard = Arc::new(Guard::new(Arc::clone(&request.policy), request.guard));
-        let http = HttpClient::new(Arc::clone(&guard), (*tls).clone());
+        let net = NetCtx::new(Arc::clone(&guard), tls);
 
         let program = request
             .component
@@ -249,22 +248,13 @@ impl Runtime {
         let state = State {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            net: NetCtx {
-                guard,
-                http: http.clone(),
-                tls,
-                websocket: Default::default(),
-                sse: Default::default(),
-                tcp: Default::default(),
-                udp: Default::default(),
-                standard_sockets: Default::default(),
-            },
+            http_gate: StandardHttpGate::new(net.http.clone()),
+            net,
             limiter: MemoryLimiter {
                 max_bytes,
                 hit: false,
             },
             http_ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
-            http_gate: StandardHttpGate::new(http),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -311,20 +301,7 @@ impl Runtime {
         let mut linker = Linker::<State>::new(&self.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        // Replace wasmtime-wasi's name lookup (which would resolve any name) with
-        // the guard's, which resolves only names the policy grants.
-        linker.allow_shadowing(true);
-        bindings::ip_name_lookup::add_to_linker::<State, NetData>(&mut linker, State::net_view)?;
-        // Replace wasmtime-wasi's tcp and udp with the same calls plus the
-        // guest's limits (connection slots, byte quotas, datagram size).
-        net::wasi_sockets_limits::add_to_linker(&mut linker)?;
-        linker.allow_shadowing(false);
-        bindings::types::add_to_linker::<State, NetData>(&mut linker, State::net_view)?;
-        bindings::http::add_to_linker::<State, NetData>(&mut linker, State::net_view)?;
-        net::websocket::add_to_linker(&mut linker)?;
-        net::sse::add_to_linker(&mut linker)?;
-        net::tcp::add_to_linker(&mut linker)?;
-        net::udp::add_to_linker(&mut linker)?;
+        net::add_to_linker(&mut linker)?;
         stub_unimplemented(&self.engine, &mut linker, component)?;
         Ok(linker)
     }
@@ -332,14 +309,7 @@ impl Runtime {
 
 /// Whether this host links the `sandnet:net` interface `name` (else its calls trap).
 pub fn implements(name: &str) -> bool {
-    match name {
-        "types" | "http" => true,
-        "websocket" => net::websocket::IMPLEMENTED,
-        "sse" => net::sse::IMPLEMENTED,
-        "tcp" => net::tcp::IMPLEMENTED,
-        "udp" => net::udp::IMPLEMENTED,
-        _ => false,
-    }
+    name == "types" || net::Protocol::from_wit_name(name).is_some()
 }
 
 /// Host type standing in for resources of interfaces not implemented yet; no
