@@ -262,7 +262,12 @@ impl Guard {
     /// audit keep the whole denial; the guest sees [`GuestPolicy::guest_denial`]
     /// (never a resolved address; less under `denial_detail = "minimal"`).
     fn refuse(&self, denial: &Denial, target: &Target) -> NetError {
-        NetError::Denied(self.policy.guest_denial(denial, target))
+        let guest = self.policy.guest_denial(denial, target);
+        if guest != *denial {
+            // The guest's copy leaves things out; the operator gets them here.
+            tracing::warn!(guest = %self.policy.name, "{} denied: {denial}", target.describe());
+        }
+        NetError::Denied(guest)
     }
 
     /// `err` as the guest may see it (denials through [`Guard::refuse`]).
@@ -306,7 +311,7 @@ impl Guard {
                     };
                     let mut ev = self.event("connect", target, verdict);
                     ev.resolved = resolved;
-                    ev.reason = Some(err.to_string());
+                    ev.reason = Some(operator_reason(&err));
                     if let NetError::LimitExceeded { name, .. } = &err {
                         ev.limit = Some(name);
                     }
@@ -403,7 +408,7 @@ impl Guard {
                     };
                     let mut ev = self.event("resolve", target, verdict);
                     ev.resolved = resolved;
-                    ev.reason = Some(err.to_string());
+                    ev.reason = Some(operator_reason(&err));
                     self.audit().emit(&ev);
                 }
                 Err(self.for_guest(err, target))
@@ -616,6 +621,15 @@ fn count(
     match limit {
         Some(limit) if total > limit => Err(NetError::limit(name, limit)),
         _ => Ok(()),
+    }
+}
+
+/// An error as the operator's audit log records it: a denial with the line that
+/// would allow it.
+fn operator_reason(err: &NetError) -> String {
+    match err {
+        NetError::Denied(denial) => format!("denied: {denial}"),
+        other => other.to_string(),
     }
 }
 

@@ -257,6 +257,7 @@ impl Runtime {
                 sse: Default::default(),
                 tcp: Default::default(),
                 udp: Default::default(),
+                standard_sockets: Default::default(),
             },
             limiter: MemoryLimiter {
                 max_bytes,
@@ -314,6 +315,9 @@ impl Runtime {
         // the guard's, which resolves only names the policy grants.
         linker.allow_shadowing(true);
         bindings::ip_name_lookup::add_to_linker::<State, NetData>(&mut linker, State::net_view)?;
+        // Replace wasmtime-wasi's tcp and udp with the same calls plus the
+        // guest's limits (connection slots, byte quotas, datagram size).
+        net::wasi_sockets_limits::add_to_linker(&mut linker)?;
         linker.allow_shadowing(false);
         bindings::types::add_to_linker::<State, NetData>(&mut linker, State::net_view)?;
         bindings::http::add_to_linker::<State, NetData>(&mut linker, State::net_view)?;

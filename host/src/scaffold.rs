@@ -111,18 +111,43 @@ const RUST: [Template; 2] = [
     file("src/main.rs", include_str!("../templates/rust/main.rs")),
 ];
 
-const PYTHON: [Template; 3] = [
+/// A file of a guest library: the same path under `guests/<lang>/lib/` and in
+/// the project.
+macro_rules! lib_file {
+    ($lang:literal, $path:literal) => {
+        file(
+            $path,
+            include_str!(concat!("../../guests/", $lang, "/lib/", $path)),
+        )
+    };
+}
+
+const PYTHON: [Template; 11] = [
     file("app.py", include_str!("../templates/python/app.py")),
-    file(
-        "sandnet/__init__.py",
-        include_str!("../../guests/python/lib/sandnet/__init__.py"),
-    ),
+    lib_file!("python", "sandnet/__init__.py"),
+    lib_file!("python", "sandnet/error.py"),
+    lib_file!("python", "sandnet/http.py"),
+    lib_file!("python", "sandnet/poll.py"),
+    lib_file!("python", "sandnet/process.py"),
+    lib_file!("python", "sandnet/sse.py"),
+    lib_file!("python", "sandnet/tcp.py"),
+    lib_file!("python", "sandnet/udp.py"),
+    lib_file!("python", "sandnet/websocket.py"),
     script("build.sh", include_str!("../templates/python/build.sh")),
 ];
 
-const JS: [Template; 4] = [
+const JS: [Template; 13] = [
     file("app.js", include_str!("../templates/js/app.js")),
-    file("sandnet.js", include_str!("../../guests/js/lib/sandnet.js")),
+    lib_file!("js", "sandnet.js"),
+    lib_file!("js", "sandnet/bytes.js"),
+    lib_file!("js", "sandnet/error.js"),
+    lib_file!("js", "sandnet/http.js"),
+    lib_file!("js", "sandnet/poll.js"),
+    lib_file!("js", "sandnet/process.js"),
+    lib_file!("js", "sandnet/sse.js"),
+    lib_file!("js", "sandnet/tcp.js"),
+    lib_file!("js", "sandnet/udp.js"),
+    lib_file!("js", "sandnet/websocket.js"),
     file("package.json", include_str!("../templates/js/package.json")),
     script("build.sh", include_str!("../templates/js/build.sh")),
 ];

@@ -211,8 +211,21 @@ fn expected_files(lang: &str) -> Vec<&'static str> {
     ];
     files.extend(match lang {
         "rust" => &["Cargo.toml", "src/main.rs"][..],
-        "python" => &["app.py", "sandnet/__init__.py", "build.sh"][..],
-        "js" => &["app.js", "sandnet.js", "package.json", "build.sh"][..],
+        "python" => &[
+            "app.py",
+            "sandnet/__init__.py",
+            "sandnet/http.py",
+            "sandnet/poll.py",
+            "build.sh",
+        ][..],
+        "js" => &[
+            "app.js",
+            "sandnet.js",
+            "sandnet/http.js",
+            "sandnet/poll.js",
+            "package.json",
+            "build.sh",
+        ][..],
         "c" => &[
             "main.c",
             "sandnet.h",

@@ -10,7 +10,7 @@ use sandnet::audit::Audit;
 use sandnet::guard::Guard;
 use sandnet::net::http_client::{HttpClient, RequestSpec, Settings};
 
-use crate::support::assertions::{Denial, assert_denied, check};
+use crate::support::assertions::{Denial, assert_address_withheld, assert_denied, check};
 use crate::support::guests::{Cli, for_each_lang, guest, run_cli};
 use crate::support::policy::{guest_policy, line_of, policy};
 use crate::support::recording::{
@@ -249,17 +249,15 @@ fn name_resolving_to_loopback_needs_allowance(guest: &str) {
 
     let name_only = policy(&format!("allow = [\"{url}\"]"));
     let out = run_cli(guest, &name_only, &resolve, &[&url]);
-    assert_denied(
-        &out,
-        DENIED,
-        Some(&format!(
-            "{{ rule = \"{url}\", addresses = [\"127.0.0.1\"] }}"
-        )),
-    );
+    // The guest learns the name was refused; the operator's log on the same
+    // stderr names the address and the allowance that would grant it.
+    assert_address_withheld(&out, "http-get", "app.test", "127.0.0.1");
     check!(
-        out.stderr.contains("127.0.0.1"),
+        out.stderr.contains(&format!(
+            "add {{ rule = \"{url}\", addresses = [\"127.0.0.1\"] }}"
+        )),
         out,
-        "the reason names the refused address"
+        "the operator's log names the allowance to add"
     );
     check!(
         srv.connections() == 0,
@@ -534,12 +532,7 @@ fn lib_name_resolving_to_metadata_refused(guest: &str) {
         &dialer,
         &["http://metadata.test/latest/meta-data/"],
     );
-    assert_denied(&run, DENIED, None);
-    check!(
-        run.stderr.contains("169.254.169.254"),
-        run,
-        "the reason names the refused address"
-    );
+    assert_address_withheld(&run, "http-get", "metadata.test", "169.254.169.254");
     check!(
         dialer.dialed().is_empty(),
         run,
@@ -560,13 +553,17 @@ fn lib_name_resolving_to_private_needs_allowance(guest: &str) {
 
     let dialer = RecordingDialer::new(DialMode::LoopbackOnly);
     let text = format!("[guest.t]\nallow = [\"{url}\"]");
-    let (run, _) = run_recorded(guest, &text, &names, &dialer, &[url]);
-    assert_denied(&run, DENIED, None);
+    let (run, audit) = run_recorded(guest, &text, &names, &dialer, &[url]);
+    assert_address_withheld(&run, "http-get", "db.test", "10.1.2.3");
+    let events = audit.events();
     check!(
-        run.stderr.contains(&format!(
-            "{{ rule = \"{url}\", addresses = [\"10.1.2.3\"] }}"
-        )),
-        run
+        events.iter().any(
+            |e| e["reason"].as_str().is_some_and(|r| r.contains(&format!(
+                "{{ rule = \"{url}\", addresses = [\"10.1.2.3\"] }}"
+            )))
+        ),
+        run,
+        "the audit log names the allowance to add: {events:?}"
     );
     check!(
         dialer.dialed().is_empty(),

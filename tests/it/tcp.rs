@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use sandnet::ExitStatus;
 
-use crate::support::assertions::{Denial, assert_denied, check, eventually};
+use crate::support::assertions::{
+    Denial, assert_address_withheld, assert_denied, check, eventually,
+};
 use crate::support::guests::{Background, LibRun, for_each_lang, run_cli};
 use crate::support::policy::{guest_section, policy};
 use crate::support::recording::{
@@ -190,12 +192,15 @@ fn lib_name_resolving_to_private_refused(guest: &str) {
         &dialer,
         &[url, "x"],
     );
-    assert_denied(
-        &run,
-        DENIED,
-        Some(&format!(
-            "{{ rule = \"{url}\", addresses = [\"10.1.2.3\"] }}"
-        )),
+    assert_address_withheld(&run, "tcp-client", "db.test", "10.1.2.3");
+    let events = audit.events();
+    assert!(
+        events.iter().any(
+            |e| e["reason"].as_str().is_some_and(|r| r.contains(&format!(
+                "{{ rule = \"{url}\", addresses = [\"10.1.2.3\"] }}"
+            )))
+        ),
+        "the audit log names the allowance to add: {events:?}"
     );
     assert!(dialer.dialed().is_empty(), "dialled {:?}", dialer.dialed());
     let events = audit.events();

@@ -15,6 +15,7 @@ pub mod types;
 pub mod udp;
 pub mod wasi_http;
 pub mod wasi_sockets;
+pub mod wasi_sockets_limits;
 pub mod websocket;
 pub mod websocket_core;
 
@@ -41,6 +42,8 @@ pub struct NetCtx {
     pub tcp: tcp::ProtocolState,
     /// UDP state.
     pub udp: udp::ProtocolState,
+    /// Limit state of the standard `wasi:sockets` (connection slots).
+    pub standard_sockets: wasi_sockets_limits::ProtocolState,
 }
 
 /// The borrowed view every `sandnet:net` host trait is implemented on.

@@ -19,10 +19,10 @@ pub use sock::Socket;
 pub const IMPLEMENTED: bool = true;
 
 /// Per-guest state of this protocol: the `datagrams_per_second` bucket shared
-/// by all of the guest's sockets (made on first use).
+/// by all of the guest's sockets, standard `wasi:sockets` ones too (made on first use).
 #[derive(Debug, Default)]
 pub struct ProtocolState {
-    rate: Option<sock::DatagramRate>,
+    pub(crate) rate: Option<sock::DatagramRate>,
 }
 
 /// Adds `sandnet:net/udp` to the linker.

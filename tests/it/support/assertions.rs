@@ -90,3 +90,32 @@ pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// The guest was refused because `name` resolved to an address the policy does
+/// not grant, and was not told the address: its own `PROG: denied:` line
+/// names the name and never `ip` (the operator's log and audit keep both).
+#[track_caller]
+pub fn assert_address_withheld(run: &impl Finished, prog: &str, name: &str, ip: &str) {
+    check!(run.code() == Some(1), run, "a denial exits 1");
+    let stderr = run.stderr();
+    let prefix = format!("{prog}: denied: ");
+    let Some(line) = stderr.lines().find(|l| l.starts_with(&prefix)) else {
+        panic!("no {prefix:?} line on stderr\n{run}");
+    };
+    check!(
+        line.contains(&format!(
+            "{name} resolved to an address the policy does not grant"
+        )),
+        run,
+        "the guest should learn that {name} was refused"
+    );
+    let guest_lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.contains(" WARN ") && !l.contains("sandnet::"))
+        .collect();
+    check!(
+        !guest_lines.iter().any(|l| l.contains(ip)),
+        run,
+        "the guest must not learn that {name} resolved to {ip}"
+    );
+}

@@ -10,15 +10,15 @@ request against the guest's policy.
         print(ev.event_type, ev.id, ev.data)
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import List, Optional, Tuple, Union
+from typing import Optional
 
-from componentize_py_types import Err
 from wit_world.imports import poll as _poll
 from wit_world.imports import sse as _sse
 
-from sandnet import NetError
+from .error import NetError, call
+from .http import Headers, header_list
 
 __all__ = ["Event", "EventStream", "open"]
 
@@ -31,13 +31,6 @@ class Event:
     id: Optional[str]
 
 
-def _call(fn, *args):
-    try:
-        return fn(*args)
-    except Err as e:
-        raise NetError.from_wit(e.value) from None
-
-
 class EventStream:
     """An open event stream."""
 
@@ -46,12 +39,12 @@ class EventStream:
 
     def next(self) -> Event:
         """Waits for the next event; NetError("closed") once the stream is over."""
-        raw = _call(self._raw.next)
+        raw = call(self._raw.next)
         return Event(raw.event_type, raw.data, raw.id)
 
     def try_next(self) -> Optional[Event]:
         """The next event if one is ready, else None."""
-        raw = _call(self._raw.try_next)
+        raw = call(self._raw.try_next)
         return None if raw is None else Event(raw.event_type, raw.data, raw.id)
 
     def subscribe(self) -> "_poll.Pollable":
@@ -59,17 +52,11 @@ class EventStream:
         return self._raw.subscribe()
 
 
-def open(url: str, headers: Union[Mapping[str, str], Sequence[Tuple[str, str]], None] = None,
+def open(url: str, headers: Optional[Headers] = None,
          event_types: Sequence[str] = (), *, reconnect: Optional[bool] = None,
          max_reconnects: Optional[int] = None,
          max_redirects: Optional[int] = None) -> EventStream:
     """Opens an `http://` or `https://` event stream. Raises `NetError`."""
-    if headers is None:
-        header_list: List[Tuple[str, str]] = []
-    elif isinstance(headers, Mapping):
-        header_list = list(headers.items())
-    else:
-        header_list = list(headers)
-    options = _sse.OpenOptions(header_list, list(event_types), reconnect,
+    options = _sse.OpenOptions(header_list(headers), list(event_types), reconnect,
                                max_reconnects, max_redirects)
-    return EventStream(_call(_sse.EventStream.open, url, options))
+    return EventStream(call(_sse.EventStream.open, url, options))

@@ -14,25 +14,18 @@ or `with`): a connection holds one of the guest's `max_connections` slots.
 Errors raise `sandnet.NetError`.
 """
 
-from typing import List, Optional
+from typing import Optional
 
-from componentize_py_types import Err
 from wit_world.imports import poll as _poll
 from wit_world.imports import tcp as _tcp
 
-from . import NetError
+from .error import NetError, call
+from .poll import wait_any
 
 __all__ = ["Stream", "Listener", "connect", "listen", "wait_any", "MAX_READ_CHUNK"]
 
 MAX_READ_CHUNK = 1 << 20
 """Largest chunk the host hands out per `read` (1 MiB)."""
-
-
-def _call(fn, *args):
-    try:
-        return fn(*args)
-    except Err as e:
-        raise NetError.from_wit(e.value) from None
 
 
 class Stream:
@@ -57,12 +50,12 @@ class Stream:
 
     def read(self, max_bytes: int = 65536) -> bytes:
         """Up to `max_bytes`, waiting for at least one; b"" at end of stream."""
-        return bytes(_call(self.raw.read, min(max_bytes, MAX_READ_CHUNK)))
+        return bytes(call(self.raw.read, min(max_bytes, MAX_READ_CHUNK)))
 
     def read_until(self, delimiter: bytes, max_bytes: int = 65536) -> bytes:
         """Bytes through `delimiter` (kept), at most `max_bytes` of them
         (NetError "limit-exceeded" `max-bytes` otherwise); the rest at end of stream."""
-        return bytes(_call(self.raw.read_until, delimiter, max_bytes))
+        return bytes(call(self.raw.read_until, delimiter, max_bytes))
 
     def read_line(self, max_bytes: int = 65536) -> bytes:
         """One line through b"\\n" (kept)."""
@@ -82,11 +75,11 @@ class Stream:
         """Writes all of `data` (a str is sent as UTF-8)."""
         if isinstance(data, str):
             data = data.encode("utf-8")
-        _call(self.raw.write, data)
+        call(self.raw.write, data)
 
     def shutdown(self) -> None:
         """Closes the write half; reading goes on."""
-        _call(self.raw.shutdown)
+        call(self.raw.shutdown)
 
     def subscribe(self) -> "_poll.Pollable":
         """Ready when `read` would not wait. Drop it before closing the stream."""
@@ -123,7 +116,7 @@ class Listener:
 
     def accept(self) -> Stream:
         """The next connection from a peer the policy accepts."""
-        return Stream(_call(self.raw.accept))
+        return Stream(call(self.raw.accept))
 
     def subscribe(self) -> "_poll.Pollable":
         """Ready when `accept` would not wait."""
@@ -147,19 +140,9 @@ def connect(url: str, connect_timeout_ms: Optional[int] = None,
     """Connects to `tcp://host:port` or `tls://host:port`. Timeouts may only
     tighten the policy's `connect_timeout` and `read_timeout`."""
     options = _tcp.ConnectOptions(connect_timeout_ms, read_timeout_ms)
-    return Stream(_call(_tcp.Stream.connect, url, options))
+    return Stream(call(_tcp.Stream.connect, url, options))
 
 
 def listen(address: str) -> Listener:
     """Binds `tcp-listen://ADDR:PORT` (port 0: a free port)."""
-    return Listener(_call(_tcp.Listener.bind, address))
-
-
-def wait_any(pollables: List["_poll.Pollable"]) -> List[int]:
-    """Waits until at least one pollable is ready; the indexes of the ready ones.
-    The pollables are released afterwards, so make fresh ones for each wait."""
-    try:
-        return list(_poll.poll(pollables))
-    finally:
-        for p in pollables:
-            p.__exit__(None, None, None)
+    return Listener(call(_tcp.Listener.bind, address))

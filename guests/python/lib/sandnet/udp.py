@@ -14,20 +14,12 @@ Errors raise `sandnet.NetError` (a receive timeout: kind "timeout", reason "idle
 from dataclasses import dataclass
 from typing import Optional
 
-from componentize_py_types import Err
 from wit_world.imports import poll as _poll
 from wit_world.imports import udp as _udp
 
-from . import NetError
+from .error import NetError, call
 
 __all__ = ["Datagram", "Socket", "bind", "ephemeral"]
-
-
-def _call(fn, *args):
-    try:
-        return fn(*args)
-    except Err as e:
-        raise NetError.from_wit(e.value) from None
 
 
 @dataclass
@@ -58,26 +50,26 @@ class Socket:
         """Sends one datagram to `udp://host:port` (a str is sent as UTF-8)."""
         if isinstance(data, str):
             data = data.encode("utf-8")
-        _call(self.raw.send_to, target, data)
+        call(self.raw.send_to, target, data)
 
     def receive(self, timeout_ms: Optional[int] = None) -> Datagram:
         """The next datagram from an accepted sender, waiting at most
         `timeout_ms` (default and maximum: the policy's `read_timeout`)."""
-        raw = _call(self.raw.receive, timeout_ms)
+        raw = call(self.raw.receive, timeout_ms)
         return Datagram(bytes(raw.data), raw.sender)
 
     def join_multicast(self, group: str, interface: Optional[str] = None) -> None:
         """Joins `group` on the interface with IPv4 address `interface`
         (default: the kernel's choice); needs `udp-multicast://GROUP`."""
-        _call(self.raw.join_multicast, group, interface)
+        call(self.raw.join_multicast, group, interface)
 
     def leave_multicast(self, group: str, interface: Optional[str] = None) -> None:
         """Leaves a group joined with `join_multicast`."""
-        _call(self.raw.leave_multicast, group, interface)
+        call(self.raw.leave_multicast, group, interface)
 
     def set_broadcast(self, enabled: bool) -> None:
         """Allows sending to broadcast addresses (needs a broadcast grant)."""
-        _call(self.raw.set_broadcast, enabled)
+        call(self.raw.set_broadcast, enabled)
 
     def subscribe(self) -> "_poll.Pollable":
         """Ready when `receive` would not wait."""
@@ -103,9 +95,9 @@ class Socket:
 
 def bind(address: str) -> Socket:
     """Binds `udp-bind://ADDR:PORT` (needs that grant)."""
-    return Socket(_call(_udp.Socket.bind, address))
+    return Socket(call(_udp.Socket.bind, address))
 
 
 def ephemeral() -> Socket:
     """Binds an ephemeral port on 0.0.0.0 (no grant needed)."""
-    return Socket(_call(_udp.Socket.bind, None))
+    return Socket(call(_udp.Socket.bind, None))

@@ -16,15 +16,16 @@ To wait on several resources at once (connections, a listener, an SSE
 stream), pass their `subscribe()` pollables to `wait_any`.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import List, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
-from componentize_py_types import Err
 from wit_world.imports import poll as _poll
 from wit_world.imports import websocket as _ws
 
-from sandnet import NetError
+from .error import NetError, call
+from .http import Headers, header_list
+from .poll import wait_any
 
 __all__ = ["Text", "Binary", "Close", "Message", "Connection", "Listener",
            "connect", "bind", "wait_any"]
@@ -60,13 +61,6 @@ def _message(raw: "_ws.Message") -> Message:
     return Close(raw.value.code, raw.value.reason)
 
 
-def _call(fn, *args):
-    try:
-        return fn(*args)
-    except Err as e:
-        raise NetError.from_wit(e.value) from None
-
-
 class Connection:
     """An open WebSocket connection; `close()` it or let it be dropped."""
 
@@ -75,24 +69,24 @@ class Connection:
 
     def send_text(self, text: str) -> None:
         """Sends a text message."""
-        _call(self._raw.send_text, text)
+        call(self._raw.send_text, text)
 
     def send_binary(self, data: bytes) -> None:
         """Sends a binary message."""
-        _call(self._raw.send_binary, data)
+        call(self._raw.send_binary, data)
 
     def receive(self) -> Message:
         """Waits for the next message."""
-        return _message(_call(self._raw.receive))
+        return _message(call(self._raw.receive))
 
     def try_receive(self) -> Optional[Message]:
         """The next message if one is ready, else None."""
-        raw = _call(self._raw.try_receive)
+        raw = call(self._raw.try_receive)
         return None if raw is None else _message(raw)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Starts the close handshake; the peer's answer arrives as a Close."""
-        _call(self._raw.close, code, reason)
+        call(self._raw.close, code, reason)
 
     def state(self) -> str:
         """"connecting", "open", "closing" or "closed"."""
@@ -107,7 +101,7 @@ class Connection:
         return self._raw.subscribe()
 
 
-def connect(url: str, headers: Union[Mapping[str, str], Sequence[Tuple[str, str]], None] = None,
+def connect(url: str, headers: Optional[Headers] = None,
             subprotocols: Sequence[str] = (), *, heartbeat_ms: Optional[int] = None,
             connect_timeout_ms: Optional[int] = None,
             reconnect: Optional[Tuple[int, int, int]] = None) -> Connection:
@@ -116,16 +110,10 @@ def connect(url: str, headers: Union[Mapping[str, str], Sequence[Tuple[str, str]
     `reconnect=(max_attempts, initial_backoff_ms, max_backoff_ms)` redials
     after a drop. Raises `NetError` (denied, dns, connect, tls, timeout, ...).
     """
-    if headers is None:
-        header_list: List[Tuple[str, str]] = []
-    elif isinstance(headers, Mapping):
-        header_list = list(headers.items())
-    else:
-        header_list = list(headers)
     policy = None if reconnect is None else _ws.Reconnect(*reconnect)
-    options = _ws.ConnectOptions(header_list, list(subprotocols), heartbeat_ms,
+    options = _ws.ConnectOptions(header_list(headers), list(subprotocols), heartbeat_ms,
                                  connect_timeout_ms, policy)
-    return Connection(_call(_ws.Connection.connect, url, options))
+    return Connection(call(_ws.Connection.connect, url, options))
 
 
 class Listener:
@@ -140,7 +128,7 @@ class Listener:
 
     def accept(self) -> Tuple[Connection, str]:
         """Waits for the next client the policy accepts: (connection, IP:PORT)."""
-        raw, peer = _call(self._raw.accept)
+        raw, peer = call(self._raw.accept)
         return Connection(raw), peer
 
     def subscribe(self) -> "_poll.Pollable":
@@ -150,9 +138,4 @@ class Listener:
 
 def bind(address: str) -> Listener:
     """Binds `ws-listen://IP:PORT`."""
-    return Listener(_call(_ws.Listener.bind, address))
-
-
-def wait_any(pollables: List["_poll.Pollable"]) -> List[int]:
-    """Waits until at least one pollable is ready; the indexes of the ready ones."""
-    return list(_poll.poll(pollables))
+    return Listener(call(_ws.Listener.bind, address))

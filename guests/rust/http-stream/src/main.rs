@@ -7,15 +7,16 @@
 //!   time with `content-length`; prints one `progress SENT/TOTAL` line per write,
 //!   then `STATUS BODYLEN`.
 //! - `race SLOW_URL FAST_URL`: starts both requests, waits on both pollables at
-//!   once with `wasi:io/poll.poll`, and prints `first STATUS URL` for whichever
-//!   head arrives first, then `second STATUS URL`.
+//!   once (`poll::wait_any`, i.e. `wasi:io/poll.poll`), and prints
+//!   `first STATUS URL` for whichever head arrives first, then
+//!   `second STATUS URL`.
 //!
 //! Exits 1 with `http-stream: <error>` on a net-error, 2 on bad usage.
 
 use std::fmt::Display;
 
-use sandnet_guest::bindings::wasi::io::poll;
 use sandnet_guest::http::Request;
+use sandnet_guest::poll::{Pollable, wait_any};
 use sandnet_guest::process::exit;
 
 fn fail(err: impl Display) -> ! {
@@ -71,7 +72,7 @@ fn race(slow: &str, fast: &str) {
     let fast_pending = Request::get(fast)
         .send_pending()
         .unwrap_or_else(|e| fail(e));
-    let mut pending = vec![(slow, Some(slow_pending)), (fast, Some(fast_pending))];
+    let mut pending = [(slow, Some(slow_pending)), (fast, Some(fast_pending))];
     let mut order = ["first", "second"].into_iter();
     while pending.iter().any(|(_, p)| p.is_some()) {
         let live: Vec<usize> = (0..pending.len())
@@ -81,13 +82,13 @@ fn race(slow: &str, fast: &str) {
             .iter()
             .filter_map(|&i| pending[i].1.as_ref().map(|p| p.subscribe()))
             .collect();
-        let refs: Vec<&poll::Pollable> = pollables.iter().collect();
-        let ready = poll::poll(&refs);
+        let refs: Vec<&Pollable> = pollables.iter().collect();
+        let ready = wait_any(&refs);
         // A pollable is a child of its request: drop them before the requests.
         drop(refs);
         drop(pollables);
         for index in ready {
-            let i = live[index as usize];
+            let i = live[index];
             let (url, slot) = &mut pending[i];
             if let Some(p) = slot.as_ref()
                 && let Some(response) = p.try_get().unwrap_or_else(|e| fail(e))

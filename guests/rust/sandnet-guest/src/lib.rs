@@ -18,14 +18,17 @@
 //! }
 //! ```
 //!
-//! One module per protocol: [`http`], [`websocket`], [`sse`], [`tcp`], [`udp`].
-//! The raw bindings of the whole world (and the WASI CLI basics, including
-//! `wasi:io/poll` for waiting on several resources) are in [`bindings`].
+//! One module per protocol: [`http`], [`websocket`], [`sse`], [`tcp`], [`udp`];
+//! [`poll`] waits on several of their resources at once, [`Error`] is the
+//! `net-error` every call can fail with, [`process`] ends the run with a status.
+//! The raw bindings of the whole world (and the WASI CLI basics) are in
+//! [`bindings`].
 #![deny(missing_docs)]
 
 pub mod bindings;
 mod error;
 pub mod http;
+pub mod poll;
 pub mod process;
 pub mod sse;
 pub mod tcp;

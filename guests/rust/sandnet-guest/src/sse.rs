@@ -19,7 +19,7 @@
 
 use crate::Result;
 use crate::bindings::sandnet::net::sse as wit;
-use crate::bindings::wasi::io::poll::Pollable;
+use crate::poll::Pollable;
 
 /// One event.
 #[derive(Debug, Clone, PartialEq, Eq)]

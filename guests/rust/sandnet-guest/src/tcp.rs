@@ -14,14 +14,16 @@
 //! ```
 //!
 //! To serve several connections at once, [`subscribe`](TcpStream::subscribe)
-//! to each stream and the listener and wait with [`wait_any`].
+//! to each stream and the listener and wait with [`wait_any`] (the one in
+//! [`crate::poll`], re-exported here).
 
 use std::io;
 
 use crate::Result;
 use crate::bindings::sandnet::net::tcp as wit;
-use crate::bindings::wasi::io::poll::{self, Pollable};
+use crate::poll::Pollable;
 
+pub use crate::poll::wait_any;
 pub use wit::ConnectOptions;
 
 /// Largest chunk the host hands out per `read` (1 MiB).
@@ -166,13 +168,4 @@ impl TcpListener {
     pub fn subscribe(&self) -> Pollable {
         self.raw.subscribe()
     }
-}
-
-/// Waits until at least one of `pollables` is ready; returns the indexes of the
-/// ready ones (`wasi:io/poll.poll`).
-pub fn wait_any(pollables: &[&Pollable]) -> Vec<usize> {
-    poll::poll(pollables)
-        .into_iter()
-        .map(|i| i as usize)
-        .collect()
 }

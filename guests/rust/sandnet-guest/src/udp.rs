@@ -15,7 +15,7 @@
 
 use crate::Result;
 use crate::bindings::sandnet::net::udp as wit;
-use crate::bindings::wasi::io::poll::Pollable;
+use crate::poll::Pollable;
 
 pub use wit::Datagram;
 

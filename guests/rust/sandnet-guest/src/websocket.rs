@@ -25,11 +25,14 @@
 //!
 //! To wait on several connections (or a connection and an
 //! [`EventStream`](crate::sse::EventStream)) at once, pass their
-//! [`subscribe`](Connection::subscribe) pollables to [`wait_any`].
+//! [`subscribe`](Connection::subscribe) pollables to [`wait_any`] (the one in
+//! [`crate::poll`], re-exported here).
 
 use crate::Result;
 use crate::bindings::sandnet::net::websocket as wit;
-use crate::bindings::wasi::io::poll::Pollable;
+use crate::poll::Pollable;
+
+pub use crate::poll::wait_any;
 
 /// One complete message, or the peer's close.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,13 +232,4 @@ impl Listener {
     pub fn subscribe(&self) -> Pollable {
         self.raw.subscribe()
     }
-}
-
-/// Waits until at least one of `pollables` is ready; returns the indexes of
-/// the ready ones (`wasi:io/poll.poll`).
-pub fn wait_any(pollables: &[&Pollable]) -> Vec<usize> {
-    crate::bindings::wasi::io::poll::poll(pollables)
-        .into_iter()
-        .map(|i| i as usize)
-        .collect()
 }

@@ -8,8 +8,9 @@
 
 use std::io::Write;
 
+use sandnet_guest::poll::wait_any;
 use sandnet_guest::process::exit;
-use sandnet_guest::tcp::{TcpListener, TcpStream, wait_any};
+use sandnet_guest::tcp::{TcpListener, TcpStream};
 
 const USAGE: &str = "usage: tcp-echo-server tcp-listen://ADDR:PORT [COUNT]";
 /// Bytes echoed per read.

@@ -18,9 +18,10 @@
 //!   stream and wait on both at once (`wasi:io/poll`), printing `ws: REPLY`
 //!   and `sse: TYPE ID DATA` as they come, until every reply and N events arrived.
 
+use sandnet_guest::poll::wait_any;
 use sandnet_guest::process::exit;
 use sandnet_guest::sse::EventStream;
-use sandnet_guest::websocket::{Connection, Message, wait_any};
+use sandnet_guest::websocket::{Connection, Message};
 
 const USAGE: &str = "usage: ws-client URL [MESSAGE...]";
 

@@ -11,8 +11,9 @@
 
 use std::io::Write;
 
+use sandnet_guest::poll::wait_any;
 use sandnet_guest::process::exit;
-use sandnet_guest::websocket::{Connection, Listener, Message, wait_any};
+use sandnet_guest::websocket::{Connection, Listener, Message};
 
 const USAGE: &str = "usage: ws-echo-server ws-listen://IP:PORT [CLIENTS]";
 

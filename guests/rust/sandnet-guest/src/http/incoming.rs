@@ -6,7 +6,7 @@ use std::io;
 use super::find_header;
 use crate::Result;
 use crate::bindings::sandnet::net::http as wit;
-use crate::bindings::wasi::io::poll::Pollable;
+use crate::poll::Pollable;
 
 /// Largest chunk the host hands out per `read` (1 MiB, per the WIT contract).
 pub const MAX_READ_CHUNK: u32 = 1 << 20;
@@ -41,7 +41,7 @@ impl PendingResponse {
     }
 
     /// Ready when [`try_get`](PendingResponse::try_get) would not return `None`;
-    /// combine with other pollables in `bindings::wasi::io::poll::poll`.
+    /// combine with other pollables in [`crate::poll::wait_any`].
     pub fn subscribe(&self) -> Pollable {
         self.raw.subscribe()
     }

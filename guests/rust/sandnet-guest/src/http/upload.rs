@@ -6,7 +6,7 @@ use std::io;
 use super::{IncomingResponse, Request};
 use crate::Result;
 use crate::bindings::sandnet::net::http as wit;
-use crate::bindings::wasi::io::poll::Pollable;
+use crate::poll::Pollable;
 
 /// Largest chunk [`upload`] and [`io::Write`] hand to the host per call.
 pub const UPLOAD_CHUNK: usize = 64 * 1024;

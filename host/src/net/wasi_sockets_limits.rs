@@ -1,0 +1,676 @@
+//! `wasi:sockets/tcp` and `wasi:sockets/udp` with the guest's limits: wasmtime-wasi's
+//! implementation, which this module delegates every call to, plus the limits
+//! sandnet's own `sandnet:net/tcp` and `sandnet:net/udp` apply.
+//!
+//! The address checks stay where they are (`socket_addr_check`, see
+//! [`super::wasi_sockets`]); what this adds is, per guest:
+//!
+//! - `max_connections`: a TCP connection made by `start-connect` or taken by
+//!   `accept`, a TCP listener (`start-listen`) and a bound UDP socket
+//!   (`start-bind`) each hold one slot until the guest drops the socket resource,
+//!   as the `sandnet:net` connection, listener and UDP socket do. With no slot
+//!   free, `start-connect`, `start-listen` and UDP `start-bind` fail with
+//!   `new-socket-limit` (the code for "a system limit on sockets", `EMFILE` to a
+//!   libc guest), and `accept` closes the connection it took and fails with
+//!   `new-socket-limit` (`would-block` would leave the listener ready forever).
+//! - `bytes_out_total` / `bytes_in_total`: every byte written to or read from a
+//!   TCP socket's streams, and every datagram sent or received, is counted.
+//!   Past a quota a TCP stream fails with `last-operation-failed` (an error whose
+//!   `network-error-code` is `access-denied`; wasi-libc reports `EIO`) and is
+//!   closed from then on; the bytes that crossed the quota are not passed on,
+//!   as in `sandnet:net/tcp`.
+//!   A UDP `send` or `receive` past a quota fails with `access-denied`.
+//! - `max_datagram_bytes`: a larger datagram is refused on send
+//!   (`datagram-too-large`) and dropped on receive.
+//! - `datagrams_per_second`: sends past the rate fail with `access-denied`; the
+//!   bucket is the one `sandnet:net/udp` uses.
+//!
+//! Every refusal is logged with the limit's policy name and how to raise it;
+//! the guest itself only ever sees the error code.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use wasmtime::component::{HasData, Linker, Resource};
+use wasmtime_wasi::p2::bindings::sockets::network::{
+    self, ErrorCode, IpAddressFamily, IpSocketAddress, Network,
+};
+use wasmtime_wasi::p2::bindings::sockets::tcp::{self, HostTcpSocket, ShutdownType};
+use wasmtime_wasi::p2::bindings::sockets::udp::{
+    self, HostIncomingDatagramStream, HostOutgoingDatagramStream, HostUdpSocket, IncomingDatagram,
+    IncomingDatagramStream, OutgoingDatagram, OutgoingDatagramStream,
+};
+use wasmtime_wasi::p2::pipe::{ClosedInputStream, ClosedOutputStream};
+use wasmtime_wasi::p2::{
+    DynInputStream, DynOutputStream, DynPollable, InputStream, IoError, OutputStream, Pollable,
+    SocketError, SocketResult, StreamError, StreamResult, TcpSocket, UdpSocket,
+};
+use wasmtime_wasi::sockets::WasiSocketsCtxView;
+
+use crate::error::NetError;
+use crate::guard::{ConnectionPermit, Guard};
+use crate::net::udp::sock::DatagramRate;
+use crate::state::State;
+
+/// Per-guest state: the `max_connections` slot each standard socket holds,
+/// keyed by the socket resource's table index and released when the guest
+/// drops that resource.
+#[derive(Debug, Default)]
+pub struct ProtocolState {
+    permits: HashMap<u32, ConnectionPermit>,
+}
+
+/// The view the standard socket traits are implemented on: wasmtime-wasi's own
+/// view plus the guest's guard and limit state.
+pub struct LimitedSocketsView<'a> {
+    /// wasmtime-wasi's sockets context and the store's resource table.
+    pub sockets: WasiSocketsCtxView<'a>,
+    /// The guest's guard (limits and counters).
+    pub guard: &'a Arc<Guard>,
+    /// The slots held by the guest's standard sockets.
+    pub state: &'a mut ProtocolState,
+    /// The `datagrams_per_second` bucket shared with `sandnet:net/udp`.
+    pub rate: &'a mut Option<DatagramRate>,
+}
+
+/// Marker tying [`LimitedSocketsView`] to the linker (`HasData`).
+pub struct LimitedSockets;
+
+impl HasData for LimitedSockets {
+    type Data<'a> = LimitedSocketsView<'a>;
+}
+
+/// Links `wasi:sockets/tcp` and `wasi:sockets/udp` with limits; call with
+/// shadowing allowed, after `wasmtime_wasi::p2::add_to_linker_async`.
+pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    tcp::add_to_linker::<State, LimitedSockets>(linker, view)?;
+    udp::add_to_linker::<State, LimitedSockets>(linker, view)?;
+    Ok(())
+}
+
+fn view(state: &mut State) -> LimitedSocketsView<'_> {
+    let net = &mut state.net;
+    LimitedSocketsView {
+        sockets: WasiSocketsCtxView {
+            ctx: state.wasi.sockets(),
+            table: &mut state.table,
+        },
+        guard: &net.guard,
+        state: &mut net.standard_sockets,
+        rate: &mut net.udp.rate,
+    }
+}
+
+/// Logs a refusal with the limit to raise; the guest sees only an error code.
+fn log_refusal(guard: &Guard, what: &str, err: &NetError) {
+    let guest = &guard.policy().name;
+    match err {
+        NetError::LimitExceeded { name, value } => tracing::warn!(
+            %guest,
+            "wasi:sockets {what} refused: limit exceeded: {name} ({value}); raise limits.{name} in the guest's policy to allow more"
+        ),
+        other => tracing::warn!(%guest, "wasi:sockets {what} refused: {other}"),
+    }
+}
+
+/// The stream error a guest sees past a byte quota: `last-operation-failed`
+/// with an error whose `network-error-code` is `access-denied`.
+fn quota_error(err: NetError) -> StreamError {
+    let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, err);
+    StreamError::LastOperationFailed(wasmtime::Error::new(io))
+}
+
+impl LimitedSocketsView<'_> {
+    /// Takes a slot for the socket `rep` unless it holds one already.
+    fn take_permit(&mut self, rep: u32, what: &str) -> SocketResult<Option<ConnectionPermit>> {
+        if self.state.permits.contains_key(&rep) {
+            return Ok(None);
+        }
+        match self.guard.try_permit() {
+            Ok(permit) => Ok(Some(permit)),
+            Err(err) => {
+                log_refusal(self.guard, what, &err);
+                Err(ErrorCode::NewSocketLimit.into())
+            }
+        }
+    }
+
+    /// Keeps `permit` (if any) for `rep` when `result` is a success; otherwise
+    /// it drops here and the slot frees.
+    fn keep_permit<T>(
+        &mut self,
+        rep: u32,
+        permit: Option<ConnectionPermit>,
+        result: SocketResult<T>,
+    ) -> SocketResult<T> {
+        if let (Ok(_), Some(permit)) = (&result, permit) {
+            self.state.permits.insert(rep, permit);
+        }
+        result
+    }
+
+    /// Replaces a TCP socket's fresh streams with ones that count their bytes.
+    fn count_streams(
+        &mut self,
+        input: &Resource<DynInputStream>,
+        output: &Resource<DynOutputStream>,
+    ) -> SocketResult<()> {
+        let table = &mut *self.sockets.table;
+        let slot = table.get_mut(input)?;
+        let inner = std::mem::replace(slot, Box::new(ClosedInputStream));
+        *slot = Box::new(CountedInput {
+            inner,
+            guard: Arc::clone(self.guard),
+            failed: false,
+        });
+        let slot = table.get_mut(output)?;
+        let inner = std::mem::replace(slot, Box::new(ClosedOutputStream));
+        *slot = Box::new(CountedOutput {
+            inner,
+            guard: Arc::clone(self.guard),
+            failed: false,
+        });
+        Ok(())
+    }
+}
+
+/// A TCP input stream counting what it reads against `bytes_in_total`.
+struct CountedInput {
+    inner: DynInputStream,
+    guard: Arc<Guard>,
+    /// Set once the quota refused a read; the stream is closed from then on.
+    failed: bool,
+}
+
+#[wasmtime_wasi::async_trait]
+impl InputStream for CountedInput {
+    fn read(&mut self, size: usize) -> StreamResult<Bytes> {
+        if self.failed {
+            return Err(StreamError::Closed);
+        }
+        let bytes = self.inner.read(size)?;
+        if !bytes.is_empty()
+            && let Err(err) = self.guard.count_in(bytes.len() as u64)
+        {
+            self.failed = true;
+            log_refusal(&self.guard, "read", &err);
+            return Err(quota_error(err));
+        }
+        Ok(bytes)
+    }
+
+    async fn cancel(&mut self) {
+        self.inner.cancel().await;
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for CountedInput {
+    async fn ready(&mut self) {
+        if !self.failed {
+            self.inner.ready().await;
+        }
+    }
+}
+
+/// A TCP output stream counting what it writes against `bytes_out_total`
+/// before passing it on.
+struct CountedOutput {
+    inner: DynOutputStream,
+    guard: Arc<Guard>,
+    /// Set once the quota refused a write; the stream is closed from then on.
+    failed: bool,
+}
+
+#[wasmtime_wasi::async_trait]
+impl OutputStream for CountedOutput {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        if self.failed {
+            return Err(StreamError::Closed);
+        }
+        if let Err(err) = self.guard.count_out(bytes.len() as u64) {
+            self.failed = true;
+            log_refusal(&self.guard, "write", &err);
+            return Err(quota_error(err));
+        }
+        self.inner.write(bytes)
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        if self.failed {
+            return Err(StreamError::Closed);
+        }
+        self.inner.flush()
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        if self.failed {
+            return Err(StreamError::Closed);
+        }
+        self.inner.check_write()
+    }
+
+    async fn cancel(&mut self) {
+        self.inner.cancel().await;
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for CountedOutput {
+    async fn ready(&mut self) {
+        if !self.failed {
+            self.inner.ready().await;
+        }
+    }
+}
+
+/// Needed by the tcp and udp bindings to turn errors into codes; the
+/// interface itself stays linked to wasmtime-wasi.
+impl network::Host for LimitedSocketsView<'_> {
+    fn convert_error_code(&mut self, error: SocketError) -> wasmtime::Result<ErrorCode> {
+        network::Host::convert_error_code(&mut self.sockets, error)
+    }
+
+    fn network_error_code(
+        &mut self,
+        err: Resource<IoError>,
+    ) -> wasmtime::Result<Option<ErrorCode>> {
+        network::Host::network_error_code(&mut self.sockets, err)
+    }
+}
+
+impl network::HostNetwork for LimitedSocketsView<'_> {
+    fn drop(&mut self, this: Resource<Network>) -> wasmtime::Result<()> {
+        network::HostNetwork::drop(&mut self.sockets, this)
+    }
+}
+
+impl tcp::Host for LimitedSocketsView<'_> {}
+
+impl HostTcpSocket for LimitedSocketsView<'_> {
+    async fn start_bind(
+        &mut self,
+        this: Resource<TcpSocket>,
+        network: Resource<Network>,
+        local_address: IpSocketAddress,
+    ) -> SocketResult<()> {
+        HostTcpSocket::start_bind(&mut self.sockets, this, network, local_address).await
+    }
+
+    fn finish_bind(&mut self, this: Resource<TcpSocket>) -> SocketResult<()> {
+        HostTcpSocket::finish_bind(&mut self.sockets, this)
+    }
+
+    fn start_connect(
+        &mut self,
+        this: Resource<TcpSocket>,
+        network: Resource<Network>,
+        remote_address: IpSocketAddress,
+    ) -> SocketResult<()> {
+        let rep = this.rep();
+        let permit = self.take_permit(rep, "connect")?;
+        let result = HostTcpSocket::start_connect(&mut self.sockets, this, network, remote_address);
+        self.keep_permit(rep, permit, result)
+    }
+
+    fn finish_connect(
+        &mut self,
+        this: Resource<TcpSocket>,
+    ) -> SocketResult<(Resource<DynInputStream>, Resource<DynOutputStream>)> {
+        let rep = this.rep();
+        match HostTcpSocket::finish_connect(&mut self.sockets, this) {
+            Ok((input, output)) => {
+                self.count_streams(&input, &output)?;
+                Ok((input, output))
+            }
+            Err(err) => {
+                let pending = matches!(
+                    err.downcast_ref(),
+                    Some(ErrorCode::WouldBlock | ErrorCode::NotInProgress)
+                );
+                if !pending {
+                    // The connect failed: the socket can never connect again.
+                    self.state.permits.remove(&rep);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn start_listen(&mut self, this: Resource<TcpSocket>) -> SocketResult<()> {
+        let rep = this.rep();
+        let permit = self.take_permit(rep, "listen")?;
+        let result = HostTcpSocket::start_listen(&mut self.sockets, this).await;
+        self.keep_permit(rep, permit, result)
+    }
+
+    fn finish_listen(&mut self, this: Resource<TcpSocket>) -> SocketResult<()> {
+        HostTcpSocket::finish_listen(&mut self.sockets, this)
+    }
+
+    fn accept(
+        &mut self,
+        this: Resource<TcpSocket>,
+    ) -> SocketResult<(
+        Resource<TcpSocket>,
+        Resource<DynInputStream>,
+        Resource<DynOutputStream>,
+    )> {
+        let (socket, input, output) = HostTcpSocket::accept(&mut self.sockets, this)?;
+        match self.guard.try_permit() {
+            Ok(permit) => {
+                self.state.permits.insert(socket.rep(), permit);
+                self.count_streams(&input, &output)?;
+                Ok((socket, input, output))
+            }
+            Err(err) => {
+                log_refusal(self.guard, "accept", &err);
+                // Close the connection: the streams first (children of the socket).
+                let table = &mut *self.sockets.table;
+                drop(table.delete(input)?);
+                drop(table.delete(output)?);
+                drop(table.delete(socket)?);
+                Err(ErrorCode::NewSocketLimit.into())
+            }
+        }
+    }
+
+    fn local_address(&mut self, this: Resource<TcpSocket>) -> SocketResult<IpSocketAddress> {
+        HostTcpSocket::local_address(&mut self.sockets, this)
+    }
+
+    fn remote_address(&mut self, this: Resource<TcpSocket>) -> SocketResult<IpSocketAddress> {
+        HostTcpSocket::remote_address(&mut self.sockets, this)
+    }
+
+    fn is_listening(&mut self, this: Resource<TcpSocket>) -> wasmtime::Result<bool> {
+        HostTcpSocket::is_listening(&mut self.sockets, this)
+    }
+
+    fn address_family(&mut self, this: Resource<TcpSocket>) -> wasmtime::Result<IpAddressFamily> {
+        HostTcpSocket::address_family(&mut self.sockets, this)
+    }
+
+    fn set_listen_backlog_size(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
+        HostTcpSocket::set_listen_backlog_size(&mut self.sockets, this, value)
+    }
+
+    fn keep_alive_enabled(&mut self, this: Resource<TcpSocket>) -> SocketResult<bool> {
+        HostTcpSocket::keep_alive_enabled(&mut self.sockets, this)
+    }
+
+    fn set_keep_alive_enabled(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: bool,
+    ) -> SocketResult<()> {
+        HostTcpSocket::set_keep_alive_enabled(&mut self.sockets, this, value)
+    }
+
+    fn keep_alive_idle_time(&mut self, this: Resource<TcpSocket>) -> SocketResult<u64> {
+        HostTcpSocket::keep_alive_idle_time(&mut self.sockets, this)
+    }
+
+    fn set_keep_alive_idle_time(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
+        HostTcpSocket::set_keep_alive_idle_time(&mut self.sockets, this, value)
+    }
+
+    fn keep_alive_interval(&mut self, this: Resource<TcpSocket>) -> SocketResult<u64> {
+        HostTcpSocket::keep_alive_interval(&mut self.sockets, this)
+    }
+
+    fn set_keep_alive_interval(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
+        HostTcpSocket::set_keep_alive_interval(&mut self.sockets, this, value)
+    }
+
+    fn keep_alive_count(&mut self, this: Resource<TcpSocket>) -> SocketResult<u32> {
+        HostTcpSocket::keep_alive_count(&mut self.sockets, this)
+    }
+
+    fn set_keep_alive_count(&mut self, this: Resource<TcpSocket>, value: u32) -> SocketResult<()> {
+        HostTcpSocket::set_keep_alive_count(&mut self.sockets, this, value)
+    }
+
+    fn hop_limit(&mut self, this: Resource<TcpSocket>) -> SocketResult<u8> {
+        HostTcpSocket::hop_limit(&mut self.sockets, this)
+    }
+
+    fn set_hop_limit(&mut self, this: Resource<TcpSocket>, value: u8) -> SocketResult<()> {
+        HostTcpSocket::set_hop_limit(&mut self.sockets, this, value)
+    }
+
+    fn receive_buffer_size(&mut self, this: Resource<TcpSocket>) -> SocketResult<u64> {
+        HostTcpSocket::receive_buffer_size(&mut self.sockets, this)
+    }
+
+    fn set_receive_buffer_size(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
+        HostTcpSocket::set_receive_buffer_size(&mut self.sockets, this, value)
+    }
+
+    fn send_buffer_size(&mut self, this: Resource<TcpSocket>) -> SocketResult<u64> {
+        HostTcpSocket::send_buffer_size(&mut self.sockets, this)
+    }
+
+    fn set_send_buffer_size(&mut self, this: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
+        HostTcpSocket::set_send_buffer_size(&mut self.sockets, this, value)
+    }
+
+    fn subscribe(&mut self, this: Resource<TcpSocket>) -> wasmtime::Result<Resource<DynPollable>> {
+        HostTcpSocket::subscribe(&mut self.sockets, this)
+    }
+
+    fn shutdown(
+        &mut self,
+        this: Resource<TcpSocket>,
+        shutdown_type: ShutdownType,
+    ) -> SocketResult<()> {
+        HostTcpSocket::shutdown(&mut self.sockets, this, shutdown_type)
+    }
+
+    fn drop(&mut self, this: Resource<TcpSocket>) -> wasmtime::Result<()> {
+        let rep = this.rep();
+        HostTcpSocket::drop(&mut self.sockets, this)?;
+        self.state.permits.remove(&rep);
+        Ok(())
+    }
+}
+
+impl udp::Host for LimitedSocketsView<'_> {}
+
+impl HostUdpSocket for LimitedSocketsView<'_> {
+    async fn start_bind(
+        &mut self,
+        this: Resource<UdpSocket>,
+        network: Resource<Network>,
+        local_address: IpSocketAddress,
+    ) -> SocketResult<()> {
+        let rep = this.rep();
+        let permit = self.take_permit(rep, "UDP bind")?;
+        let result =
+            HostUdpSocket::start_bind(&mut self.sockets, this, network, local_address).await;
+        self.keep_permit(rep, permit, result)
+    }
+
+    fn finish_bind(&mut self, this: Resource<UdpSocket>) -> SocketResult<()> {
+        HostUdpSocket::finish_bind(&mut self.sockets, this)
+    }
+
+    async fn stream(
+        &mut self,
+        this: Resource<UdpSocket>,
+        remote_address: Option<IpSocketAddress>,
+    ) -> SocketResult<(
+        Resource<IncomingDatagramStream>,
+        Resource<OutgoingDatagramStream>,
+    )> {
+        HostUdpSocket::stream(&mut self.sockets, this, remote_address).await
+    }
+
+    fn local_address(&mut self, this: Resource<UdpSocket>) -> SocketResult<IpSocketAddress> {
+        HostUdpSocket::local_address(&mut self.sockets, this)
+    }
+
+    fn remote_address(&mut self, this: Resource<UdpSocket>) -> SocketResult<IpSocketAddress> {
+        HostUdpSocket::remote_address(&mut self.sockets, this)
+    }
+
+    fn address_family(&mut self, this: Resource<UdpSocket>) -> wasmtime::Result<IpAddressFamily> {
+        HostUdpSocket::address_family(&mut self.sockets, this)
+    }
+
+    fn unicast_hop_limit(&mut self, this: Resource<UdpSocket>) -> SocketResult<u8> {
+        HostUdpSocket::unicast_hop_limit(&mut self.sockets, this)
+    }
+
+    fn set_unicast_hop_limit(&mut self, this: Resource<UdpSocket>, value: u8) -> SocketResult<()> {
+        HostUdpSocket::set_unicast_hop_limit(&mut self.sockets, this, value)
+    }
+
+    fn receive_buffer_size(&mut self, this: Resource<UdpSocket>) -> SocketResult<u64> {
+        HostUdpSocket::receive_buffer_size(&mut self.sockets, this)
+    }
+
+    fn set_receive_buffer_size(
+        &mut self,
+        this: Resource<UdpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
+        HostUdpSocket::set_receive_buffer_size(&mut self.sockets, this, value)
+    }
+
+    fn send_buffer_size(&mut self, this: Resource<UdpSocket>) -> SocketResult<u64> {
+        HostUdpSocket::send_buffer_size(&mut self.sockets, this)
+    }
+
+    fn set_send_buffer_size(&mut self, this: Resource<UdpSocket>, value: u64) -> SocketResult<()> {
+        HostUdpSocket::set_send_buffer_size(&mut self.sockets, this, value)
+    }
+
+    fn subscribe(&mut self, this: Resource<UdpSocket>) -> wasmtime::Result<Resource<DynPollable>> {
+        HostUdpSocket::subscribe(&mut self.sockets, this)
+    }
+
+    fn drop(&mut self, this: Resource<UdpSocket>) -> wasmtime::Result<()> {
+        let rep = this.rep();
+        HostUdpSocket::drop(&mut self.sockets, this)?;
+        self.state.permits.remove(&rep);
+        Ok(())
+    }
+}
+
+impl HostIncomingDatagramStream for LimitedSocketsView<'_> {
+    /// wasmtime-wasi's receive, then: datagrams over `max_datagram_bytes` are
+    /// dropped, the rest counted against `bytes_in_total`. Past the quota the
+    /// datagrams before it are returned, or `access-denied` if there are none.
+    fn receive(
+        &mut self,
+        this: Resource<IncomingDatagramStream>,
+        max_results: u64,
+    ) -> SocketResult<Vec<IncomingDatagram>> {
+        let received = HostIncomingDatagramStream::receive(&mut self.sockets, this, max_results)?;
+        let max = self.guard.policy().limits.max_datagram_bytes;
+        let mut kept = Vec::with_capacity(received.len());
+        for datagram in received {
+            let len = datagram.data.len() as u64;
+            if len > max {
+                let sender = std::net::SocketAddr::from(datagram.remote_address);
+                tracing::info!(
+                    guest = %self.guard.policy().name,
+                    %sender,
+                    "wasi:sockets datagram of {len} bytes dropped: larger than limits.max_datagram_bytes ({max})"
+                );
+                continue;
+            }
+            if let Err(err) = self.guard.count_in(len) {
+                log_refusal(self.guard, "receive", &err);
+                if kept.is_empty() {
+                    return Err(ErrorCode::AccessDenied.into());
+                }
+                break;
+            }
+            kept.push(datagram);
+        }
+        Ok(kept)
+    }
+
+    fn subscribe(
+        &mut self,
+        this: Resource<IncomingDatagramStream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        HostIncomingDatagramStream::subscribe(&mut self.sockets, this)
+    }
+
+    fn drop(&mut self, this: Resource<IncomingDatagramStream>) -> wasmtime::Result<()> {
+        HostIncomingDatagramStream::drop(&mut self.sockets, this)
+    }
+}
+
+impl HostOutgoingDatagramStream for LimitedSocketsView<'_> {
+    fn check_send(&mut self, this: Resource<OutgoingDatagramStream>) -> SocketResult<u64> {
+        HostOutgoingDatagramStream::check_send(&mut self.sockets, this)
+    }
+
+    /// Sends the first datagram only (the call may send fewer than it was
+    /// given; wasmtime-wasi's send starts one datagram at a time anyway), after
+    /// the size cap, the rate and the byte quota, so a refused datagram is never
+    /// sent and a sent one was counted exactly once.
+    fn send(
+        &mut self,
+        this: Resource<OutgoingDatagramStream>,
+        datagrams: Vec<OutgoingDatagram>,
+    ) -> SocketResult<u64> {
+        let Some(datagram) = datagrams.into_iter().next() else {
+            return HostOutgoingDatagramStream::send(&mut self.sockets, this, Vec::new());
+        };
+        let limits = &self.guard.policy().limits;
+        let len = datagram.data.len() as u64;
+        if len > limits.max_datagram_bytes {
+            let err = NetError::limit("max_datagram_bytes", limits.max_datagram_bytes);
+            log_refusal(self.guard, &format!("send of a {len}-byte datagram"), &err);
+            return Err(ErrorCode::DatagramTooLarge.into());
+        }
+        if let Some(per_second) = limits.datagrams_per_second {
+            let rate = self
+                .rate
+                .get_or_insert_with(|| DatagramRate::new(per_second));
+            if !rate.try_take() {
+                let err = NetError::limit("datagrams_per_second", u64::from(per_second));
+                log_refusal(self.guard, "send", &err);
+                return Err(ErrorCode::AccessDenied.into());
+            }
+        }
+        if let Err(err) = self.guard.count_out(len) {
+            log_refusal(self.guard, "send", &err);
+            return Err(ErrorCode::AccessDenied.into());
+        }
+        HostOutgoingDatagramStream::send(&mut self.sockets, this, vec![datagram])
+    }
+
+    fn subscribe(
+        &mut self,
+        this: Resource<OutgoingDatagramStream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        HostOutgoingDatagramStream::subscribe(&mut self.sockets, this)
+    }
+
+    async fn drop(&mut self, this: Resource<OutgoingDatagramStream>) -> wasmtime::Result<()> {
+        HostOutgoingDatagramStream::drop(&mut self.sockets, this).await
+    }
+}
