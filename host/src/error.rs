@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use sandnet_policy::Denial;
+use sandnet_policy::{Denial, Limit};
 
 /// Which deadline expired (mirrors `types.timeout-kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,9 +70,13 @@ pub enum NetError {
 }
 
 impl NetError {
-    /// A `limit-exceeded` error for the named limit.
-    pub fn limit(name: &'static str, value: u64) -> Self {
-        NetError::LimitExceeded { name, value }
+    /// A `limit-exceeded` error for `limit` (its policy key is the name the
+    /// guest and the audit log see).
+    pub fn limit(limit: Limit, value: u64) -> Self {
+        NetError::LimitExceeded {
+            name: limit.name(),
+            value,
+        }
     }
 
     /// A short word for the audit log.

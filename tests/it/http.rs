@@ -678,7 +678,7 @@ fn connection_reused_within_a_guest() {
             assert_eq!(
                 exchange
                     .body
-                    .read_all(1024, "max_body_bytes")
+                    .read_all(1024, sandnet::policy::Limit::MaxBodyBytes)
                     .await
                     .unwrap(),
                 b"hello"

@@ -30,6 +30,7 @@ pub use dialer::{Dialer, TcpDialer};
 pub use rate::TokenBucket;
 use resolver::normalise_name;
 pub use resolver::{Resolver, SystemResolver};
+use sandnet_policy::Limit;
 
 /// One of the guest's `max_connections` slots; the slot frees when this drops,
 /// so it must live exactly as long as the connection it was taken for.
@@ -205,7 +206,7 @@ impl Guard {
     /// Takes a token from `bucket` (a rate limit named `name`, `per_second`).
     fn take(
         bucket: Option<&Mutex<TokenBucket>>,
-        name: &'static str,
+        name: Limit,
         per_second: Option<u32>,
     ) -> Result<(), NetError> {
         let Some(bucket) = bucket else {
@@ -224,7 +225,7 @@ impl Guard {
     pub fn take_datagram(&self) -> Result<(), NetError> {
         Self::take(
             self.datagrams.as_ref(),
-            "datagrams_per_second",
+            Limit::DatagramsPerSecond,
             self.policy.limits.datagrams_per_second,
         )
     }
@@ -238,7 +239,7 @@ impl Guard {
                 let limits = &self.policy.limits;
                 let rate = Self::take(
                     self.requests.as_ref(),
-                    "requests_per_second",
+                    Limit::RequestsPerSecond,
                     limits.requests_per_second,
                 );
                 if let Err(err) = rate {
@@ -411,7 +412,7 @@ impl Guard {
             .map(ConnectionPermit)
             .map_err(|_| {
                 NetError::limit(
-                    "max_connections",
+                    Limit::MaxConnections,
                     u64::from(self.policy.limits.max_connections),
                 )
             })
@@ -580,7 +581,7 @@ impl Guard {
             &self.bytes_out,
             n,
             self.policy.limits.bytes_out_total,
-            "bytes_out_total",
+            Limit::BytesOutTotal,
         )
     }
 
@@ -590,17 +591,12 @@ impl Guard {
             &self.bytes_in,
             n,
             self.policy.limits.bytes_in_total,
-            "bytes_in_total",
+            Limit::BytesInTotal,
         )
     }
 }
 
-fn count(
-    counter: &AtomicU64,
-    n: u64,
-    limit: Option<u64>,
-    name: &'static str,
-) -> Result<(), NetError> {
+fn count(counter: &AtomicU64, n: u64, limit: Option<u64>, name: Limit) -> Result<(), NetError> {
     let total = counter.fetch_add(n, Ordering::Relaxed).saturating_add(n);
     match limit {
         Some(limit) if total > limit => Err(NetError::limit(name, limit)),

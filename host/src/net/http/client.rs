@@ -30,6 +30,7 @@ use crate::error::{NetError, TimeoutKind};
 use crate::guard::{ConnectionPermit, Granted, Guard};
 use crate::net::common::headers::{guest_header, is_framing};
 use crate::net::common::wire;
+use sandnet_policy::Limit;
 
 /// Largest chunk one `read` call hands to the guest.
 pub const MAX_READ_CHUNK: u32 = 1024 * 1024;
@@ -256,11 +257,7 @@ impl BodyReader {
     }
 
     /// The whole body, refusing more than `max` bytes (`limit_name` in the error).
-    pub async fn read_all(
-        &mut self,
-        max: u64,
-        limit_name: &'static str,
-    ) -> Result<Vec<u8>, NetError> {
+    pub async fn read_all(&mut self, max: u64, limit_name: Limit) -> Result<Vec<u8>, NetError> {
         let mut out = Vec::new();
         while let Some(chunk) = self.read(MAX_READ_CHUNK as usize).await? {
             if out.len() as u64 + chunk.len() as u64 > max {
@@ -685,7 +682,7 @@ impl HttpClient {
 /// larger than the cap; checked before anything is sent when the length is known.
 fn request_body_fits(len: u64, max: u64) -> Result<(), NetError> {
     if len > max {
-        return Err(NetError::limit("max_body_bytes", max));
+        return Err(NetError::limit(Limit::MaxBodyBytes, max));
     }
     Ok(())
 }

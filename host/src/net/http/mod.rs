@@ -22,6 +22,7 @@ use crate::net::common::options::{opt_in, tighten, tighten_ms};
 use client::{
     BodyReader, Exchange, MAX_READ_CHUNK, RequestSpec, Settings, UploadSender, header_text,
 };
+use sandnet_policy::Limit;
 
 use crate::net::{NetData, NetView};
 use crate::state::State;
@@ -199,7 +200,7 @@ impl Host for NetView<'_> {
         let mut ex = self.ctx.http.send(spec, settings).await?;
         let body = ex
             .body
-            .read_all(settings.max_body, "max_body_bytes")
+            .read_all(settings.max_body, Limit::MaxBodyBytes)
             .await?;
         Ok(wit::Response {
             status: ex.status.as_u16(),
@@ -353,7 +354,7 @@ impl HostOutgoingBody for NetView<'_> {
             .into());
         }
         if body.written + len > body.max {
-            return Err(NetError::limit("max_body_bytes", body.max).into());
+            return Err(NetError::limit(Limit::MaxBodyBytes, body.max).into());
         }
         guard.count_out(len)?;
         let Some(sender) = &body.sender else {

@@ -30,6 +30,7 @@ use crate::net::common::headers::guest_header;
 use crate::net::common::inbox::{AbortOnDrop, Inbox};
 use crate::net::common::tls::{self, Io};
 use crate::net::common::wire;
+use sandnet_policy::Limit;
 
 /// Reconnection delay when the stream never sent `retry` (the WHATWG default
 /// is implementation-defined; browsers use about 3 s).
@@ -394,7 +395,7 @@ impl StreamTask {
                 }
             }
             if let Err(too_big) = parsed {
-                return Stop::Fatal(NetError::limit("max_sse_event_bytes", too_big.max as u64));
+                return Stop::Fatal(NetError::limit(Limit::MaxSseEventBytes, too_big.max as u64));
             }
         }
     }
@@ -477,7 +478,7 @@ mod tests {
         assert!(transient(&NetError::Connect("refused".into())));
         assert!(transient(&NetError::Timeout(TimeoutKind::Idle)));
         assert!(!transient(&NetError::Protocol("404".into())));
-        assert!(!transient(&NetError::limit("max_sse_event_bytes", 1)));
+        assert!(!transient(&NetError::limit(Limit::MaxSseEventBytes, 1)));
         assert!(!transient(&NetError::Closed(
             "x answered 204 No Content: the server ended the stream".into()
         )));

@@ -51,6 +51,7 @@ use wasmtime_wasi::sockets::WasiSocketsCtxView;
 use crate::error::NetError;
 use crate::guard::{ConnectionPermit, Guard};
 use crate::state::State;
+use sandnet_policy::Limit;
 
 /// Per-guest state: the `max_connections` slot each standard socket holds,
 /// keyed by the socket resource's table index and released when the guest
@@ -638,7 +639,7 @@ impl HostOutgoingDatagramStream for LimitedSocketsView<'_> {
         let limits = &self.guard.policy().limits;
         let len = datagram.data.len() as u64;
         if len > limits.max_datagram_bytes {
-            let err = NetError::limit("max_datagram_bytes", limits.max_datagram_bytes);
+            let err = NetError::limit(Limit::MaxDatagramBytes, limits.max_datagram_bytes);
             log_refusal(self.guard, &format!("send of a {len}-byte datagram"), &err);
             return Err(ErrorCode::DatagramTooLarge.into());
         }

@@ -304,12 +304,18 @@ impl Connection {
             if let Some(at) = find(&self.buf[scanned..], delimiter) {
                 let end = scanned + at + delimiter.len();
                 if end > limit {
-                    return Err(NetError::limit(READ_UNTIL_LIMIT, u64::from(max)));
+                    return Err(NetError::LimitExceeded {
+                        name: READ_UNTIL_LIMIT,
+                        value: u64::from(max),
+                    });
                 }
                 return Ok(self.buf.split_to(end).freeze());
             }
             if self.buf.len() >= limit {
-                return Err(NetError::limit(READ_UNTIL_LIMIT, u64::from(max)));
+                return Err(NetError::LimitExceeded {
+                    name: READ_UNTIL_LIMIT,
+                    value: u64::from(max),
+                });
             }
             scanned = self.buf.len().saturating_sub(delimiter.len() - 1);
             if let Some(err) = &self.error {

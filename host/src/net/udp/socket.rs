@@ -7,15 +7,14 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sandnet_policy::{
-    Decision, Denial, GuestPolicy, Host, HostPattern, Scheme, Target, canonical_ip,
-};
+use sandnet_policy::{Denial, Host, Scheme, Target, canonical_ip};
 use socket2::{Domain, Protocol, SockRef, Type};
 use tokio::net::UdpSocket;
 
 use crate::audit::{AuditEvent, Verdict};
 use crate::error::{NetError, TimeoutKind};
 use crate::guard::{ConnectionPermit, Guard};
+use sandnet_policy::Limit;
 
 /// Largest UDP payload the host can receive at all (IPv4 limit 65507, IPv6 jumbo aside).
 const MAX_UDP_PAYLOAD: usize = 65_535;
@@ -68,61 +67,6 @@ fn parse_ip(text: &str, what: &str) -> Result<IpAddr, NetError> {
     bare.parse::<IpAddr>()
         .map(canonical_ip)
         .map_err(|_| NetError::InvalidArgument(format!("{what} {text:?} is not an IP address")))
-}
-
-/// Whether `sender` may reach a socket bound by `bind` (`None`: ephemeral)
-/// that has sent to the vetted addresses `sent_to`. A bind rule with `peers`
-/// decides alone; otherwise the sender must be an address this socket sent
-/// to, or one the guest may send to (`udp://IP:PORT`, request and address checks).
-pub fn sender_allowed(
-    policy: &GuestPolicy,
-    bind: Option<&Target>,
-    sent_to: &VecDeque<SocketAddr>,
-    sender: SocketAddr,
-) -> Result<(), Denial> {
-    let ip = canonical_ip(sender.ip());
-    if let Some(bind) = bind {
-        if let Decision::Deny(denial) = policy.check_peer(bind, ip) {
-            return Err(denial);
-        }
-        let has_peers = policy
-            .allow
-            .iter()
-            .find(|r| r.matches_endpoint(bind))
-            .is_some_and(|r| !r.peers.is_empty());
-        if has_peers {
-            return Ok(());
-        }
-    }
-    if sent_to.contains(&sender) {
-        return Ok(());
-    }
-    let target = Target {
-        scheme: Scheme::Udp,
-        host: Host::Ip(ip),
-        port: sender.port(),
-        path: String::new(),
-        method: None,
-    };
-    if let Decision::Deny(denial) = policy.check(&target) {
-        return Err(denial);
-    }
-    match policy.check_address(&target, ip) {
-        Decision::Deny(denial) => Err(denial),
-        Decision::Allow(_) => Ok(()),
-    }
-}
-
-/// A broadcast grant: a `udp` allow rule naming exactly one IPv4 address that
-/// ends in `.255`: the limited broadcast address 255.255.255.255 or the
-/// broadcast address of a /24 or larger subnet (e.g. 192.168.1.255).
-fn broadcast_granted(policy: &GuestPolicy) -> bool {
-    policy.allow.iter().any(|r| {
-        r.scheme == Scheme::Udp
-            && matches!(&r.host, HostPattern::Net(net)
-                if net.prefix_len() == net.max_prefix_len()
-                    && matches!(net.addr(), IpAddr::V4(v4) if v4.octets()[3] == 255))
-    })
 }
 
 impl Socket {
@@ -194,7 +138,7 @@ impl Socket {
         let limits = &self.guard.policy().limits;
         if data.len() as u64 > limits.max_datagram_bytes {
             return Err(NetError::limit(
-                "max_datagram_bytes",
+                Limit::MaxDatagramBytes,
                 limits.max_datagram_bytes,
             ));
         }
@@ -232,18 +176,18 @@ impl Socket {
                     return;
                 }
             };
-            if let Err(denial) = sender_allowed(
-                self.guard.policy(),
-                self.bind.as_ref(),
-                &self.sent_to,
-                sender,
-            ) {
+            let replied_to = self.sent_to.contains(&sender);
+            let allowed =
+                self.guard
+                    .policy()
+                    .check_udp_sender(self.bind.as_ref(), replied_to, sender);
+            if let Err(denial) = allowed {
                 self.drop_datagram(sender, &denial);
                 continue;
             }
             if n > self.max_datagram {
                 let limit = self.guard.policy().limits.max_datagram_bytes;
-                self.next = Some(Err(NetError::limit("max_datagram_bytes", limit)));
+                self.next = Some(Err(NetError::limit(Limit::MaxDatagramBytes, limit)));
                 return;
             }
             self.next = Some(match self.guard.count_in(n as u64) {
@@ -368,10 +312,11 @@ impl Socket {
         Ok(())
     }
 
-    /// Sets `SO_BROADCAST`; enabling needs a broadcast grant (see [`broadcast_granted`]).
+    /// Sets `SO_BROADCAST`; enabling needs a broadcast grant
+    /// ([`GuestPolicy::grants_broadcast`](sandnet_policy::GuestPolicy::grants_broadcast)).
     pub fn set_broadcast(&mut self, enabled: bool) -> Result<(), NetError> {
         let policy = self.guard.policy();
-        if enabled && !broadcast_granted(policy) {
+        if enabled && !policy.grants_broadcast() {
             let denial = Denial {
                 reason: format!(
                     "guest \"{}\" in {} has no broadcast grant: enabling broadcast needs a udp rule naming the limited broadcast address or a subnet broadcast address (one IPv4 address ending in .255)",
@@ -399,97 +344,6 @@ impl Drop for Socket {
                     self.dropped
                 )),
             );
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use sandnet_policy::Policy;
-
-    use super::*;
-
-    fn guest(text: &str) -> GuestPolicy {
-        Policy::parse(text, "t.toml")
-            .unwrap()
-            .guest(None)
-            .unwrap()
-            .clone()
-    }
-
-    #[test]
-    fn sender_filter() {
-        let bind = Target::parse("udp-bind://0.0.0.0:5000").unwrap();
-        let cases = [
-            // (policy allow list, bound?, sender, accepted)
-            (
-                r#"["udp-bind://0.0.0.0:5000"]"#,
-                true,
-                "127.0.0.1:6000",
-                false,
-            ),
-            (
-                r#"["udp-bind://0.0.0.0:5000", "udp://127.0.0.1:6000"]"#,
-                true,
-                "127.0.0.1:6000",
-                true,
-            ),
-            (
-                r#"["udp-bind://0.0.0.0:5000", "udp://127.0.0.1:6000"]"#,
-                true,
-                "127.0.0.1:6001",
-                false,
-            ),
-            (
-                r#"[{ rule = "udp-bind://0.0.0.0:5000", peers = ["127.0.0.0/8"] }]"#,
-                true,
-                "127.0.0.9:1",
-                true,
-            ),
-            (
-                r#"[{ rule = "udp-bind://0.0.0.0:5000", peers = ["127.0.0.0/8"] }]"#,
-                true,
-                "10.0.0.1:1",
-                false,
-            ),
-            (r#"["udp://127.0.0.1:53"]"#, false, "127.0.0.1:53", true),
-            (r#"["udp://127.0.0.1:53"]"#, false, "127.0.0.2:53", false),
-            (r#"["udp://*:53"]"#, false, "127.0.0.1:53", false),
-        ];
-        for (allow, bound, sender, want) in cases {
-            let policy = guest(&format!("allow = {allow}"));
-            let got = sender_allowed(
-                &policy,
-                bound.then_some(&bind),
-                &VecDeque::new(),
-                sender.parse().unwrap(),
-            );
-            assert_eq!(got.is_ok(), want, "{allow} {bound} {sender}: {got:?}");
-        }
-        // Replies from a destination reached by name are accepted.
-        let policy =
-            guest(r#"allow = [{ rule = "udp://name.test:53", addresses = ["127.0.0.1"] }]"#);
-        let sent: VecDeque<SocketAddr> = VecDeque::from(["127.0.0.1:53".parse().unwrap()]);
-        let ok = sender_allowed(&policy, None, &sent, "127.0.0.1:53".parse().unwrap());
-        assert!(ok.is_ok(), "{ok:?}");
-        let other = sender_allowed(&policy, None, &sent, "127.0.0.1:54".parse().unwrap());
-        assert!(other.is_err(), "{other:?}");
-    }
-
-    #[test]
-    fn broadcast_grant() {
-        let cases = [
-            (r#"["udp://255.255.255.255:9"]"#, true),
-            (r#"["udp://192.168.1.255:9"]"#, true),
-            (r#"["udp://192.168.1.0/24:9"]"#, false),
-            (r#"["udp://192.168.1.7:9"]"#, false),
-            (r#"["udp://*:9"]"#, false),
-            (r#"["tcp://255.255.255.255:9"]"#, false),
-            (r#"[]"#, false),
-        ];
-        for (allow, want) in cases {
-            let policy = guest(&format!("allow = {allow}"));
-            assert_eq!(broadcast_granted(&policy), want, "{allow}");
         }
     }
 }

@@ -35,6 +35,7 @@ use crate::net::common::headers::guest_header;
 use crate::net::common::inbox::{AbortOnDrop, Inbox};
 use crate::net::common::tls::{self, Io};
 use crate::net::common::wire;
+use sandnet_policy::Limit;
 
 /// Messages a connection may hold for the guest before it stops reading
 /// (memory per connection is at most this many times `max_ws_message_bytes`).
@@ -302,7 +303,7 @@ impl Handle {
     fn check_size(&self, len: usize) -> Result<(), NetError> {
         if len > self.max_message {
             return Err(NetError::limit(
-                "max_ws_message_bytes",
+                Limit::MaxWsMessageBytes,
                 self.max_message as u64,
             ));
         }
@@ -663,9 +664,9 @@ impl Task {
             WsError::Capacity(CapacityError::MessageTooLong { max_size, .. }) => {
                 let s = &self.settings;
                 let limit = if max_size == s.max_frame && s.max_frame < s.max_message {
-                    NetError::limit("max_ws_frame_bytes", s.max_frame as u64)
+                    NetError::limit(Limit::MaxWsFrameBytes, s.max_frame as u64)
                 } else {
-                    NetError::limit("max_ws_message_bytes", s.max_message as u64)
+                    NetError::limit(Limit::MaxWsMessageBytes, s.max_message as u64)
                 };
                 self.fatal(ws, limit, CloseCode::Size).await
             }
