@@ -3,7 +3,7 @@
 
 use crate::support::assertions::check;
 use crate::support::guests::{Cli, Output, repo_root};
-use crate::support::policy::{line_of, write_policy};
+use crate::support::policy::{PolicyFile, line_of, write_policy};
 
 const TWO_GUESTS: &str = r#"# two guests
 [guest.alpha]
@@ -23,6 +23,12 @@ wall_time = "10s"
 
 fn sandnet(args: &[&str]) -> Output {
     Cli::new(args).output()
+}
+
+/// `sandnet explain --policy POLICY --guest GUEST ARGS...`.
+fn explain(policy: &PolicyFile, guest: &str, args: &[&str]) -> Output {
+    let head = ["explain", "--policy", policy.arg(), "--guest", guest];
+    sandnet(&[&head[..], args].concat())
 }
 
 #[test]
@@ -112,116 +118,97 @@ fn check_of_a_missing_file_is_a_policy_error() {
     check!(out.stderr.contains("nope.toml"), out);
 }
 
-#[test]
-fn explain_allowed_names_the_rule_and_its_line() {
-    let p = write_policy(TWO_GUESTS);
-    let out = sandnet(&[
-        "explain",
-        "--policy",
-        p.arg(),
-        "--guest",
-        "alpha",
-        "GET https://api.example.com/v1/items",
-    ]);
-    check!(out.code == Some(0), out);
-    check!(
-        out.stdout
-            .starts_with("allowed: GET https://api.example.com/v1/items"),
-        out
-    );
-    let line = line_of(TWO_GUESTS, "\"https://api.example.com/v1/*\"");
-    let by = format!(
-        "by rule at {}:{line}: https://api.example.com/v1/*",
-        p.arg()
-    );
-    check!(out.stdout.contains(&by), out, "expected {by:?}");
+/// One case of what `explain` prints: exit status `code`, stdout starting with
+/// `starts`, saying each of `says` and none of `never`.
+struct Explained<'a> {
+    case: &'a str,
+    target: &'a str,
+    code: i32,
+    starts: &'a str,
+    says: Vec<String>,
+    never: &'a [&'a str],
 }
 
+/// What `explain` prints for guest alpha of [`TWO_GUESTS`], one row per case.
 #[test]
-fn explain_denied_prints_the_line_to_add() {
+fn explain_names_the_deciding_rule_or_the_line_to_add() {
     let p = write_policy(TWO_GUESTS);
-    let out = sandnet(&[
-        "explain",
-        "--policy",
-        p.arg(),
-        "--guest",
-        "alpha",
-        "https://api.example.com/v2/items",
-    ]);
-    check!(out.code == Some(1), out);
-    check!(out.stdout.starts_with("denied: "), out);
-    check!(
-        out.stdout
-            .contains("to allow it, add to `allow` in [guest.alpha]"),
-        out
-    );
-    check!(
-        out.stdout
-            .contains("\n    \"https://api.example.com/v2/items\""),
-        out
-    );
-}
-
-#[test]
-fn explain_method_denial_suggests_the_method() {
-    let p = write_policy(TWO_GUESTS);
-    let out = sandnet(&[
-        "explain",
-        "--policy",
-        p.arg(),
-        "--guest",
-        "alpha",
-        "GET https://hooks.example.com/in",
-    ]);
-    check!(out.code == Some(1), out);
-    check!(out.stdout.contains("allows only POST"), out);
-    check!(
-        out.stdout.contains("\"GET https://hooks.example.com/in\""),
-        out
-    );
-}
-
-#[test]
-fn explain_deny_rule_wins_and_names_it() {
-    let p = write_policy(TWO_GUESTS);
-    let out = sandnet(&[
-        "explain",
-        "--policy",
-        p.arg(),
-        "--guest",
-        "alpha",
-        "https://api.example.com/v1/admin/users",
-    ]);
-    check!(out.code == Some(1), out);
-    let line = line_of(TWO_GUESTS, "deny = ");
-    check!(
-        out.stdout.contains(&format!("{}:{line}", p.arg())),
-        out,
-        "names the deny rule's line"
-    );
-    check!(
-        !out.stdout.contains("to allow it"),
-        out,
-        "no allow line beats a deny rule"
-    );
+    let at = |needle: &str| format!("{}:{}", p.arg(), line_of(TWO_GUESTS, needle));
+    let cases = [
+        Explained {
+            case: "an allowed target names the rule and its line",
+            target: "GET https://api.example.com/v1/items",
+            code: 0,
+            starts: "allowed: GET https://api.example.com/v1/items",
+            says: vec![format!(
+                "by rule at {}: https://api.example.com/v1/*",
+                at("\"https://api.example.com/v1/*\"")
+            )],
+            never: &[],
+        },
+        Explained {
+            case: "a denied target prints the line to add",
+            target: "https://api.example.com/v2/items",
+            code: 1,
+            starts: "denied: ",
+            says: vec![
+                "to allow it, add to `allow` in [guest.alpha]".into(),
+                "\n    \"https://api.example.com/v2/items\"".into(),
+            ],
+            never: &[],
+        },
+        Explained {
+            case: "a method denial suggests the method",
+            target: "GET https://hooks.example.com/in",
+            code: 1,
+            starts: "",
+            says: vec![
+                "allows only POST".into(),
+                "\"GET https://hooks.example.com/in\"".into(),
+            ],
+            never: &[],
+        },
+        Explained {
+            case: "a deny rule wins, names its line and offers no allow line",
+            target: "https://api.example.com/v1/admin/users",
+            code: 1,
+            starts: "",
+            says: vec![at("deny = ")],
+            never: &["to allow it"],
+        },
+    ];
+    for c in cases {
+        let out = explain(&p, "alpha", &[c.target]);
+        let case = c.case;
+        check!(out.code == Some(c.code), out, "{case}");
+        check!(
+            out.stdout.starts_with(c.starts),
+            out,
+            "{case}: starts {:?}",
+            c.starts
+        );
+        for text in &c.says {
+            check!(out.stdout.contains(text), out, "{case}: says {text:?}");
+        }
+        for text in c.never {
+            check!(!out.stdout.contains(text), out, "{case}: not {text:?}");
+        }
+    }
 }
 
 #[test]
 fn explain_checks_resolved_addresses_like_the_guard() {
     let p = write_policy(TWO_GUESTS);
-    let base = ["explain", "--policy", p.arg(), "--guest", "alpha"];
 
     // A public name granted by name: a metadata address behind it is refused.
-    let out = sandnet(
+    let out = explain(
+        &p,
+        "alpha",
         &[
-            &base[..],
-            &[
-                "--address",
-                "169.254.169.254",
-                "https://api.example.com/v1/x",
-            ][..],
-        ]
-        .concat(),
+            "--address",
+            "169.254.169.254",
+            "https://api.example.com/v1/x",
+        ],
     );
     check!(out.code == Some(1), out);
     check!(
@@ -240,20 +227,16 @@ fn explain_checks_resolved_addresses_like_the_guard() {
     );
 
     // The allowance grants 10.1.2.0/24 for db.internal, and nothing else private.
-    let out = sandnet(
-        &[
-            &base[..],
-            &["--address", "10.1.2.3", "http://db.internal:8080/q"][..],
-        ]
-        .concat(),
+    let out = explain(
+        &p,
+        "alpha",
+        &["--address", "10.1.2.3", "http://db.internal:8080/q"],
     );
     check!(out.code == Some(0), out);
-    let out = sandnet(
-        &[
-            &base[..],
-            &["--address", "192.168.1.1", "http://db.internal:8080/q"][..],
-        ]
-        .concat(),
+    let out = explain(
+        &p,
+        "alpha",
+        &["--address", "192.168.1.1", "http://db.internal:8080/q"],
     );
     check!(out.code == Some(1), out);
 }
@@ -266,23 +249,9 @@ fn explain_needs_guest_when_the_file_has_several() {
     check!(out.stderr.contains("--guest"), out);
     check!(out.stderr.contains("alpha, beta"), out);
 
-    let out = sandnet(&[
-        "explain",
-        "--policy",
-        p.arg(),
-        "--guest",
-        "beta",
-        "http://127.0.0.1:8080/ok",
-    ]);
+    let out = explain(&p, "beta", &["http://127.0.0.1:8080/ok"]);
     check!(out.code == Some(0), out);
-    let out = sandnet(&[
-        "explain",
-        "--policy",
-        p.arg(),
-        "--guest",
-        "gamma",
-        "http://127.0.0.1:8080/ok",
-    ]);
+    let out = explain(&p, "gamma", &["http://127.0.0.1:8080/ok"]);
     check!(out.code == Some(78), out);
     check!(out.stderr.contains("gamma"), out);
 }

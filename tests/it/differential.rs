@@ -606,42 +606,25 @@ fn lenient_reading_merges_decodes_and_strips() {
     assert_eq!(raw_query("http://h/p"), "");
 }
 
-#[test]
-fn sandnet_http_sends_what_the_policy_checked() {
-    differential(Interface::SandnetHttp, Variant::Narrow);
+/// One `#[test]` per row, `NAME: INTERFACE, VARIANT`, running [`differential`].
+macro_rules! differential_tests {
+    ($($name:ident: $interface:ident, $variant:ident;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                differential(Interface::$interface, Variant::$variant);
+            }
+        )*
+    };
 }
 
-#[test]
-fn sandnet_http_wildcard_does_not_widen_a_path_limited_ip_rule() {
-    differential(Interface::SandnetHttp, Variant::Wildcard);
-}
-
-#[test]
-fn wasi_http_sends_what_the_policy_checked() {
-    differential(Interface::WasiHttp, Variant::Narrow);
-}
-
-#[test]
-fn wasi_http_wildcard_does_not_widen_a_path_limited_ip_rule() {
-    differential(Interface::WasiHttp, Variant::Wildcard);
-}
-
-#[test]
-fn websocket_handshake_sends_what_the_policy_checked() {
-    differential(Interface::WebSocket, Variant::Narrow);
-}
-
-#[test]
-fn websocket_wildcard_does_not_widen_a_path_limited_ip_rule() {
-    differential(Interface::WebSocket, Variant::Wildcard);
-}
-
-#[test]
-fn sse_sends_what_the_policy_checked() {
-    differential(Interface::Sse, Variant::Narrow);
-}
-
-#[test]
-fn sse_wildcard_does_not_widen_a_path_limited_ip_rule() {
-    differential(Interface::Sse, Variant::Wildcard);
+differential_tests! {
+    sandnet_http_sends_what_the_policy_checked: SandnetHttp, Narrow;
+    sandnet_http_wildcard_does_not_widen_a_path_limited_ip_rule: SandnetHttp, Wildcard;
+    wasi_http_sends_what_the_policy_checked: WasiHttp, Narrow;
+    wasi_http_wildcard_does_not_widen_a_path_limited_ip_rule: WasiHttp, Wildcard;
+    websocket_handshake_sends_what_the_policy_checked: WebSocket, Narrow;
+    websocket_wildcard_does_not_widen_a_path_limited_ip_rule: WebSocket, Wildcard;
+    sse_sends_what_the_policy_checked: Sse, Narrow;
+    sse_wildcard_does_not_widen_a_path_limited_ip_rule: Sse, Wildcard;
 }

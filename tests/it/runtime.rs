@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::support::assertions::check;
-use crate::support::guests::{Cli, guest, run_cli, run_lib};
+use crate::support::guests::{Cli, Output, run_cli, run_lib};
 use crate::support::policy::write_policy;
 use crate::support::recording::{DialMode, RecordingDialer, guard_with};
 use sandnet::ExitStatus;
@@ -22,67 +22,77 @@ fn lib_guard() -> sandnet::guard::GuardConfig {
     )
 }
 
-#[test]
-fn memory_cap_stops_the_guest_cli() {
-    let p = write_policy("[guest.h]\n[guest.h.limits]\nmemory = \"64 MiB\"\nwall_time = \"60s\"\n");
-    let out = run_cli(HOSTILE, &p, &[], &["alloc"]);
-    check!(out.code == Some(125), out);
+/// Through the CLI, the limit in `limits` stopped `hostile MODE`: exit
+/// `code`, the message names `limit`, and it ended before `within`.
+#[track_caller]
+fn assert_cli_stopped(
+    limits: &str,
+    mode: &str,
+    code: i32,
+    limit: &str,
+    within: Duration,
+) -> Output {
+    let p = write_policy(&format!("[guest.h]\n[guest.h.limits]\n{limits}\n"));
+    let out = run_cli(HOSTILE, &p, &[], &[mode]);
+    check!(out.code == Some(code), out);
     check!(
-        out.stderr.contains("memory"),
+        out.stderr.contains(limit),
         out,
         "the message names the limit"
     );
     check!(
-        out.elapsed < Duration::from_secs(20),
+        out.elapsed < within,
         out,
-        "stopped by the memory cap, not the deadline"
+        "stopped by {limit} well before {within:?}"
     );
+    out
+}
+
+/// Through the library, the limit in `limits` stopped `hostile MODE` with
+/// `status` (exit `code`) before `within`.
+#[track_caller]
+fn assert_lib_stopped(limits: &str, mode: &str, status: ExitStatus, code: i32, within: Duration) {
+    let text = format!("[guest.h]\n[guest.h.limits]\n{limits}\n");
+    let run = run_lib(HOSTILE, &text, &[mode], lib_guard());
+    check!(run.outcome.status == status, run);
+    check!(run.outcome.status.code() == code, run);
+    check!(run.elapsed < within, run);
+}
+
+#[test]
+fn memory_cap_stops_the_guest_cli() {
+    let limits = "memory = \"64 MiB\"\nwall_time = \"60s\"";
+    assert_cli_stopped(limits, "alloc", 125, "memory", Duration::from_secs(20));
 }
 
 #[test]
 fn memory_cap_stops_the_guest_lib() {
-    let text = "[guest.h]\n[guest.h.limits]\nmemory = \"32 MiB\"\nwall_time = \"60s\"\n";
-    let run = run_lib(HOSTILE, text, &["alloc"], lib_guard());
-    check!(
-        run.outcome.status == ExitStatus::MemoryExceeded(32 * 1024 * 1024),
-        run
-    );
-    check!(run.outcome.status.code() == 125, run);
-    check!(run.elapsed < Duration::from_secs(20), run);
+    let status = ExitStatus::MemoryExceeded(32 * 1024 * 1024);
+    let limits = "memory = \"32 MiB\"\nwall_time = \"60s\"";
+    assert_lib_stopped(limits, "alloc", status, 125, Duration::from_secs(20));
 }
 
 #[test]
 fn wall_time_stops_a_spinning_guest_cli() {
-    let p = write_policy("[guest.h]\n[guest.h.limits]\nwall_time = \"1s\"\n");
-    let out = run_cli(HOSTILE, &p, &[], &["spin"]);
-    check!(out.code == Some(124), out);
-    check!(
-        out.stderr.contains("wall_time"),
-        out,
-        "the message names the limit"
-    );
+    let limits = "wall_time = \"1s\"";
+    let out = assert_cli_stopped(limits, "spin", 124, "wall_time", Duration::from_secs(10));
     check!(
         out.elapsed >= Duration::from_secs(1),
         out,
         "not before the deadline"
     );
-    check!(
-        out.elapsed < Duration::from_secs(10),
-        out,
-        "well before 10 s"
-    );
 }
 
 #[test]
 fn wall_time_stops_a_spinning_guest_lib() {
-    let text = "[guest.h]\n[guest.h.limits]\nwall_time = \"1s\"\n";
-    let run = run_lib(HOSTILE, text, &["spin"], lib_guard());
-    check!(
-        run.outcome.status == ExitStatus::WallTimeExceeded(Duration::from_secs(1)),
-        run
+    let status = ExitStatus::WallTimeExceeded(Duration::from_secs(1));
+    assert_lib_stopped(
+        "wall_time = \"1s\"",
+        "spin",
+        status,
+        124,
+        Duration::from_secs(10),
     );
-    check!(run.outcome.status.code() == 124, run);
-    check!(run.elapsed < Duration::from_secs(10), run);
 }
 
 #[test]
@@ -90,16 +100,9 @@ fn environment_comes_only_from_the_policy() {
     let p = write_policy(
         "[guest.h]\nenv = { GREETING = \"hi there\", EMPTY = \"\", TOKEN = \"a=b\" }\n",
     );
-    let out = Cli::new([
-        "run",
-        guest(HOSTILE).to_str().unwrap(),
-        "--policy",
-        p.arg(),
-        "--",
-        "env",
-    ])
-    .env("SANDNET_TEST_SECRET", "must-not-leak")
-    .output();
+    let out = Cli::run(HOSTILE, &p, &[], &["env"])
+        .env("SANDNET_TEST_SECRET", "must-not-leak")
+        .output();
     check!(out.code == Some(0), out);
     check!(
         out.stdout == "GREETING=hi there\nEMPTY=\nTOKEN=a=b\n",
@@ -186,19 +189,10 @@ fn compile_cache_is_written_then_reused() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let p = write_policy("[guest.h]\n");
-    let component = guest(HOSTILE).display().to_string();
     let run = || {
-        Cli::new([
-            "run",
-            component.as_str(),
-            "--policy",
-            p.arg(),
-            "--",
-            "exit",
-            "3",
-        ])
-        .env("SANDNET_CACHE_DIR", &cache)
-        .output()
+        Cli::run(HOSTILE, &p, &[], &["exit", "3"])
+            .env("SANDNET_CACHE_DIR", &cache)
+            .output()
     };
 
     let first = run();
@@ -226,18 +220,9 @@ fn no_cache_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let p = write_policy("[guest.h]\n");
-    let out = Cli::new([
-        "run",
-        guest(HOSTILE).to_str().unwrap(),
-        "--policy",
-        p.arg(),
-        "--no-cache",
-        "--",
-        "exit",
-        "0",
-    ])
-    .env("SANDNET_CACHE_DIR", &cache)
-    .output();
+    let out = Cli::run(HOSTILE, &p, &["--no-cache"], &["exit", "0"])
+        .env("SANDNET_CACHE_DIR", &cache)
+        .output();
     check!(out.code == Some(0), out);
     check!(
         cwasm_files(&cache).is_empty(),
@@ -255,17 +240,9 @@ fn cache_dir_writable_by_others_is_not_used() {
     std::fs::create_dir(&cache).unwrap();
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
     let p = write_policy("[guest.h]\n");
-    let out = Cli::new([
-        "run",
-        guest(HOSTILE).to_str().unwrap(),
-        "--policy",
-        p.arg(),
-        "--",
-        "exit",
-        "0",
-    ])
-    .env("SANDNET_CACHE_DIR", &cache)
-    .output();
+    let out = Cli::run(HOSTILE, &p, &[], &["exit", "0"])
+        .env("SANDNET_CACHE_DIR", &cache)
+        .output();
     check!(out.code == Some(0), out, "the run itself still works");
     check!(
         cwasm_files(&cache).is_empty(),

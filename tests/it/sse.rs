@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use crate::support::assertions::{Denial, assert_denied, assert_denied_after, check};
 use crate::support::guests::{Output, for_each_lang, run_cli};
-use crate::support::policy::{PolicyFile, policy};
+use crate::support::policy::{PolicyFile, allow_only, policy};
 use crate::support::servers::{Loopback, Reply, SseServer, read_head};
 
 /// How the sse-watch guests sign a denial.
@@ -61,7 +61,7 @@ fn events_printed_filtered_and_counted(guest: &str) {
 #[test]
 fn an_http_rule_covers_the_stream_but_an_sse_rule_grants_no_http() {
     let srv = SseServer::serving("data: x\n\n");
-    let p = policy(&format!("allow = [\"{}\"]", srv.url("/events")));
+    let p = allow_only(&srv.url("/events"));
     let out = sse_watch(&p, &[], &[&srv.url("/events"), "1"]);
     check!(out.code == Some(0), out);
     check!(out.stdout == "message - x\n", out);

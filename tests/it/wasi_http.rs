@@ -4,7 +4,7 @@
 
 use crate::support::assertions::{Denial, assert_denied, check};
 use crate::support::guests::{Output, run_cli};
-use crate::support::policy::policy;
+use crate::support::policy::{allow_only, policy};
 use crate::support::servers::Server;
 
 const GUEST: &str = "rust-wasi-http-get";
@@ -18,7 +18,7 @@ fn assert_refused(out: &Output, url: &str, line: &str) {
 #[test]
 fn granted_url_is_fetched() {
     let srv = Server::http();
-    let p = policy(&format!("allow = [\"{}\"]", srv.url("/ok")));
+    let p = allow_only(&srv.url("/ok"));
     let out = run_cli(GUEST, &p, &[], &[&srv.url("/ok")]);
     check!(out.code == Some(0), out);
     check!(out.stdout == "200\nhello", out);
@@ -35,44 +35,43 @@ fn post_body_reaches_the_server() {
     check!(out.stdout.contains("ping"), out);
 }
 
+/// Requests outside the grant are refused before any connection, each with
+/// the line that would allow it: (case, granted rule, URL, method, line to add).
 #[test]
-fn other_path_is_refused_before_any_connection() {
-    let srv = Server::http();
-    let p = policy(&format!("allow = [\"{}\"]", srv.url("/ok")));
-    let out = run_cli(GUEST, &p, &[], &[&srv.url("/other")]);
-    assert_refused(
-        &out,
-        &srv.url("/other"),
-        &format!("\"{}\"", srv.url("/other")),
-    );
-    check!(srv.connections() == 0, out);
-}
-
-#[test]
-fn other_port_is_refused_before_any_connection() {
+fn requests_outside_the_grant_are_refused_before_any_connection() {
     let srv = Server::http();
     let other = Server::http();
-    let p = policy(&format!("allow = [\"{}\"]", srv.url("/ok")));
-    let out = run_cli(GUEST, &p, &[], &[&other.url("/ok")]);
-    assert_refused(
-        &out,
-        &other.url("/ok"),
-        &format!("\"{}\"", other.url("/ok")),
-    );
-    check!(other.connections() == 0, out);
-}
-
-#[test]
-fn method_outside_the_rule_is_refused() {
-    let srv = Server::http();
-    let p = policy(&format!("allow = [\"GET {}\"]", srv.url("/echo")));
-    let out = run_cli(GUEST, &p, &[], &[&srv.url("/echo"), "DELETE"]);
-    assert_refused(
-        &out,
-        &srv.url("/echo"),
-        &format!("\"DELETE {}\"", srv.url("/echo")),
-    );
-    check!(srv.connections() == 0, out);
+    let cases = [
+        (
+            "other path",
+            srv.url("/ok"),
+            srv.url("/other"),
+            None,
+            format!("\"{}\"", srv.url("/other")),
+        ),
+        (
+            "other port",
+            srv.url("/ok"),
+            other.url("/ok"),
+            None,
+            format!("\"{}\"", other.url("/ok")),
+        ),
+        (
+            "method outside the rule",
+            format!("GET {}", srv.url("/echo")),
+            srv.url("/echo"),
+            Some("DELETE"),
+            format!("\"DELETE {}\"", srv.url("/echo")),
+        ),
+    ];
+    for (case, rule, url, method, line) in cases {
+        let p = policy(&format!("allow = [\"{rule}\"]"));
+        let args: Vec<&str> = [url.as_str()].into_iter().chain(method).collect();
+        let out = run_cli(GUEST, &p, &[], &args);
+        assert_refused(&out, &url, &line);
+        check!(srv.connections() == 0, out, "{case}: no connection");
+        check!(other.connections() == 0, out, "{case}: no connection");
+    }
 }
 
 #[test]
@@ -97,7 +96,7 @@ fn name_resolving_to_loopback_needs_an_address_grant() {
 #[test]
 fn refusals_are_audited() {
     let srv = Server::http();
-    let p = policy(&format!("allow = [\"{}\"]", srv.url("/ok")));
+    let p = allow_only(&srv.url("/ok"));
     let audit = p.dir.path().join("audit.jsonl");
     let audit_arg = format!("--audit={}", audit.display());
     let out = run_cli(GUEST, &p, &[&audit_arg], &[&srv.url("/nope")]);

@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::support::assertions::{Denial, assert_denied, check, eventually};
 use crate::support::guests::{Background, Output, for_each_lang, run_cli};
-use crate::support::policy::{PolicyFile, policy};
+use crate::support::policy::{PolicyFile, allow_only, policy};
 use crate::support::servers::{Log, WsServer, free_port, lock, scripted};
 use crate::support::tls::TestCa;
 
@@ -38,7 +38,7 @@ for_each_lang!(
 
 fn echo_text_and_binary_then_close_handshake(lang: &str) {
     let srv = WsServer::plain();
-    let p = policy(&format!("allow = [\"{}\"]", srv.url("ws", "/chat")));
+    let p = allow_only(&srv.url("ws", "/chat"));
     let out = ws_client_in(
         lang,
         &p,
@@ -60,7 +60,7 @@ fn echo_text_and_binary_then_close_handshake(lang: &str) {
 #[test]
 fn fragments_with_a_ping_between_are_one_message() {
     let srv = WsServer::plain();
-    let p = policy(&format!("allow = [\"{}\"]", srv.url("ws", "/")));
+    let p = allow_only(&srv.url("ws", "/"));
     let out = ws_client(&p, &[], &[&srv.url("ws", "/"), "frag"]);
     check!(out.code == Some(0), out);
     check!(out.stdout.starts_with("hello world\n"), out);
@@ -69,7 +69,7 @@ fn fragments_with_a_ping_between_are_one_message() {
 #[test]
 fn invalid_utf8_text_is_a_protocol_error_and_closes_1007() {
     let srv = WsServer::plain();
-    let p = policy(&format!("allow = [\"{}\"]", srv.url("ws", "/")));
+    let p = allow_only(&srv.url("ws", "/"));
     let out = ws_client(&p, &[], &[&srv.url("ws", "/"), "badutf8"]);
     check!(out.code == Some(1), out);
     check!(out.stderr.contains("protocol: invalid UTF-8"), out);
@@ -87,7 +87,7 @@ fn invalid_utf8_text_is_a_protocol_error_and_closes_1007() {
 #[test]
 fn server_close_code_and_reason_reach_the_guest() {
     let srv = WsServer::plain();
-    let p = policy(&format!("allow = [\"{}\"]", srv.url("ws", "/")));
+    let p = allow_only(&srv.url("ws", "/"));
     let out = ws_client(&p, &[], &[&srv.url("ws", "/"), "close-me", "never sent"]);
     check!(out.code == Some(0), out);
     check!(out.stdout == "close 4000 requested\n", out);
@@ -325,7 +325,7 @@ fn wss_with_the_policy_ca() {
     check!(out.stdout == "over tls\nclose 1000 bye\n", out);
 
     // Without the CA the certificate is not trusted.
-    let p = policy(&format!("allow = [\"{}\"]", srv.url("wss", "/secure")));
+    let p = allow_only(&srv.url("wss", "/secure"));
     let out = ws_client(&p, &[], &[&srv.url("wss", "/secure"), "x"]);
     check!(out.code == Some(1), out);
     check!(out.stderr.contains("ws-client: tls: "), out);

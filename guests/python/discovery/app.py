@@ -18,7 +18,6 @@ from typing import List, Optional
 
 import sandnet
 from sandnet import udp
-from wit_world import exports
 
 USAGE = "usage: discovery NAME udp://GROUP:PORT [INTERFACE]"
 PREFIX = "sandnet-discovery "
@@ -61,27 +60,16 @@ def discover(name: str, target: str, group: str, port: str,
 
 def main(argv: List[str]) -> int:
     if len(argv) not in (2, 3) or not argv[1].startswith("udp://") or ":" not in argv[1][6:]:
-        print(f"discovery: {USAGE}", file=sys.stderr)
-        return 2
+        raise sandnet.UsageError(USAGE)
     name, target = argv[0], argv[1]
     group, port = target[len("udp://"):].rsplit(":", 1)
     interface = argv[2] if len(argv) == 3 else None
     want = env_int("DISCOVERY_WANT", 1)
     timeout_ms = env_int("DISCOVERY_TIMEOUT_MS", 10000)
-    try:
-        if not discover(name, target, group, port, interface, want, timeout_ms / 1000):
-            print(f"discovery: no other service heard within {timeout_ms} ms", file=sys.stderr)
-            return 1
-    except sandnet.NetError as e:
-        print(f"discovery: {e}", file=sys.stderr)
+    if not discover(name, target, group, port, interface, want, timeout_ms / 1000):
+        print(f"discovery: no other service heard within {timeout_ms} ms", file=sys.stderr)
         return 1
     return 0
 
 
-class Run(exports.Run):
-    def run(self) -> None:
-        status = main(sys.argv[1:])
-        if status != 0:
-            sandnet.exit(status)
-        sys.stdout.flush()
-        sys.stderr.flush()
+Run = sandnet.main("discovery", main)

@@ -20,13 +20,8 @@ from collections.abc import Mapping
 from typing import List, Optional
 
 import sandnet
-from wit_world import exports
 
 USAGE = "usage: http-get URL [METHOD [BODY]]"
-
-
-class UsageError(Exception):
-    """Bad arguments or environment; the message says which."""
 
 
 def env_int(environ: Mapping[str, str], name: str) -> Optional[int]:
@@ -35,31 +30,21 @@ def env_int(environ: Mapping[str, str], name: str) -> Optional[int]:
     if value == "":
         return None
     if not (value.isascii() and value.isdigit()) or int(value) > 0xFFFF_FFFF:
-        raise UsageError(f"{name}={value!r} is not a whole number from 0 to 4294967295")
+        raise sandnet.UsageError(f"{name}={value!r} is not a whole number from 0 to 4294967295")
     return int(value)
 
 
-def main(argv: List[str], environ: Mapping[str, str]) -> int:
+def main(argv: List[str]) -> int:
     """Runs the request; returns the exit status."""
-    try:
-        if not 1 <= len(argv) <= 3:
-            raise UsageError(USAGE)
-        url = argv[0]
-        method = argv[1] if len(argv) > 1 else "GET"
-        body = argv[2].encode("utf-8") if len(argv) > 2 else None
-        max_redirects = env_int(environ, "HTTP_GET_MAX_REDIRECTS")
-        timeout_ms = env_int(environ, "HTTP_GET_TIMEOUT_MS")
-    except UsageError as e:
-        print(f"http-get: {e}", file=sys.stderr)
-        return 2
-
-    try:
-        response = sandnet.fetch(url, method, body, max_redirects=max_redirects,
-                                 timeout_ms=timeout_ms)
-    except sandnet.NetError as e:
-        print(f"http-get: {e}", file=sys.stderr)
-        return 1
-
+    if not 1 <= len(argv) <= 3:
+        raise sandnet.UsageError(USAGE)
+    url = argv[0]
+    method = argv[1] if len(argv) > 1 else "GET"
+    body = argv[2].encode("utf-8") if len(argv) > 2 else None
+    max_redirects = env_int(os.environ, "HTTP_GET_MAX_REDIRECTS")
+    timeout_ms = env_int(os.environ, "HTTP_GET_TIMEOUT_MS")
+    response = sandnet.fetch(url, method, body, max_redirects=max_redirects,
+                             timeout_ms=timeout_ms)
     out = sys.stdout.buffer
     out.write(f"{response.status}\n".encode("ascii"))
     out.write(response.body)
@@ -67,12 +52,4 @@ def main(argv: List[str], environ: Mapping[str, str]) -> int:
     return 0
 
 
-class Run(exports.Run):
-    """The `wasi:cli/run` export: componentize-py calls `run()` once per run."""
-
-    def run(self) -> None:
-        status = main(sys.argv[1:], os.environ)
-        if status != 0:
-            sandnet.exit(status)
-        sys.stdout.flush()
-        sys.stderr.flush()
+Run = sandnet.main("http-get", main)

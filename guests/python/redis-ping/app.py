@@ -12,7 +12,6 @@ from typing import List
 
 import sandnet
 from sandnet import tcp
-from wit_world import exports
 
 USAGE = "usage: redis-ping HOST:PORT [KEY [VALUE]]"
 MAX_LINE = 64 * 1024
@@ -52,31 +51,20 @@ def read_reply(stream: tcp.Stream) -> str:
 
 def main(argv: List[str]) -> int:
     if not 1 <= len(argv) <= 3:
-        print(f"redis-ping: {USAGE}", file=sys.stderr)
-        return 2
+        raise sandnet.UsageError(USAGE)
     addr = argv[0]
     key = argv[1] if len(argv) > 1 else "sandnet:ping"
     value = argv[2] if len(argv) > 2 else "hello from sandnet"
     url = addr if "://" in addr else f"tcp://{addr}"
-    try:
-        with tcp.connect(url) as redis:
-            for command in (("PING",), ("SET", key, value), ("GET", key)):
-                redis.write(encode(*command))
-                try:
-                    print(read_reply(redis), flush=True)
-                except RedisError as e:
-                    print(f"redis-ping: {command[0]} failed: {e}", file=sys.stderr)
-                    return 1
-    except sandnet.NetError as e:
-        print(f"redis-ping: {e}", file=sys.stderr)
-        return 1
+    with tcp.connect(url) as redis:
+        for command in (("PING",), ("SET", key, value), ("GET", key)):
+            redis.write(encode(*command))
+            try:
+                print(read_reply(redis), flush=True)
+            except RedisError as e:
+                print(f"redis-ping: {command[0]} failed: {e}", file=sys.stderr)
+                return 1
     return 0
 
 
-class Run(exports.Run):
-    def run(self) -> None:
-        status = main(sys.argv[1:])
-        if status != 0:
-            sandnet.exit(status)
-        sys.stdout.flush()
-        sys.stderr.flush()
+Run = sandnet.main("redis-ping", main)

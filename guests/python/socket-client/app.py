@@ -1,5 +1,6 @@
 """socket-client HOST PORT [MESSAGE...]: a line client over Python's standard
-`socket` module (wasi:sockets underneath), with no sandnet:net import.
+`socket` module (wasi:sockets underneath), with no sandnet:net call (the
+sandnet library only makes its `wasi:cli/run` export).
 
 Connects to HOST:PORT, sends each MESSAGE followed by a newline, closes its
 write half, then prints every line the server sends back until it closes.
@@ -13,8 +14,7 @@ import encodings.idna  # noqa: F401  (bundled for name lookups; see toolchains n
 import socket
 import sys
 
-from wit_world import exports
-from wit_world.imports import environment, exit as wasi_exit
+import sandnet
 
 USAGE = "usage: socket-client HOST PORT [MESSAGE...]"
 
@@ -22,8 +22,7 @@ USAGE = "usage: socket-client HOST PORT [MESSAGE...]"
 def main(argv):
     """Runs the exchange; returns the exit status."""
     if len(argv) < 2 or not argv[1].isdigit():
-        print(f"socket-client: {USAGE}", file=sys.stderr)
-        return 2
+        raise sandnet.UsageError(USAGE)
     host, port, messages = argv[0], int(argv[1]), argv[2:]
     try:
         with socket.create_connection((host, port), timeout=10) as conn:
@@ -44,12 +43,4 @@ def main(argv):
     return 0
 
 
-class Run(exports.Run):
-    """The `wasi:cli/run` export."""
-
-    def run(self) -> None:
-        status = main(environment.get_arguments()[1:])
-        sys.stdout.flush()
-        sys.stderr.flush()
-        if status != 0:
-            wasi_exit.exit_with_code(status)
+Run = sandnet.main("socket-client", main)

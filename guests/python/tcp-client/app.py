@@ -18,7 +18,6 @@ from typing import List, Optional
 
 import sandnet
 from sandnet import tcp
-from wit_world import exports
 
 USAGE = "usage: tcp-client tcp://HOST:PORT|tls://HOST:PORT [LINE...]"
 
@@ -28,47 +27,32 @@ def env_int(name: str) -> Optional[int]:
     if value == "":
         return None
     if not (value.isascii() and value.isdigit()):
-        raise ValueError(f"{name}={value!r} is not a whole number")
+        raise sandnet.UsageError(f"{name}={value!r} is not a whole number")
     return int(value)
 
 
 def main(argv: List[str]) -> int:
     if not argv:
-        print(f"tcp-client: {USAGE}", file=sys.stderr)
-        return 2
-    try:
-        want = env_int("TCP_CLIENT_LINES")
-        max_line = env_int("TCP_CLIENT_MAX_LINE") or 65536
-        timeout = env_int("TCP_CLIENT_TIMEOUT_MS")
-    except ValueError as e:
-        print(f"tcp-client: {e}", file=sys.stderr)
-        return 2
+        raise sandnet.UsageError(USAGE)
+    want = env_int("TCP_CLIENT_LINES")
+    max_line = env_int("TCP_CLIENT_MAX_LINE") or 65536
+    timeout = env_int("TCP_CLIENT_TIMEOUT_MS")
     out = sys.stdout.buffer
-    try:
-        with tcp.connect(argv[0], timeout, timeout) as stream:
-            request = b"".join(line.encode("utf-8") + b"\n" for line in argv[1:])
-            if request:
-                stream.write(request)
-            if want is None:
-                stream.shutdown()
-            seen = 0
-            while want is None or seen < want:
-                line = stream.read_line(max_line)
-                if not line:
-                    break
-                seen += 1
-                out.write(line if line.endswith(b"\n") else line + b"\n")
-                out.flush()
-    except sandnet.NetError as e:
-        print(f"tcp-client: {e}", file=sys.stderr)
-        return 1
+    with tcp.connect(argv[0], timeout, timeout) as stream:
+        request = b"".join(line.encode("utf-8") + b"\n" for line in argv[1:])
+        if request:
+            stream.write(request)
+        if want is None:
+            stream.shutdown()
+        seen = 0
+        while want is None or seen < want:
+            line = stream.read_line(max_line)
+            if not line:
+                break
+            seen += 1
+            out.write(line if line.endswith(b"\n") else line + b"\n")
+            out.flush()
     return 0
 
 
-class Run(exports.Run):
-    def run(self) -> None:
-        status = main(sys.argv[1:])
-        if status != 0:
-            sandnet.exit(status)
-        sys.stdout.flush()
-        sys.stderr.flush()
+Run = sandnet.main("tcp-client", main)

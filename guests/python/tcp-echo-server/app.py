@@ -8,12 +8,10 @@ have closed (default: serve forever), 1 on a `net-error`, 2 on bad usage.
 Same contract as guests/rust/tcp-echo-server.
 """
 
-import sys
 from typing import List, Optional, Tuple
 
 import sandnet
 from sandnet import tcp
-from wit_world import exports
 
 USAGE = "usage: tcp-echo-server tcp-listen://ADDR:PORT [COUNT]"
 
@@ -61,21 +59,9 @@ def serve(address: str, count: Optional[int]) -> None:
 
 def main(argv: List[str]) -> int:
     if len(argv) not in (1, 2) or (len(argv) == 2 and not argv[1].isdigit()):
-        print(f"tcp-echo-server: {USAGE}", file=sys.stderr)
-        return 2
-    count = int(argv[1]) if len(argv) == 2 else None
-    try:
-        serve(argv[0], count)
-    except sandnet.NetError as e:
-        print(f"tcp-echo-server: {e}", file=sys.stderr)
-        return 1
+        raise sandnet.UsageError(USAGE)
+    serve(argv[0], int(argv[1]) if len(argv) == 2 else None)
     return 0
 
 
-class Run(exports.Run):
-    def run(self) -> None:
-        status = main(sys.argv[1:])
-        if status != 0:
-            sandnet.exit(status)
-        sys.stdout.flush()
-        sys.stderr.flush()
+Run = sandnet.main("tcp-echo-server", main)

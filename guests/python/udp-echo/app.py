@@ -11,12 +11,10 @@ Optional environment: UDP_ECHO_TIMEOUT_MS, the client's wait per reply.
 """
 
 import os
-import sys
 from typing import List, Optional
 
 import sandnet
 from sandnet import udp
-from wit_world import exports
 
 USAGE = ("usage: udp-echo server udp-bind://ADDR:PORT [COUNT] | "
          "udp-echo client udp://HOST:PORT MESSAGE...")
@@ -45,28 +43,15 @@ def client(target: str, messages: List[str]) -> None:
 
 
 def main(argv: List[str]) -> int:
-    try:
-        if len(argv) in (2, 3) and argv[0] == "server":
-            if len(argv) == 3 and not argv[2].isdigit():
-                raise IndexError
-            server(argv[1], int(argv[2]) if len(argv) == 3 else None)
-        elif len(argv) >= 3 and argv[0] == "client":
-            client(argv[1], argv[2:])
-        else:
-            raise IndexError
-    except IndexError:
-        print(f"udp-echo: {USAGE}", file=sys.stderr)
-        return 2
-    except sandnet.NetError as e:
-        print(f"udp-echo: {e}", file=sys.stderr)
-        return 1
+    if len(argv) in (2, 3) and argv[0] == "server":
+        if len(argv) == 3 and not argv[2].isdigit():
+            raise sandnet.UsageError(USAGE)
+        server(argv[1], int(argv[2]) if len(argv) == 3 else None)
+    elif len(argv) >= 3 and argv[0] == "client":
+        client(argv[1], argv[2:])
+    else:
+        raise sandnet.UsageError(USAGE)
     return 0
 
 
-class Run(exports.Run):
-    def run(self) -> None:
-        status = main(sys.argv[1:])
-        if status != 0:
-            sandnet.exit(status)
-        sys.stdout.flush()
-        sys.stderr.flush()
+Run = sandnet.main("udp-echo", main)

@@ -13,11 +13,9 @@ WebSocket and that event stream together, printing `ws: ...`/`sse: ...`).
 """
 
 import os
-import sys
 
 import sandnet
 from sandnet import sse, websocket
-from wit_world import exports
 
 
 def show(msg) -> str:
@@ -60,10 +58,10 @@ def both(ws, sse_url: str, events: int, messages) -> None:
     ws.close(1000, "bye")
 
 
-def main(argv, environ) -> int:
+def main(argv) -> int:
+    environ = os.environ
     if not argv:
-        print("ws-client: usage: ws-client URL [MESSAGE...]", file=sys.stderr)
-        return 2
+        raise sandnet.UsageError("usage: ws-client URL [MESSAGE...]")
     url, messages = argv[0], argv[1:]
     kwargs = {}
     try:
@@ -74,43 +72,30 @@ def main(argv, environ) -> int:
             kwargs["reconnect"] = (a, i, m)
         events = int(environ.get("WS_CLIENT_SSE_EVENTS") or "0")
     except ValueError as e:
-        print(f"ws-client: {e}", file=sys.stderr)
-        return 2
+        raise sandnet.UsageError(e) from None
     protocols = [environ["WS_CLIENT_SUBPROTOCOL"]] if environ.get("WS_CLIENT_SUBPROTOCOL") else []
     headers = []
     if environ.get("WS_CLIENT_HEADER"):
         name, _, value = environ["WS_CLIENT_HEADER"].partition(":")
         headers.append((name.strip(), value.strip()))
-    try:
-        ws = websocket.connect(url, headers, protocols, **kwargs)
-        if ws.subprotocol():
-            print(f"subprotocol {ws.subprotocol()}")
-        if environ.get("WS_CLIENT_SSE"):
-            both(ws, environ["WS_CLIENT_SSE"], events, messages)
+    ws = websocket.connect(url, headers, protocols, **kwargs)
+    if ws.subprotocol():
+        print(f"subprotocol {ws.subprotocol()}")
+    if environ.get("WS_CLIENT_SSE"):
+        both(ws, environ["WS_CLIENT_SSE"], events, messages)
+        return 0
+    for m in messages:
+        send(ws, m)
+        reply = ws.receive()
+        print(show(reply))
+        if isinstance(reply, websocket.Close):
             return 0
-        for m in messages:
-            send(ws, m)
-            reply = ws.receive()
-            print(show(reply))
-            if isinstance(reply, websocket.Close):
-                return 0
-        ws.close(1000, "bye")
-        while True:
-            reply = ws.receive()
-            print(show(reply))
-            if isinstance(reply, websocket.Close):
-                return 0
-    except sandnet.NetError as e:
-        print(f"ws-client: {e}", file=sys.stderr)
-        return 1
+    ws.close(1000, "bye")
+    while True:
+        reply = ws.receive()
+        print(show(reply))
+        if isinstance(reply, websocket.Close):
+            return 0
 
 
-class Run(exports.Run):
-    """The `wasi:cli/run` export."""
-
-    def run(self) -> None:
-        status = main(sys.argv[1:], os.environ)
-        if status != 0:
-            sandnet.exit(status)
-        sys.stdout.flush()
-        sys.stderr.flush()
+Run = sandnet.main("ws-client", main)

@@ -7,12 +7,10 @@ CLIENTS clients have closed (else serves forever). Exits 1 when binding is
 refused (stderr `ws-echo-server: <error>`), 2 on bad usage.
 """
 
-import os
 import sys
 
 import sandnet
 from sandnet import websocket
-from wit_world import exports
 
 
 def serve(listener, clients) -> None:
@@ -53,24 +51,11 @@ def serve(listener, clients) -> None:
 
 def main(argv) -> int:
     if len(argv) not in (1, 2) or (len(argv) == 2 and not argv[1].isdigit()):
-        print("ws-echo-server: usage: ws-echo-server ws-listen://IP:PORT [CLIENTS]", file=sys.stderr)
-        return 2
-    try:
-        listener = websocket.bind(argv[0])
-    except sandnet.NetError as e:
-        print(f"ws-echo-server: {e}", file=sys.stderr)
-        return 1
+        raise sandnet.UsageError("usage: ws-echo-server ws-listen://IP:PORT [CLIENTS]")
+    listener = websocket.bind(argv[0])
     print(f"listening ws://{listener.local_address()}", flush=True)
     serve(listener, int(argv[1]) if len(argv) == 2 else None)
     return 0
 
 
-class Run(exports.Run):
-    """The `wasi:cli/run` export."""
-
-    def run(self) -> None:
-        status = main(sys.argv[1:])
-        if status != 0:
-            sandnet.exit(status)
-        sys.stdout.flush()
-        sys.stderr.flush()
+Run = sandnet.main("ws-echo-server", main)

@@ -119,3 +119,20 @@ pub fn assert_address_withheld(run: &impl Finished, prog: &str, name: &str, ip: 
         "the guest must not learn that {name} resolved to {ip}"
     );
 }
+
+/// As [`assert_denied`] with the hint `"target"` (the target as a policy line),
+/// and the server never saw a connection (`connections` is its count).
+#[track_caller]
+pub fn assert_denied_unreached(
+    run: &impl Finished,
+    by: Denial<'_>,
+    target: &str,
+    connections: usize,
+) {
+    assert_denied(run, by, Some(&format!("\"{target}\"")));
+    check!(
+        connections == 0,
+        run,
+        "a denied request must not reach the server"
+    );
+}

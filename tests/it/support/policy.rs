@@ -41,6 +41,11 @@ pub fn policy(body: &str) -> PolicyFile {
     write_policy(&guest_section(body))
 }
 
+/// A one-guest policy file allowing only `rule` (a URL, or `METHOD URL`).
+pub fn allow_only(rule: &str) -> PolicyFile {
+    policy(&format!("allow = [\"{rule}\"]"))
+}
+
 /// `[guest.t]` followed by `body`: the text of [`policy`], for the library.
 pub fn guest_section(body: &str) -> String {
     format!("[guest.t]\n{body}\n")

@@ -11,13 +11,18 @@ listeners, UDP sockets.
         data = stream.read()
 
 `tcp.wait_any` and `websocket.wait_any` are this same function.
+
+`Resource` is what the closable ones (TCP streams and listeners, UDP sockets)
+share: the handle, its pollable, `close()` and `with`.
 """
 
-from typing import List
+from typing import Any, List, Optional
 
 from wit_world.imports import poll as _poll
 
-__all__ = ["wait_any"]
+from .error import NetError
+
+__all__ = ["Resource", "wait_any"]
 
 
 def wait_any(pollables: List["_poll.Pollable"]) -> List[int]:
@@ -31,3 +36,37 @@ def wait_any(pollables: List["_poll.Pollable"]) -> List[int]:
     finally:
         for p in pollables:
             p.__exit__(None, None, None)
+
+
+class Resource:
+    """A host resource this object owns until `close()` (or the end of a `with`
+    block); `what` names it in the "already closed" error."""
+
+    what = "resource"
+
+    def __init__(self, raw: Any) -> None:
+        self._raw: Optional[Any] = raw
+
+    @property
+    def raw(self) -> Any:
+        """The generated resource; NetError "closed" after `close()`."""
+        if self._raw is None:
+            raise NetError("closed", f"{self.what} already closed")
+        return self._raw
+
+    def subscribe(self) -> "_poll.Pollable":
+        """Ready when the next read, accept or receive would not wait. Drop it
+        (or pass it to `wait_any`, which does) before closing the resource."""
+        return self.raw.subscribe()
+
+    def close(self) -> None:
+        """Frees the resource (idempotent)."""
+        if self._raw is not None:
+            self._raw.__exit__(None, None, None)
+            self._raw = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -20,7 +20,7 @@ from wit_world.imports import poll as _poll
 from wit_world.imports import tcp as _tcp
 
 from .error import NetError, call
-from .poll import wait_any
+from .poll import Resource, wait_any
 
 __all__ = ["Stream", "Listener", "connect", "listen", "wait_any", "MAX_READ_CHUNK"]
 
@@ -28,17 +28,12 @@ MAX_READ_CHUNK = 1 << 20
 """Largest chunk the host hands out per `read` (1 MiB)."""
 
 
-class Stream:
-    """A connected TCP stream. `close()` (or leaving a `with` block) closes it."""
+class Stream(Resource):
+    """A connected TCP stream (`_tcp.Stream`). `close()` (or leaving a `with`
+    block) closes the connection; `subscribe()` is ready when `read` would not
+    wait."""
 
-    def __init__(self, raw: "_tcp.Stream") -> None:
-        self._raw: Optional[_tcp.Stream] = raw
-
-    @property
-    def raw(self) -> "_tcp.Stream":
-        if self._raw is None:
-            raise NetError("closed", "stream already closed")
-        return self._raw
+    what = "stream"
 
     def peer_address(self) -> str:
         """The peer as `IP:PORT`."""
@@ -81,34 +76,14 @@ class Stream:
         """Closes the write half; reading goes on."""
         call(self.raw.shutdown)
 
-    def subscribe(self) -> "_poll.Pollable":
-        """Ready when `read` would not wait. Drop it before closing the stream."""
-        return self.raw.subscribe()
-
-    def close(self) -> None:
-        """Closes the connection (idempotent)."""
-        if self._raw is not None:
-            self._raw.__exit__(None, None, None)
-            self._raw = None
-
-    def __enter__(self) -> "Stream":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
-class Listener:
-    """A listening socket (`tcp-listen://ADDR:PORT` grant)."""
+class Listener(Resource):
+    """A listening socket (`tcp-listen://ADDR:PORT` grant; `_tcp.Listener`).
+    `close()` stops listening; `subscribe()` is ready when `accept` would not
+    wait."""
 
-    def __init__(self, raw: "_tcp.Listener") -> None:
-        self._raw: Optional[_tcp.Listener] = raw
-
-    @property
-    def raw(self) -> "_tcp.Listener":
-        if self._raw is None:
-            raise NetError("closed", "listener already closed")
-        return self._raw
+    what = "listener"
 
     def local_address(self) -> str:
         """The bound address as `IP:PORT`."""
@@ -118,21 +93,6 @@ class Listener:
         """The next connection from a peer the policy accepts."""
         return Stream(call(self.raw.accept))
 
-    def subscribe(self) -> "_poll.Pollable":
-        """Ready when `accept` would not wait."""
-        return self.raw.subscribe()
-
-    def close(self) -> None:
-        """Stops listening (idempotent)."""
-        if self._raw is not None:
-            self._raw.__exit__(None, None, None)
-            self._raw = None
-
-    def __enter__(self) -> "Listener":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def connect(url: str, connect_timeout_ms: Optional[int] = None,

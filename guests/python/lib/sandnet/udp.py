@@ -17,7 +17,8 @@ from typing import Optional
 from wit_world.imports import poll as _poll
 from wit_world.imports import udp as _udp
 
-from .error import NetError, call
+from .error import call
+from .poll import Resource
 
 __all__ = ["Datagram", "Socket", "bind", "ephemeral"]
 
@@ -30,17 +31,11 @@ class Datagram:
     sender: str
 
 
-class Socket:
-    """A UDP socket. `close()` (or leaving a `with` block) closes it."""
+class Socket(Resource):
+    """A UDP socket (`_udp.Socket`). `close()` (or leaving a `with` block)
+    closes it; `subscribe()` is ready when `receive` would not wait."""
 
-    def __init__(self, raw: "_udp.Socket") -> None:
-        self._raw: Optional[_udp.Socket] = raw
-
-    @property
-    def raw(self) -> "_udp.Socket":
-        if self._raw is None:
-            raise NetError("closed", "socket already closed")
-        return self._raw
+    what = "socket"
 
     def local_address(self) -> str:
         """The bound address as `IP:PORT`."""
@@ -71,26 +66,10 @@ class Socket:
         """Allows sending to broadcast addresses (needs a broadcast grant)."""
         call(self.raw.set_broadcast, enabled)
 
-    def subscribe(self) -> "_poll.Pollable":
-        """Ready when `receive` would not wait."""
-        return self.raw.subscribe()
-
     def wait(self) -> None:
         """Waits, without a timeout, until `receive` would not wait."""
         with self.subscribe() as p:
             p.block()
-
-    def close(self) -> None:
-        """Closes the socket (idempotent)."""
-        if self._raw is not None:
-            self._raw.__exit__(None, None, None)
-            self._raw = None
-
-    def __enter__(self) -> "Socket":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def bind(address: str) -> Socket:
