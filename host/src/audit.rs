@@ -154,7 +154,12 @@ impl AuditEvent {
 
     /// Sets the duration from a measured [`Duration`].
     pub fn took(mut self, elapsed: Duration) -> Self {
-        self.duration_ms = Some((elapsed.as_secs_f64() * 1e6).round() / 1e3);
+        self.set_took(elapsed);
         self
+    }
+
+    /// Sets the duration from a measured [`Duration`] (in place).
+    pub fn set_took(&mut self, elapsed: Duration) {
+        self.duration_ms = Some((elapsed.as_secs_f64() * 1e6).round() / 1e3);
     }
 }

@@ -20,7 +20,7 @@ wasmtime::component::bindgen!({
         "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
         "wasi:random": wasmtime_wasi::p2::bindings::random,
         "wasi:sockets/network": wasmtime_wasi::p2::bindings::sockets::network,
-        "wasi:sockets/ip-name-lookup.resolve-address-stream": crate::net::wasi_sockets::ResolveAddressStream,
+        "wasi:sockets/ip-name-lookup.resolve-address-stream": crate::net::standard::sockets::ResolveAddressStream,
         "sandnet:net/http.incoming-response": crate::net::http::IncomingResponse,
         "sandnet:net/http.pending-response": crate::net::http::PendingResponse,
         "sandnet:net/http.outgoing-body": crate::net::http::OutgoingBody,

@@ -18,7 +18,6 @@ pub mod net;
 pub mod runtime;
 pub mod scaffold;
 pub mod state;
-pub mod tls;
 pub mod wit;
 
 pub use runtime::{ExitStatus, RunOutcome, RunRequest, Runtime, RuntimeConfig};

@@ -5,7 +5,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::net::wasi_http::StandardHttpGate;
+use crate::net::standard::http::StandardHttpGate;
 use crate::net::{NetCtx, NetView};
 use crate::runtime::limits::MemoryLimiter;
 

@@ -48,11 +48,17 @@ const PARALLEL_RUNS: usize = 6;
 /// loopback-only dialer refuses, so nothing leaves the machine.
 const EVIL: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
 
-/// The tricky targets: `{s}` is the URL scheme, `{p}` the recording server's port.
-const CORPUS: &[&str] = &[
-    // Baselines.
+/// Plain targets: when the policy grants one, it must reach the server (so a
+/// host that refuses everything cannot pass). `{s}` is the URL scheme, `{p}`
+/// the recording server's port.
+const BASELINE: &[&str] = &[
     "{s}://127.0.0.1:{p}/ok/x",
     "{s}://127.0.0.1:{p}/ok/x?q=1&r=%2F..%2Fsecret",
+];
+
+/// The tricky targets (same placeholders).
+const CORPUS: &[&str] = &[
+    // Plainly denied.
     "{s}://127.0.0.1:{p}/secret",
     "{s}://127.0.0.1:{p}/ok/secret",
     // Dot segments.
@@ -83,7 +89,7 @@ const CORPUS: &[&str] = &[
     "{s}://127.0.0.1:{p}@evil.test/ok/x",
 ];
 
-/// Methods tried, on the first target, by the interfaces that take one.
+/// Methods tried, on the first baseline target, by the interfaces that take one.
 const METHODS: &[&str] = &["get", "pOsT"];
 
 /// An interface that carries URLs, driven by its Rust guest.
@@ -413,6 +419,11 @@ impl Outcome {
         if denied && !self.received.is_empty() {
             found.push("the policy denies this target, yet requests reached the server".to_owned());
         }
+        if !denied && BASELINE.contains(&self.case.template) && self.received.is_empty() {
+            found.push(
+                "the policy grants this plain target, yet nothing reached the server".to_owned(),
+            );
+        }
         let expected_method = self.case.method.unwrap_or("GET").to_ascii_uppercase();
         for got in &self.received {
             let mut wrong = |problem: String| found.push(format!("{problem}; received {got}"));
@@ -521,8 +532,9 @@ async fn run_case(runtime: &Runtime, case: Case) -> Outcome {
 /// Runs the whole corpus through `interface` under `variant`; fails listing
 /// every case that broke the principle.
 fn differential(interface: Interface, variant: Variant) {
-    let mut cases: Vec<Case> = CORPUS
+    let mut cases: Vec<Case> = BASELINE
         .iter()
+        .chain(CORPUS)
         .map(|&template| Case {
             interface,
             variant,
@@ -534,7 +546,7 @@ fn differential(interface: Interface, variant: Variant) {
         cases.extend(METHODS.iter().map(|&m| Case {
             interface,
             variant,
-            template: CORPUS[0],
+            template: BASELINE[0],
             method: Some(m),
         }));
     }

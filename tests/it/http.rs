@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use sandnet::ExitStatus;
 use sandnet::audit::Audit;
 use sandnet::guard::Guard;
-use sandnet::net::http_client::{HttpClient, RequestSpec, Settings};
+use sandnet::net::http::client::{HttpClient, RequestSpec, Settings};
 
 use crate::support::assertions::{Denial, assert_address_withheld, assert_denied, check};
 use crate::support::guests::{Cli, for_each_lang, guest, run_cli};
@@ -655,7 +655,10 @@ fn connection_reused_within_a_guest() {
         .unwrap();
     tokio.block_on(async {
         let guard = Arc::new(Guard::new(policy, guard_with(&[], &dialer, Audit::off())));
-        let client = HttpClient::new(guard, sandnet::tls::client_config(None).unwrap());
+        let client = HttpClient::new(
+            guard,
+            sandnet::net::common::tls::client_config(None).unwrap(),
+        );
         for i in 0..3 {
             let settings = Settings {
                 connect: Duration::from_secs(5),

@@ -14,7 +14,7 @@ use std::time::Duration;
 use sandnet::audit::Audit;
 use sandnet::error::NetError;
 use sandnet::guard::{Guard, GuardConfig, SystemResolver};
-use sandnet::net::udp::sock::{DatagramRate, Socket};
+use sandnet::net::udp::socket::Socket;
 
 use crate::support::assertions::{Denial, assert_denied, check};
 use crate::support::guests::{Background, for_each_lang, run_cli};
@@ -258,7 +258,7 @@ fn lib_names_resolving_to_ungranted_addresses_are_not_sent_to() {
     block_on(async {
         let mut socket = Socket::bind(&guard, None).unwrap();
         let err = socket
-            .send_to(&format!("udp://private.test:{port}"), b"x", None)
+            .send_to(&format!("udp://private.test:{port}"), b"x")
             .await
             .unwrap_err();
         assert!(
@@ -271,7 +271,7 @@ fn lib_names_resolving_to_ungranted_addresses_are_not_sent_to() {
         );
         // A name with a granted and a refused address: only the granted one is used.
         socket
-            .send_to(&format!("udp://mixed.test:{port}"), b"mixed", None)
+            .send_to(&format!("udp://mixed.test:{port}"), b"mixed")
             .await
             .unwrap();
         let got = socket.receive(Duration::from_secs(10)).await.unwrap();
@@ -302,7 +302,7 @@ fn lib_broadcast_needs_a_grant() {
         socket.set_broadcast(false).unwrap();
         // Sending to the limited broadcast address needs it granted explicitly.
         let err = socket
-            .send_to("udp://255.255.255.255:9", b"x", None)
+            .send_to("udp://255.255.255.255:9", b"x")
             .await
             .unwrap_err();
         assert!(matches!(err, NetError::Denied(_)), "{err}");
@@ -312,21 +312,20 @@ fn lib_broadcast_needs_a_grant() {
 #[test]
 fn lib_datagram_rate_limit() {
     let peer = UdpEchoPeer::start(false).addr;
-    let guard = lib_guard(&format!("allow = [\"udp://{peer}\"]"), &[], Audit::off());
+    let guard = lib_guard(
+        &format!("allow = [\"udp://{peer}\"]\n[guest.t.limits]\ndatagrams_per_second = 3"),
+        &[],
+        Audit::off(),
+    );
     block_on(async {
-        let mut socket = Socket::bind(&guard, None).unwrap();
-        let mut rate = DatagramRate::new(3);
+        // Two sockets share the guest's one bucket.
+        let mut first = Socket::bind(&guard, None).unwrap();
+        let mut second = Socket::bind(&guard, None).unwrap();
         let target = format!("udp://{peer}");
-        for _ in 0..3 {
-            socket
-                .send_to(&target, b"x", Some(&mut rate))
-                .await
-                .unwrap();
-        }
-        let err = socket
-            .send_to(&target, b"x", Some(&mut rate))
-            .await
-            .unwrap_err();
+        first.send_to(&target, b"x").await.unwrap();
+        second.send_to(&target, b"x").await.unwrap();
+        first.send_to(&target, b"x").await.unwrap();
+        let err = second.send_to(&target, b"x").await.unwrap_err();
         assert!(
             matches!(
                 err,

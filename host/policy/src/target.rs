@@ -124,6 +124,12 @@ impl Target {
         }
     }
 
+    /// Whether `other` names the same endpoint: scheme, host and port (path and
+    /// method aside). A connection made for one serves the other.
+    pub fn same_endpoint(&self, other: &Target) -> bool {
+        self.scheme == other.scheme && self.host == other.host && self.port == other.port
+    }
+
     /// `scheme://host[:port]`, the port shown only when it is not the default.
     pub(crate) fn origin(&self) -> String {
         let show_port = Some(self.port) != self.scheme.default_port()

@@ -1,49 +1,123 @@
-//! Host implementations of the `sandnet:net` interfaces, one module per WIT interface.
+//! Host implementations of the `sandnet:net` interfaces and the gates for the
+//! standard WASI ones: one folder per protocol.
 //!
-//! Each `<protocol>.rs` translates between the generated bindings and the protocol
-//! core beside it (`http_client.rs` for http); cores never touch the bindings.
+//! Each `<protocol>/mod.rs` translates between the generated bindings and the
+//! protocol core in the files beside it (`http/client.rs`, `sse/stream.rs`, ...);
+//! cores never touch the bindings. Shared pieces live in [`common`]; the
+//! standard `wasi:http` and `wasi:sockets` gates in [`standard`].
+//!
+//! Registering a protocol: a [`Protocol`] variant (the compiler then asks for
+//! its WIT name and its linker call below), and, if it keeps per-guest state, a
+//! field of [`NetCtx`].
 
 pub mod common;
 pub mod http;
-pub mod http_client;
-pub mod inbox;
 pub mod sse;
-pub mod sse_parser;
-pub mod sse_stream;
+pub mod standard;
 pub mod tcp;
 pub mod types;
 pub mod udp;
-pub mod wasi_http;
-pub mod wasi_sockets;
-pub mod wasi_sockets_limits;
 pub mod websocket;
-pub mod websocket_core;
 
 use std::sync::Arc;
 
-use wasmtime::component::{HasData, ResourceTable};
+use wasmtime::component::{HasData, Linker, ResourceTable};
 
 use crate::guard::Guard;
+use crate::state::State;
+
+/// Every `sandnet:net` protocol interface this host implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// `sandnet:net/http`.
+    Http,
+    /// `sandnet:net/websocket`.
+    Websocket,
+    /// `sandnet:net/sse`.
+    Sse,
+    /// `sandnet:net/tcp`.
+    Tcp,
+    /// `sandnet:net/udp`.
+    Udp,
+}
+
+impl Protocol {
+    /// Every protocol, in the order the WIT package lists them.
+    pub const ALL: [Protocol; 5] = [
+        Protocol::Http,
+        Protocol::Websocket,
+        Protocol::Sse,
+        Protocol::Tcp,
+        Protocol::Udp,
+    ];
+
+    /// The interface name in the WIT package (`sandnet:net/<name>`).
+    pub fn wit_name(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Websocket => "websocket",
+            Protocol::Sse => "sse",
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+
+    /// The protocol of a `sandnet:net` interface name.
+    pub fn from_wit_name(name: &str) -> Option<Protocol> {
+        Protocol::ALL.into_iter().find(|p| p.wit_name() == name)
+    }
+
+    fn add_to_linker(self, linker: &mut Linker<State>) -> wasmtime::Result<()> {
+        match self {
+            Protocol::Http => http::add_to_linker(linker),
+            Protocol::Websocket => websocket::add_to_linker(linker),
+            Protocol::Sse => sse::add_to_linker(linker),
+            Protocol::Tcp => tcp::add_to_linker(linker),
+            Protocol::Udp => udp::add_to_linker(linker),
+        }
+    }
+}
+
+/// Links every `sandnet:net` interface (`types` and each [`Protocol`]) and
+/// replaces wasmtime-wasi's `wasi:sockets` name lookup, TCP and UDP with the
+/// guarded, limited ones. Call after `wasmtime_wasi::p2::add_to_linker_async`.
+pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    crate::bindings::ip_name_lookup::add_to_linker::<State, NetData>(linker, State::net_view)?;
+    standard::sockets_limits::add_to_linker(linker)?;
+    linker.allow_shadowing(false);
+    crate::bindings::types::add_to_linker::<State, NetData>(linker, State::net_view)?;
+    for protocol in Protocol::ALL {
+        protocol.add_to_linker(linker)?;
+    }
+    Ok(())
+}
 
 /// Per-guest network state: the guard and the protocol clients built on it.
 #[derive(Debug)]
 pub struct NetCtx {
     /// The guest's guard (policy, limits, audit).
     pub guard: Arc<Guard>,
-    /// The guest's HTTP client (one connection pool per guest).
-    pub http: http_client::HttpClient,
+    /// The guest's HTTP client (one connection pool per guest), shared with
+    /// the standard `wasi:http` gate.
+    pub http: http::client::HttpClient,
     /// TLS client configuration (webpki roots + the policy's CA bundle).
     pub tls: Arc<rustls::ClientConfig>,
-    /// WebSocket state.
-    pub websocket: websocket::ProtocolState,
-    /// SSE state.
-    pub sse: sse::ProtocolState,
-    /// TCP state.
-    pub tcp: tcp::ProtocolState,
-    /// UDP state.
-    pub udp: udp::ProtocolState,
-    /// Limit state of the standard `wasi:sockets` (connection slots).
-    pub standard_sockets: wasi_sockets_limits::ProtocolState,
+    /// Connection slots held by the guest's standard `wasi:sockets`.
+    pub standard_sockets: standard::sockets_limits::SocketSlots,
+}
+
+impl NetCtx {
+    /// The network state of a guest guarded by `guard`, trusting `tls`.
+    pub fn new(guard: Arc<Guard>, tls: Arc<rustls::ClientConfig>) -> NetCtx {
+        let http = http::client::HttpClient::new(Arc::clone(&guard), (*tls).clone());
+        NetCtx {
+            guard,
+            http,
+            tls,
+            standard_sockets: Default::default(),
+        }
+    }
 }
 
 /// The borrowed view every `sandnet:net` host trait is implemented on.
@@ -59,4 +133,24 @@ pub struct NetData;
 
 impl HasData for NetData {
     type Data<'a> = NetView<'a>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_protocol_has_a_wit_interface_and_back() {
+        let wit_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+        for protocol in Protocol::ALL {
+            let file = wit_dir.join(format!("{}.wit", protocol.wit_name()));
+            assert!(file.exists(), "{protocol:?}: no {}", file.display());
+            assert_eq!(Protocol::from_wit_name(protocol.wit_name()), Some(protocol));
+        }
+        assert_eq!(
+            Protocol::from_wit_name("types"),
+            None,
+            "types is not a protocol"
+        );
+    }
 }

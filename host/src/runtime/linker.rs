@@ -6,9 +6,8 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
 use super::Runtime;
-use crate::net::NetData;
+use crate::net;
 use crate::state::State;
-use crate::{bindings, net};
 
 impl Runtime {
     /// WASI (deny-all sockets, no preopens) + the implemented `sandnet:net`
@@ -17,20 +16,7 @@ impl Runtime {
         let mut linker = Linker::<State>::new(&self.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        // Replace wasmtime-wasi's name lookup (which would resolve any name) with
-        // the guard's, which resolves only names the policy grants.
-        linker.allow_shadowing(true);
-        bindings::ip_name_lookup::add_to_linker::<State, NetData>(&mut linker, State::net_view)?;
-        // Replace wasmtime-wasi's tcp and udp with the same calls plus the
-        // guest's limits (connection slots, byte quotas, datagram size).
-        net::wasi_sockets_limits::add_to_linker(&mut linker)?;
-        linker.allow_shadowing(false);
-        bindings::types::add_to_linker::<State, NetData>(&mut linker, State::net_view)?;
-        bindings::http::add_to_linker::<State, NetData>(&mut linker, State::net_view)?;
-        net::websocket::add_to_linker(&mut linker)?;
-        net::sse::add_to_linker(&mut linker)?;
-        net::tcp::add_to_linker(&mut linker)?;
-        net::udp::add_to_linker(&mut linker)?;
+        net::add_to_linker(&mut linker)?;
         stub_unimplemented(&self.engine, &mut linker, component)?;
         Ok(linker)
     }
@@ -38,14 +24,7 @@ impl Runtime {
 
 /// Whether this host links the `sandnet:net` interface `name` (else its calls trap).
 pub fn implements(name: &str) -> bool {
-    match name {
-        "types" | "http" => true,
-        "websocket" => net::websocket::IMPLEMENTED,
-        "sse" => net::sse::IMPLEMENTED,
-        "tcp" => net::tcp::IMPLEMENTED,
-        "udp" => net::udp::IMPLEMENTED,
-        _ => false,
-    }
+    name == "types" || net::Protocol::from_wit_name(name).is_some()
 }
 
 /// Host type standing in for resources of interfaces not implemented yet; no

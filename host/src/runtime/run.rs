@@ -16,9 +16,8 @@ use super::limits::{MemoryLimitExceeded, MemoryLimiter, WallTimeReached, arm_wal
 use crate::exit::Code;
 use crate::guard::{Guard, GuardConfig};
 use crate::net::NetCtx;
-use crate::net::http_client::HttpClient;
-use crate::net::wasi_http::StandardHttpGate;
-use crate::net::wasi_sockets;
+use crate::net::standard::http::StandardHttpGate;
+use crate::net::standard::sockets as wasi_sockets;
 use crate::state::State;
 
 /// Most bytes of stdout/stderr kept per stream when output is captured.
@@ -105,11 +104,11 @@ impl Runtime {
         let load_time = started.elapsed();
         let limits = request.policy.limits.clone();
 
-        let tls = Arc::new(crate::tls::client_config(
+        let tls = Arc::new(crate::net::common::tls::client_config(
             request.policy.ca_bundle.as_deref(),
         )?);
         let guard = Arc::new(Guard::new(Arc::clone(&request.policy), request.guard));
-        let http = HttpClient::new(Arc::clone(&guard), (*tls).clone());
+        let net = NetCtx::new(Arc::clone(&guard), tls);
 
         let program = request
             .component
@@ -142,22 +141,13 @@ impl Runtime {
         let state = State {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            net: NetCtx {
-                guard,
-                http: http.clone(),
-                tls,
-                websocket: Default::default(),
-                sse: Default::default(),
-                tcp: Default::default(),
-                udp: Default::default(),
-                standard_sockets: Default::default(),
-            },
+            http_gate: StandardHttpGate::new(net.http.clone()),
+            net,
             limiter: MemoryLimiter {
                 max_bytes,
                 hit: false,
             },
             http_ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
-            http_gate: StandardHttpGate::new(http),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

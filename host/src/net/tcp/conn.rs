@@ -10,16 +10,15 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use rustls_pki_types::ServerName;
-use sandnet_policy::{Host, Scheme, Target};
+use sandnet_policy::{Scheme, Target};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use crate::audit::{AuditEvent, Verdict};
 use crate::error::{NetError, TimeoutKind};
 use crate::guard::{ConnectionPermit, Guard};
+use crate::net::common::tls;
 
 /// Most bytes one `read` hands the guest (1 MiB); larger requests are clamped.
 pub const MAX_READ_CHUNK: u32 = 1 << 20;
@@ -135,15 +134,6 @@ fn parse_target(url: &str, want: &[Scheme], what: &str) -> Result<Target, NetErr
     Ok(target)
 }
 
-fn server_name(target: &Target) -> Result<ServerName<'static>, NetError> {
-    match &target.host {
-        Host::Ip(ip) => Ok(ServerName::IpAddress((*ip).into())),
-        Host::Name(name) => ServerName::try_from(name.clone()).map_err(|e| {
-            NetError::InvalidArgument(format!("{name:?} is not a TLS server name: {e}"))
-        }),
-    }
-}
-
 fn io_error(what: &str, err: &io::Error) -> NetError {
     match err.kind() {
         io::ErrorKind::UnexpectedEof
@@ -165,24 +155,25 @@ pub async fn connect(
     timeouts: Timeouts,
 ) -> Result<Connection, NetError> {
     let target = parse_target(url, &[Scheme::Tcp, Scheme::Tls], "tcp connect")?;
-    let name = match target.scheme {
-        Scheme::Tls => Some(server_name(&target)?),
-        _ => None,
-    };
-    guard.check_request(&target)?;
+    let wants_tls = target.scheme == Scheme::Tls;
+    if wants_tls {
+        // Refuse a name TLS cannot carry before anything is dialled.
+        tls::server_name(&target)?;
+    }
+    let granted = guard.check_request(&target)?;
     let deadline = tokio::time::Instant::now() + timeouts.connect;
-    let guarded = guard.connect(&target, timeouts.connect).await?;
+    let guarded = guard.connect(&granted, timeouts.connect).await?;
     let local = guarded
         .stream
         .local_addr()
         .map_err(|e| io_error("local address", &e))?;
-    let transport = match name {
-        None => Transport::Plain(guarded.stream),
-        Some(name) => {
-            let connector = TlsConnector::from(Arc::clone(tls));
-            match tokio::time::timeout_at(deadline, connector.connect(name, guarded.stream)).await {
+    let transport = match wants_tls {
+        false => Transport::Plain(guarded.stream),
+        true => {
+            let handshake = tls::connect(tls, &target, guarded.stream);
+            match tokio::time::timeout_at(deadline, handshake).await {
                 Err(_) => return Err(NetError::Timeout(TimeoutKind::Connect)),
-                Ok(Err(err)) => return Err(NetError::Tls(format!("{target}: {err}"))),
+                Ok(Err(err)) => return Err(err),
                 Ok(Ok(stream)) => Transport::Tls(Box::new(stream)),
             }
         }
@@ -421,7 +412,7 @@ impl Acceptor {
     /// `max_connections` slot. Accepted connections idle out after `idle`.
     pub async fn bind(guard: &Arc<Guard>, address: &str, idle: Duration) -> Result<Self, NetError> {
         let target = parse_target(address, &[Scheme::TcpListen], "tcp listener bind")?;
-        let addr = guard.check_listen(&target)?;
+        let addr = guard.check_listen(&target)?.addr();
         let permit = guard.try_permit()?;
         let listener = TcpListener::bind(addr)
             .await

@@ -17,8 +17,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use http::header::{HeaderName, HeaderValue};
-use sandnet_policy::{Host, Scheme, Target};
-use tokio::io::{AsyncRead, AsyncWrite};
+use sandnet_policy::{Scheme, Target};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -30,10 +29,11 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use url::Url;
 
-use super::inbox::{AbortOnDrop, Inbox};
 use crate::error::{NetError, TimeoutKind};
 use crate::guard::{ConnectionPermit, Guard};
 use crate::net::common::headers::guest_header;
+use crate::net::common::inbox::{AbortOnDrop, Inbox};
+use crate::net::common::tls::{self, Io};
 use crate::net::common::wire;
 
 /// Messages a connection may hold for the guest before it stops reading
@@ -62,9 +62,6 @@ const MANAGED_HEADERS: [&str; 4] = [
     "sec-websocket-extensions",
     "sec-websocket-protocol",
 ];
-/// Any byte stream a WebSocket can run on (TCP, TLS over TCP).
-pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 type Ws = WebSocketStream<Box<dyn Io>>;
 
 /// One complete message, or the peer's close.
@@ -384,13 +381,11 @@ async fn dial(
     spec: &ClientSpec,
     settings: &Settings,
 ) -> Result<(Ws, ConnectionPermit, Option<String>), NetError> {
-    guard.check_request(&spec.target)?;
+    let granted = guard.check_request(&spec.target)?;
     let attempt = async {
-        let conn = guard
-            .connect(&spec.target, settings.connect_timeout)
-            .await?;
+        let conn = guard.connect(&granted, settings.connect_timeout).await?;
         let io: Box<dyn Io> = if spec.target.scheme == Scheme::Wss {
-            tls_wrap(tls, &spec.target, conn.stream).await?
+            Box::new(tls::connect(tls, &spec.target, conn.stream).await?)
         } else {
             Box::new(conn.stream)
         };
@@ -422,37 +417,6 @@ async fn dial(
         Ok(result) => result,
         Err(_) => Err(NetError::Timeout(TimeoutKind::Connect)),
     }
-}
-
-/// TLS over a guarded socket, with SNI and certificate check for `target`'s host.
-pub async fn tls_wrap(
-    tls: &Arc<rustls::ClientConfig>,
-    target: &Target,
-    stream: tokio::net::TcpStream,
-) -> Result<Box<dyn Io>, NetError> {
-    let name = match &target.host {
-        Host::Ip(ip) => rustls_pki_types::ServerName::IpAddress((*ip).into()),
-        Host::Name(name) => rustls_pki_types::ServerName::try_from(name.clone())
-            .map_err(|e| NetError::Tls(format!("{name}: {e}")))?,
-    };
-    let stream = tokio_rustls::TlsConnector::from(Arc::clone(tls))
-        .connect(name, stream)
-        .await
-        .map_err(|e| NetError::Tls(format!("{target}: {}", tls_detail(&e))))?;
-    Ok(Box::new(stream))
-}
-
-fn tls_detail(err: &std::io::Error) -> String {
-    let mut inner = err.get_ref();
-    while let Some(e) = inner {
-        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return tls.to_string();
-        }
-        inner = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref());
-    }
-    err.to_string()
 }
 
 fn handshake_error(url: &Url, err: WsError) -> NetError {
@@ -804,7 +768,7 @@ pub async fn bind(
             target.scheme
         )));
     }
-    let addr = guard.check_listen(&target)?;
+    let addr = guard.check_listen(&target)?.addr();
     let permit = guard.try_permit()?;
     let listener = TcpListener::bind(addr)
         .await

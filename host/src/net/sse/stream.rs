@@ -1,7 +1,7 @@
 //! Server-Sent Events client core behind `sandnet:net/sse`: the guarded GET,
 //! redirects (off by default), reconnection with `Last-Event-ID` honouring
 //! `retry`, event-type filtering, and one host task per stream feeding the
-//! pure parser in [`super::sse_parser`]. `sse.rs` only translates to the bindings.
+//! pure parser in [`super::parser`]. `sse.rs` only translates to the bindings.
 //!
 //! Policy: the request is checked as an `sse+http(s)://` target, which an
 //! `sse+http(s)` rule or an `http(s)` rule grants. The stream does not go
@@ -23,12 +23,12 @@ use sandnet_policy::{Denial, Target};
 use tokio::sync::mpsc;
 use url::Url;
 
-use super::inbox::{AbortOnDrop, Inbox};
-use super::sse_parser::{Event, Parser};
-use super::websocket_core::{Io, tls_wrap};
+use super::parser::{Event, Parser};
 use crate::error::{NetError, TimeoutKind};
-use crate::guard::Guard;
+use crate::guard::{Granted, Guard};
 use crate::net::common::headers::guest_header;
+use crate::net::common::inbox::{AbortOnDrop, Inbox};
+use crate::net::common::tls::{self, Io};
 use crate::net::common::wire;
 
 /// Reconnection delay when the stream never sent `retry` (the WHATWG default
@@ -167,8 +167,8 @@ async fn request(
     let mut hops = 0;
     loop {
         let target = sse_target(&url)?;
-        guard.check_request(&target)?;
-        let exchange = round_trip(guard, tls, spec, settings, &url, &target, last_event_id);
+        let granted = guard.check_request(&target)?;
+        let exchange = round_trip(guard, tls, spec, settings, &url, &granted, last_event_id);
         let (response, conn) =
             match tokio::time::timeout(settings.connect + settings.first_byte, exchange).await {
                 Ok(result) => result?,
@@ -247,12 +247,13 @@ async fn round_trip(
     spec: &SseSpec,
     settings: &SseSettings,
     url: &Url,
-    target: &Target,
+    granted: &Granted,
     last_event_id: Option<&str>,
 ) -> Result<(hyper::Response<Incoming>, AbortOnDrop), NetError> {
-    let conn = guard.connect(target, settings.connect).await?;
+    let target = granted.target();
+    let conn = guard.connect(granted, settings.connect).await?;
     let io: Box<dyn Io> = if url.scheme() == "https" {
-        tls_wrap(tls, target, conn.stream).await?
+        Box::new(tls::connect(tls, target, conn.stream).await?)
     } else {
         Box::new(conn.stream)
     };

@@ -1,24 +1,21 @@
 //! Host side of `sandnet:net/sse`: translates the WIT calls and resources to the
-//! stream core in [`super::sse_stream`] (parsing is in [`super::sse_parser`]).
+//! stream core in [`stream`] (parsing is in [`parser`]).
+
+pub mod parser;
+pub mod stream;
 
 use std::sync::Arc;
 
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 
-use super::sse_parser::Event;
-use super::sse_stream::{self as core, SseSettings, SseSpec, StreamHandle};
 use crate::bindings::sse::{self as wit, Host, HostEventStream};
 use crate::error::HostError;
+use crate::net::common::options::opt_in;
 use crate::net::{NetData, NetView};
 use crate::state::State;
-
-/// Whether the runtime links this interface (otherwise its calls trap).
-pub const IMPLEMENTED: bool = true;
-
-/// Per-guest state of this protocol (none: every stream is its own resource).
-#[derive(Debug, Default)]
-pub struct ProtocolState {}
+use parser::Event;
+use stream::{self as core, SseSettings, SseSpec, StreamHandle};
 
 /// An open event stream (`event-stream`).
 #[derive(Debug)]
@@ -69,7 +66,7 @@ impl HostEventStream for NetView<'_> {
             spec.event_types = o.event_types;
             spec.reconnect = o.reconnect.unwrap_or(true);
             spec.max_reconnects = o.max_reconnects.unwrap_or(spec.max_reconnects);
-            spec.max_redirects = o.max_redirects.unwrap_or(0).min(max_redirects_allowed);
+            spec.max_redirects = opt_in(o.max_redirects, max_redirects_allowed);
         }
         let stream = core::open(guard, Arc::clone(&self.ctx.tls), spec, settings).await?;
         Ok(self.table.push(EventStream(stream))?)

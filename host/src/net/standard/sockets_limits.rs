@@ -3,7 +3,7 @@
 //! sandnet's own `sandnet:net/tcp` and `sandnet:net/udp` apply.
 //!
 //! The address checks stay where they are (`socket_addr_check`, see
-//! [`super::wasi_sockets`]); what this adds is, per guest:
+//! [`super::sockets`]); what this adds is, per guest:
 //!
 //! - `max_connections`: a TCP connection made by `start-connect` or taken by
 //!   `accept`, a TCP listener (`start-listen`) and a bound UDP socket
@@ -50,14 +50,13 @@ use wasmtime_wasi::sockets::WasiSocketsCtxView;
 
 use crate::error::NetError;
 use crate::guard::{ConnectionPermit, Guard};
-use crate::net::udp::sock::DatagramRate;
 use crate::state::State;
 
 /// Per-guest state: the `max_connections` slot each standard socket holds,
 /// keyed by the socket resource's table index and released when the guest
 /// drops that resource.
 #[derive(Debug, Default)]
-pub struct ProtocolState {
+pub struct SocketSlots {
     permits: HashMap<u32, ConnectionPermit>,
 }
 
@@ -69,9 +68,7 @@ pub struct LimitedSocketsView<'a> {
     /// The guest's guard (limits and counters).
     pub guard: &'a Arc<Guard>,
     /// The slots held by the guest's standard sockets.
-    pub state: &'a mut ProtocolState,
-    /// The `datagrams_per_second` bucket shared with `sandnet:net/udp`.
-    pub rate: &'a mut Option<DatagramRate>,
+    pub state: &'a mut SocketSlots,
 }
 
 /// Marker tying [`LimitedSocketsView`] to the linker (`HasData`).
@@ -98,7 +95,6 @@ fn view(state: &mut State) -> LimitedSocketsView<'_> {
         },
         guard: &net.guard,
         state: &mut net.standard_sockets,
-        rate: &mut net.udp.rate,
     }
 }
 
@@ -646,15 +642,9 @@ impl HostOutgoingDatagramStream for LimitedSocketsView<'_> {
             log_refusal(self.guard, &format!("send of a {len}-byte datagram"), &err);
             return Err(ErrorCode::DatagramTooLarge.into());
         }
-        if let Some(per_second) = limits.datagrams_per_second {
-            let rate = self
-                .rate
-                .get_or_insert_with(|| DatagramRate::new(per_second));
-            if !rate.try_take() {
-                let err = NetError::limit("datagrams_per_second", u64::from(per_second));
-                log_refusal(self.guard, "send", &err);
-                return Err(ErrorCode::AccessDenied.into());
-            }
+        if let Err(err) = self.guard.take_datagram() {
+            log_refusal(self.guard, "send", &err);
+            return Err(ErrorCode::AccessDenied.into());
         }
         if let Err(err) = self.guard.count_out(len) {
             log_refusal(self.guard, "send", &err);

@@ -1,5 +1,7 @@
 //! Host side of `sandnet:net/http`: translates the WIT calls and resources to the
-//! client core in [`super::http_client`].
+//! client core in [`client`].
+
+pub mod client;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -8,18 +10,26 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use sandnet_policy::Limits;
 use tokio::task::JoinHandle;
-use wasmtime::component::Resource;
+use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 
-use super::http_client::{
-    BodyReader, Exchange, MAX_READ_CHUNK, RequestSpec, Settings, UploadSender, header_text,
-};
 use crate::bindings::http::{
     self as wit, Host, HostIncomingResponse, HostOutgoingBody, HostPendingResponse,
 };
 use crate::bindings::types::Headers;
 use crate::error::{HostError, NetError, TimeoutKind};
-use crate::net::NetView;
+use crate::net::common::options::{opt_in, tighten, tighten_ms};
+use client::{
+    BodyReader, Exchange, MAX_READ_CHUNK, RequestSpec, Settings, UploadSender, header_text,
+};
+
+use crate::net::{NetData, NetView};
+use crate::state::State;
+
+/// Adds `sandnet:net/http` to the linker.
+pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    crate::bindings::http::add_to_linker::<State, NetData>(linker, State::net_view)
+}
 
 /// A response whose body the guest reads in chunks (`incoming-response`).
 #[derive(Debug)]
@@ -153,12 +163,6 @@ fn method_str(method: &wit::Method) -> &str {
     }
 }
 
-fn ms(value: Option<u32>, policy: Duration) -> Duration {
-    value.map_or(policy, |ms| {
-        Duration::from_millis(u64::from(ms)).min(policy)
-    })
-}
-
 /// Per-request settings: the guest's options may only tighten the policy's limits.
 fn settings(limits: &Limits, options: Option<&wit::RequestOptions>) -> Settings {
     let o = options.cloned().unwrap_or(wit::RequestOptions {
@@ -168,17 +172,15 @@ fn settings(limits: &Limits, options: Option<&wit::RequestOptions>) -> Settings 
         max_redirects: None,
         max_body_bytes: None,
     });
-    let total = ms(o.total_timeout_ms, limits.request_timeout);
+    let total = tighten_ms(o.total_timeout_ms, limits.request_timeout);
     Settings {
-        connect: ms(o.connect_timeout_ms, limits.connect_timeout),
-        first_byte: ms(o.first_byte_timeout_ms, limits.first_byte_timeout),
+        connect: tighten_ms(o.connect_timeout_ms, limits.connect_timeout),
+        first_byte: tighten_ms(o.first_byte_timeout_ms, limits.first_byte_timeout),
         idle: limits.read_timeout.min(total),
         deadline: Instant::now() + total,
         total,
-        max_redirects: o.max_redirects.unwrap_or(0).min(limits.max_redirects),
-        max_body: o
-            .max_body_bytes
-            .map_or(limits.max_body_bytes, |b| b.min(limits.max_body_bytes)),
+        max_redirects: opt_in(o.max_redirects, limits.max_redirects),
+        max_body: tighten(o.max_body_bytes, limits.max_body_bytes),
     }
 }
 

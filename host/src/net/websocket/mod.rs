@@ -1,5 +1,7 @@
 //! Host side of `sandnet:net/websocket`: translates the WIT calls and resources
-//! to the WebSocket core in [`super::websocket_core`].
+//! to the WebSocket core in [`session`].
+
+pub mod session;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,21 +10,15 @@ use sandnet_policy::Limits;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 
-use super::websocket_core::{
+use crate::bindings::websocket::{self as wit, Host, HostConnection, HostListener};
+use crate::error::HostError;
+use crate::net::common::options::tighten_ms;
+use crate::net::{NetData, NetView};
+use crate::state::State;
+use session::{
     self as core, Backoff, ClientSpec, ConnState, Handle, ListenerHandle, MIN_BACKOFF,
     MIN_HEARTBEAT, Settings, WsMessage,
 };
-use crate::bindings::websocket::{self as wit, Host, HostConnection, HostListener};
-use crate::error::HostError;
-use crate::net::{NetData, NetView};
-use crate::state::State;
-
-/// Whether the runtime links this interface (otherwise its calls trap).
-pub const IMPLEMENTED: bool = true;
-
-/// Per-guest state of this protocol (none: every connection is its own resource).
-#[derive(Debug, Default)]
-pub struct ProtocolState {}
 
 /// A WebSocket connection (`connection`), client or accepted.
 #[derive(Debug)]
@@ -63,11 +59,10 @@ fn settings(limits: &Limits, options: Option<&wit::ConnectOptions>) -> Settings 
         .and_then(|o| o.heartbeat_ms)
         .map_or(limits.ws_heartbeat, ms)
         .max(MIN_HEARTBEAT);
-    let connect_timeout = options
-        .and_then(|o| o.connect_timeout_ms)
-        .map_or(limits.connect_timeout, |t| {
-            ms(t).min(limits.connect_timeout)
-        });
+    let connect_timeout = tighten_ms(
+        options.and_then(|o| o.connect_timeout_ms),
+        limits.connect_timeout,
+    );
     let reconnect = options.and_then(|o| o.reconnect).map(|r| {
         let initial = ms(r.initial_backoff_ms).max(MIN_BACKOFF);
         Backoff {

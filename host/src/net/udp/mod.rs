@@ -1,29 +1,18 @@
 //! Host side of `sandnet:net/udp`: translates the WIT calls and resources to the
-//! protocol core in [`sock`] (checked destinations, filtered senders, grants).
+//! protocol core in [`socket`] (checked destinations, filtered senders, grants).
 
-pub mod sock;
-
-use std::time::Duration;
+pub mod socket;
 
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 
 use crate::bindings::udp::{self as wit, Host, HostSocket};
 use crate::error::HostError;
+use crate::net::common::options::tighten_ms;
 use crate::net::{NetData, NetView};
 use crate::state::State;
 
-pub use sock::Socket;
-
-/// Whether the runtime links this interface (otherwise its calls trap).
-pub const IMPLEMENTED: bool = true;
-
-/// Per-guest state of this protocol: the `datagrams_per_second` bucket shared
-/// by all of the guest's sockets, standard `wasi:sockets` ones too (made on first use).
-#[derive(Debug, Default)]
-pub struct ProtocolState {
-    pub(crate) rate: Option<sock::DatagramRate>,
-}
+pub use socket::Socket;
 
 /// Adds `sandnet:net/udp` to the linker.
 pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
@@ -55,14 +44,8 @@ impl HostSocket for NetView<'_> {
         target: String,
         data: Vec<u8>,
     ) -> Result<(), HostError> {
-        let per_second = self.ctx.guard.policy().limits.datagrams_per_second;
-        let state = &mut self.ctx.udp;
-        let rate = match per_second {
-            Some(n) => Some(state.rate.get_or_insert_with(|| sock::DatagramRate::new(n))),
-            None => None,
-        };
         let socket = self.table.get_mut(&this)?;
-        Ok(socket.send_to(&target, &data, rate).await?)
+        Ok(socket.send_to(&target, &data).await?)
     }
 
     async fn receive(
@@ -71,9 +54,7 @@ impl HostSocket for NetView<'_> {
         timeout_ms: Option<u32>,
     ) -> Result<wit::Datagram, HostError> {
         let policy = self.ctx.guard.policy().limits.read_timeout;
-        let timeout = timeout_ms.map_or(policy, |ms| {
-            Duration::from_millis(u64::from(ms)).min(policy)
-        });
+        let timeout = tighten_ms(timeout_ms, policy);
         let socket = self.table.get_mut(&this)?;
         let datagram = socket.receive(timeout).await?;
         Ok(wit::Datagram {

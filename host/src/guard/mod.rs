@@ -2,91 +2,34 @@
 //! policy check → host-side name resolution → every resolved address checked →
 //! dial only vetted addresses (pinned for the connection's life) → audit event.
 //!
-//! Protocol modules never open sockets themselves: they ask [`Guard::check_request`]
-//! whether a request may be made and [`Guard::connect`] for a connection.
+//! The decision is a value: [`Guard::check_request`] returns a [`Granted`] proof,
+//! and [`Guard::connect`] and [`Guard::resolve_vetted`] take one, as listening
+//! takes the [`ListenGrant`] of [`Guard::check_listen`]. Only this module makes
+//! them, so no protocol core can dial, send or listen without a decision.
+//! Name resolution and dialing are seams ([`Resolver`], [`Dialer`]) so tests
+//! can answer and record without touching the network.
 
 use std::collections::HashMap;
-use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use sandnet_policy::{Decision, Denial, GuestPolicy, Host, Scheme, Target};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::audit::{Audit, AuditEvent, Verdict};
+
+mod dialer;
+mod rate;
+mod resolver;
+
 use crate::error::{NetError, TimeoutKind};
-
-/// Resolves host names to addresses. Guests never resolve names themselves.
-pub trait Resolver: Send + Sync + 'static {
-    /// All addresses `host` resolves to.
-    fn resolve<'a>(&'a self, host: &'a str) -> BoxFuture<'a, io::Result<Vec<IpAddr>>>;
-}
-
-/// The system resolver, with fixed answers for some names first (like curl's
-/// `--resolve`). Overridden answers are still checked like any other.
-#[derive(Debug, Default, Clone)]
-pub struct SystemResolver {
-    overrides: HashMap<String, Vec<IpAddr>>,
-}
-
-impl SystemResolver {
-    /// A resolver answering `overrides` itself and asking the system for the rest.
-    /// Names are matched case-insensitively, without a trailing dot.
-    pub fn with_overrides(overrides: impl IntoIterator<Item = (String, IpAddr)>) -> Self {
-        let mut map: HashMap<String, Vec<IpAddr>> = HashMap::new();
-        for (name, ip) in overrides {
-            map.entry(normalise_name(&name)).or_default().push(ip);
-        }
-        SystemResolver { overrides: map }
-    }
-}
-
-fn normalise_name(name: &str) -> String {
-    name.trim_end_matches('.').to_ascii_lowercase()
-}
-
-impl Resolver for SystemResolver {
-    fn resolve<'a>(&'a self, host: &'a str) -> BoxFuture<'a, io::Result<Vec<IpAddr>>> {
-        Box::pin(async move {
-            if let Some(ips) = self.overrides.get(&normalise_name(host)) {
-                return Ok(ips.clone());
-            }
-            let addrs = tokio::net::lookup_host((host, 0)).await?;
-            let mut ips: Vec<IpAddr> = Vec::new();
-            for addr in addrs {
-                if !ips.contains(&addr.ip()) {
-                    ips.push(addr.ip());
-                }
-            }
-            Ok(ips)
-        })
-    }
-}
-
-/// Opens TCP connections to addresses the guard has already vetted.
-/// Tests substitute a recording dialer so no packet can leave the machine.
-pub trait Dialer: Send + Sync + 'static {
-    /// Connects to `addr`.
-    fn dial(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<TcpStream>>;
-}
-
-/// The real dialer: a plain TCP connect with `TCP_NODELAY`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct TcpDialer;
-
-impl Dialer for TcpDialer {
-    fn dial(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<TcpStream>> {
-        Box::pin(async move {
-            let stream = TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            Ok(stream)
-        })
-    }
-}
+pub use dialer::{Dialer, TcpDialer};
+pub use rate::TokenBucket;
+use resolver::normalise_name;
+pub use resolver::{Resolver, SystemResolver};
 
 /// One of the guest's `max_connections` slots; the slot frees when this drops,
 /// so it must live exactly as long as the connection it was taken for.
@@ -104,35 +47,37 @@ pub struct GuardedStream {
     pub permit: ConnectionPermit,
 }
 
-/// Token bucket for `requests_per_second`.
-#[derive(Debug)]
-struct TokenBucket {
-    rate: f64,
-    tokens: f64,
-    last: Instant,
+/// Proof that the policy allowed a request to a target (scheme, host, port, path,
+/// method). Made only by [`Guard::check_request`]; dialing and sending need one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted {
+    target: Target,
 }
 
-impl TokenBucket {
-    fn new(per_second: u32) -> Self {
-        let rate = f64::from(per_second.max(1));
-        TokenBucket {
-            rate,
-            tokens: rate,
-            last: Instant::now(),
-        }
+impl Granted {
+    /// The checked target.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+}
+
+/// Proof that the policy allows listening on (or binding) an address. Made only
+/// by [`Guard::check_listen`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenGrant {
+    granted: Granted,
+    addr: SocketAddr,
+}
+
+impl ListenGrant {
+    /// The listening rule's target (for peer checks).
+    pub fn target(&self) -> &Target {
+        &self.granted.target
     }
 
-    fn try_take(&mut self) -> bool {
-        let now = Instant::now();
-        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
-        self.tokens = (self.tokens + refill).min(self.rate);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+    /// The local address to bind.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 }
 
@@ -162,7 +107,10 @@ pub struct Guard {
     policy: Arc<GuestPolicy>,
     config: GuardConfig,
     connections: Arc<Semaphore>,
-    rate: Option<Mutex<TokenBucket>>,
+    /// `requests_per_second`.
+    requests: Option<Mutex<TokenBucket>>,
+    /// `datagrams_per_second`, shared by every UDP socket of the guest.
+    datagrams: Option<Mutex<TokenBucket>>,
     bytes_out: AtomicU64,
     bytes_in: AtomicU64,
     /// Addresses the policy's host names resolved to during this run, for
@@ -185,9 +133,12 @@ impl Guard {
         let max_connections = usize::try_from(limits.max_connections).unwrap_or(usize::MAX);
         Guard {
             connections: Arc::new(Semaphore::new(max_connections)),
-            rate: limits
+            requests: limits
                 .requests_per_second
-                .map(|rps| Mutex::new(TokenBucket::new(rps))),
+                .map(|n| Mutex::new(TokenBucket::new(n))),
+            datagrams: limits
+                .datagrams_per_second
+                .map(|n| Mutex::new(TokenBucket::new(n))),
             bytes_out: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             named: tokio::sync::Mutex::new(HashMap::new()),
@@ -206,53 +157,110 @@ impl Guard {
         &self.config.audit
     }
 
-    fn event(&self, event: &'static str, target: &Target, decision: Verdict) -> AuditEvent {
-        AuditEvent::new(
+    /// Emits one audit event about `target` when the log is on; `fill` adds the
+    /// event's details (skipped entirely when the log is off).
+    fn record(
+        &self,
+        event: &'static str,
+        target: &Target,
+        verdict: Verdict,
+        fill: impl FnOnce(&mut AuditEvent),
+    ) {
+        if !self.audit().enabled() {
+            return;
+        }
+        let mut ev = AuditEvent::new(
             &self.policy.name,
             target.scheme.as_str(),
             event,
             target.to_string(),
-            decision,
+            verdict,
+        );
+        fill(&mut ev);
+        self.audit().emit(&ev);
+    }
+
+    /// Emits the audit event of a failed `event` on `target`.
+    fn record_failure(
+        &self,
+        event: &'static str,
+        target: &Target,
+        err: &NetError,
+        fill: impl FnOnce(&mut AuditEvent),
+    ) {
+        let verdict = if matches!(err, NetError::Denied(_)) {
+            Verdict::Deny
+        } else {
+            Verdict::Error
+        };
+        self.record(event, target, verdict, |ev| {
+            ev.reason = Some(operator_reason(err));
+            if let NetError::LimitExceeded { name, .. } = err {
+                ev.limit = Some(name);
+            }
+            fill(ev);
+        });
+    }
+
+    /// Takes a token from `bucket` (a rate limit named `name`, `per_second`).
+    fn take(
+        bucket: Option<&Mutex<TokenBucket>>,
+        name: &'static str,
+        per_second: Option<u32>,
+    ) -> Result<(), NetError> {
+        let Some(bucket) = bucket else {
+            return Ok(());
+        };
+        let mut bucket = bucket.lock().unwrap_or_else(|p| p.into_inner());
+        if bucket.try_take() {
+            Ok(())
+        } else {
+            Err(NetError::limit(name, u64::from(per_second.unwrap_or(0))))
+        }
+    }
+
+    /// One datagram against the guest's `datagrams_per_second` (every UDP
+    /// socket of the guest, sandnet's and standard, shares the bucket).
+    pub fn take_datagram(&self) -> Result<(), NetError> {
+        Self::take(
+            self.datagrams.as_ref(),
+            "datagrams_per_second",
+            self.policy.limits.datagrams_per_second,
         )
     }
 
     /// Request-level check (scheme, host, port, path, method) plus the request rate
-    /// limit. Denials are audited and returned as [`NetError::Denied`].
-    pub fn check_request(&self, target: &Target) -> Result<(), NetError> {
+    /// limit. Denials are audited and returned as [`NetError::Denied`]; an
+    /// allowed request gets the [`Granted`] proof that dialing needs.
+    pub fn check_request(&self, target: &Target) -> Result<Granted, NetError> {
         match self.policy.check(target) {
             Decision::Allow(rule) => {
-                if let Some(bucket) = &self.rate {
-                    let mut bucket = bucket.lock().unwrap_or_else(|p| p.into_inner());
-                    if !bucket.try_take() {
-                        let limit = self.policy.limits.requests_per_second.unwrap_or(0);
-                        let err = NetError::limit("requests_per_second", u64::from(limit));
-                        if self.audit().enabled() {
-                            let mut ev = self.event("request", target, Verdict::Error);
-                            ev.limit = Some("requests_per_second");
-                            ev.reason = Some(err.to_string());
-                            self.audit().emit(&ev);
-                        }
-                        return Err(err);
-                    }
+                let limits = &self.policy.limits;
+                let rate = Self::take(
+                    self.requests.as_ref(),
+                    "requests_per_second",
+                    limits.requests_per_second,
+                );
+                if let Err(err) = rate {
+                    self.record_failure("request", target, &err, |_| {});
+                    return Err(err);
                 }
-                if self.audit().enabled() {
-                    let mut ev = self.event("request", target, Verdict::Allow);
+                self.record("request", target, Verdict::Allow, |ev| {
                     ev.rule = Some(format!("{}: {}", rule.line, rule.text));
-                    self.audit().emit(&ev);
-                }
-                Ok(())
+                });
+                Ok(Granted {
+                    target: target.clone(),
+                })
             }
             Decision::Deny(denial) => {
                 tracing::info!(guest = %self.policy.name, %target, reason = %denial.reason, "denied");
-                if self.audit().enabled() {
-                    let mut ev = self.event("request", target, Verdict::Deny);
+                self.record("request", target, Verdict::Deny, |ev| {
                     ev.reason = Some(denial.reason.clone());
                     ev.rule = denial
                         .rule
                         .as_ref()
                         .map(|r| format!("{}: {}", r.line, r.text));
-                    self.audit().emit(&ev);
-                }
+                });
                 Err(self.refuse(&denial, target))
             }
         }
@@ -278,45 +286,36 @@ impl Guard {
         }
     }
 
-    /// Resolves `target`'s host, checks every address against the policy, and
-    /// connects to the first vetted address that answers within `timeout`.
-    /// Addresses the policy refuses are never dialled.
+    /// Resolves the granted target's host, checks every address against the
+    /// policy, and connects to the first vetted address that answers within
+    /// `timeout`. Addresses the policy refuses are never dialled.
     pub async fn connect(
         &self,
-        target: &Target,
+        granted: &Granted,
         timeout: Duration,
     ) -> Result<GuardedStream, NetError> {
+        let target = &granted.target;
         let started = Instant::now();
         let result = tokio::time::timeout(timeout, self.connect_inner(target)).await;
         let result = match result {
             Ok(inner) => inner,
             Err(_) => Err((NetError::Timeout(TimeoutKind::Connect), Vec::new())),
         };
+        let took = started.elapsed();
         match result {
             Ok((stream, resolved)) => {
-                if self.audit().enabled() {
-                    let mut ev = self.event("connect", target, Verdict::Allow);
+                self.record("connect", target, Verdict::Allow, |ev| {
                     ev.resolved = resolved;
                     ev.connected = Some(stream.peer);
-                    self.audit().emit(&ev.took(started.elapsed()));
-                }
+                    ev.set_took(took);
+                });
                 Ok(stream)
             }
             Err((err, resolved)) => {
-                if self.audit().enabled() {
-                    let verdict = if matches!(err, NetError::Denied(_)) {
-                        Verdict::Deny
-                    } else {
-                        Verdict::Error
-                    };
-                    let mut ev = self.event("connect", target, verdict);
+                self.record_failure("connect", target, &err, |ev| {
                     ev.resolved = resolved;
-                    ev.reason = Some(operator_reason(&err));
-                    if let NetError::LimitExceeded { name, .. } = &err {
-                        ev.limit = Some(name);
-                    }
-                    self.audit().emit(&ev.took(started.elapsed()));
-                }
+                    ev.set_took(took);
+                });
                 Err(self.for_guest(err, target))
             }
         }
@@ -382,35 +381,23 @@ impl Guard {
         Ok((vetted, resolved))
     }
 
-    /// For protocols that send without connecting (UDP `send-to`): resolves
-    /// `target`, checks every address, audits, and returns the vetted socket
-    /// addresses in order. The request-level check is the caller's
-    /// ([`Guard::check_request`]).
-    pub async fn resolve_vetted(&self, target: &Target) -> Result<Vec<SocketAddr>, NetError> {
+    /// For protocols that send without connecting (UDP `send-to`): resolves the
+    /// granted target, checks every address, audits, and returns the vetted
+    /// socket addresses in order.
+    pub async fn resolve_vetted(&self, granted: &Granted) -> Result<Vec<SocketAddr>, NetError> {
+        let target = &granted.target;
         match self.vet(target).await {
             Ok((vetted, resolved)) => {
-                if self.audit().enabled() {
-                    let mut ev = self.event("resolve", target, Verdict::Allow);
-                    ev.resolved = resolved;
-                    self.audit().emit(&ev);
-                }
+                self.record("resolve", target, Verdict::Allow, |ev| {
+                    ev.resolved = resolved
+                });
                 Ok(vetted
                     .into_iter()
                     .map(|ip| SocketAddr::new(ip, target.port))
                     .collect())
             }
             Err((err, resolved)) => {
-                if self.audit().enabled() {
-                    let verdict = if matches!(err, NetError::Denied(_)) {
-                        Verdict::Deny
-                    } else {
-                        Verdict::Error
-                    };
-                    let mut ev = self.event("resolve", target, verdict);
-                    ev.resolved = resolved;
-                    ev.reason = Some(operator_reason(&err));
-                    self.audit().emit(&ev);
-                }
+                self.record_failure("resolve", target, &err, |ev| ev.resolved = resolved);
                 Err(self.for_guest(err, target))
             }
         }
@@ -433,8 +420,8 @@ impl Guard {
     /// Checks a listen/bind grant (`tcp-listen://`, `ws-listen://`, `udp-bind://`)
     /// and returns the local address to bind. The host must be an IP address
     /// or `localhost` (which binds 127.0.0.1).
-    pub fn check_listen(&self, target: &Target) -> Result<SocketAddr, NetError> {
-        self.check_request(target)?;
+    pub fn check_listen(&self, target: &Target) -> Result<ListenGrant, NetError> {
+        let granted = self.check_request(target)?;
         let ip = match &target.host {
             Host::Ip(ip) => *ip,
             Host::Name(name) if name == "localhost" => IpAddr::from([127, 0, 0, 1]),
@@ -444,7 +431,10 @@ impl Guard {
                 )));
             }
         };
-        Ok(SocketAddr::new(ip, target.port))
+        Ok(ListenGrant {
+            granted,
+            addr: SocketAddr::new(ip, target.port),
+        })
     }
 
     /// Whether a socket granted by `listen` may take a connection or datagram
@@ -455,12 +445,10 @@ impl Guard {
             Decision::Allow(_) => Ok(()),
             Decision::Deny(denial) => {
                 tracing::info!(guest = %self.policy.name, %listen, %peer, reason = %denial.reason, "peer refused");
-                if self.audit().enabled() {
-                    let mut ev = self.event("accept", listen, Verdict::Deny);
+                self.record("accept", listen, Verdict::Deny, |ev| {
                     ev.connected = Some(peer);
                     ev.reason = Some(denial.reason.clone());
-                    self.audit().emit(&ev);
-                }
+                });
                 Err(NetError::Denied(denial))
             }
         }
@@ -563,11 +551,9 @@ impl Guard {
     fn record_socket(&self, target: &Target, decision: Decision) -> Result<(), NetError> {
         match decision {
             Decision::Allow(rule) => {
-                if self.audit().enabled() {
-                    let mut ev = self.event("wasi-socket", target, Verdict::Allow);
+                self.record("wasi-socket", target, Verdict::Allow, |ev| {
                     ev.rule = Some(format!("{}: {}", rule.line, rule.text));
-                    self.audit().emit(&ev);
-                }
+                });
                 Ok(())
             }
             Decision::Deny(denial) => {
@@ -580,11 +566,9 @@ impl Guard {
                         tracing::warn!("wasi:sockets use of {target} denied: {}", denial.reason)
                     }
                 }
-                if self.audit().enabled() {
-                    let mut ev = self.event("wasi-socket", target, Verdict::Deny);
+                self.record("wasi-socket", target, Verdict::Deny, |ev| {
                     ev.reason = Some(denial.reason.clone());
-                    self.audit().emit(&ev);
-                }
+                });
                 Err(NetError::Denied(denial))
             }
         }
@@ -671,6 +655,10 @@ mod tests {
 
     use sandnet_policy::Policy;
 
+    use std::io;
+
+    use futures::future::BoxFuture;
+
     use super::*;
 
     /// Records every address it is asked to dial and never opens a socket, so a
@@ -712,7 +700,12 @@ mod tests {
     async fn connect(guard: &Guard, url: &str) -> NetError {
         let target = Target::parse(url).unwrap();
         guard
-            .connect(&target, Duration::from_secs(1))
+            .connect(
+                &Granted {
+                    target: target.clone(),
+                },
+                Duration::from_secs(1),
+            )
             .await
             .unwrap_err()
     }
@@ -856,11 +849,21 @@ mod tests {
         );
         let target = Target::parse(&format!("tcp://127.0.0.1:{port}")).unwrap();
         let first = guard
-            .connect(&target, Duration::from_secs(5))
+            .connect(
+                &Granted {
+                    target: target.clone(),
+                },
+                Duration::from_secs(5),
+            )
             .await
             .unwrap();
         let err = guard
-            .connect(&target, Duration::from_secs(5))
+            .connect(
+                &Granted {
+                    target: target.clone(),
+                },
+                Duration::from_secs(5),
+            )
             .await
             .unwrap_err();
         assert!(
@@ -875,7 +878,12 @@ mod tests {
         );
         drop(first);
         guard
-            .connect(&target, Duration::from_secs(5))
+            .connect(
+                &Granted {
+                    target: target.clone(),
+                },
+                Duration::from_secs(5),
+            )
             .await
             .unwrap();
     }

@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 use url::Url;
 
 use crate::error::{NetError, TimeoutKind};
-use crate::guard::{ConnectionPermit, Guard};
+use crate::guard::{ConnectionPermit, Granted, Guard};
 use crate::net::common::headers::{guest_header, is_framing};
 use crate::net::common::wire;
 
@@ -49,9 +49,18 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type RequestBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
 
 tokio::task_local! {
-    /// The connect timeout of the request being sent on this task, read by the
-    /// connector (which hyper calls without per-request context).
-    static CONNECT_TIMEOUT: Duration;
+    /// The request being sent on this task: its connect timeout and the guard's
+    /// decision for it, read by the connector (which hyper calls without
+    /// per-request context). A connection is only ever made for a request the
+    /// guard granted, to that request's origin.
+    static SENDING: Sending;
+}
+
+/// What the connector learns of the request it connects for.
+#[derive(Debug, Clone)]
+struct Sending {
+    granted: Granted,
+    connect_timeout: Duration,
 }
 
 /// Per-request timing and size settings, already clamped to the policy.
@@ -372,13 +381,22 @@ impl tower_service::Service<Uri> for GuardedConnector {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let guard = Arc::clone(&self.guard);
+        // Read now, while hyper runs this on the sending request's task.
+        let sending = SENDING.try_with(Sending::clone);
         Box::pin(async move {
             let target = Target::parse(&uri.to_string())
                 .map_err(|e| NetError::InvalidArgument(format!("cannot connect to {uri}: {e}")))?;
-            let timeout = CONNECT_TIMEOUT
-                .try_with(|t| *t)
-                .unwrap_or(guard.policy().limits.connect_timeout);
-            let conn = guard.connect(&target, timeout).await?;
+            let sending = sending.map_err(|_| {
+                NetError::InvalidArgument(format!("no granted request to connect for ({uri})"))
+            })?;
+            let granted = &sending.granted;
+            if !granted.target().same_endpoint(&target) {
+                return Err(NetError::InvalidArgument(format!(
+                    "connection to {uri} asked for while sending to {}",
+                    granted.target()
+                )));
+            }
+            let conn = guard.connect(granted, sending.connect_timeout).await?;
             Ok(GuardedIo {
                 io: TokioIo::new(conn.stream),
                 _permit: conn.permit,
@@ -434,7 +452,8 @@ impl HttpClient {
     ) -> Result<Exchange, NetError> {
         let mut hops = 0;
         loop {
-            let target = self.check(&spec)?;
+            let granted = self.check(&spec)?;
+            let target = granted.target();
             let body_len = spec.body.as_ref().map_or(0, |b| b.len() as u64);
             request_body_fits(body_len, settings.max_body)?;
             self.guard.count_out(body_len)?;
@@ -449,7 +468,7 @@ impl HttpClient {
             let response = self
                 .round_trip(
                     &spec,
-                    &target,
+                    &granted,
                     body,
                     settings,
                     body_len > 0 || spec.body.is_some(),
@@ -484,7 +503,7 @@ impl HttpClient {
         ),
         NetError,
     > {
-        let target = self.check(&spec)?;
+        let granted = self.check(&spec)?;
         if let Some(total) = total {
             request_body_fits(total, settings.max_body)?;
         }
@@ -503,14 +522,14 @@ impl HttpClient {
         let client = self.clone();
         let task = tokio::spawn(async move {
             let response = client
-                .round_trip(&spec, &target, body, settings, true)
+                .round_trip(&spec, &granted, body, settings, true)
                 .await?;
             Ok(client.exchange(response, spec.url, settings))
         });
         Ok((UploadSender { tx, sent }, task))
     }
 
-    fn check(&self, spec: &RequestSpec) -> Result<Target, NetError> {
+    fn check(&self, spec: &RequestSpec) -> Result<Granted, NetError> {
         let target = Target::parse(spec.url.as_str())
             .map_err(|e| NetError::InvalidArgument(format!("invalid URL {}: {e}", spec.url)))?
             .with_method(spec.method.as_str());
@@ -520,8 +539,7 @@ impl HttpClient {
                 spec.url
             )));
         }
-        self.guard.check_request(&target)?;
-        Ok(target)
+        self.guard.check_request(&target)
     }
 
     /// Sends one request: the request line is built from the CHECKED `target`
@@ -529,12 +547,12 @@ impl HttpClient {
     async fn round_trip(
         &self,
         spec: &RequestSpec,
-        target: &Target,
+        granted: &Granted,
         body: RequestBody,
         settings: Settings,
         has_body: bool,
     ) -> Result<hyper::Response<Incoming>, NetError> {
-        let uri = wire::absolute_uri(target, spec.url.query())?;
+        let uri = wire::absolute_uri(granted.target(), spec.url.query())?;
         let mut request = hyper::Request::builder()
             .method(spec.method.clone())
             .uri(uri);
@@ -547,7 +565,7 @@ impl HttpClient {
         let request = request
             .body(body)
             .map_err(|e| NetError::InvalidArgument(format!("cannot build request: {e}")))?;
-        self.dispatch(request, settings).await
+        self.dispatch(request, granted, settings).await
     }
 
     /// Sends a request a standard interface (`wasi:http/outgoing-handler`) built:
@@ -577,7 +595,7 @@ impl HttpClient {
                 )));
             }
         }
-        self.guard.check_request(&target)?;
+        let granted = self.guard.check_request(&target)?;
         let declared = http_body::Body::size_hint(&body).exact().or_else(|| {
             parts
                 .headers
@@ -601,13 +619,16 @@ impl HttpClient {
             sent: 0,
         }
         .boxed_unsync();
-        self.dispatch(hyper::Request::from_parts(parts, body), settings)
+        self.dispatch(hyper::Request::from_parts(parts, body), &granted, settings)
             .await
     }
 
+    /// Sends a request the guard granted; its connection, if a new one is
+    /// needed, is made for exactly that decision.
     async fn dispatch(
         &self,
         request: hyper::Request<RequestBody>,
+        granted: &Granted,
         settings: Settings,
     ) -> Result<hyper::Response<Incoming>, NetError> {
         let now = Instant::now();
@@ -617,7 +638,11 @@ impl HttpClient {
         } else {
             (settings.deadline, TimeoutKind::Total)
         };
-        let fut = CONNECT_TIMEOUT.scope(settings.connect, self.client.request(request));
+        let sending = Sending {
+            granted: granted.clone(),
+            connect_timeout: settings.connect,
+        };
+        let fut = SENDING.scope(sending, self.client.request(request));
         match tokio::time::timeout_at(until.into(), fut).await {
             Err(_) => Err(NetError::Timeout(kind)),
             Ok(Ok(response)) => Ok(response),

@@ -3,25 +3,17 @@
 
 pub mod conn;
 
-use std::time::Duration;
-
 use sandnet_policy::Limits;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 
 use crate::bindings::tcp::{self as wit, Host, HostListener, HostStream};
 use crate::error::HostError;
+use crate::net::common::options::tighten_ms;
 use crate::net::{NetData, NetView};
 use crate::state::State;
 
 pub use conn::{Acceptor as Listener, Connection as Stream};
-
-/// Whether the runtime links this interface (otherwise its calls trap).
-pub const IMPLEMENTED: bool = true;
-
-/// Per-guest state of this protocol (none: connections live in the resource table).
-#[derive(Debug, Default)]
-pub struct ProtocolState {}
 
 /// Adds `sandnet:net/tcp` to the linker.
 pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
@@ -42,20 +34,14 @@ impl Pollable for Listener {
     }
 }
 
-fn ms(value: Option<u32>, policy: Duration) -> Duration {
-    value.map_or(policy, |ms| {
-        Duration::from_millis(u64::from(ms)).min(policy)
-    })
-}
-
 /// The connection's deadlines: the guest's options may only tighten the policy's.
 fn timeouts(limits: &Limits, options: Option<&wit::ConnectOptions>) -> conn::Timeouts {
     conn::Timeouts {
-        connect: ms(
+        connect: tighten_ms(
             options.and_then(|o| o.connect_timeout_ms),
             limits.connect_timeout,
         ),
-        idle: ms(options.and_then(|o| o.read_timeout_ms), limits.read_timeout),
+        idle: tighten_ms(options.and_then(|o| o.read_timeout_ms), limits.read_timeout),
     }
 }
 

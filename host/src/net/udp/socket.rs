@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sandnet_policy::{
     Decision, Denial, GuestPolicy, Host, HostPattern, Scheme, Target, canonical_ip,
@@ -22,40 +22,6 @@ const MAX_UDP_PAYLOAD: usize = 65_535;
 /// Destinations a socket remembers having sent to (oldest forgotten first):
 /// their replies are accepted even when the guest named them by host name.
 pub const MAX_REMEMBERED_DESTINATIONS: usize = 256;
-
-/// Token bucket for `datagrams_per_second`, shared by all sockets of one guest.
-#[derive(Debug)]
-pub struct DatagramRate {
-    rate: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl DatagramRate {
-    /// A full bucket of `per_second` tokens, refilled at that rate.
-    pub fn new(per_second: u32) -> Self {
-        let rate = f64::from(per_second.max(1));
-        DatagramRate {
-            rate,
-            tokens: rate,
-            last: Instant::now(),
-        }
-    }
-
-    /// Takes one token, or says the rate is exhausted.
-    pub fn try_take(&mut self) -> bool {
-        let now = Instant::now();
-        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
-        self.tokens = (self.tokens + refill).min(self.rate);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
 
 /// A received datagram from an accepted sender.
 #[derive(Debug)]
@@ -174,7 +140,7 @@ impl Socket {
                         "udp bind takes a udp-bind://ADDR:PORT target (or none for an ephemeral port), not {text:?}"
                     )));
                 }
-                (guard.check_listen(&target)?, Some(target))
+                (guard.check_listen(&target)?.addr(), Some(target))
             }
         };
         let permit = guard.try_permit()?;
@@ -218,12 +184,7 @@ impl Socket {
 
     /// Sends `data` to `target` (`udp://host:port`): size cap, request check,
     /// every resolved address vetted, the guest's datagram rate, byte quota.
-    pub async fn send_to(
-        &mut self,
-        target: &str,
-        data: &[u8],
-        rate: Option<&mut DatagramRate>,
-    ) -> Result<(), NetError> {
+    pub async fn send_to(&mut self, target: &str, data: &[u8]) -> Result<(), NetError> {
         let parsed = Target::parse(target).map_err(|e| NetError::InvalidArgument(e.to_string()))?;
         if parsed.scheme != Scheme::Udp {
             return Err(NetError::InvalidArgument(format!(
@@ -237,23 +198,15 @@ impl Socket {
                 limits.max_datagram_bytes,
             ));
         }
-        self.guard.check_request(&parsed)?;
-        let vetted = self.guard.resolve_vetted(&parsed).await?;
+        let granted = self.guard.check_request(&parsed)?;
+        let vetted = self.guard.resolve_vetted(&granted).await?;
         let family = |a: &&SocketAddr| a.is_ipv4() == self.local.is_ipv4();
         let Some(addr) = vetted.iter().find(family).or(vetted.first()).copied() else {
             return Err(NetError::Connect(format!(
                 "{parsed}: no address to send to"
             )));
         };
-        if let Some(rate) = rate
-            && !rate.try_take()
-        {
-            let per_second = limits.datagrams_per_second.unwrap_or(0);
-            return Err(NetError::limit(
-                "datagrams_per_second",
-                u64::from(per_second),
-            ));
-        }
+        self.guard.take_datagram()?;
         self.guard.count_out(data.len() as u64)?;
         self.socket
             .send_to(data, addr)

@@ -17,9 +17,10 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::http_client::{HttpClient, Settings};
 use crate::error::{NetError, TimeoutKind};
 use crate::guard::Guard;
+use crate::net::common::options::tighten;
+use crate::net::http::client::{HttpClient, Settings};
 
 /// The hooks wasmtime-wasi-http calls; `send_request` is the gate.
 pub struct StandardHttpGate {
@@ -93,9 +94,6 @@ impl WasiHttpHooks for StandardHttpGate {
 /// Per-request settings: the standard options may only tighten the policy's limits.
 fn settings(guard: &Guard, options: Option<&RequestOptions>) -> Settings {
     let limits = &guard.policy().limits;
-    let tighten = |opt: Option<std::time::Duration>, policy: std::time::Duration| {
-        opt.map_or(policy, |d| d.min(policy))
-    };
     let connect = tighten(
         options.and_then(|o| o.connect_timeout),
         limits.connect_timeout,
@@ -203,7 +201,7 @@ impl Body for CountingBody {
 /// request has started and would otherwise see its writes fail even though
 /// the response is fine.
 struct DrainOnDrop {
-    body: Option<super::http_client::RequestBody>,
+    body: Option<crate::net::http::client::RequestBody>,
     ended: bool,
     limit: std::time::Duration,
 }

@@ -1,0 +1,99 @@
+//! TLS for every protocol: the client configuration (webpki roots plus the CA
+//! bundle the policy names; TLS 1.2 minimum) and the one way a guarded socket is
+//! wrapped in TLS (https is wrapped by hyper-rustls with the same configuration).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use rustls::RootCertStore;
+use rustls_pki_types::ServerName;
+use sandnet_policy::{Host, Target};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use crate::error::NetError;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+/// A rustls client config trusting the public webpki roots and, when given,
+/// every certificate in the PEM file `ca_bundle`.
+pub fn client_config(ca_bundle: Option<&Path>) -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = ca_bundle {
+        let mut added = 0usize;
+        let certs = CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("cannot read CA bundle {}", path.display()))?;
+        for cert in certs {
+            let cert = cert.with_context(|| {
+                format!("CA bundle {} holds an unreadable PEM block", path.display())
+            })?;
+            roots.add(cert).with_context(|| {
+                format!(
+                    "CA bundle {} holds a certificate rustls rejects",
+                    path.display()
+                )
+            })?;
+            added += 1;
+        }
+        if added == 0 {
+            bail!(
+                "CA bundle {} holds no PEM certificate (expected -----BEGIN CERTIFICATE----- blocks)",
+                path.display()
+            );
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .context("TLS provider rejects TLS 1.2/1.3")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
+}
+
+/// Any byte stream a protocol can run on (TCP, TLS over TCP).
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// The name the certificate must carry for `target`: its host name (SNI), or
+/// its IP address.
+pub fn server_name(target: &Target) -> Result<ServerName<'static>, NetError> {
+    match &target.host {
+        Host::Ip(ip) => Ok(ServerName::IpAddress((*ip).into())),
+        Host::Name(name) => ServerName::try_from(name.clone()).map_err(|e| {
+            NetError::InvalidArgument(format!("{name:?} is not a TLS server name: {e}"))
+        }),
+    }
+}
+
+/// TLS over a guarded socket, with SNI and certificate check for `target`'s host.
+pub async fn connect(
+    tls: &Arc<rustls::ClientConfig>,
+    target: &Target,
+    stream: TcpStream,
+) -> Result<TlsStream<TcpStream>, NetError> {
+    let name = server_name(target)?;
+    tokio_rustls::TlsConnector::from(Arc::clone(tls))
+        .connect(name, stream)
+        .await
+        .map_err(|e| NetError::Tls(format!("{target}: {}", tls_detail(&e))))
+}
+
+/// The rustls error inside an I/O error, which says what was wrong with the
+/// certificate or handshake.
+fn tls_detail(err: &std::io::Error) -> String {
+    let mut inner = err.get_ref();
+    while let Some(e) = inner {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return tls.to_string();
+        }
+        inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref());
+    }
+    err.to_string()
+}
