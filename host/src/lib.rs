@@ -12,11 +12,13 @@ pub mod audit;
 pub mod bindings;
 pub mod cli;
 pub mod error;
+pub mod exit;
 pub mod guard;
 pub mod net;
 pub mod runtime;
 pub mod scaffold;
 pub mod state;
+pub mod wit;
 
 pub use runtime::{ExitStatus, RunOutcome, RunRequest, Runtime, RuntimeConfig};
 pub use sandnet_policy as policy;

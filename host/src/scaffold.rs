@@ -10,8 +10,6 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{WIT_DEPS, WIT_FILES};
-
 /// The URL the starter policy grants and the printed run command fetches.
 pub const STARTER_URL: &str = "http://127.0.0.1:8080/";
 
@@ -273,14 +271,8 @@ pub fn create(lang: Lang, dir: &Path) -> Result<Created, ScaffoldError> {
     }
     files.push(("policy.toml".into(), starter_policy(&name), false));
     files.push((".gitignore".into(), lang.ignored(&name), false));
-    for (file, text) in WIT_FILES {
+    for (file, text) in crate::wit::files() {
         files.push((Path::new("wit").join(file), text.to_owned(), false));
-    }
-    for (package, text) in WIT_DEPS {
-        let path = Path::new("wit/deps")
-            .join(package)
-            .join(format!("{package}.wit"));
-        files.push((path, text.to_owned(), false));
     }
 
     for (rel, text, executable) in &files {

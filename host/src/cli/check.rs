@@ -1,0 +1,38 @@
+//! `sandnet check`: validates a policy file and warns about over-broad rules.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::load_policy;
+
+/// Validate a policy file and warn about over-broad rules.
+///
+/// Exits 0 when the file is valid (warnings included), 78 with the file,
+/// line and offending value when it is not.
+#[derive(Debug, clap::Args)]
+pub(super) struct Args {
+    /// The policy file.
+    policy: PathBuf,
+}
+
+pub(super) fn exec(args: &Args) -> ExitCode {
+    let policy = match load_policy(&args.policy) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let lints = policy.lint();
+    for lint in &lints {
+        println!("{}:{}: warning: {}", policy.source(), lint.line, lint);
+    }
+    let names = policy.guest_names();
+    println!(
+        "{}: ok ({} guest{}: {}; {} warning{})",
+        policy.source(),
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        names.join(", "),
+        lints.len(),
+        if lints.len() == 1 { "" } else { "s" },
+    );
+    ExitCode::SUCCESS
+}

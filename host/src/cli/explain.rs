@@ -1,0 +1,127 @@
+//! `sandnet explain`: tells whether a target is allowed, by which rule, or which
+//! line would allow it.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use sandnet_policy::{Decision, GuestPolicy, Policy, Target};
+
+use super::{load_policy, select_guest};
+use crate::exit::Code;
+
+/// Tell whether a target is allowed, by which rule, or which line would allow it.
+///
+/// TARGET is a URL (`https://api.example.com/v1/x`, `tcp://db:5432`),
+/// optionally preceded by a method (`"POST https://api.example.com/v1/x"`).
+/// Exits 0 when allowed, 1 when denied.
+#[derive(Debug, clap::Args)]
+pub(super) struct Args {
+    /// The policy file.
+    #[arg(long, short = 'p', value_name = "FILE")]
+    policy: PathBuf,
+    /// Which guest's table to use (optional with one guest).
+    #[arg(long, short = 'g', value_name = "NAME")]
+    guest: Option<String>,
+    /// Also check these resolved addresses of the target's host, as the
+    /// guard does after DNS. Repeatable.
+    #[arg(long, value_name = "IP")]
+    address: Vec<IpAddr>,
+    /// The target, e.g. "GET https://api.example.com/v1/items".
+    target: String,
+}
+
+pub(super) fn exec(args: &Args) -> ExitCode {
+    let policy = match load_policy(&args.policy) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let guest = match select_guest(&policy, args.guest.as_deref()) {
+        Ok(g) => g,
+        Err(code) => return code,
+    };
+    let addresses = &args.address;
+    let text = args.target.trim();
+    let (method, url) = match text.split_once(char::is_whitespace) {
+        Some((m, u)) => (Some(m), u.trim()),
+        None => (None, text),
+    };
+    let target = match Target::parse(url) {
+        Ok(t) => match method {
+            Some(m) => t.with_method(m),
+            None => t,
+        },
+        Err(err) => {
+            eprintln!("sandnet: {err}");
+            return ExitCode::from(Code::Usage);
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let mut allowed = print_decision(
+        &mut stdout,
+        &policy,
+        guest,
+        &target.describe(),
+        guest.check(&target),
+    );
+    // `run` checks an IP literal's connection like any resolved address, so
+    // explain does too: both judge the same raw target the same way.
+    let literal = target.host.ip().filter(|ip| !addresses.contains(ip));
+    for ip in addresses.iter().chain(literal.as_ref()) {
+        let label = format!("{target} via {ip}");
+        allowed &= print_decision(
+            &mut stdout,
+            &policy,
+            guest,
+            &label,
+            guest.check_address(&target, *ip),
+        );
+    }
+    if allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(Code::Denied)
+    }
+}
+
+fn print_decision(
+    out: &mut impl Write,
+    policy: &Policy,
+    guest: &GuestPolicy,
+    label: &str,
+    decision: Decision,
+) -> bool {
+    let allowed = matches!(decision, Decision::Allow(_));
+    let _ = match decision {
+        Decision::Allow(rule) => writeln!(
+            out,
+            "allowed: {label}\n  by rule at {}:{}: {}",
+            policy.source(),
+            rule.line,
+            rule.text
+        ),
+        Decision::Deny(denial) => {
+            let _ = writeln!(out, "denied: {label}\n  reason: {}", denial.reason);
+            if let Some(rule) = &denial.rule {
+                let _ = writeln!(
+                    out,
+                    "  by rule at {}:{}: {}",
+                    policy.source(),
+                    rule.line,
+                    rule.text
+                );
+            }
+            match &denial.suggestion {
+                Some(line) => writeln!(
+                    out,
+                    "  to allow it, add to `allow` in [guest.{}] of {}:\n    {line}",
+                    guest.name,
+                    policy.source()
+                ),
+                None => Ok(()),
+            }
+        }
+    };
+    allowed
+}

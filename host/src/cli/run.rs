@@ -1,0 +1,134 @@
+//! `sandnet run`: runs a guest component under a policy.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::{fail, load_policy, select_guest};
+use crate::audit::Audit;
+use crate::exit::{self, Code};
+use crate::guard::{GuardConfig, SystemResolver, TcpDialer};
+use crate::runtime::{ExitStatus, RunRequest, Runtime, RuntimeConfig, default_cache_dir};
+
+/// Run a guest component under a policy.
+///
+/// The guest's stdout and stderr pass through, and sandnet exits with the
+/// guest's own exit status. Other statuses: 124 the guest ran past its
+/// wall_time limit; 125 it outgrew its memory limit; 70 it trapped;
+/// 78 the policy file is unusable; 71 sandnet itself failed (e.g. the
+/// component cannot be read).
+///
+/// Example: sandnet run target/guests/rust-http-get.wasm --policy policy.toml -- http://127.0.0.1:8080/ok
+#[derive(Debug, clap::Args)]
+pub(super) struct Args {
+    /// The component to run (.wasm).
+    component: PathBuf,
+    /// The policy file granting the guest's network reach.
+    #[arg(long, short = 'p', value_name = "FILE")]
+    policy: PathBuf,
+    /// Which `[guest.NAME]` table of the policy applies; may be omitted when
+    /// the file has one guest.
+    #[arg(long, short = 'g', value_name = "NAME")]
+    guest: Option<String>,
+    /// Write one JSON line per network decision to FILE (`-` for stderr).
+    #[arg(long, value_name = "FILE|-")]
+    audit: Option<String>,
+    /// Answer lookups of NAME with IP instead of asking DNS (like curl's
+    /// --resolve). The address is still checked against the policy. Repeatable.
+    #[arg(long, value_name = "NAME=IP", value_parser = parse_resolve)]
+    resolve: Vec<(String, IpAddr)>,
+    /// Compile the component even if a cached compilation exists, and do not
+    /// write the cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Arguments passed to the guest (after `--`).
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
+}
+
+fn parse_resolve(text: &str) -> Result<(String, IpAddr), String> {
+    let (name, ip) = text
+        .rsplit_once('=')
+        .ok_or_else(|| format!("expected NAME=IP, got {text:?}"))?;
+    let ip: IpAddr = ip
+        .trim_matches(['[', ']'])
+        .parse()
+        .map_err(|_| format!("{ip:?} is not an IP address"))?;
+    if name.is_empty() {
+        return Err(format!("expected NAME=IP, got {text:?}"));
+    }
+    Ok((name.to_owned(), ip))
+}
+
+fn open_audit(spec: Option<&str>) -> anyhow::Result<Audit> {
+    Ok(match spec {
+        None => Audit::off(),
+        Some("-") => Audit::to_writer(Box::new(std::io::stderr())),
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open audit log {path}"))?;
+            Audit::to_writer(Box::new(file))
+        }
+    })
+}
+
+pub(super) fn exec(args: Args) -> ExitCode {
+    let policy = match load_policy(&args.policy) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let guest_policy = match select_guest(&policy, args.guest.as_deref()) {
+        Ok(g) => Arc::new(g.clone()),
+        Err(code) => return code,
+    };
+    let audit = match open_audit(args.audit.as_deref()) {
+        Ok(a) => a,
+        Err(err) => return fail(Code::HostFailure, &err),
+    };
+    let tokio = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => return fail(Code::HostFailure, &err.into()),
+    };
+    let Args {
+        component,
+        resolve,
+        no_cache,
+        args,
+        ..
+    } = args;
+    let result = tokio.block_on(async move {
+        let cache_dir = if no_cache { None } else { default_cache_dir() };
+        let runtime = Runtime::new(RuntimeConfig { cache_dir })?;
+        let request = RunRequest {
+            component,
+            policy: guest_policy,
+            args,
+            capture_output: false,
+            guard: GuardConfig {
+                resolver: Arc::new(SystemResolver::with_overrides(resolve)),
+                dialer: Arc::new(TcpDialer),
+                audit,
+            },
+        };
+        runtime.run(request).await
+    });
+    tokio.shutdown_background();
+    match result {
+        Ok(outcome) => {
+            if !matches!(outcome.status, ExitStatus::Exited(_)) {
+                eprintln!("sandnet: {}", outcome.status);
+            }
+            exit::of_guest(outcome.status.code())
+        }
+        Err(err) => fail(Code::HostFailure, &err),
+    }
+}

@@ -1,0 +1,46 @@
+//! The `sandnet:net` WIT package embedded in the binary, with the WASI packages it
+//! depends on, so `sandnet wit` and `sandnet new` cannot drift from the host.
+
+use std::path::{Path, PathBuf};
+
+/// The `sandnet:net` WIT files, as `(file name, text)`.
+pub const WIT_FILES: [(&str, &str); 8] = [
+    ("types.wit", include_str!("../../wit/types.wit")),
+    ("http.wit", include_str!("../../wit/http.wit")),
+    ("websocket.wit", include_str!("../../wit/websocket.wit")),
+    ("sse.wit", include_str!("../../wit/sse.wit")),
+    ("tcp.wit", include_str!("../../wit/tcp.wit")),
+    ("udp.wit", include_str!("../../wit/udp.wit")),
+    ("world.wit", include_str!("../../wit/world.wit")),
+    ("host.wit", include_str!("../../wit/host.wit")),
+];
+
+/// The WASI packages the WIT depends on, as `(package name, text)`; each is
+/// written as `deps/<name>/<name>.wit`.
+pub const WIT_DEPS: [(&str, &str); 6] = [
+    ("cli", include_str!("../../wit/deps/cli/cli.wit")),
+    ("clocks", include_str!("../../wit/deps/clocks/clocks.wit")),
+    (
+        "filesystem",
+        include_str!("../../wit/deps/filesystem/filesystem.wit"),
+    ),
+    ("io", include_str!("../../wit/deps/io/io.wit")),
+    ("random", include_str!("../../wit/deps/random/random.wit")),
+    (
+        "sockets",
+        include_str!("../../wit/deps/sockets/sockets.wit"),
+    ),
+];
+
+/// Every file of the package as `(path inside the WIT directory, text)`: the
+/// [`WIT_FILES`], then `deps/<name>/<name>.wit` for each of the [`WIT_DEPS`].
+pub fn files() -> impl Iterator<Item = (PathBuf, &'static str)> {
+    let own = WIT_FILES
+        .into_iter()
+        .map(|(name, text)| (PathBuf::from(name), text));
+    let deps = WIT_DEPS.into_iter().map(|(name, text)| {
+        let path = Path::new("deps").join(name).join(format!("{name}.wit"));
+        (path, text)
+    });
+    own.chain(deps)
+}
