@@ -28,16 +28,6 @@ fn allowed_by(rule: &Rule) -> Decision {
     })
 }
 
-fn socket_target(scheme: Scheme, addr: SocketAddr) -> Target {
-    Target {
-        scheme,
-        host: Host::Ip(addr.ip()),
-        port: addr.port(),
-        path: String::new(),
-        method: None,
-    }
-}
-
 impl GuestPolicy {
     /// Host names whose addresses may grant a standard socket of `scheme`
     /// (`tcp` or `udp`) on `port`: the names of exact-host allow rules for that
@@ -60,7 +50,7 @@ impl GuestPolicy {
     /// The address check of a standard socket by its IP alone: the request
     /// check of `scheme://IP:PORT`, then the address check.
     pub fn check_socket_direct(&self, scheme: Scheme, addr: SocketAddr) -> Decision {
-        let by_ip = socket_target(scheme, addr);
+        let by_ip = Target::socket(scheme, addr);
         match self.check(&by_ip) {
             Decision::Allow(_) => self.check_address(&by_ip, addr.ip()),
             deny => deny,
@@ -168,7 +158,7 @@ impl GuestPolicy {
                 list: RuleList::Allow,
             });
         }
-        self.check(&socket_target(scheme, addr))
+        self.check(&Target::socket(scheme, addr))
     }
 
     /// Whether a standard TCP listener may accept `peer`. wasmtime-wasi does

@@ -124,6 +124,18 @@ impl Target {
         }
     }
 
+    /// The target a socket address stands for: `scheme://IP:PORT` (standard
+    /// sockets and UDP senders only ever show an address, never a name).
+    pub fn socket(scheme: Scheme, addr: std::net::SocketAddr) -> Target {
+        Target {
+            scheme,
+            host: Host::Ip(addr.ip()),
+            port: addr.port(),
+            path: String::new(),
+            method: None,
+        }
+    }
+
     /// Whether `other` names the same endpoint: scheme, host and port (path and
     /// method aside). A connection made for one serves the other.
     pub fn same_endpoint(&self, other: &Target) -> bool {

@@ -10,6 +10,7 @@
 //! can answer and record without touching the network.
 
 use std::collections::HashMap;
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -438,6 +439,21 @@ impl Guard {
         })
     }
 
+    /// Opens a TCP listener for a `tcp-listen://` or `ws-listen://` grant; it
+    /// holds one `max_connections` slot. Returns the listener, its local
+    /// address (the OS's port for a grant of port 0) and the slot.
+    pub async fn listen_tcp(
+        &self,
+        grant: &ListenGrant,
+    ) -> Result<(tokio::net::TcpListener, SocketAddr, ConnectionPermit), NetError> {
+        let addr = grant.addr();
+        let permit = self.try_permit()?;
+        let failed = |e: io::Error| NetError::Connect(format!("cannot listen on {addr}: {e}"));
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(failed)?;
+        let local = listener.local_addr().map_err(failed)?;
+        Ok((listener, local, permit))
+    }
+
     /// Whether a socket granted by `listen` may take a connection or datagram
     /// from `peer` (the rule's `peers` list; none accepts any). Refusals are
     /// audited; the caller drops the connection or datagram.
@@ -474,7 +490,7 @@ impl Guard {
             }
             self.policy.check_socket_addr(scheme, addr, &resolved)
         };
-        let target = socket_target(scheme, addr);
+        let target = Target::socket(scheme, addr);
         self.record_socket(&target, decision)
     }
 
@@ -539,14 +555,14 @@ impl Guard {
         if matches!(&decision, Decision::Allow(r) if r.line == sandnet_policy::IMPLICIT_BIND_LINE) {
             return Ok(());
         }
-        self.record_socket(&socket_target(scheme, addr), decision)
+        self.record_socket(&Target::socket(scheme, addr), decision)
     }
 
     /// Whether a standard TCP listener may accept `peer`
     /// ([`GuestPolicy::check_accept`]).
     pub fn check_socket_accept(&self, peer: SocketAddr) -> Result<(), NetError> {
         let decision = self.policy.check_accept(peer);
-        self.record_socket(&socket_target(Scheme::TcpListen, peer), decision)
+        self.record_socket(&Target::socket(Scheme::TcpListen, peer), decision)
     }
 
     fn record_socket(&self, target: &Target, decision: Decision) -> Result<(), NetError> {
@@ -613,17 +629,6 @@ fn operator_reason(err: &NetError) -> String {
     }
 }
 
-/// The target a standard socket's address stands for in audit events.
-fn socket_target(scheme: Scheme, addr: SocketAddr) -> Target {
-    Target {
-        scheme,
-        host: Host::Ip(addr.ip()),
-        port: addr.port(),
-        path: String::new(),
-        method: None,
-    }
-}
-
 /// Splits `resolved` into the addresses the policy grants for `target` (in order)
 /// and the first denial met. Pure: the heart of the guard, unit-tested below.
 pub fn vet_addresses(
@@ -650,8 +655,6 @@ mod tests {
     use std::sync::Mutex;
 
     use sandnet_policy::Policy;
-
-    use std::io;
 
     use futures::future::BoxFuture;
 
@@ -693,15 +696,24 @@ mod tests {
         (Guard::new(guest, config), dialer)
     }
 
+    /// A decision made up for tests that exercise the dialing half alone.
+    fn granted(target: &Target) -> Granted {
+        Granted {
+            target: target.clone(),
+        }
+    }
+
+    /// Asserts the dialer was asked for exactly `want`, in order.
+    #[track_caller]
+    fn assert_dialled(dialer: &RecordingDialer, want: &[&str]) {
+        let want: Vec<SocketAddr> = want.iter().map(|a| a.parse().unwrap()).collect();
+        assert_eq!(*dialer.dialled.lock().unwrap(), want);
+    }
+
     async fn connect(guard: &Guard, url: &str) -> NetError {
         let target = Target::parse(url).unwrap();
         guard
-            .connect(
-                &Granted {
-                    target: target.clone(),
-                },
-                Duration::from_secs(1),
-            )
+            .connect(&granted(&target), Duration::from_secs(1))
             .await
             .unwrap_err()
     }
@@ -726,11 +738,7 @@ mod tests {
         for ip in ["127.0.0.1", "169.254.169.254", "10.1.2.3"] {
             assert!(!format!("{err:?}").contains(ip), "{ip} leaked: {err:?}");
         }
-        assert!(
-            dialer.dialled.lock().unwrap().is_empty(),
-            "{:?}",
-            dialer.dialled.lock().unwrap()
-        );
+        assert_dialled(&dialer, &[]);
     }
 
     #[tokio::test]
@@ -748,11 +756,7 @@ mod tests {
             !err.to_string().contains("93.184.216.34"),
             "a connect error must not name the resolved address: {err}"
         );
-        let dialled = dialer.dialled.lock().unwrap().clone();
-        assert_eq!(
-            dialled,
-            vec!["93.184.216.34:80".parse::<SocketAddr>().unwrap()]
-        );
+        assert_dialled(&dialer, &["93.184.216.34:80"]);
     }
 
     #[tokio::test]
@@ -768,7 +772,7 @@ mod tests {
         );
         let err = connect(&guard, "http://127.0.0.1:8080/secret").await;
         assert!(matches!(err, NetError::Denied(_)), "{err}");
-        assert!(dialer.dialled.lock().unwrap().is_empty());
+        assert_dialled(&dialer, &[]);
     }
 
     #[tokio::test]
@@ -801,11 +805,7 @@ mod tests {
         );
         let err = connect(&guard, "tcp://db.internal:5432").await;
         assert!(matches!(err, NetError::Connect(_)), "{err}");
-        let dialled = dialer.dialled.lock().unwrap().clone();
-        assert_eq!(
-            dialled,
-            vec!["10.0.0.7:5432".parse::<SocketAddr>().unwrap()]
-        );
+        assert_dialled(&dialer, &["10.0.0.7:5432"]);
     }
 
     #[tokio::test]
@@ -815,7 +815,7 @@ mod tests {
         assert!(matches!(err, NetError::Denied(_)), "{err}");
         let err = connect(&guard, "http://127.0.0.1:8081/").await;
         assert!(matches!(err, NetError::Denied(_)), "{err}");
-        assert!(dialer.dialled.lock().unwrap().is_empty());
+        assert_dialled(&dialer, &[]);
     }
 
     #[tokio::test]
@@ -826,10 +826,7 @@ mod tests {
         );
         let err = connect(&guard, "http://localhost:8080/").await;
         assert!(matches!(err, NetError::Connect(_)), "{err}");
-        assert_eq!(
-            dialer.dialled.lock().unwrap().clone(),
-            vec!["127.0.0.1:8080".parse::<SocketAddr>().unwrap()]
-        );
+        assert_dialled(&dialer, &["127.0.0.1:8080"]);
     }
 
     #[tokio::test]
@@ -838,28 +835,14 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let policy =
             format!("allow = [\"tcp://127.0.0.1:{port}\"]\n[limits]\nmax_connections = 1\n");
-        let policy = Policy::parse(&policy, "test.toml").unwrap();
-        let guard = Guard::new(
-            Arc::new(policy.guest(None).unwrap().clone()),
-            GuardConfig::default(),
-        );
+        let guard = bare_guard(&policy);
         let target = Target::parse(&format!("tcp://127.0.0.1:{port}")).unwrap();
         let first = guard
-            .connect(
-                &Granted {
-                    target: target.clone(),
-                },
-                Duration::from_secs(5),
-            )
+            .connect(&granted(&target), Duration::from_secs(5))
             .await
             .unwrap();
         let err = guard
-            .connect(
-                &Granted {
-                    target: target.clone(),
-                },
-                Duration::from_secs(5),
-            )
+            .connect(&granted(&target), Duration::from_secs(5))
             .await
             .unwrap_err();
         assert!(
@@ -874,12 +857,7 @@ mod tests {
         );
         drop(first);
         guard
-            .connect(
-                &Granted {
-                    target: target.clone(),
-                },
-                Duration::from_secs(5),
-            )
+            .connect(&granted(&target), Duration::from_secs(5))
             .await
             .unwrap();
     }
@@ -887,11 +865,7 @@ mod tests {
     #[test]
     fn rate_limit_refuses_past_the_bucket() {
         let policy = "allow = [\"http://127.0.0.1:1\"]\n[limits]\nrequests_per_second = 2\n";
-        let policy = Policy::parse(policy, "test.toml").unwrap();
-        let guard = Guard::new(
-            Arc::new(policy.guest(None).unwrap().clone()),
-            GuardConfig::default(),
-        );
+        let guard = bare_guard(policy);
         let target = Target::parse("http://127.0.0.1:1/").unwrap();
         assert!(guard.check_request(&target).is_ok());
         assert!(guard.check_request(&target).is_ok());
@@ -988,11 +962,7 @@ mod tests {
     #[test]
     fn byte_quotas_count_across_calls() {
         let policy = "allow = []\n[limits]\nbytes_out_total = 10\n";
-        let policy = Policy::parse(policy, "test.toml").unwrap();
-        let guard = Guard::new(
-            Arc::new(policy.guest(None).unwrap().clone()),
-            GuardConfig::default(),
-        );
+        let guard = bare_guard(policy);
         assert!(guard.count_out(6).is_ok());
         assert!(guard.count_out(4).is_ok());
         assert!(matches!(

@@ -68,12 +68,14 @@ impl Protocol {
     }
 
     fn add_to_linker(self, linker: &mut Linker<State>) -> wasmtime::Result<()> {
+        use crate::bindings as b;
+        let view = State::net_view;
         match self {
-            Protocol::Http => http::add_to_linker(linker),
-            Protocol::Websocket => websocket::add_to_linker(linker),
-            Protocol::Sse => sse::add_to_linker(linker),
-            Protocol::Tcp => tcp::add_to_linker(linker),
-            Protocol::Udp => udp::add_to_linker(linker),
+            Protocol::Http => b::http::add_to_linker::<State, NetData>(linker, view),
+            Protocol::Websocket => b::websocket::add_to_linker::<State, NetData>(linker, view),
+            Protocol::Sse => b::sse::add_to_linker::<State, NetData>(linker, view),
+            Protocol::Tcp => b::tcp::add_to_linker::<State, NetData>(linker, view),
+            Protocol::Udp => b::udp::add_to_linker::<State, NetData>(linker, view),
         }
     }
 }

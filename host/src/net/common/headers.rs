@@ -64,6 +64,18 @@ pub fn guest_header(
     Ok((parsed, value))
 }
 
+/// Validates every guest header with [`guest_header`], in order.
+pub fn guest_headers(
+    headers: &[(String, String)],
+    managed: &[&str],
+    hint: &str,
+) -> Result<Vec<(HeaderName, HeaderValue)>, NetError> {
+    headers
+        .iter()
+        .map(|(name, value)| guest_header(name, value, managed, hint))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,4 +6,29 @@ pub mod headers;
 pub mod inbox;
 pub mod options;
 pub mod tls;
+pub mod url;
 pub mod wire;
+
+/// The `subscribe` and `drop` methods every pollable `sandnet:net` resource
+/// has, for its `Host<Resource>` impl on [`NetView`](crate::net::NetView):
+/// a pollable over the host value (which implements `Pollable`), and removal
+/// from the table, which closes whatever the value holds.
+macro_rules! pollable_resource_methods {
+    ($resource:ty) => {
+        async fn subscribe(
+            &mut self,
+            this: wasmtime::component::Resource<$resource>,
+        ) -> wasmtime::Result<wasmtime::component::Resource<wasmtime_wasi::p2::DynPollable>> {
+            wasmtime_wasi::p2::subscribe(self.table, this)
+        }
+
+        async fn drop(
+            &mut self,
+            this: wasmtime::component::Resource<$resource>,
+        ) -> wasmtime::Result<()> {
+            self.table.delete(this)?;
+            Ok(())
+        }
+    };
+}
+pub(crate) use pollable_resource_methods;

@@ -28,7 +28,8 @@ use url::Url;
 
 use crate::error::{NetError, TimeoutKind};
 use crate::guard::{ConnectionPermit, Granted, Guard};
-use crate::net::common::headers::{guest_header, is_framing};
+use crate::net::common::headers::{guest_headers, is_framing};
+use crate::net::common::url::intake;
 use crate::net::common::wire;
 use sandnet_policy::Limit;
 
@@ -105,23 +106,9 @@ impl RequestSpec {
         body: Option<Vec<u8>>,
     ) -> Result<Self, NetError> {
         let method = canonical_method(method)?;
-        let url = Url::parse(url)
-            .map_err(|e| NetError::InvalidArgument(format!("invalid URL {url:?}: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(NetError::InvalidArgument(format!(
-                "URL {url} has scheme {:?}; the http interface takes http:// or https:// URLs",
-                url.scheme()
-            )));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(NetError::InvalidArgument(format!(
-                "URL {:?} carries credentials before the host; send them in an authorization header instead",
-                url.host_str().unwrap_or_default()
-            )));
-        }
+        let url = intake(url, "http", &["http", "https"])?;
         let mut map = HeaderMap::with_capacity(headers.len());
-        for (name, value) in headers {
-            let (name, value) = guest_header(name, value, &[], "remove it from the request")?;
+        for (name, value) in guest_headers(headers, &[], "remove it from the request")? {
             map.append(name, value);
         }
         Ok(RequestSpec {

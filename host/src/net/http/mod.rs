@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use sandnet_policy::Limits;
 use tokio::task::JoinHandle;
-use wasmtime::component::{Linker, Resource};
-use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
+use wasmtime::component::Resource;
+use wasmtime_wasi::p2::Pollable;
 
 use crate::bindings::http::{
     self as wit, Host, HostIncomingResponse, HostOutgoingBody, HostPendingResponse,
@@ -19,18 +19,13 @@ use crate::bindings::http::{
 use crate::bindings::types::Headers;
 use crate::error::{HostError, NetError, TimeoutKind};
 use crate::net::common::options::{opt_in, tighten, tighten_ms};
+use crate::net::common::pollable_resource_methods;
 use client::{
     BodyReader, Exchange, MAX_READ_CHUNK, RequestSpec, Settings, UploadSender, header_text,
 };
 use sandnet_policy::Limit;
 
-use crate::net::{NetData, NetView};
-use crate::state::State;
-
-/// Adds `sandnet:net/http` to the linker.
-pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    crate::bindings::http::add_to_linker::<State, NetData>(linker, State::net_view)
-}
+use crate::net::NetView;
 
 /// A response whose body the guest reads in chunks (`incoming-response`).
 #[derive(Debug)]
@@ -284,27 +279,10 @@ impl HostIncomingResponse for NetView<'_> {
             .map(|chunk: Bytes| chunk.to_vec()))
     }
 
-    async fn subscribe(
-        &mut self,
-        this: Resource<IncomingResponse>,
-    ) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table, this)
-    }
-
-    async fn drop(&mut self, this: Resource<IncomingResponse>) -> wasmtime::Result<()> {
-        self.table.delete(this)?;
-        Ok(())
-    }
+    pollable_resource_methods!(IncomingResponse);
 }
 
 impl HostPendingResponse for NetView<'_> {
-    async fn subscribe(
-        &mut self,
-        this: Resource<PendingResponse>,
-    ) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table, this)
-    }
-
     async fn get(
         &mut self,
         this: Resource<PendingResponse>,
@@ -329,10 +307,7 @@ impl HostPendingResponse for NetView<'_> {
         }))
     }
 
-    async fn drop(&mut self, this: Resource<PendingResponse>) -> wasmtime::Result<()> {
-        self.table.delete(this)?;
-        Ok(())
-    }
+    pollable_resource_methods!(PendingResponse);
 }
 
 impl HostOutgoingBody for NetView<'_> {
@@ -381,13 +356,6 @@ impl HostOutgoingBody for NetView<'_> {
         }
     }
 
-    async fn subscribe(
-        &mut self,
-        this: Resource<OutgoingBody>,
-    ) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table, this)
-    }
-
     async fn progress(&mut self, this: Resource<OutgoingBody>) -> wasmtime::Result<wit::Progress> {
         let body = self.table.get(&this)?;
         let sent = body
@@ -421,8 +389,5 @@ impl HostOutgoingBody for NetView<'_> {
         Ok(self.table.push(PendingResponse::Running(task))?)
     }
 
-    async fn drop(&mut self, this: Resource<OutgoingBody>) -> wasmtime::Result<()> {
-        self.table.delete(this)?;
-        Ok(())
-    }
+    pollable_resource_methods!(OutgoingBody);
 }

@@ -6,14 +6,14 @@ pub mod stream;
 
 use std::sync::Arc;
 
-use wasmtime::component::{Linker, Resource};
-use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
+use wasmtime::component::Resource;
+use wasmtime_wasi::p2::Pollable;
 
 use crate::bindings::sse::{self as wit, Host, HostEventStream};
 use crate::error::HostError;
+use crate::net::NetView;
 use crate::net::common::options::opt_in;
-use crate::net::{NetData, NetView};
-use crate::state::State;
+use crate::net::common::pollable_resource_methods;
 use parser::Event;
 use stream::{self as core, SseSettings, SseSpec, StreamHandle};
 
@@ -26,11 +26,6 @@ impl Pollable for EventStream {
     async fn ready(&mut self) {
         self.0.inbox.ready().await;
     }
-}
-
-/// Adds the interface to the linker.
-pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    crate::bindings::sse::add_to_linker::<State, NetData>(linker, State::net_view)
 }
 
 fn to_wit(event: Event) -> wit::Event {
@@ -85,15 +80,5 @@ impl HostEventStream for NetView<'_> {
         Ok(event.map(to_wit))
     }
 
-    async fn subscribe(
-        &mut self,
-        this: Resource<EventStream>,
-    ) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table, this)
-    }
-
-    async fn drop(&mut self, this: Resource<EventStream>) -> wasmtime::Result<()> {
-        self.table.delete(this)?;
-        Ok(())
-    }
+    pollable_resource_methods!(EventStream);
 }

@@ -26,9 +26,10 @@ use url::Url;
 use super::parser::{Event, Parser};
 use crate::error::{NetError, TimeoutKind};
 use crate::guard::{Granted, Guard};
-use crate::net::common::headers::guest_header;
+use crate::net::common::headers::guest_headers;
 use crate::net::common::inbox::{AbortOnDrop, Inbox};
 use crate::net::common::tls::{self, Io};
+use crate::net::common::url::intake;
 use crate::net::common::wire;
 use sandnet_policy::Limit;
 
@@ -64,30 +65,9 @@ pub struct SseSpec {
 impl SseSpec {
     /// Validates the guest's URL and headers; options come from the caller.
     pub fn new(url: &str, headers: &[(String, String)]) -> Result<Self, NetError> {
-        let parsed = Url::parse(url)
-            .map_err(|e| NetError::InvalidArgument(format!("invalid URL {url:?}: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(NetError::InvalidArgument(format!(
-                "URL {url:?} has scheme {:?}; the sse interface takes http:// or https:// URLs",
-                parsed.scheme()
-            )));
-        }
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(NetError::InvalidArgument(format!(
-                "URL {:?} carries credentials before the host; send them in an authorization header instead",
-                parsed.host_str().unwrap_or_default()
-            )));
-        }
+        let parsed = intake(url, "sse", &["http", "https"])?;
         sse_target(&parsed)?;
-        let mut checked = Vec::with_capacity(headers.len());
-        for (name, value) in headers {
-            checked.push(guest_header(
-                name,
-                value,
-                &MANAGED_HEADERS,
-                "remove it from the options",
-            )?);
-        }
+        let checked = guest_headers(headers, &MANAGED_HEADERS, "remove it from the options")?;
         Ok(SseSpec {
             url: parsed,
             headers: checked,

@@ -17,12 +17,13 @@ use wasmtime_wasi::sockets::SocketAddrUse;
 use std::net::IpAddr;
 
 use wasmtime::component::Resource;
+use wasmtime_wasi::p2::Pollable;
 use wasmtime_wasi::p2::bindings::sockets::network::{ErrorCode, IpAddress, Network};
-use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 
 use crate::bindings::ip_name_lookup;
 use crate::guard::Guard;
 use crate::net::NetView;
+use crate::net::common::pollable_resource_methods;
 
 /// The check wasmtime-wasi calls before every socket address use.
 pub fn address_check(
@@ -160,15 +161,5 @@ impl ip_name_lookup::HostResolveAddressStream for NetView<'_> {
         })
     }
 
-    async fn subscribe(
-        &mut self,
-        this: Resource<ResolveAddressStream>,
-    ) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table, this)
-    }
-
-    async fn drop(&mut self, this: Resource<ResolveAddressStream>) -> wasmtime::Result<()> {
-        self.table.delete(this)?;
-        Ok(())
-    }
+    pollable_resource_methods!(ResolveAddressStream);
 }

@@ -418,14 +418,8 @@ impl Acceptor {
     /// `max_connections` slot. Accepted connections idle out after `idle`.
     pub async fn bind(guard: &Arc<Guard>, address: &str, idle: Duration) -> Result<Self, NetError> {
         let target = parse_target(address, &[Scheme::TcpListen], "tcp listener bind")?;
-        let addr = guard.check_listen(&target)?.addr();
-        let permit = guard.try_permit()?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| NetError::Connect(format!("cannot listen on {addr}: {e}")))?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| io_error("local address", &e))?;
+        let grant = guard.check_listen(&target)?;
+        let (listener, local, permit) = guard.listen_tcp(&grant).await?;
         Ok(Acceptor {
             listener,
             target,

@@ -4,21 +4,16 @@
 pub mod conn;
 
 use sandnet_policy::Limits;
-use wasmtime::component::{Linker, Resource};
-use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
+use wasmtime::component::Resource;
+use wasmtime_wasi::p2::Pollable;
 
 use crate::bindings::tcp::{self as wit, Host, HostListener, HostStream};
 use crate::error::HostError;
+use crate::net::NetView;
 use crate::net::common::options::tighten_ms;
-use crate::net::{NetData, NetView};
-use crate::state::State;
+use crate::net::common::pollable_resource_methods;
 
 pub use conn::{Acceptor as Listener, Connection as Stream};
-
-/// Adds `sandnet:net/tcp` to the linker.
-pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    crate::bindings::tcp::add_to_linker::<State, NetData>(linker, State::net_view)
-}
 
 #[wasmtime_wasi::async_trait]
 impl Pollable for Stream {
@@ -91,17 +86,7 @@ impl HostStream for NetView<'_> {
         Ok(stream.shutdown().await?)
     }
 
-    async fn subscribe(
-        &mut self,
-        this: Resource<Stream>,
-    ) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table, this)
-    }
-
-    async fn drop(&mut self, this: Resource<Stream>) -> wasmtime::Result<()> {
-        self.table.delete(this)?;
-        Ok(())
-    }
+    pollable_resource_methods!(Stream);
 }
 
 impl HostListener for NetView<'_> {
@@ -121,15 +106,5 @@ impl HostListener for NetView<'_> {
         Ok(self.table.push(stream)?)
     }
 
-    async fn subscribe(
-        &mut self,
-        this: Resource<Listener>,
-    ) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table, this)
-    }
-
-    async fn drop(&mut self, this: Resource<Listener>) -> wasmtime::Result<()> {
-        self.table.delete(this)?;
-        Ok(())
-    }
+    pollable_resource_methods!(Listener);
 }

@@ -3,21 +3,16 @@
 
 pub mod socket;
 
-use wasmtime::component::{Linker, Resource};
-use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
+use wasmtime::component::Resource;
+use wasmtime_wasi::p2::Pollable;
 
 use crate::bindings::udp::{self as wit, Host, HostSocket};
 use crate::error::HostError;
+use crate::net::NetView;
 use crate::net::common::options::tighten_ms;
-use crate::net::{NetData, NetView};
-use crate::state::State;
+use crate::net::common::pollable_resource_methods;
 
 pub use socket::Socket;
-
-/// Adds `sandnet:net/udp` to the linker.
-pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    crate::bindings::udp::add_to_linker::<State, NetData>(linker, State::net_view)
-}
 
 #[wasmtime_wasi::async_trait]
 impl Pollable for Socket {
@@ -92,15 +87,5 @@ impl HostSocket for NetView<'_> {
         Ok(socket.set_broadcast(enabled)?)
     }
 
-    async fn subscribe(
-        &mut self,
-        this: Resource<Socket>,
-    ) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table, this)
-    }
-
-    async fn drop(&mut self, this: Resource<Socket>) -> wasmtime::Result<()> {
-        self.table.delete(this)?;
-        Ok(())
-    }
+    pollable_resource_methods!(Socket);
 }

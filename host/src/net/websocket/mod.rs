@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sandnet_policy::Limits;
-use wasmtime::component::{Linker, Resource};
-use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
+use wasmtime::component::Resource;
+use wasmtime_wasi::p2::Pollable;
 
 use crate::bindings::websocket::{self as wit, Host, HostConnection, HostListener};
 use crate::error::HostError;
+use crate::net::NetView;
 use crate::net::common::options::tighten_ms;
-use crate::net::{NetData, NetView};
-use crate::state::State;
+use crate::net::common::pollable_resource_methods;
 use session::{
     self as core, Backoff, ClientSpec, ConnState, Handle, ListenerHandle, MIN_BACKOFF,
     MIN_HEARTBEAT, Settings, WsMessage,
@@ -40,11 +40,6 @@ impl Pollable for Listener {
     async fn ready(&mut self) {
         self.0.inbox.ready().await;
     }
-}
-
-/// Adds the interface to the linker.
-pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    crate::bindings::websocket::add_to_linker::<State, NetData>(linker, State::net_view)
 }
 
 fn ms(value: u32) -> Duration {
@@ -160,17 +155,7 @@ impl HostConnection for NetView<'_> {
         Ok(self.table.get_mut(&this)?.0.close(code, reason).await?)
     }
 
-    async fn subscribe(
-        &mut self,
-        this: Resource<Connection>,
-    ) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table, this)
-    }
-
-    async fn drop(&mut self, this: Resource<Connection>) -> wasmtime::Result<()> {
-        self.table.delete(this)?;
-        Ok(())
-    }
+    pollable_resource_methods!(Connection);
 }
 
 impl HostListener for NetView<'_> {
@@ -194,15 +179,5 @@ impl HostListener for NetView<'_> {
         Ok((self.table.push(Connection(accepted.handle))?, peer))
     }
 
-    async fn subscribe(
-        &mut self,
-        this: Resource<Listener>,
-    ) -> wasmtime::Result<Resource<DynPollable>> {
-        subscribe(self.table, this)
-    }
-
-    async fn drop(&mut self, this: Resource<Listener>) -> wasmtime::Result<()> {
-        self.table.delete(this)?;
-        Ok(())
-    }
+    pollable_resource_methods!(Listener);
 }

@@ -31,9 +31,10 @@ use url::Url;
 
 use crate::error::{NetError, TimeoutKind};
 use crate::guard::{ConnectionPermit, Guard};
-use crate::net::common::headers::guest_header;
+use crate::net::common::headers::guest_headers;
 use crate::net::common::inbox::{AbortOnDrop, Inbox};
 use crate::net::common::tls::{self, Io};
+use crate::net::common::url::intake;
 use crate::net::common::wire;
 use sandnet_policy::Limit;
 
@@ -161,20 +162,7 @@ impl ClientSpec {
         headers: &[(String, String)],
         subprotocols: &[String],
     ) -> Result<Self, NetError> {
-        let parsed = Url::parse(url)
-            .map_err(|e| NetError::InvalidArgument(format!("invalid URL {url:?}: {e}")))?;
-        if !matches!(parsed.scheme(), "ws" | "wss") {
-            return Err(NetError::InvalidArgument(format!(
-                "URL {url:?} has scheme {:?}; the websocket interface takes ws:// or wss:// URLs",
-                parsed.scheme()
-            )));
-        }
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(NetError::InvalidArgument(format!(
-                "URL {:?} carries credentials before the host; send them in a header instead",
-                parsed.host_str().unwrap_or_default()
-            )));
-        }
+        let parsed = intake(url, "websocket", &["ws", "wss"])?;
         if parsed.fragment().is_some() {
             return Err(NetError::InvalidArgument(format!(
                 "URL {url:?} has a fragment; WebSocket URLs cannot"
@@ -182,15 +170,11 @@ impl ClientSpec {
         }
         let target = Target::parse(parsed.as_str())
             .map_err(|e| NetError::InvalidArgument(format!("invalid URL {url:?}: {e}")))?;
-        let mut checked = Vec::with_capacity(headers.len());
-        for (name, value) in headers {
-            checked.push(guest_header(
-                name,
-                value,
-                &MANAGED_HEADERS,
-                "use connect-options.subprotocols for subprotocols",
-            )?);
-        }
+        let checked = guest_headers(
+            headers,
+            &MANAGED_HEADERS,
+            "use connect-options.subprotocols for subprotocols",
+        )?;
         for proto in subprotocols {
             let is_token = !proto.is_empty()
                 && proto
@@ -769,14 +753,8 @@ pub async fn bind(
             target.scheme
         )));
     }
-    let addr = guard.check_listen(&target)?.addr();
-    let permit = guard.try_permit()?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| NetError::Connect(format!("cannot listen on {addr}: {e}")))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| NetError::Connect(format!("cannot listen on {addr}: {e}")))?;
+    let grant = guard.check_listen(&target)?;
+    let (listener, local, permit) = guard.listen_tcp(&grant).await?;
     let (tx, inbox) = Inbox::channel(ACCEPT_QUEUE, "WebSocket listener");
     let task = tokio::spawn(accept_loop(guard, listener, target, settings, tx));
     Ok(ListenerHandle {
