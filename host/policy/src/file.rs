@@ -19,15 +19,7 @@ pub struct Policy {
     guests: Vec<GuestPolicy>,
 }
 
-const TOP_KEYS: [&str; 7] = [
-    "guest",
-    "allow",
-    "deny",
-    "env",
-    "ca_bundle",
-    "limits",
-    "denial_detail",
-];
+/// Keys of a `[guest.NAME]` table.
 const GUEST_KEYS: [&str; 6] = [
     "allow",
     "deny",
@@ -36,6 +28,16 @@ const GUEST_KEYS: [&str; 6] = [
     "limits",
     "denial_detail",
 ];
+/// Keys at the top of a file: `guest`, or a single guest's keys.
+const TOP_KEYS: [&str; 7] = {
+    let mut keys = ["guest"; 7];
+    let mut i = 0;
+    while i < GUEST_KEYS.len() {
+        keys[i + 1] = GUEST_KEYS[i];
+        i += 1;
+    }
+    keys
+};
 const RULE_TABLE_KEYS: [&str; 3] = ["rule", "addresses", "peers"];
 
 impl Policy {
@@ -127,6 +129,21 @@ impl Parser<'_> {
         u32::try_from(before.matches('\n').count() + 1).unwrap_or(u32::MAX)
     }
 
+    /// `value` as a table, or the error "`what` must be a table..., found TYPE".
+    fn table<'v, 'i>(
+        &self,
+        value: &'v Spanned<DeValue<'i>>,
+        what: impl FnOnce() -> String,
+    ) -> Result<&'v DeTable<'i>, PolicyError> {
+        match value.get_ref().as_table() {
+            Some(table) => Ok(table),
+            None => self.invalid(
+                value.span().start,
+                format!("{}, found {}", what(), value.get_ref().type_str()),
+            ),
+        }
+    }
+
     fn invalid<T>(&self, offset: usize, message: String) -> Result<T, PolicyError> {
         Err(PolicyError::Invalid {
             file: self.file.to_string(),
@@ -182,15 +199,9 @@ impl Parser<'_> {
                         ),
                     );
                 }
-                let Some(table) = value.get_ref().as_table() else {
-                    return self.invalid(
-                        value.span().start,
-                        format!(
-                            "\"guest\" must be a table of guests like [guest.NAME], found {}",
-                            value.get_ref().type_str()
-                        ),
-                    );
-                };
+                let table = self.table(value, || {
+                    "\"guest\" must be a table of guests like [guest.NAME]".to_owned()
+                })?;
                 if table.is_empty() {
                     return self.invalid(
                         key.span().start,
@@ -210,12 +221,9 @@ impl Parser<'_> {
                             format!("invalid guest name \"{name_text}\" (use letters, digits, \"-\" and \"_\")"),
                         );
                     }
-                    let Some(table) = value.get_ref().as_table() else {
-                        return self.invalid(
-                            value.span().start,
-                            format!("guest \"{name_text}\" must be a table ([guest.{name_text}]), found {}", value.get_ref().type_str()),
-                        );
-                    };
+                    let table = self.table(value, || {
+                        format!("guest \"{name_text}\" must be a table ([guest.{name_text}])")
+                    })?;
                     let context = format!("[guest.{name_text}]");
                     let limits_context = format!("[guest.{name_text}.limits]");
                     guests.push(self.guest(name_text, table, &context, &limits_context)?);
@@ -372,15 +380,7 @@ impl Parser<'_> {
     }
 
     fn limits(&self, value: &Spanned<DeValue<'_>>, context: &str) -> Result<Limits, PolicyError> {
-        let Some(table) = value.get_ref().as_table() else {
-            return self.invalid(
-                value.span().start,
-                format!(
-                    "\"limits\" must be a table ({context}), found {}",
-                    value.get_ref().type_str()
-                ),
-            );
-        };
+        let table = self.table(value, || format!("\"limits\" must be a table ({context})"))?;
         let mut limits = Limits::default();
         for (key, value) in entries(table) {
             let v = match value.get_ref() {
@@ -404,15 +404,9 @@ impl Parser<'_> {
     }
 
     fn env(&self, value: &Spanned<DeValue<'_>>) -> Result<Vec<(String, String)>, PolicyError> {
-        let Some(table) = value.get_ref().as_table() else {
-            return self.invalid(
-                value.span().start,
-                format!(
-                    "\"env\" must be a table like {{ API_TOKEN = \"...\" }}, found {}",
-                    value.get_ref().type_str()
-                ),
-            );
-        };
+        let table = self.table(value, || {
+            "\"env\" must be a table like { API_TOKEN = \"...\" }".to_owned()
+        })?;
         let mut env = Vec::new();
         for (key, value) in entries(table) {
             let name = key.get_ref();

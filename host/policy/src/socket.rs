@@ -100,6 +100,13 @@ impl GuestPolicy {
             .unwrap_or(direct)
     }
 
+    /// Whether any allow rule is of one of `schemes` (the standard sockets are
+    /// linked as usable only for a guest with a `tcp`/`tcp-listen` or
+    /// `udp`/`udp-bind` rule).
+    pub fn allows_any_of(&self, schemes: &[Scheme]) -> bool {
+        self.allow.iter().any(|r| schemes.contains(&r.scheme))
+    }
+
     /// Whether a standard socket may look `name` up: only names a `tcp` or
     /// `udp` allow rule names exactly (after normalisation: case, trailing
     /// dot, IDNA), since a lookup of an arbitrary name would itself carry data

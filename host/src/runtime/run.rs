@@ -120,11 +120,8 @@ impl Runtime {
         let policy = &request.policy;
         wasi.args(&argv)
             .envs(&policy.env)
-            .allow_tcp(wasi_sockets::uses(
-                policy,
-                &[Scheme::Tcp, Scheme::TcpListen],
-            ))
-            .allow_udp(wasi_sockets::uses(policy, &[Scheme::Udp, Scheme::UdpBind]))
+            .allow_tcp(policy.allows_any_of(&[Scheme::Tcp, Scheme::TcpListen]))
+            .allow_udp(policy.allows_any_of(&[Scheme::Udp, Scheme::UdpBind]))
             // Name lookups are served by sandnet's own ip-name-lookup (see `linker`).
             .allow_ip_name_lookup(false)
             .socket_addr_check(wasi_sockets::address_check(Arc::clone(&guard)));

@@ -55,11 +55,6 @@ pub fn address_check(
     }
 }
 
-/// Whether the policy grants any standard-socket protocol at all.
-pub fn uses(policy: &sandnet_policy::GuestPolicy, schemes: &[Scheme]) -> bool {
-    policy.allow.iter().any(|r| schemes.contains(&r.scheme))
-}
-
 /// State of one `wasi:sockets/ip-name-lookup` lookup.
 #[derive(Debug)]
 pub enum ResolveAddressStream {
