@@ -830,3 +830,53 @@ fn two_requests_awaited_together() {
     check!(out.code == Some(1), out);
     check!(out.stderr.contains("timeout"), out);
 }
+
+#[test]
+fn request_body_over_max_body_bytes_is_refused_before_sending() {
+    let srv = Server::http();
+    let dialer = RecordingDialer::new(DialMode::LoopbackOnly);
+    let policy = guest_policy(&format!(
+        "[guest.t]\nallow = [\"POST {}\"]\n[guest.t.limits]\nmax_body_bytes = 1024",
+        srv.url("/echo")
+    ));
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let err = tokio.block_on(async {
+        let guard = Arc::new(Guard::new(policy, guard_with(&[], &dialer, Audit::off())));
+        let client = HttpClient::new(
+            guard,
+            sandnet::net::common::tls::client_config(None).unwrap(),
+        );
+        let settings = Settings {
+            connect: Duration::from_secs(5),
+            first_byte: Duration::from_secs(5),
+            idle: Duration::from_secs(5),
+            deadline: Instant::now() + Duration::from_secs(10),
+            total: Duration::from_secs(10),
+            max_redirects: 0,
+            max_body: 1024,
+        };
+        let spec =
+            RequestSpec::new("POST", &srv.url("/echo"), &[], Some(vec![b'x'; 2048])).unwrap();
+        client.send(spec, settings).await.err()
+    });
+    let err = err.expect("a 2 KiB body under a 1 KiB cap must be refused");
+    assert!(
+        matches!(
+            err,
+            sandnet::error::NetError::LimitExceeded {
+                name: "max_body_bytes",
+                value: 1024
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        dialer.dialed().is_empty(),
+        "nothing may be sent: {:?}",
+        dialer.dialed()
+    );
+    assert_eq!(srv.connections(), 0);
+}

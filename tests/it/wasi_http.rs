@@ -106,3 +106,44 @@ fn refusals_are_audited() {
     assert_eq!(event["decision"], "deny", "{log}");
     assert_eq!(event["target"], srv.url("/nope"), "{log}");
 }
+
+/// The request-body cap and the byte quota hold for standard `wasi:http` as for
+/// `sandnet:net/http`: a body over `max_body_bytes` is refused (before anything
+/// is sent when its length is declared, else when the stream reaches the cap),
+/// and `bytes_out_total` counts the body's bytes, chunked or not: the server
+/// never gets a whole request past either.
+#[test]
+fn request_bodies_meet_max_body_bytes_and_bytes_out_total() {
+    let body = "x".repeat(64);
+    for (limit, mentions) in [
+        ("max_body_bytes = 16", "max_body_bytes"),
+        ("bytes_out_total = 16", "bytes_out_total"),
+    ] {
+        let srv = Server::http();
+        let p = policy(&format!(
+            "allow = [\"POST {}\"]\n[guest.t.limits]\n{limit}",
+            srv.url("/echo")
+        ));
+        let out = run_cli(GUEST, &p, &[], &[&srv.url("/echo"), "POST", &body]);
+        check!(
+            out.code == Some(1),
+            out,
+            "{limit}: the guest's request must fail"
+        );
+        check!(
+            out.stdout.is_empty(),
+            out,
+            "{limit}: no response reached the guest"
+        );
+        check!(
+            srv.requests() == 0,
+            out,
+            "{limit}: the server got a whole request"
+        );
+        check!(
+            out.stderr.contains(mentions),
+            out,
+            "{limit}: sandnet names the limit"
+        );
+    }
+}

@@ -128,6 +128,9 @@ fn report(uri: &str, err: &NetError) {
             ),
             None => tracing::warn!("wasi:http request to {uri} denied: {}", denial.reason),
         },
+        NetError::LimitExceeded { name, value } => tracing::warn!(
+            "wasi:http request to {uri} stopped: limit {name} ({value}) reached; raise limits.{name} in the guest's policy"
+        ),
         other => tracing::info!("wasi:http request to {uri} failed: {other}"),
     }
 }
