@@ -28,6 +28,16 @@ size_of() {
     fi
 }
 
+# Whether output $2 of guest $1 (label "LANG  NAME") is newer than every file
+# under the paths after it (__pycache__ ignored); says so when it is.
+up_to_date() {
+    local label="$1" dst="$2"
+    shift 2
+    [[ -f "$dst" ]] || return 1
+    [[ -z "$(find "$@" -name __pycache__ -prune -o -type f -newer "$dst" -print -quit)" ]] || return 1
+    echo "$label: up to date ${dst#"$root"/} ($(size_of "$dst"))"
+}
+
 # Copies $1 to $2 unless identical, so an unchanged guest keeps its mtime.
 install_if_changed() {
     if ! cmp -s "$1" "$2"; then
@@ -75,10 +85,8 @@ for app in "$root"/guests/python/*/app.py; do
     dir="$(dirname "$app")"
     name="$(basename "$dir")"
     dst="$out_dir/python-$name.wasm"
-    if [[ -f "$dst" ]] &&
-        [[ -z "$(find "$dir" "$root/guests/python/lib" "$root/wit" "$root/guests/python/requirements.txt" \
-            -name __pycache__ -prune -o -type f -newer "$dst" -print -quit)" ]]; then
-        echo "python  $name: up to date ${dst#"$root"/} ($(size_of "$dst"))"
+    if up_to_date "python  $name" "$dst" \
+        "$dir" "$root/guests/python/lib" "$root/wit" "$root/guests/python/requirements.txt"; then
         continue
     fi
     start=$SECONDS
@@ -106,10 +114,8 @@ for app in "$js_dir"/*/app.js; do
     dst="$out_dir/js-$name.wasm"
     # componentize-js output differs between builds, so rebuild only when a
     # source, the WIT or the lockfile is newer than the output.
-    if [[ -f "$dst" ]] &&
-        [[ -z "$(find "$dir" "$js_dir/lib" "$root/wit" "$js_dir/package-lock.json" \
-            -type f -newer "$dst" -print -quit)" ]]; then
-        echo "js      $name: up to date ${dst#"$root"/} ($(size_of "$dst"))"
+    if up_to_date "js      $name" "$dst" \
+        "$dir" "$js_dir/lib" "$root/wit" "$js_dir/package-lock.json"; then
         continue
     fi
     wit="$root/wit"
@@ -152,10 +158,8 @@ for main_c in "$c_dir"/*/main.c; do
     dir="$(dirname "$main_c")"
     name="$(basename "$dir")"
     dst="$out_dir/c-$name.wasm"
-    if [[ -f "$dst" ]] &&
-        [[ -z "$(find "$dir" "$c_dir/include" "$c_dir/lib" "$c_dir/adapter/Cargo.lock" "$root/wit" \
-            -type f -newer "$dst" -print -quit)" ]]; then
-        echo "c       $name: up to date ${dst#"$root"/} ($(size_of "$dst"))"
+    if up_to_date "c       $name" "$dst" \
+        "$dir" "$c_dir/include" "$c_dir/lib" "$c_dir/adapter/Cargo.lock" "$root/wit"; then
         continue
     fi
     start=$SECONDS

@@ -351,15 +351,15 @@ fn body_cap(guest: &str) {
     check!(out.stdout == format!("200\n{}", "x".repeat(1024)), out);
 }
 
-fn first_byte_timeout(guest: &str) {
+/// A request to a server that accepts and never answers ends with
+/// `timeout: KIND`, well within 10 s, after exactly one connection; `extra`
+/// (policy lines after `allow`) sets the deadline.
+fn assert_times_out(guest: &str, extra: &str, kind: &str) {
     let hole = Server::black_hole();
-    let p = policy(&format!(
-        "allow = [\"{}\"]\n[guest.t.limits]\nfirst_byte_timeout = \"1s\"",
-        hole.url("/ok")
-    ));
+    let p = policy(&format!("allow = [\"{}\"]\n{extra}", hole.url("/ok")));
     let out = run_cli(guest, &p, &[], &[&hole.url("/ok")]);
     check!(out.code == Some(1), out);
-    check!(out.stderr.contains("timeout: first-byte"), out);
+    check!(out.stderr.contains(&format!("timeout: {kind}")), out);
     check!(
         hole.connections() == 1,
         out,
@@ -368,26 +368,22 @@ fn first_byte_timeout(guest: &str) {
     check!(
         out.elapsed < Duration::from_secs(10),
         out,
-        "a 1 s first-byte timeout must end the run quickly"
+        "the deadline set by {extra:?} must end the run quickly (not the policy's 15 s default)"
+    );
+}
+
+fn first_byte_timeout(guest: &str) {
+    assert_times_out(
+        guest,
+        "[guest.t.limits]\nfirst_byte_timeout = \"1s\"",
+        "first-byte",
     );
 }
 
 /// A guest's own timeout (here `HTTP_GET_TIMEOUT_MS`, the `total-timeout-ms`
 /// request option) can tighten the policy's limits.
 fn total_timeout_from_guest_option(guest: &str) {
-    let hole = Server::black_hole();
-    let p = policy(&format!(
-        "allow = [\"{}\"]\nenv = {{ HTTP_GET_TIMEOUT_MS = \"300\" }}",
-        hole.url("/ok")
-    ));
-    let out = run_cli(guest, &p, &[], &[&hole.url("/ok")]);
-    check!(out.code == Some(1), out);
-    check!(out.stderr.contains("timeout: total"), out);
-    check!(
-        out.elapsed < Duration::from_secs(10),
-        out,
-        "the policy's 15 s first-byte default must not apply"
-    );
+    assert_times_out(guest, "env = { HTTP_GET_TIMEOUT_MS = \"300\" }", "total");
 }
 
 // ---------------------------------------------------------------------------
@@ -640,6 +636,28 @@ fn lib_connect_timeout(guest: &str) {
 // Connection reuse. The http-get guests make one request per run, so this drives
 // the guest's HTTP client (one pool per guest) directly, as the http host does.
 
+/// A guest's HTTP client through a recording dialer, as a library user builds it.
+fn lib_client(policy: Arc<sandnet::policy::GuestPolicy>, dialer: &RecordingDialer) -> HttpClient {
+    let guard = Arc::new(Guard::new(policy, guard_with(&[], dialer, Audit::off())));
+    HttpClient::new(
+        guard,
+        sandnet::net::common::tls::client_config(None).unwrap(),
+    )
+}
+
+/// Request settings for library tests: generous timeouts, a 1 KiB body cap.
+fn lib_settings() -> Settings {
+    Settings {
+        connect: Duration::from_secs(5),
+        first_byte: Duration::from_secs(5),
+        idle: Duration::from_secs(5),
+        deadline: Instant::now() + Duration::from_secs(10),
+        total: Duration::from_secs(10),
+        max_redirects: 0,
+        max_body: 1024,
+    }
+}
+
 #[test]
 fn connection_reused_within_a_guest() {
     const REQUESTS: usize = 5;
@@ -652,21 +670,9 @@ fn connection_reused_within_a_guest() {
         .build()
         .unwrap();
     tokio.block_on(async {
-        let guard = Arc::new(Guard::new(policy, guard_with(&[], &dialer, Audit::off())));
-        let client = HttpClient::new(
-            guard,
-            sandnet::net::common::tls::client_config(None).unwrap(),
-        );
+        let client = lib_client(policy, &dialer);
         for i in 0..REQUESTS {
-            let settings = Settings {
-                connect: Duration::from_secs(5),
-                first_byte: Duration::from_secs(5),
-                idle: Duration::from_secs(5),
-                deadline: Instant::now() + Duration::from_secs(10),
-                total: Duration::from_secs(10),
-                max_redirects: 0,
-                max_body: 1024,
-            };
+            let settings = lib_settings();
             let spec = RequestSpec::new("GET", &srv.url("/ok"), &[], None).unwrap();
             let mut exchange = client
                 .send(spec, settings)
@@ -844,20 +850,8 @@ fn request_body_over_max_body_bytes_is_refused_before_sending() {
         .build()
         .unwrap();
     let err = tokio.block_on(async {
-        let guard = Arc::new(Guard::new(policy, guard_with(&[], &dialer, Audit::off())));
-        let client = HttpClient::new(
-            guard,
-            sandnet::net::common::tls::client_config(None).unwrap(),
-        );
-        let settings = Settings {
-            connect: Duration::from_secs(5),
-            first_byte: Duration::from_secs(5),
-            idle: Duration::from_secs(5),
-            deadline: Instant::now() + Duration::from_secs(10),
-            total: Duration::from_secs(10),
-            max_redirects: 0,
-            max_body: 1024,
-        };
+        let client = lib_client(policy, &dialer);
+        let settings = lib_settings();
         let spec =
             RequestSpec::new("POST", &srv.url("/echo"), &[], Some(vec![b'x'; 2048])).unwrap();
         client.send(spec, settings).await.err()
