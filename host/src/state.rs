@@ -2,11 +2,13 @@
 //! memory limiter ([`crate::runtime::MemoryLimiter`]).
 
 use wasmtime::component::ResourceTable;
+use wasmtime_wasi::sockets::WasiSocketsCtxView;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::net::standard::http::StandardHttpGate;
-use crate::net::{NetCtx, NetView};
+use crate::net::standard::sockets_limits::LimitedSocketsView;
+use crate::net::{NetCtx, NetHost, NetView};
 use crate::runtime::limits::MemoryLimiter;
 
 /// Store data for one guest.
@@ -44,12 +46,23 @@ impl WasiView for State {
     }
 }
 
-impl State {
-    /// The view the `sandnet:net` host traits are implemented on.
-    pub fn net_view(&mut self) -> NetView<'_> {
+impl NetHost for State {
+    fn net_view(&mut self) -> NetView<'_> {
         NetView {
             ctx: &mut self.net,
             table: &mut self.table,
+        }
+    }
+
+    fn sockets_view(&mut self) -> LimitedSocketsView<'_> {
+        let net = &mut self.net;
+        LimitedSocketsView {
+            sockets: WasiSocketsCtxView {
+                ctx: self.wasi.sockets(),
+                table: &mut self.table,
+            },
+            guard: &net.guard,
+            state: &mut net.standard_sockets,
         }
     }
 }

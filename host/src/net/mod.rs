@@ -24,7 +24,6 @@ use std::sync::Arc;
 use wasmtime::component::{HasData, Linker, ResourceTable};
 
 use crate::guard::Guard;
-use crate::state::State;
 
 /// Every `sandnet:net` protocol interface this host implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,15 +66,15 @@ impl Protocol {
         Protocol::ALL.into_iter().find(|p| p.wit_name() == name)
     }
 
-    fn add_to_linker(self, linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    fn add_to_linker<T: NetHost>(self, linker: &mut Linker<T>) -> wasmtime::Result<()> {
         use crate::bindings as b;
-        let view = State::net_view;
+        let view = T::net_view;
         match self {
-            Protocol::Http => b::http::add_to_linker::<State, NetData>(linker, view),
-            Protocol::Websocket => b::websocket::add_to_linker::<State, NetData>(linker, view),
-            Protocol::Sse => b::sse::add_to_linker::<State, NetData>(linker, view),
-            Protocol::Tcp => b::tcp::add_to_linker::<State, NetData>(linker, view),
-            Protocol::Udp => b::udp::add_to_linker::<State, NetData>(linker, view),
+            Protocol::Http => b::http::add_to_linker::<T, NetData>(linker, view),
+            Protocol::Websocket => b::websocket::add_to_linker::<T, NetData>(linker, view),
+            Protocol::Sse => b::sse::add_to_linker::<T, NetData>(linker, view),
+            Protocol::Tcp => b::tcp::add_to_linker::<T, NetData>(linker, view),
+            Protocol::Udp => b::udp::add_to_linker::<T, NetData>(linker, view),
         }
     }
 }
@@ -83,16 +82,27 @@ impl Protocol {
 /// Links every `sandnet:net` interface (`types` and each [`Protocol`]) and
 /// replaces wasmtime-wasi's `wasi:sockets` name lookup, TCP and UDP with the
 /// guarded, limited ones. Call after `wasmtime_wasi::p2::add_to_linker_async`.
-pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+pub fn add_to_linker<T: NetHost>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    crate::bindings::ip_name_lookup::add_to_linker::<State, NetData>(linker, State::net_view)?;
+    crate::bindings::ip_name_lookup::add_to_linker::<T, NetData>(linker, T::net_view)?;
     standard::sockets_limits::add_to_linker(linker)?;
     linker.allow_shadowing(false);
-    crate::bindings::types::add_to_linker::<State, NetData>(linker, State::net_view)?;
+    crate::bindings::types::add_to_linker::<T, NetData>(linker, T::net_view)?;
     for protocol in Protocol::ALL {
         protocol.add_to_linker(linker)?;
     }
     Ok(())
+}
+
+/// What a store's data offers so the network interfaces can be linked over it:
+/// the view every `sandnet:net` trait is implemented on, and the view of the
+/// standard sockets (wasmtime-wasi's plus the guest's limit state). The
+/// runtime's store data implements it; `net` never names that type.
+pub trait NetHost: Send + 'static {
+    /// The `sandnet:net` view.
+    fn net_view(&mut self) -> NetView<'_>;
+    /// The standard `wasi:sockets` view, with limits.
+    fn sockets_view(&mut self) -> standard::sockets_limits::LimitedSocketsView<'_>;
 }
 
 /// Per-guest network state: the guard and the protocol clients built on it.

@@ -50,7 +50,7 @@ use wasmtime_wasi::sockets::WasiSocketsCtxView;
 
 use crate::error::NetError;
 use crate::guard::{ConnectionPermit, Guard};
-use crate::state::State;
+use crate::net::NetHost;
 use sandnet_policy::Limit;
 
 /// Per-guest state: the `max_connections` slot each standard socket holds,
@@ -81,22 +81,10 @@ impl HasData for LimitedSockets {
 
 /// Links `wasi:sockets/tcp` and `wasi:sockets/udp` with limits; call with
 /// shadowing allowed, after `wasmtime_wasi::p2::add_to_linker_async`.
-pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
-    tcp::add_to_linker::<State, LimitedSockets>(linker, view)?;
-    udp::add_to_linker::<State, LimitedSockets>(linker, view)?;
+pub fn add_to_linker<T: NetHost>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    tcp::add_to_linker::<T, LimitedSockets>(linker, T::sockets_view)?;
+    udp::add_to_linker::<T, LimitedSockets>(linker, T::sockets_view)?;
     Ok(())
-}
-
-fn view(state: &mut State) -> LimitedSocketsView<'_> {
-    let net = &mut state.net;
-    LimitedSocketsView {
-        sockets: WasiSocketsCtxView {
-            ctx: state.wasi.sockets(),
-            table: &mut state.table,
-        },
-        guard: &net.guard,
-        state: &mut net.standard_sockets,
-    }
 }
 
 /// Logs a refusal with the limit to raise; the guest sees only an error code.
