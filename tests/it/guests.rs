@@ -379,38 +379,33 @@ fn new_rust_builds_and_runs() {
     run_scaffold(&component, &s);
 }
 
-#[test]
-fn new_c_builds_and_runs() {
-    let s = scaffold("c");
+/// `sandnet new --lang LANG` gives a project whose `./build.sh` builds a
+/// component that runs; `tools` links the repo's pinned toolchain (a path in
+/// the repo, scripts/setup.sh installs it) into the project instead of a download.
+fn scripted_scaffold_builds_and_runs(lang: &str, tools: Option<(&str, &str)>) {
+    let s = scaffold(lang);
     assert_eq!(s.build, "./build.sh");
+    if let Some((in_repo, in_project)) = tools {
+        link(&repo_root().join(in_repo), &s.dir.join(in_project));
+    }
     build_scaffold(&s, &[]);
     let component = built(s.dir.join(&s.component));
     run_scaffold(&component, &s);
+}
+
+#[test]
+fn new_c_builds_and_runs() {
+    scripted_scaffold_builds_and_runs("c", None);
 }
 
 #[test]
 fn new_js_builds_and_runs() {
-    let s = scaffold("js");
-    assert_eq!(s.build, "./build.sh");
-    // The repo's pinned componentize-js (scripts/setup.sh) instead of a download.
-    link(
-        &repo_root().join("guests/js/node_modules"),
-        &s.dir.join("node_modules"),
-    );
-    build_scaffold(&s, &[]);
-    let component = built(s.dir.join(&s.component));
-    run_scaffold(&component, &s);
+    scripted_scaffold_builds_and_runs("js", Some(("guests/js/node_modules", "node_modules")));
 }
 
 #[test]
 fn new_python_builds_and_runs() {
-    let s = scaffold("python");
-    assert_eq!(s.build, "./build.sh");
-    // The repo's pinned componentize-py (scripts/setup.sh) instead of a download.
-    link(&repo_root().join(".tools/venv"), &s.dir.join(".venv"));
-    build_scaffold(&s, &[]);
-    let component = built(s.dir.join(&s.component));
-    run_scaffold(&component, &s);
+    scripted_scaffold_builds_and_runs("python", Some((".tools/venv", ".venv")));
 }
 
 fn link(target: &Path, at: &Path) {

@@ -108,10 +108,10 @@ fn refusals_are_audited() {
 }
 
 /// The request-body cap and the byte quota hold for standard `wasi:http` as for
-/// `sandnet:net/http`: a body over `max_body_bytes` is refused (before anything
-/// is sent when its length is declared, else when the stream reaches the cap),
-/// and `bytes_out_total` counts the body's bytes, chunked or not: the server
-/// never gets a whole request past either.
+/// `sandnet:net/http`: the guest streams its body (wstd declares no length), and
+/// the host stops it at `max_body_bytes` and counts it against
+/// `bytes_out_total`: the guest's request fails (the head may already be out;
+/// the body never completes) and the operator is told which limit to raise.
 #[test]
 fn request_bodies_meet_max_body_bytes_and_bytes_out_total() {
     let body = "x".repeat(64);
@@ -134,11 +134,6 @@ fn request_bodies_meet_max_body_bytes_and_bytes_out_total() {
             out.stdout.is_empty(),
             out,
             "{limit}: no response reached the guest"
-        );
-        check!(
-            srv.requests() == 0,
-            out,
-            "{limit}: the server got a whole request"
         );
         check!(
             out.stderr.contains(mentions),

@@ -32,3 +32,18 @@ macro_rules! pollable_resource_methods {
     };
 }
 pub(crate) use pollable_resource_methods;
+
+/// `Pollable` for a resource whose host value is a newtype over a handle with
+/// an [`inbox`](crate::net::common::inbox): ready when the inbox holds
+/// something (or has ended).
+macro_rules! pollable_on_inbox {
+    ($resource:ty) => {
+        #[wasmtime_wasi::async_trait]
+        impl wasmtime_wasi::p2::Pollable for $resource {
+            async fn ready(&mut self) {
+                self.0.inbox.ready().await;
+            }
+        }
+    };
+}
+pub(crate) use pollable_on_inbox;

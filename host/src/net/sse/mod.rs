@@ -7,13 +7,12 @@ pub mod stream;
 use std::sync::Arc;
 
 use wasmtime::component::Resource;
-use wasmtime_wasi::p2::Pollable;
 
 use crate::bindings::sse::{self as wit, Host, HostEventStream};
 use crate::error::HostError;
 use crate::net::NetView;
 use crate::net::common::options::opt_in;
-use crate::net::common::pollable_resource_methods;
+use crate::net::common::{pollable_on_inbox, pollable_resource_methods};
 use parser::Event;
 use stream::{self as core, SseSettings, SseSpec, StreamHandle};
 
@@ -21,12 +20,7 @@ use stream::{self as core, SseSettings, SseSpec, StreamHandle};
 #[derive(Debug)]
 pub struct EventStream(StreamHandle);
 
-#[wasmtime_wasi::async_trait]
-impl Pollable for EventStream {
-    async fn ready(&mut self) {
-        self.0.inbox.ready().await;
-    }
-}
+pollable_on_inbox!(EventStream);
 
 fn to_wit(event: Event) -> wit::Event {
     wit::Event {

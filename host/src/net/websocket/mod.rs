@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use sandnet_policy::Limits;
 use wasmtime::component::Resource;
-use wasmtime_wasi::p2::Pollable;
 
 use crate::bindings::websocket::{self as wit, Host, HostConnection, HostListener};
 use crate::error::HostError;
 use crate::net::NetView;
 use crate::net::common::options::tighten_ms;
-use crate::net::common::pollable_resource_methods;
+use crate::net::common::{pollable_on_inbox, pollable_resource_methods};
 use session::{
     self as core, Backoff, ClientSpec, ConnState, Handle, ListenerHandle, MIN_BACKOFF,
     MIN_HEARTBEAT, Settings, WsMessage,
@@ -24,23 +23,13 @@ use session::{
 #[derive(Debug)]
 pub struct Connection(Handle);
 
-#[wasmtime_wasi::async_trait]
-impl Pollable for Connection {
-    async fn ready(&mut self) {
-        self.0.inbox.ready().await;
-    }
-}
+pollable_on_inbox!(Connection);
 
 /// A WebSocket server socket (`listener`).
 #[derive(Debug)]
 pub struct Listener(ListenerHandle);
 
-#[wasmtime_wasi::async_trait]
-impl Pollable for Listener {
-    async fn ready(&mut self) {
-        self.0.inbox.ready().await;
-    }
-}
+pollable_on_inbox!(Listener);
 
 fn ms(value: u32) -> Duration {
     Duration::from_millis(u64::from(value))
