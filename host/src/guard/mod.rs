@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sandnet_policy::{Decision, Denial, GuestPolicy, Host, Scheme, Target};
+use sandnet_policy::{Decision, Denial, GuestPolicy, Host, Limit, Scheme, Target};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -31,7 +31,6 @@ pub use dialer::{Dialer, TcpDialer};
 pub use rate::TokenBucket;
 use resolver::normalise_name;
 pub use resolver::{Resolver, SystemResolver};
-use sandnet_policy::Limit;
 
 /// One of the guest's `max_connections` slots; the slot frees when this drops,
 /// so it must live exactly as long as the connection it was taken for.

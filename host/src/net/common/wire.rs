@@ -18,12 +18,7 @@ use crate::error::NetError;
 /// the canonical host, the port only when it is not the scheme's default, and
 /// never user info.
 pub fn authority(target: &Target) -> String {
-    let default = match target.scheme {
-        Scheme::SseHttp => Some(80),
-        Scheme::SseHttps => Some(443),
-        other => other.default_port(),
-    };
-    if default == Some(target.port) {
+    if target.scheme.default_port() == Some(target.port) {
         target.host.to_string()
     } else {
         format!("{}:{}", target.host, target.port)

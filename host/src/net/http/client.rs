@@ -21,7 +21,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use sandnet_policy::{Denial, Scheme, Target};
+use sandnet_policy::{Denial, Limit, Scheme, Target};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use url::Url;
@@ -31,7 +31,6 @@ use crate::guard::{ConnectionPermit, Granted, Guard};
 use crate::net::common::headers::{guest_headers, is_framing};
 use crate::net::common::url::intake;
 use crate::net::common::wire;
-use sandnet_policy::Limit;
 
 /// Largest chunk one `read` call hands to the guest.
 pub const MAX_READ_CHUNK: u32 = 1024 * 1024;
@@ -125,7 +124,8 @@ impl RequestSpec {
 /// server could treat `get` apart from the `GET` the policy judged; sandnet sends
 /// the upper-case form it checked.
 pub fn canonical_method(method: &str) -> Result<Method, NetError> {
-    let upper = method.to_ascii_uppercase();
+    let upper = sandnet_policy::canonical_method(method)
+        .map_err(|_| NetError::InvalidArgument(format!("invalid method {method:?}")))?;
     let parsed = Method::from_bytes(upper.as_bytes())
         .map_err(|_| NetError::InvalidArgument(format!("invalid method {method:?}")))?;
     if parsed == Method::CONNECT {

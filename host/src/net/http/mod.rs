@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sandnet_policy::Limits;
+use sandnet_policy::{Limit, Limits};
 use tokio::task::JoinHandle;
 use wasmtime::component::Resource;
 use wasmtime_wasi::p2::Pollable;
@@ -23,7 +23,6 @@ use crate::net::common::pollable_resource_methods;
 use client::{
     BodyReader, Exchange, MAX_READ_CHUNK, RequestSpec, Settings, UploadSender, header_text,
 };
-use sandnet_policy::Limit;
 
 use crate::net::NetView;
 

@@ -19,7 +19,7 @@ use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use sandnet_policy::{Denial, Target};
+use sandnet_policy::{Denial, Limit, Target};
 use tokio::sync::mpsc;
 use url::Url;
 
@@ -31,7 +31,6 @@ use crate::net::common::inbox::{AbortOnDrop, Inbox};
 use crate::net::common::tls::{self, Io};
 use crate::net::common::url::intake;
 use crate::net::common::wire;
-use sandnet_policy::Limit;
 
 /// Reconnection delay when the stream never sent `retry` (the WHATWG default
 /// is implementation-defined; browsers use about 3 s).

@@ -32,6 +32,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use sandnet_policy::Limit;
 use wasmtime::component::{HasData, Linker, Resource};
 use wasmtime_wasi::p2::bindings::sockets::network::{
     self, ErrorCode, IpAddressFamily, IpSocketAddress, Network,
@@ -51,7 +52,6 @@ use wasmtime_wasi::sockets::WasiSocketsCtxView;
 use crate::error::NetError;
 use crate::guard::{ConnectionPermit, Guard};
 use crate::net::NetHost;
-use sandnet_policy::Limit;
 
 /// Per-guest state: the `max_connections` slot each standard socket holds,
 /// keyed by the socket resource's table index and released when the guest

@@ -7,14 +7,13 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sandnet_policy::{Denial, Host, Scheme, Target, canonical_ip};
+use sandnet_policy::{Denial, Host, Limit, Scheme, Target, canonical_ip};
 use socket2::{Domain, Protocol, SockRef, Type};
 use tokio::net::UdpSocket;
 
 use crate::audit::{AuditEvent, Verdict};
 use crate::error::{NetError, TimeoutKind};
 use crate::guard::{ConnectionPermit, Guard};
-use sandnet_policy::Limit;
 
 /// Largest UDP payload the host can receive at all (IPv4 limit 65507, IPv6 jumbo aside).
 const MAX_UDP_PAYLOAD: usize = 65_535;

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use http::header::{HeaderName, HeaderValue};
-use sandnet_policy::{Scheme, Target};
+use sandnet_policy::{Limit, Scheme, Target};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -36,7 +36,6 @@ use crate::net::common::inbox::{AbortOnDrop, Inbox};
 use crate::net::common::tls::{self, Io};
 use crate::net::common::url::intake;
 use crate::net::common::wire;
-use sandnet_policy::Limit;
 
 /// Messages a connection may hold for the guest before it stops reading
 /// (memory per connection is at most this many times `max_ws_message_bytes`).
