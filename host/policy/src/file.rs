@@ -1,6 +1,6 @@
 //! Reading a policy file: TOML with line-precise errors into one [`GuestPolicy`] per guest.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
@@ -10,6 +10,7 @@ use crate::error::PolicyError;
 use crate::error::RuleError;
 use crate::guest::GuestPolicy;
 use crate::limits::{LimitValue, Limits, SetError};
+use crate::program::{MAX_INSTANCES, Program, Restart};
 use crate::rule::Rule;
 
 /// A parsed policy file: one or more guests.
@@ -20,17 +21,21 @@ pub struct Policy {
 }
 
 /// Keys of a `[guest.NAME]` table.
-const GUEST_KEYS: [&str; 6] = [
+const GUEST_KEYS: [&str; 10] = [
     "allow",
     "deny",
     "env",
     "ca_bundle",
     "limits",
     "denial_detail",
+    "component",
+    "args",
+    "restart",
+    "instances",
 ];
 /// Keys at the top of a file: `guest`, or a single guest's keys.
-const TOP_KEYS: [&str; 7] = {
-    let mut keys = ["guest"; 7];
+const TOP_KEYS: [&str; 11] = {
+    let mut keys = ["guest"; 11];
     let mut i = 0;
     while i < GUEST_KEYS.len() {
         keys[i + 1] = GUEST_KEYS[i];
@@ -245,8 +250,56 @@ impl Parser<'_> {
         limits_context: &str,
     ) -> Result<GuestPolicy, PolicyError> {
         let mut guest = GuestPolicy::new(name, self.file);
+        let mut program = ProgramKeys::default();
         for (key, value) in entries(table) {
             match key.get_ref().as_ref() {
+                "component" => {
+                    let Some(path) = value.get_ref().as_str().filter(|p| !p.is_empty()) else {
+                        return self.invalid(
+                            value.span().start,
+                            format!("\"component\" must be a file name string like \"relay.wasm\", found {}", value.get_ref().type_str()),
+                        );
+                    };
+                    program.component = Some(self.relative_path(path));
+                }
+                "args" => {
+                    let hint = "\"args\" must be an array of strings like [\"--interval\", \"5s\"]";
+                    let args = self.string_list(value, hint)?;
+                    program.args = Some((
+                        key.span().start,
+                        args.iter().map(|a| (*a).to_owned()).collect(),
+                    ));
+                }
+                "restart" => {
+                    let restart = value.get_ref().as_str().and_then(Restart::parse);
+                    let Some(restart) = restart else {
+                        return self.invalid(
+                            value.span().start,
+                            format!(
+                                "invalid restart {} (expected one of \"{}\")",
+                                describe(value.get_ref()),
+                                Restart::NAMES.join("\", \"")
+                            ),
+                        );
+                    };
+                    program.restart = Some((key.span().start, restart));
+                }
+                "instances" => {
+                    let count = match value.get_ref() {
+                        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+                            .ok()
+                            .and_then(|n| u32::try_from(n).ok())
+                            .filter(|n| (1..=MAX_INSTANCES).contains(n)),
+                        _ => None,
+                    };
+                    let Some(count) = count else {
+                        return self.invalid(
+                            value.span().start,
+                            format!("invalid instances {} (expected an integer from 1 to {MAX_INSTANCES})", describe(value.get_ref())),
+                        );
+                    };
+                    program.instances = Some((key.span().start, count));
+                }
                 "allow" => guest.allow = self.rules(value, "allow")?,
                 "deny" => guest.deny = self.rules(value, "deny")?,
                 "limits" => guest.limits = self.limits(value, limits_context)?,
@@ -278,16 +331,47 @@ impl Parser<'_> {
                             format!("\"ca_bundle\" must be a file name string like \"ca.pem\", found {}", value.get_ref().type_str()),
                         );
                     };
-                    let path = Path::new(path);
-                    guest.ca_bundle = Some(match self.base {
-                        Some(base) if path.is_relative() => base.join(path),
-                        _ => path.to_path_buf(),
-                    });
+                    guest.ca_bundle = Some(self.relative_path(path));
                 }
                 _ => return Err(self.unknown_key(key, context, &GUEST_KEYS)),
             }
         }
+        guest.program = self.program(program, context)?;
         Ok(guest)
+    }
+
+    /// `path` relative to the policy file's directory (kept as written for parsed text).
+    fn relative_path(&self, path: &str) -> PathBuf {
+        let path = Path::new(path);
+        match self.base {
+            Some(base) if path.is_relative() => base.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
+
+    /// The program keys of a guest table; `args`, `restart` and `instances`
+    /// only make sense with a `component`.
+    fn program(&self, keys: ProgramKeys, context: &str) -> Result<Option<Program>, PolicyError> {
+        let Some(component) = keys.component else {
+            let stray = [
+                keys.args.as_ref().map(|(at, _)| (*at, "args")),
+                keys.restart.map(|(at, _)| (at, "restart")),
+                keys.instances.map(|(at, _)| (at, "instances")),
+            ];
+            if let Some((at, key)) = stray.into_iter().flatten().min_by_key(|(at, _)| *at) {
+                return self.invalid(
+                    at,
+                    format!("\"{key}\" in {context} needs a component to run; add component = \"guest.wasm\""),
+                );
+            }
+            return Ok(None);
+        };
+        Ok(Some(Program {
+            component,
+            args: keys.args.map(|(_, a)| a).unwrap_or_default(),
+            restart: keys.restart.map(|(_, r)| r).unwrap_or_default(),
+            instances: keys.instances.map_or(1, |(_, n)| n),
+        }))
     }
 
     fn rules(&self, value: &Spanned<DeValue<'_>>, list: &str) -> Result<Vec<Rule>, PolicyError> {
@@ -428,6 +512,24 @@ impl Parser<'_> {
             env.push((name.to_string(), v.to_string()));
         }
         Ok(env)
+    }
+}
+
+/// The program keys of one guest table, with where each was written.
+#[derive(Default)]
+struct ProgramKeys {
+    component: Option<PathBuf>,
+    args: Option<(usize, Vec<String>)>,
+    restart: Option<(usize, Restart)>,
+    instances: Option<(usize, u32)>,
+}
+
+/// A TOML value for a message: strings quoted, others by type.
+fn describe(value: &DeValue<'_>) -> String {
+    match value {
+        DeValue::String(s) => format!("\"{s}\""),
+        DeValue::Integer(i) => i.as_str().to_owned(),
+        other => format!("of type {}", other.type_str()),
     }
 }
 

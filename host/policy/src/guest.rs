@@ -9,6 +9,7 @@ use crate::decision::{Decision, Denial, DenialDetail, RuleList, RuleRef};
 use crate::host::{Host, HostPattern};
 use crate::limits::Limits;
 use crate::path::PathPattern;
+use crate::program::Program;
 use crate::rule::Rule;
 use crate::scheme::Scheme;
 use crate::target::Target;
@@ -33,6 +34,9 @@ pub struct GuestPolicy {
     pub ca_bundle: Option<PathBuf>,
     /// How much of a denial the guest sees (`denial_detail`); see [`GuestPolicy::guest_denial`].
     pub denial_detail: DenialDetail,
+    /// What `sandnet up` runs for this guest (`component`, `args`, `restart`,
+    /// `instances`); `None` when the table names no component.
+    pub program: Option<Program>,
 }
 
 fn rule_ref(rule: &Rule, list: RuleList) -> RuleRef {
@@ -55,6 +59,7 @@ impl GuestPolicy {
             env: Vec::new(),
             ca_bundle: None,
             denial_detail: DenialDetail::Full,
+            program: None,
         }
     }
 

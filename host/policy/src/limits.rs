@@ -7,8 +7,10 @@ use std::time::Duration;
 pub struct Limits {
     /// `memory`: linear memory cap. Default 256 MiB.
     pub memory_bytes: u64,
-    /// `wall_time`: wall-clock deadline for the whole run. Default 300 s.
-    pub wall_time: Duration,
+    /// `wall_time`: wall-clock deadline for one run (`None`: `"unlimited"`). Default 300 s.
+    pub wall_time: Option<Duration>,
+    /// `cpu_time`: CPU time one run may consume. Default unlimited.
+    pub cpu_time: Option<Duration>,
     /// `max_connections`: concurrent connections. Default 16.
     pub max_connections: u32,
     /// `max_body_bytes`: largest request or buffered response body. Default 10 MiB.
@@ -49,7 +51,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             memory_bytes: 256 * MIB,
-            wall_time: Duration::from_secs(300),
+            wall_time: Some(Duration::from_secs(300)),
+            cpu_time: None,
             max_connections: 16,
             max_body_bytes: 10 * MIB,
             connect_timeout: Duration::from_secs(5),
@@ -107,8 +110,10 @@ pub(crate) enum SetError {
 pub enum Limit {
     /// `memory` (also `memory_bytes`): linear memory cap.
     Memory,
-    /// `wall_time`: wall-clock deadline for the whole run.
+    /// `wall_time`: wall-clock deadline for one run.
     WallTime,
+    /// `cpu_time`: CPU time one run may consume.
+    CpuTime,
     /// `max_connections`: concurrent connections.
     MaxConnections,
     /// `max_body_bytes`: largest request or buffered response body.
@@ -156,9 +161,10 @@ pub enum LimitKind {
 
 impl Limit {
     /// Every limit, in the order messages and docs list them.
-    pub const ALL: [Limit; 18] = [
+    pub const ALL: [Limit; 19] = [
         Limit::Memory,
         Limit::WallTime,
+        Limit::CpuTime,
         Limit::MaxConnections,
         Limit::MaxBodyBytes,
         Limit::ConnectTimeout,
@@ -182,6 +188,7 @@ impl Limit {
         match self {
             Limit::Memory => "memory",
             Limit::WallTime => "wall_time",
+            Limit::CpuTime => "cpu_time",
             Limit::MaxConnections => "max_connections",
             Limit::MaxBodyBytes => "max_body_bytes",
             Limit::ConnectTimeout => "connect_timeout",
@@ -221,6 +228,7 @@ impl Limit {
             | Limit::MaxSseEventBytes
             | Limit::MaxDatagramBytes => LimitKind::Size,
             Limit::WallTime
+            | Limit::CpuTime
             | Limit::ConnectTimeout
             | Limit::FirstByteTimeout
             | Limit::RequestTimeout
@@ -233,11 +241,29 @@ impl Limit {
         }
     }
 
+    /// Whether the limit can be switched off with `"unlimited"`.
+    pub fn may_be_unlimited(self) -> bool {
+        matches!(
+            self,
+            Limit::WallTime
+                | Limit::CpuTime
+                | Limit::RequestsPerSecond
+                | Limit::BytesOutTotal
+                | Limit::BytesInTotal
+                | Limit::DatagramsPerSecond
+        )
+    }
+
     /// What it limits, one sentence.
     pub fn meaning(self) -> &'static str {
         match self {
             Limit::Memory => "Linear memory cap of the guest.",
-            Limit::WallTime => "Wall-clock deadline for the whole run.",
+            Limit::WallTime => {
+                "Wall-clock deadline for one run (a restart starts a new one); \"unlimited\" for long-lived guests."
+            }
+            Limit::CpuTime => {
+                "CPU time one run may consume (counted while the guest's code runs, not while it waits)."
+            }
             Limit::MaxConnections => "Concurrent connections.",
             Limit::MaxBodyBytes => "Largest request or buffered response body.",
             Limit::ConnectTimeout => "TCP + TLS connect.",
@@ -267,7 +293,8 @@ impl Limit {
         let opt = |v: Option<String>| v.unwrap_or_else(|| "unlimited".to_string());
         match self {
             Limit::Memory => size(limits.memory_bytes),
-            Limit::WallTime => dur(limits.wall_time),
+            Limit::WallTime => opt(limits.wall_time.map(dur)),
+            Limit::CpuTime => opt(limits.cpu_time.map(dur)),
             Limit::MaxConnections => limits.max_connections.to_string(),
             Limit::MaxBodyBytes => size(limits.max_body_bytes),
             Limit::ConnectTimeout => dur(limits.connect_timeout),
@@ -336,9 +363,10 @@ const COUNT_HINT: &str = "expected a positive integer";
 impl Limits {
     /// The keys a limits table accepts (`memory_bytes` is also accepted for
     /// `memory`): [`Limit::name`] of every [`Limit::ALL`].
-    pub const KEYS: [&'static str; 18] = [
+    pub const KEYS: [&'static str; 19] = [
         "memory",
         "wall_time",
+        "cpu_time",
         "max_connections",
         "max_body_bytes",
         "connect_timeout",
@@ -366,7 +394,12 @@ impl Limits {
                 LimitKind::Duration => "duration",
                 LimitKind::Count => "value",
             };
-            SetError::Invalid(format!("invalid {what} {value} for {key} ({hint})"))
+            let off = if limit.may_be_unlimited() {
+                ", or \"unlimited\""
+            } else {
+                ""
+            };
+            SetError::Invalid(format!("invalid {what} {value} for {key} ({hint}{off})"))
         };
         let size = || {
             match value {
@@ -391,9 +424,12 @@ impl Limits {
             }
             .ok_or_else(|| invalid(COUNT_HINT))
         };
+        // Limits that may be off take the string "unlimited".
+        let unlimited = matches!(value, LimitValue::String("unlimited"));
         match limit {
             Limit::Memory => self.memory_bytes = size()?,
-            Limit::WallTime => self.wall_time = duration()?,
+            Limit::WallTime => self.wall_time = if unlimited { None } else { Some(duration()?) },
+            Limit::CpuTime => self.cpu_time = if unlimited { None } else { Some(duration()?) },
             Limit::MaxConnections => self.max_connections = count(false)?,
             Limit::MaxBodyBytes => self.max_body_bytes = size()?,
             Limit::ConnectTimeout => self.connect_timeout = duration()?,
@@ -401,15 +437,23 @@ impl Limits {
             Limit::RequestTimeout => self.request_timeout = duration()?,
             Limit::ReadTimeout => self.read_timeout = duration()?,
             Limit::MaxRedirects => self.max_redirects = count(true)?,
-            Limit::RequestsPerSecond => self.requests_per_second = Some(count(false)?),
-            Limit::BytesOutTotal => self.bytes_out_total = Some(size()?),
-            Limit::BytesInTotal => self.bytes_in_total = Some(size()?),
+            Limit::RequestsPerSecond => {
+                self.requests_per_second = if unlimited { None } else { Some(count(false)?) }
+            }
+            Limit::BytesOutTotal => {
+                self.bytes_out_total = if unlimited { None } else { Some(size()?) }
+            }
+            Limit::BytesInTotal => {
+                self.bytes_in_total = if unlimited { None } else { Some(size()?) }
+            }
             Limit::MaxWsMessageBytes => self.max_ws_message_bytes = size()?,
             Limit::MaxWsFrameBytes => self.max_ws_frame_bytes = size()?,
             Limit::WsHeartbeat => self.ws_heartbeat = duration()?,
             Limit::MaxSseEventBytes => self.max_sse_event_bytes = size()?,
             Limit::MaxDatagramBytes => self.max_datagram_bytes = size()?,
-            Limit::DatagramsPerSecond => self.datagrams_per_second = Some(count(false)?),
+            Limit::DatagramsPerSecond => {
+                self.datagrams_per_second = if unlimited { None } else { Some(count(false)?) }
+            }
         }
         Ok(())
     }
@@ -526,7 +570,7 @@ mod tests {
             assert_eq!(Limit::parse(limit.name()), Some(limit), "{limit:?}");
         }
         assert_eq!(Limit::parse("memory_bytes"), Some(Limit::Memory));
-        assert_eq!(Limit::parse("cpu_time"), None);
+        assert_eq!(Limit::parse("cpu"), None);
         let table = Limit::docs_table();
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 2 + Limit::ALL.len(), "{table}");
@@ -534,8 +578,8 @@ mod tests {
             "| key | default | meaning |",
             "| --- | --- | --- |",
             "| `memory` | 256 MiB | Linear memory cap of the guest. |",
-            "| `wall_time` | 300s | Wall-clock deadline for the whole run. |",
-            "| `max_connections` | 16 | Concurrent connections. |",
+            "| `wall_time` | 300s | Wall-clock deadline for one run (a restart starts a new one); \"unlimited\" for long-lived guests. |",
+            "| `cpu_time` | unlimited | CPU time one run may consume (counted while the guest's code runs, not while it waits). |",
         ];
         assert_eq!(lines[..5], want, "{table}");
         let tail = [
@@ -568,6 +612,8 @@ mod tests {
             ("bytes_out_total", LimitValue::String("100 MiB")),
             ("wall_time", LimitValue::String("1m")),
             ("max_redirects", LimitValue::Integer(0)),
+            ("cpu_time", LimitValue::String("250ms")),
+            ("bytes_in_total", LimitValue::String("unlimited")),
         ];
         for (key, value) in ok {
             assert_eq!(limits.set(key, value), Ok(()), "{key:?} = {value}");
@@ -576,10 +622,31 @@ mod tests {
         assert_eq!(limits.connect_timeout, Duration::from_secs(2));
         assert_eq!(limits.requests_per_second, Some(20));
         assert_eq!(limits.bytes_out_total, Some(100 * MIB));
-        assert_eq!(limits.wall_time, Duration::from_secs(60));
+        assert_eq!(limits.wall_time, Some(Duration::from_secs(60)));
+        assert_eq!(limits.cpu_time, Some(Duration::from_millis(250)));
+        assert_eq!(limits.bytes_in_total, None);
+        assert_eq!(
+            limits.set("wall_time", LimitValue::String("unlimited")),
+            Ok(())
+        );
+        assert_eq!(limits.wall_time, None);
 
         let bad = [
-            ("cpu_time", LimitValue::String("10s"), SetError::UnknownKey),
+            ("cpu", LimitValue::String("10s"), SetError::UnknownKey),
+            (
+                "memory",
+                LimitValue::String("unlimited"),
+                SetError::Invalid(format!(
+                    "invalid size \"unlimited\" for memory ({SIZE_HINT})"
+                )),
+            ),
+            (
+                "cpu_time",
+                LimitValue::Integer(5),
+                SetError::Invalid(format!(
+                    "invalid duration 5 for cpu_time ({DURATION_HINT}, or \"unlimited\")"
+                )),
+            ),
             (
                 "connect_timeout",
                 LimitValue::Integer(5),

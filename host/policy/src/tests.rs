@@ -143,7 +143,7 @@ fn file_errors() {
         ),
         (
             "[guest.a]\nfoo = 1\n",
-            "policy.toml:2: unknown key \"foo\" in [guest.a] (expected one of allow, deny, env, ca_bundle, limits, denial_detail)",
+            "policy.toml:2: unknown key \"foo\" in [guest.a] (expected one of allow, deny, env, ca_bundle, limits, denial_detail, component, args, restart, instances)",
         ),
         (
             "alow = []\n",
@@ -151,7 +151,7 @@ fn file_errors() {
         ),
         (
             "[guest.a.limits]\nmax_body = \"1 MiB\"\n",
-            "policy.toml:2: unknown key \"max_body\" in [guest.a.limits] (expected one of memory, wall_time, max_connections, max_body_bytes, connect_timeout, first_byte_timeout, request_timeout, read_timeout, max_redirects, requests_per_second, bytes_out_total, bytes_in_total, max_ws_message_bytes, max_ws_frame_bytes, ws_heartbeat, max_sse_event_bytes, max_datagram_bytes, datagrams_per_second)",
+            "policy.toml:2: unknown key \"max_body\" in [guest.a.limits] (expected one of memory, wall_time, cpu_time, max_connections, max_body_bytes, connect_timeout, first_byte_timeout, request_timeout, read_timeout, max_redirects, requests_per_second, bytes_out_total, bytes_in_total, max_ws_message_bytes, max_ws_frame_bytes, ws_heartbeat, max_sse_event_bytes, max_datagram_bytes, datagrams_per_second)",
         ),
         (
             "[guest.a.limits]\nmax_conections = 3\n",
@@ -219,6 +219,66 @@ fn file_errors() {
         ),
     ];
     for (input, want) in cases {
+        let got = Policy::parse(input, "policy.toml")
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert_eq!(got, Err(want.to_string()), "{input:?}");
+    }
+}
+
+#[test]
+fn program_keys() {
+    let text = "[guest.relay]\ncomponent = \"relay.wasm\"\nargs = [\"--every\", \"5s\"]\nrestart = \"on-failure\"\ninstances = 3\n\n[guest.plain]\nallow = []\n";
+    let policy = Policy::parse(text, "policy.toml").unwrap_or_else(|e| panic!("{e}"));
+    let relay = policy
+        .guest(Some("relay"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let want = crate::Program {
+        component: "relay.wasm".into(),
+        args: vec!["--every".into(), "5s".into()],
+        restart: crate::Restart::OnFailure,
+        instances: 3,
+    };
+    assert_eq!(relay.program, Some(want));
+    let plain = policy
+        .guest(Some("plain"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plain.program, None);
+    let defaults =
+        Policy::parse("component = \"a.wasm\"\n", "p.toml").unwrap_or_else(|e| panic!("{e}"));
+    let program = defaults.guest(None).ok().and_then(|g| g.program.clone());
+    assert_eq!(
+        program.map(|p| (p.restart, p.instances, p.args.len())),
+        Some((crate::Restart::Never, 1, 0))
+    );
+
+    let bad = [
+        (
+            "[guest.a]\nrestart = \"always\"\n",
+            "policy.toml:2: \"restart\" in [guest.a] needs a component to run; add component = \"guest.wasm\"",
+        ),
+        (
+            "[guest.a]\ncomponent = \"a.wasm\"\nrestart = \"sometimes\"\n",
+            "policy.toml:3: invalid restart \"sometimes\" (expected one of \"never\", \"on-failure\", \"always\")",
+        ),
+        (
+            "[guest.a]\ncomponent = \"a.wasm\"\ninstances = 0\n",
+            "policy.toml:3: invalid instances 0 (expected an integer from 1 to 1024)",
+        ),
+        (
+            "[guest.a]\ncomponent = \"a.wasm\"\ninstances = \"2\"\n",
+            "policy.toml:3: invalid instances \"2\" (expected an integer from 1 to 1024)",
+        ),
+        (
+            "[guest.a]\ncomponent = 7\n",
+            "policy.toml:2: \"component\" must be a file name string like \"relay.wasm\", found integer",
+        ),
+        (
+            "[guest.a]\ncomponent = \"a.wasm\"\nargs = [1]\n",
+            "policy.toml:3: \"args\" must be an array of strings like [\"--interval\", \"5s\"]",
+        ),
+    ];
+    for (input, want) in bad {
         let got = Policy::parse(input, "policy.toml")
             .map(|_| ())
             .map_err(|e| e.to_string());
@@ -742,12 +802,14 @@ fn from_file_resolves_ca_bundle() {
     let path = dir.join("policy.toml");
     let written = std::fs::write(
         &path,
-        "ca_bundle = \"ca.pem\"\nallow = [\"https://x.example/\"]\n",
+        "ca_bundle = \"ca.pem\"\ncomponent = \"relay.wasm\"\nallow = [\"https://x.example/\"]\n",
     );
     assert!(written.is_ok(), "{written:?}");
     let p = Policy::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
     let g = p.guest(None).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(g.ca_bundle, Some(dir.join("ca.pem")));
+    let component = g.program.as_ref().map(|p| p.component.clone());
+    assert_eq!(component, Some(dir.join("relay.wasm")));
     assert_eq!(p.source(), path.display().to_string());
     let _ = std::fs::remove_dir_all(&dir);
 

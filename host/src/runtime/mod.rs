@@ -2,8 +2,8 @@
 //! epoch-based wall-clock deadline, instantiation and the guest's `wasi:cli/run`.
 //!
 //! One file per concern: `engine` (the wasmtime engine shared by every run, its
-//! epoch ticker and the compile cache), `limits` (memory, tables and wall time,
-//! as the store enforces them), `linker` (the imports a guest is linked
+//! epoch ticker and the compile cache), `limits` (memory, tables, wall time and
+//! CPU time, as the store enforces them), `linker` (the imports a guest is linked
 //! against) and `run` (one run, from building the store to how the guest ended).
 
 mod engine;
@@ -12,6 +12,9 @@ mod linker;
 mod run;
 
 pub use engine::{EPOCH_TICK, Runtime, RuntimeConfig, default_cache_dir};
-pub use limits::{MAX_TABLE_ELEMENTS, MemoryLimitExceeded, MemoryLimiter};
+pub use limits::{CpuClock, MAX_TABLE_ELEMENTS, MemoryLimitExceeded, MemoryLimiter, Metered};
 pub use linker::implements;
-pub use run::{ExitStatus, MAX_CAPTURED_OUTPUT, RunOutcome, RunRequest};
+pub use run::{
+    ExitStatus, GuestIo, MAX_CAPTURED_OUTPUT, PIPE_BUDGET, PreparedRun, RunOutcome, RunRequest,
+    RunStats,
+};

@@ -1,18 +1,25 @@
 //! One run of a guest: builds its store (WASI context, `sandnet:net` state,
-//! limits), instantiates it and calls its `wasi:cli/run`, then tells how it ended.
+//! limits) into a [`PreparedRun`], instantiates it and calls its `wasi:cli/run`
+//! until it ends, a limit stops it or the host does, then tells how it ended.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sandnet_policy::{GuestPolicy, Scheme};
+use tokio::io::{AsyncRead, AsyncWrite};
 use wasmtime::Store;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use super::Runtime;
-use super::limits::{MemoryLimitExceeded, MemoryLimiter, WallTimeReached, arm_wall_time};
+use super::limits::{
+    CpuClock, CpuTimeReached, MemoryLimitExceeded, MemoryLimiter, WallTimeReached, arm_deadlines,
+};
 use crate::exit::Code;
 use crate::guard::{Guard, GuardConfig};
 use crate::net::NetCtx;
@@ -22,6 +29,10 @@ use crate::state::State;
 
 /// Most bytes of stdout/stderr kept per stream when output is captured.
 pub const MAX_CAPTURED_OUTPUT: usize = 16 * 1024 * 1024;
+
+/// Bytes a guest may have in flight to a piped stdout or stderr before its
+/// writes wait (wasmtime-wasi's write budget).
+pub const PIPE_BUDGET: usize = 64 * 1024;
 
 /// Everything one run needs.
 pub struct RunRequest {
@@ -44,10 +55,14 @@ pub enum ExitStatus {
     Exited(i32),
     /// It ran past its `wall_time` limit and was stopped.
     WallTimeExceeded(Duration),
+    /// It consumed more CPU time than its `cpu_time` limit and was stopped.
+    CpuTimeExceeded(Duration),
     /// It tried to grow memory past its `memory` limit and was stopped.
     MemoryExceeded(u64),
     /// It trapped; the message says where and why.
     Trapped(String),
+    /// The host stopped it (shutdown, reload); the text says why.
+    Stopped(String),
 }
 
 impl ExitStatus {
@@ -56,8 +71,29 @@ impl ExitStatus {
         match self {
             ExitStatus::Exited(code) => *code,
             ExitStatus::WallTimeExceeded(_) => Code::WallTimeExceeded.into(),
+            ExitStatus::CpuTimeExceeded(_) => Code::CpuTimeExceeded.into(),
             ExitStatus::MemoryExceeded(_) => Code::MemoryExceeded.into(),
             ExitStatus::Trapped(_) => Code::Trapped.into(),
+            ExitStatus::Stopped(_) => Code::Success.into(),
+        }
+    }
+
+    /// Whether this ending counts as a failure for `restart = "on-failure"`:
+    /// anything but a zero exit or a stop the host asked for.
+    pub fn is_failure(&self) -> bool {
+        !matches!(self, ExitStatus::Exited(0) | ExitStatus::Stopped(_))
+    }
+
+    /// A short machine-friendly reason: `exit`, `wall_time`, `cpu_time`,
+    /// `memory`, `trap` or `stopped` (the `reason` label of restart metrics).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ExitStatus::Exited(_) => "exit",
+            ExitStatus::WallTimeExceeded(_) => "wall_time",
+            ExitStatus::CpuTimeExceeded(_) => "cpu_time",
+            ExitStatus::MemoryExceeded(_) => "memory",
+            ExitStatus::Trapped(_) => "trap",
+            ExitStatus::Stopped(_) => "stopped",
         }
     }
 }
@@ -69,7 +105,13 @@ impl std::fmt::Display for ExitStatus {
             ExitStatus::WallTimeExceeded(limit) => {
                 write!(
                     f,
-                    "guest stopped: ran past its wall_time limit of {limit:?} (raise limits.wall_time in the policy)"
+                    "guest stopped: ran past its wall_time limit of {limit:?} (raise limits.wall_time in the policy, or set it to \"unlimited\" for a long-lived guest)"
+                )
+            }
+            ExitStatus::CpuTimeExceeded(limit) => {
+                write!(
+                    f,
+                    "guest stopped: used more than its cpu_time limit of {limit:?} of CPU (raise limits.cpu_time in the policy)"
                 )
             }
             ExitStatus::MemoryExceeded(limit) => {
@@ -79,6 +121,7 @@ impl std::fmt::Display for ExitStatus {
                 )
             }
             ExitStatus::Trapped(msg) => write!(f, "guest trapped: {msg}"),
+            ExitStatus::Stopped(why) => write!(f, "guest stopped by the host: {why}"),
         }
     }
 }
@@ -94,11 +137,63 @@ pub struct RunOutcome {
     pub stderr: Vec<u8>,
     /// Time spent compiling or loading the component.
     pub load_time: Duration,
+    /// CPU time the guest consumed.
+    pub cpu_time: Duration,
+}
+
+/// Where a guest's stdin, stdout and stderr go.
+pub enum GuestIo {
+    /// As `RunRequest::capture_output` says: the host's own stdout and stderr, or captured.
+    AsRequested,
+    /// Streams the host provides (`sandnet up` prefixes each line with the guest's name).
+    Piped {
+        /// What the guest reads; its end (EOF) is how a host asks a guest to stop.
+        stdin: Box<dyn AsyncRead + Send + Sync>,
+        /// Where the guest's stdout goes.
+        stdout: Box<dyn AsyncWrite + Send + Sync>,
+        /// Where the guest's stderr goes.
+        stderr: Box<dyn AsyncWrite + Send + Sync>,
+    },
+}
+
+/// Live figures of a run in progress, readable from other tasks.
+#[derive(Debug, Clone)]
+pub struct RunStats {
+    /// CPU time consumed so far.
+    pub cpu: CpuClock,
+    /// Linear memory size in bytes (the largest memory).
+    pub memory: Arc<AtomicU64>,
+}
+
+impl RunStats {
+    /// Bytes of linear memory the guest holds.
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory.load(Ordering::Relaxed)
+    }
+}
+
+/// A guest ready to run: store built, component loaded, guard in place.
+pub struct PreparedRun {
+    store: Store<State>,
+    component: Component,
+    linker: Linker<State>,
+    guard: Arc<Guard>,
+    stats: RunStats,
+    deadline: Option<Instant>,
+    limits: sandnet_policy::Limits,
+    captured: Option<(MemoryOutputPipe, MemoryOutputPipe)>,
+    load_time: Duration,
 }
 
 impl Runtime {
     /// Runs the guest to completion under its policy's limits.
     pub async fn run(&self, request: RunRequest) -> anyhow::Result<RunOutcome> {
+        let prepared = self.prepare(request, GuestIo::AsRequested)?;
+        Ok(prepared.run_until(std::future::pending()).await)
+    }
+
+    /// Builds the guest's store and guard without running it.
+    pub fn prepare(&self, request: RunRequest, io: GuestIo) -> anyhow::Result<PreparedRun> {
         let started = Instant::now();
         let component = self.load(&request.component)?;
         let load_time = started.elapsed();
@@ -125,32 +220,89 @@ impl Runtime {
             // Name lookups are served by sandnet's own ip-name-lookup (see `linker`).
             .allow_ip_name_lookup(false)
             .socket_addr_check(wasi_sockets::address_check(Arc::clone(&guard)));
-        let captured = if request.capture_output {
-            let out = MemoryOutputPipe::new(MAX_CAPTURED_OUTPUT);
-            let err = MemoryOutputPipe::new(MAX_CAPTURED_OUTPUT);
-            wasi.stdout(out.clone()).stderr(err.clone());
-            Some((out, err))
-        } else {
-            wasi.inherit_stdout().inherit_stderr();
-            None
-        };
+        let mut captured = None;
+        match io {
+            GuestIo::AsRequested if request.capture_output => {
+                let out = MemoryOutputPipe::new(MAX_CAPTURED_OUTPUT);
+                let err = MemoryOutputPipe::new(MAX_CAPTURED_OUTPUT);
+                wasi.stdout(out.clone()).stderr(err.clone());
+                captured = Some((out, err));
+            }
+            GuestIo::AsRequested => {
+                wasi.inherit_stdout().inherit_stderr();
+            }
+            GuestIo::Piped {
+                stdin,
+                stdout,
+                stderr,
+            } => {
+                wasi.stdin(AsyncStdinStream::new(Box::into_pin(stdin)))
+                    .stdout(AsyncStdoutStream::new(PIPE_BUDGET, Box::into_pin(stdout)))
+                    .stderr(AsyncStdoutStream::new(PIPE_BUDGET, Box::into_pin(stderr)));
+            }
+        }
         let max_bytes = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
+        let limiter = MemoryLimiter::new(max_bytes);
+        let stats = RunStats {
+            cpu: CpuClock::default(),
+            memory: Arc::clone(&limiter.size),
+        };
         let state = State {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             http_gate: StandardHttpGate::new(net.http.clone()),
             net,
-            limiter: MemoryLimiter {
-                max_bytes,
-                hit: false,
-            },
+            limiter,
             http_ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        let deadline = arm_wall_time(&mut store, limits.wall_time);
-
+        let deadline = arm_deadlines(
+            &mut store,
+            limits.wall_time,
+            limits.cpu_time,
+            stats.cpu.clone(),
+        );
         let linker = self.linker(&component)?;
+        Ok(PreparedRun {
+            store,
+            component,
+            linker,
+            guard,
+            stats,
+            deadline,
+            limits,
+            captured,
+            load_time,
+        })
+    }
+}
+
+impl PreparedRun {
+    /// The guest's guard (its policy, counters and audit identity), e.g. to reload its policy.
+    pub fn guard(&self) -> &Arc<Guard> {
+        &self.guard
+    }
+
+    /// Live CPU and memory figures of this run.
+    pub fn stats(&self) -> &RunStats {
+        &self.stats
+    }
+
+    /// Runs the guest until it ends, a limit stops it, or `stop` completes
+    /// (with the reason the host stops it for).
+    pub async fn run_until(self, stop: impl Future<Output = String>) -> RunOutcome {
+        let PreparedRun {
+            mut store,
+            component,
+            linker,
+            stats,
+            deadline,
+            limits,
+            captured,
+            load_time,
+            ..
+        } = self;
         let run = async {
             let command = wasmtime_wasi::p2::bindings::Command::instantiate_async(
                 &mut store, &component, &linker,
@@ -158,23 +310,33 @@ impl Runtime {
             .await?;
             command.wasi_cli_run().call_run(&mut store).await
         };
-        let result = tokio::time::timeout_at(deadline.into(), run).await;
-        let status = match result {
-            Err(_elapsed) => ExitStatus::WallTimeExceeded(limits.wall_time),
-            Ok(Ok(Ok(()))) => ExitStatus::Exited(0),
-            Ok(Ok(Err(()))) => ExitStatus::Exited(1),
-            Ok(Err(err)) => classify_error(&err, store.data().limiter.hit, &limits),
+        let run = stats.cpu.meter(run);
+        let wall = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let status = tokio::select! {
+            result = run => match result {
+                Ok(Ok(())) => ExitStatus::Exited(0),
+                Ok(Err(())) => ExitStatus::Exited(1),
+                Err(err) => classify_error(&err, store.data().limiter.hit, &limits),
+            },
+            () = wall => ExitStatus::WallTimeExceeded(limits.wall_time.unwrap_or_default()),
+            why = stop => ExitStatus::Stopped(why),
         };
         let (stdout, stderr) = match captured {
             Some((out, err)) => (out.contents().to_vec(), err.contents().to_vec()),
             None => (Vec::new(), Vec::new()),
         };
-        Ok(RunOutcome {
+        RunOutcome {
             status,
             stdout,
             stderr,
             load_time,
-        })
+            cpu_time: stats.cpu.used(),
+        }
     }
 }
 
@@ -187,7 +349,10 @@ fn classify_error(
         return ExitStatus::Exited(exit.0);
     }
     if err.downcast_ref::<WallTimeReached>().is_some() {
-        return ExitStatus::WallTimeExceeded(limits.wall_time);
+        return ExitStatus::WallTimeExceeded(limits.wall_time.unwrap_or_default());
+    }
+    if err.downcast_ref::<CpuTimeReached>().is_some() {
+        return ExitStatus::CpuTimeExceeded(limits.cpu_time.unwrap_or_default());
     }
     if memory_hit || err.downcast_ref::<MemoryLimitExceeded>().is_some() {
         return ExitStatus::MemoryExceeded(limits.memory_bytes);
