@@ -13,6 +13,7 @@ pub mod bindings;
 pub mod cli;
 pub mod error;
 pub mod exit;
+pub mod fleet;
 pub mod guard;
 pub mod net;
 pub mod runtime;

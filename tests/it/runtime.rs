@@ -250,3 +250,37 @@ fn cache_dir_writable_by_others_is_not_used() {
         "a world-writable cache must not be written (or trusted)"
     );
 }
+
+#[test]
+fn cpu_time_stops_a_spinning_guest_cli() {
+    let limits = "cpu_time = \"300ms\"\nwall_time = \"60s\"";
+    assert_cli_stopped(limits, "spin", 152, "cpu_time", Duration::from_secs(20));
+}
+
+#[test]
+fn cpu_time_stops_a_spinning_guest_lib() {
+    let status = ExitStatus::CpuTimeExceeded(Duration::from_millis(300));
+    let limits = "cpu_time = \"300ms\"\nwall_time = \"60s\"";
+    assert_lib_stopped(limits, "spin", status, 152, Duration::from_secs(20));
+}
+
+#[test]
+fn cpu_time_does_not_count_waiting() {
+    // A guest that sleeps three times its CPU budget is not stopped by it.
+    let text = "[guest.h]\n[guest.h.limits]\ncpu_time = \"200ms\"\n";
+    let run = run_lib(HOSTILE, text, &["sleep", "600"], lib_guard());
+    check!(run.outcome.status == ExitStatus::Exited(0), run);
+    check!(run.elapsed >= Duration::from_millis(600), run);
+    check!(
+        run.outcome.cpu_time < Duration::from_millis(200),
+        run,
+        "sleeping is not CPU time"
+    );
+}
+
+#[test]
+fn unlimited_wall_time_is_accepted() {
+    let text = "[guest.h]\n[guest.h.limits]\nwall_time = \"unlimited\"\n";
+    let run = run_lib(HOSTILE, text, &["exit", "3"], lib_guard());
+    check!(run.outcome.status == ExitStatus::Exited(3), run);
+}

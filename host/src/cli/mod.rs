@@ -14,6 +14,7 @@ mod check;
 mod explain;
 mod new;
 mod run;
+mod up;
 mod wit;
 
 /// Run untrusted WebAssembly components with network access only where a policy allows.
@@ -36,6 +37,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Run(run::Args),
+    Up(up::Args),
     Check(check::Args),
     Explain(explain::Args),
     Wit(wit::Args),
@@ -48,6 +50,7 @@ pub fn main() -> ExitCode {
     init_tracing();
     match cli.command {
         Command::Run(args) => run::exec(args),
+        Command::Up(args) => up::exec(args),
         Command::Check(args) => check::exec(&args),
         Command::Explain(args) => explain::exec(&args),
         Command::Wit(args) => wit::exec(&args),

@@ -49,7 +49,7 @@ pub(super) struct Args {
     args: Vec<String>,
 }
 
-fn parse_resolve(text: &str) -> Result<(String, IpAddr), String> {
+pub(super) fn parse_resolve(text: &str) -> Result<(String, IpAddr), String> {
     let (name, ip) = text
         .rsplit_once('=')
         .ok_or_else(|| format!("expected NAME=IP, got {text:?}"))?;
@@ -63,7 +63,7 @@ fn parse_resolve(text: &str) -> Result<(String, IpAddr), String> {
     Ok((name.to_owned(), ip))
 }
 
-fn open_audit(spec: Option<&str>) -> anyhow::Result<Audit> {
+pub(super) fn open_audit(spec: Option<&str>) -> anyhow::Result<Audit> {
     Ok(match spec {
         None => Audit::off(),
         Some("-") => Audit::to_writer(Box::new(std::io::stderr())),

@@ -7,6 +7,9 @@
 //! - `hostile env`: prints every environment variable as `NAME=VALUE`, one a line.
 //! - `hostile args`: prints every argument, one a line, starting with argv\[0\].
 //! - `hostile trap`: prints `about to trap` and executes `unreachable` (a crash).
+//! - `hostile sleep MS`: sleeps MS milliseconds (waiting, no CPU), prints `slept`.
+//! - `hostile wait-stdin`: prints `ready`, reads stdin until it ends (how a
+//!   `sandnet up` host asks a guest to stop), prints `bye` and exits 0.
 //!
 //! Bad usage prints a message to stderr and exits 2.
 
@@ -18,7 +21,8 @@ use sandnet_guest::process::exit;
 /// Size of each allocation made by `hostile alloc`.
 const ALLOC_CHUNK: usize = 1 << 20;
 
-const USAGE: &str = "usage: hostile spin | alloc | exit N | env | args | trap";
+const USAGE: &str =
+    "usage: hostile spin | alloc | exit N | env | args | trap | sleep MS | wait-stdin";
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -42,6 +46,14 @@ fn main() {
             format!("{}={}", name.to_string_lossy(), value.to_string_lossy())
         })),
         ["args", ..] => print_lines(args.iter().cloned()),
+        ["sleep", ms] => match ms.parse::<u64>() {
+            Ok(ms) => {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                print_lines(std::iter::once("slept".to_owned()));
+            }
+            Err(_) => usage(&format!("sleep {ms:?} is not a number of milliseconds")),
+        },
+        ["wait-stdin"] => wait_stdin(),
         _ => usage(USAGE),
     }
 }
@@ -62,6 +74,16 @@ fn alloc() -> ! {
         let chunk = vec![0xa5u8; ALLOC_CHUNK];
         hoard.push(black_box(chunk));
     }
+}
+
+/// Announces itself, then waits for stdin to end and says goodbye.
+fn wait_stdin() {
+    print_lines(std::iter::once("ready".to_owned()));
+    let mut sink = Vec::new();
+    if std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink).is_err() {
+        exit(1);
+    }
+    print_lines(std::iter::once("bye".to_owned()));
 }
 
 fn print_lines(lines: impl Iterator<Item = String>) {

@@ -1,0 +1,224 @@
+//! `sandnet up`: runs every guest of a policy file that names a component, in
+//! one process, until SIGINT or SIGTERM; SIGHUP (or `--watch`) reloads the
+//! policy, SIGUSR1 prints a status line per instance.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use sandnet_policy::{Policy, parse_duration};
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::run::{open_audit, parse_resolve};
+use super::{fail, load_policy};
+use crate::exit::Code;
+use crate::fleet::{Event, EventKind, Fleet, FleetConfig, InstanceStatus};
+use crate::guard::{GuardConfig, SystemResolver, TcpDialer};
+use crate::runtime::{Runtime, RuntimeConfig, default_cache_dir};
+
+/// How often `--watch` looks at the policy file.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+
+/// Run every guest of a policy file that names a component, supervised.
+///
+/// Each `[guest.NAME]` table with `component = "file.wasm"` runs in its own
+/// store with its own scopes, limits and audit identity; `restart` says
+/// whether it starts again when it ends. Output lines are prefixed with the
+/// guest's name. SIGINT/SIGTERM stop the guests (their stdin ends at once;
+/// after --grace they are stopped) and exit 0; SIGHUP reloads the policy;
+/// SIGUSR1 prints a status line per instance. See docs/hosting.md.
+///
+/// Example: sandnet up fleet.toml --metrics 127.0.0.1:9464
+#[derive(Debug, clap::Args)]
+pub(super) struct Args {
+    /// The policy file; guests naming a `component` are started.
+    policy: PathBuf,
+    /// Write one JSON line per network decision to FILE (`-` for stderr).
+    #[arg(long, value_name = "FILE|-")]
+    audit: Option<String>,
+    /// Answer lookups of NAME with IP instead of asking DNS (checked against
+    /// the policy as usual). Repeatable.
+    #[arg(long, value_name = "NAME=IP", value_parser = parse_resolve)]
+    resolve: Vec<(String, IpAddr)>,
+    /// How long a guest has to end by itself after its stdin ends, when it is
+    /// stopped (shutdown, removal, program change).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_grace)]
+    grace: Duration,
+    /// Reload the policy whenever the file changes (as SIGHUP does).
+    #[arg(long)]
+    watch: bool,
+    /// `text`: `NAME | line` (like docker compose); `json`: one JSON object per line.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    /// Compile components even if a cached compilation exists.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+fn parse_grace(text: &str) -> Result<Duration, String> {
+    if text == "0" || text == "0s" {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(text).ok_or_else(|| format!("expected a duration like \"5s\" or \"500ms\", got {text:?}"))
+}
+
+pub(super) fn exec(args: Args) -> ExitCode {
+    let policy = match load_policy(&args.policy) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if !policy.guests().iter().any(|g| g.program.is_some()) {
+        eprintln!(
+            "sandnet: no guest in {} names a component to run; add component = \"guest.wasm\" to a [guest.NAME] table (or use `sandnet run`)",
+            policy.source()
+        );
+        return ExitCode::from(Code::Policy);
+    }
+    let audit = match open_audit(args.audit.as_deref()) {
+        Ok(a) => a,
+        Err(err) => return fail(Code::HostFailure, &err),
+    };
+    let guests = match tokio::runtime::Builder::new_multi_thread()
+        .thread_name("sandnet-guest")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => return fail(Code::HostFailure, &err.into()),
+    };
+    let control = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => return fail(Code::HostFailure, &err.into()),
+    };
+    let cache_dir = if args.no_cache { None } else { default_cache_dir() };
+    let runtime = match Runtime::new(RuntimeConfig { cache_dir }) {
+        Ok(r) => r,
+        Err(err) => return fail(Code::HostFailure, &err),
+    };
+    let config = FleetConfig {
+        runtime,
+        guard: GuardConfig {
+            resolver: Arc::new(SystemResolver::with_overrides(args.resolve.clone())),
+            dialer: Arc::new(TcpDialer),
+            audit,
+        },
+        guests: guests.handle().clone(),
+    };
+    let result = control.block_on(serve(Fleet::new(config), policy, &args));
+    guests.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(Code::HostFailure, &err),
+    }
+}
+
+async fn serve(fleet: Fleet, policy: Policy, args: &Args) -> anyhow::Result<()> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let json = args.log_format == "json";
+    let mut events = fleet
+        .events()
+        .ok_or_else(|| anyhow::anyhow!("the fleet's events were already taken"))?;
+    let printer = tokio::spawn(async move {
+        let width = 12;
+        while let Some(event) = events.recv().await {
+            print_event(&event, json, width);
+        }
+    });
+    let mut watched = file_stamp(&args.policy);
+    fleet.apply(&policy, args.grace).await;
+    let mut watch_tick = tokio::time::interval(WATCH_EVERY);
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
+            _ = hangup.recv() => reload(&fleet, &args.policy, args.grace).await,
+            _ = usr1.recv() => print_status(&fleet.status().await),
+            _ = watch_tick.tick(), if args.watch => {
+                let stamp = file_stamp(&args.policy);
+                if stamp != watched {
+                    watched = stamp;
+                    reload(&fleet, &args.policy, args.grace).await;
+                }
+            }
+        }
+    }
+    fleet.shutdown(args.grace).await;
+    drop(fleet);
+    let _ = printer.await;
+    Ok(())
+}
+
+/// Re-reads the policy file and applies it; an invalid one is refused and
+/// the old one stays in force.
+async fn reload(fleet: &Fleet, path: &Path, grace: Duration) {
+    match Policy::from_file(path) {
+        Ok(policy) => {
+            fleet.apply(&policy, grace).await;
+        }
+        Err(err) => fleet.refuse_reload(err.to_string()).await,
+    }
+}
+
+/// What `--watch` compares: modification time and length.
+fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+fn print_event(event: &Event, json: bool, width: usize) {
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        let line = serde_json::json!({
+            "time": unix_seconds(),
+            "guest": event.guest,
+            "instance": event.instance,
+            "detail": event.kind,
+        });
+        writeln!(out, "{line}")
+    } else {
+        let name = match event.instance {
+            0 => event.guest.clone(),
+            i => format!("{}.{i}", event.guest),
+        };
+        let name = if name.is_empty() { "sandnet".to_owned() } else { name };
+        match &event.kind {
+            EventKind::Output { line, .. } => writeln!(out, "{name:<width$} | {line}"),
+            other => writeln!(out, "{name:<width$} | [sandnet] {other}"),
+        }
+    };
+    // A closed stdout ends nothing: the guests keep running.
+    let _ = written.and_then(|()| out.flush());
+}
+
+fn print_status(status: &[InstanceStatus]) {
+    let mut err = std::io::stderr().lock();
+    for s in status {
+        let (cpu, memory) = s.stats.as_ref().map_or((0.0, 0), |st| {
+            (st.cpu.used().as_secs_f64(), st.memory_bytes())
+        });
+        let _ = writeln!(
+            err,
+            "sandnet: {}.{} {} restarts={} cpu={cpu:.3}s memory={memory} last={}",
+            s.guest,
+            s.instance,
+            s.state.name(),
+            s.restarts,
+            s.last_exit.as_deref().unwrap_or("-"),
+        );
+    }
+}
+
+fn unix_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| (d.as_secs_f64() * 1000.0).round() / 1000.0)
+}

