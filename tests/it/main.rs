@@ -22,6 +22,7 @@ mod runtime;
 mod sse;
 mod tcp;
 mod udp;
+mod up;
 mod wasi_http;
 mod wasi_sockets;
 mod websocket;

@@ -62,7 +62,8 @@ fn parse_grace(text: &str) -> Result<Duration, String> {
     if text == "0" || text == "0s" {
         return Ok(Duration::ZERO);
     }
-    parse_duration(text).ok_or_else(|| format!("expected a duration like \"5s\" or \"500ms\", got {text:?}"))
+    parse_duration(text)
+        .ok_or_else(|| format!("expected a duration like \"5s\" or \"500ms\", got {text:?}"))
 }
 
 pub(super) fn exec(args: Args) -> ExitCode {
@@ -96,7 +97,11 @@ pub(super) fn exec(args: Args) -> ExitCode {
         Ok(rt) => rt,
         Err(err) => return fail(Code::HostFailure, &err.into()),
     };
-    let cache_dir = if args.no_cache { None } else { default_cache_dir() };
+    let cache_dir = if args.no_cache {
+        None
+    } else {
+        default_cache_dir()
+    };
     let runtime = match Runtime::new(RuntimeConfig { cache_dir }) {
         Ok(r) => r,
         Err(err) => return fail(Code::HostFailure, &err),
@@ -133,7 +138,7 @@ async fn serve(fleet: Fleet, policy: Policy, args: &Args) -> anyhow::Result<()> 
             print_event(&event, json, width);
         }
     });
-    let mut watched = file_stamp(&args.policy);
+    let mut watch = Watch::new(&args.policy);
     fleet.apply(&policy, args.grace).await;
     let mut watch_tick = tokio::time::interval(WATCH_EVERY);
     loop {
@@ -143,9 +148,7 @@ async fn serve(fleet: Fleet, policy: Policy, args: &Args) -> anyhow::Result<()> 
             _ = hangup.recv() => reload(&fleet, &args.policy, args.grace).await,
             _ = usr1.recv() => print_status(&fleet.status().await),
             _ = watch_tick.tick(), if args.watch => {
-                let stamp = file_stamp(&args.policy);
-                if stamp != watched {
-                    watched = stamp;
+                if watch.changed() {
                     reload(&fleet, &args.policy, args.grace).await;
                 }
             }
@@ -168,10 +171,39 @@ async fn reload(fleet: &Fleet, path: &Path, grace: Duration) {
     }
 }
 
-/// What `--watch` compares: modification time and length.
-fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
+/// `--watch`: notices when the policy file's content changes and stays the
+/// same for one more look (so a file caught half-written by an editor is
+/// not applied).
+struct Watch {
+    path: PathBuf,
+    applied: Option<Vec<u8>>,
+    pending: Option<Vec<u8>>,
+}
+
+impl Watch {
+    fn new(path: &Path) -> Self {
+        Watch {
+            path: path.to_path_buf(),
+            applied: std::fs::read(path).ok(),
+            pending: None,
+        }
+    }
+
+    /// Whether the content changed and settled since the last change reported.
+    fn changed(&mut self) -> bool {
+        let now = std::fs::read(&self.path).ok();
+        if now == self.applied {
+            self.pending = None;
+            return false;
+        }
+        if self.pending.is_some() && self.pending == now {
+            self.applied = now;
+            self.pending = None;
+            return true;
+        }
+        self.pending = now;
+        false
+    }
 }
 
 fn print_event(event: &Event, json: bool, width: usize) {
@@ -189,7 +221,11 @@ fn print_event(event: &Event, json: bool, width: usize) {
             0 => event.guest.clone(),
             i => format!("{}.{i}", event.guest),
         };
-        let name = if name.is_empty() { "sandnet".to_owned() } else { name };
+        let name = if name.is_empty() {
+            "sandnet".to_owned()
+        } else {
+            name
+        };
         match &event.kind {
             EventKind::Output { line, .. } => writeln!(out, "{name:<width$} | {line}"),
             other => writeln!(out, "{name:<width$} | [sandnet] {other}"),

@@ -280,7 +280,10 @@ impl Supervisor {
 /// The status of an instance that could not even start (unreadable or
 /// invalid component, unusable CA bundle).
 fn cannot_start(why: &str) -> ExitStatus {
-    ExitStatus::Trapped(format!("cannot start: {why} (exit {})", Code::HostFailure.get()))
+    ExitStatus::Trapped(format!(
+        "cannot start: {why} (exit {})",
+        Code::HostFailure.get()
+    ))
 }
 
 /// Applies `policy` to a running instance's guard; the number of live

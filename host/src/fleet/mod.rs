@@ -243,7 +243,12 @@ impl Fleet {
             .iter()
             .filter_map(|g| running.get(&g.name))
             .flat_map(|r| r.instances.iter())
-            .map(|h| h.status.lock().unwrap_or_else(PoisonError::into_inner).clone())
+            .map(|h| {
+                h.status
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+            })
             .collect()
     }
 

@@ -191,6 +191,13 @@ impl Cli {
         Cli::new(argv)
     }
 
+    /// `sandnet up POLICY [EXTRA...]`.
+    pub fn up(policy: &PolicyFile, extra: &[&str]) -> Cli {
+        let mut argv: Vec<OsString> = vec!["up".into(), policy.arg().into()];
+        argv.extend(extra.iter().map(OsString::from));
+        Cli::new(argv)
+    }
+
     /// Sets an environment variable of the `sandnet` process.
     pub fn env(mut self, name: &str, value: impl AsRef<OsStr>) -> Cli {
         self.cmd.env(name, value);
@@ -316,6 +323,34 @@ impl Background {
                 );
             }
         }
+    }
+
+    /// The next stdout line containing `needle` (earlier lines are kept in
+    /// [`Background::seen`]), failing the test after `limit`.
+    pub fn line_with(&mut self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.line_within(left);
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    /// Every stdout line read so far.
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+
+    /// Sends the signal named `name` (`TERM`, `HUP`, `USR1`, ...) to the process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed: {status}");
     }
 
     /// The address in the guest's first line, `listening on ADDR`.

@@ -1,0 +1,241 @@
+//! `sandnet up` and the fleet behind it: several guests in one process,
+//! restarts with backoff, `cpu_time` stops, graceful shutdown, SIGHUP reload
+//! that re-scopes without restarting, refused reloads, JSON log lines.
+
+use std::time::{Duration, Instant};
+
+use crate::support::assertions::check;
+use crate::support::guests::{Cli, guest};
+use crate::support::policy::write_policy;
+use crate::support::servers::Server;
+
+/// A `[guest.NAME]` table running `hostile ARGS...` with `extra` keys.
+fn hostile(name: &str, args: &[&str], extra: &str) -> String {
+    let args: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
+    format!(
+        "[guest.{name}]\ncomponent = {:?}\nargs = [{}]\n{extra}\n",
+        guest("rust-hostile").display().to_string(),
+        args.join(", ")
+    )
+}
+
+/// A `[guest.poller]` table running `http-get URL` with `restart = "always"`.
+fn poller(url: &str, allow: &str) -> String {
+    format!(
+        "[guest.poller]\ncomponent = {:?}\nargs = [{url:?}]\nrestart = \"always\"\nallow = [{allow}]\n",
+        guest("rust-http-get").display().to_string(),
+    )
+}
+
+const WAITER_LIMITS: &str = "[guest.waiter.limits]\nwall_time = \"unlimited\"";
+
+#[test]
+fn a_spinner_is_stopped_by_cpu_time_and_restarted_while_others_run_and_sigterm_exits_0() {
+    let text = format!(
+        "{}{}",
+        hostile(
+            "spinner",
+            &["spin"],
+            "restart = \"on-failure\"\n[guest.spinner.limits]\ncpu_time = \"200ms\"\nwall_time = \"60s\""
+        ),
+        hostile("waiter", &["wait-stdin"], WAITER_LIMITS),
+    );
+    let policy = write_policy(&text);
+    let mut up = Cli::up(&policy, &["--grace", "5s"]).background();
+    let limit = Duration::from_secs(60);
+    up.line_with("waiter       | ready", limit);
+    let stopped = up.line_with("spinner      | [sandnet] guest stopped", limit);
+    check!(stopped.contains("cpu_time limit of 200ms"), stopped);
+    up.line_with("spinner      | [sandnet] restarting in 1.0s", limit);
+    up.line_with("spinner      | [sandnet] started (restart 1)", limit);
+    up.line_with("spinner      | [sandnet] restarting in 2.0s", limit);
+
+    let asked = Instant::now();
+    up.signal("TERM");
+    let (code, rest, stderr) = up.finish_within(Duration::from_secs(30));
+    check!(code == Some(0), format!("{rest:?}\n{stderr}"));
+    check!(
+        asked.elapsed() < Duration::from_secs(5),
+        format!("{:?}", asked.elapsed()),
+        "the waiter ends on stdin EOF, well within the grace period"
+    );
+    check!(
+        rest.iter().any(|l| l == "waiter       | bye"),
+        format!("{rest:?}"),
+        "the waiter saw its stdin end and said goodbye"
+    );
+}
+
+#[test]
+fn a_guest_that_ignores_stdin_is_stopped_after_the_grace_period() {
+    let text = hostile(
+        "sleeper",
+        &["sleep", "600000"],
+        "[guest.sleeper.limits]\nwall_time = \"unlimited\"",
+    );
+    let policy = write_policy(&text);
+    let mut up = Cli::up(&policy, &["--grace", "300ms"]).background();
+    up.line_with("sleeper      | [sandnet] started", Duration::from_secs(60));
+    // Give it time to get into its sleep: a line it never prints.
+    check!(
+        up.quiet_for(Duration::from_millis(300)),
+        format!("{:?}", up.seen())
+    );
+    let asked = Instant::now();
+    up.signal("INT");
+    let (code, rest, stderr) = up.finish_within(Duration::from_secs(30));
+    check!(code == Some(0), format!("{rest:?}\n{stderr}"));
+    let stopped = rest
+        .iter()
+        .find(|l| l.contains("[sandnet] guest stopped by the host"));
+    check!(stopped.is_some(), format!("{rest:?}"));
+    check!(
+        asked.elapsed() >= Duration::from_millis(300),
+        format!("{:?}", asked.elapsed()),
+        "waited out the grace period"
+    );
+}
+
+#[test]
+fn sighup_turns_a_denial_into_success_without_restarting_the_others() {
+    let server = Server::http();
+    let url = server.url("/ok");
+    let before = format!(
+        "{}{}",
+        poller(&url, ""),
+        hostile("waiter", &["wait-stdin"], WAITER_LIMITS)
+    );
+    let policy = write_policy(&before);
+    let mut up = Cli::up(&policy, &[]).background();
+    let limit = Duration::from_secs(60);
+    up.line_with("waiter       | ready", limit);
+    let denied = up.line_with("poller       | ", limit);
+    let denied = if denied.contains("denied") {
+        denied
+    } else {
+        up.line_with("denied", limit)
+    };
+    check!(denied.contains("denied"), denied);
+    up.line_with("poller       | [sandnet] restarting in", limit);
+    check!(
+        server.requests() == 0,
+        format!("{:?}", up.seen()),
+        "nothing reached the server"
+    );
+
+    let after = format!(
+        "{}{}",
+        poller(&url, &format!("\"GET {url}\"")),
+        hostile("waiter", &["wait-stdin"], WAITER_LIMITS)
+    );
+    std::fs::write(&policy.path, after).unwrap();
+    up.signal("HUP");
+    up.line_with("poller       | [sandnet] policy reloaded", limit);
+    up.line_with("poller       | [sandnet] guest exited with status 0", limit);
+    check!(server.requests() >= 1, format!("{:?}", up.seen()));
+
+    // A broken policy is refused and the old one stays in force.
+    std::fs::write(&policy.path, "[guest.poller\n").unwrap();
+    up.signal("HUP");
+    let refused = up.line_with("new policy refused", limit);
+    check!(refused.contains("policy.toml:1"), refused);
+    up.line_with("poller       | [sandnet] guest exited with status 0", limit);
+
+    up.signal("TERM");
+    let seen = up.seen().to_vec();
+    let (code, rest, stderr) = up.finish_within(Duration::from_secs(30));
+    check!(code == Some(0), format!("{rest:?}\n{stderr}"));
+    let waiter_starts = rest
+        .iter()
+        .filter(|l| l.starts_with("waiter       | [sandnet] started"))
+        .count();
+    let earlier = seen
+        .iter()
+        .filter(|l| l.starts_with("waiter       | [sandnet] started"))
+        .count();
+    check!(
+        waiter_starts + earlier == 1,
+        format!("{seen:?} {rest:?}"),
+        "the waiter started once and was never restarted by the reloads"
+    );
+}
+
+#[test]
+fn a_changed_program_restarts_only_that_guest_and_a_removed_guest_stops() {
+    let text = format!(
+        "{}{}",
+        hostile(
+            "a",
+            &["wait-stdin"],
+            "[guest.a.limits]\nwall_time = \"unlimited\""
+        ),
+        hostile(
+            "b",
+            &["wait-stdin"],
+            "[guest.b.limits]\nwall_time = \"unlimited\""
+        ),
+    );
+    let policy = write_policy(&text);
+    let mut up = Cli::up(&policy, &["--watch"]).background();
+    let limit = Duration::from_secs(60);
+    up.line_with("a            | ready", limit);
+    up.line_with("b            | ready", limit);
+    // a gets new args; b is removed.
+    let changed = hostile(
+        "a",
+        &["exit", "7"],
+        "[guest.a.limits]\nwall_time = \"unlimited\"",
+    );
+    std::fs::write(&policy.path, changed).unwrap();
+    let mut saw_b_bye = false;
+    let mut saw_a_exit = false;
+    let deadline = Instant::now() + limit;
+    while !(saw_b_bye && saw_a_exit) {
+        let line = up.line_within(deadline.saturating_duration_since(Instant::now()));
+        saw_b_bye |= line == "b            | bye";
+        saw_a_exit |= line.starts_with("a            | [sandnet] guest exited with status 7");
+    }
+    up.signal("TERM");
+    let (code, rest, stderr) = up.finish_within(Duration::from_secs(30));
+    check!(code == Some(0), format!("{rest:?}\n{stderr}"));
+}
+
+#[test]
+fn json_log_lines_and_several_instances() {
+    let text = hostile(
+        "pair",
+        &["wait-stdin"],
+        "instances = 2\n[guest.pair.limits]\nwall_time = \"unlimited\"",
+    );
+    let policy = write_policy(&text);
+    let mut up = Cli::up(&policy, &["--log-format", "json"]).background();
+    let mut ready = Vec::new();
+    while ready.len() < 2 {
+        let line = up.line_within(Duration::from_secs(60));
+        let value: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        check!(value["guest"] == "pair", line);
+        check!(value["time"].is_f64(), line);
+        if value["detail"]["event"] == "output" && value["detail"]["line"] == "ready" {
+            ready.push(value["instance"].as_u64().unwrap());
+        }
+    }
+    ready.sort_unstable();
+    check!(ready == [0, 1], format!("{ready:?}"));
+    up.signal("TERM");
+    let (code, rest, _) = up.finish_within(Duration::from_secs(30));
+    check!(code == Some(0), format!("{rest:?}"));
+    let stops = rest
+        .iter()
+        .filter(|l| l.contains("\"event\":\"stopped\""))
+        .count();
+    check!(stops == 2, format!("{rest:?}"));
+}
+
+#[test]
+fn up_without_a_component_is_a_policy_error() {
+    let policy = write_policy("[guest.a]\nallow = []\n");
+    let out = Cli::up(&policy, &[]).output();
+    check!(out.code == Some(78), out);
+    check!(out.stderr.contains("names a component"), out);
+}
