@@ -14,6 +14,7 @@ pub mod cli;
 pub mod error;
 pub mod exit;
 pub mod guard;
+pub mod metrics;
 pub mod net;
 pub mod runtime;
 pub mod scaffold;

@@ -14,6 +14,7 @@ mod check;
 mod explain;
 mod new;
 mod run;
+mod status;
 mod wit;
 
 /// Run untrusted WebAssembly components with network access only where a policy allows.
@@ -40,6 +41,7 @@ enum Command {
     Explain(explain::Args),
     Wit(wit::Args),
     New(new::Args),
+    Status(status::Args),
 }
 
 /// Entry point of the `sandnet` binary.
@@ -52,6 +54,7 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::exec(&args),
         Command::Wit(args) => wit::exec(&args),
         Command::New(args) => new::exec(&args),
+        Command::Status(args) => status::exec(&args),
     }
 }
 
