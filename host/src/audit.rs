@@ -1,4 +1,5 @@
-//! Structured audit log: one JSON line per network decision (`--audit FILE|-`).
+//! Structured audit log: one JSON line per network decision (`--audit FILE|-`),
+//! and the feed of a guest's network metrics ([`Audit::metered`]).
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -7,16 +8,22 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-/// Where audit lines go. Cloning shares the sink; `Audit::off()` drops every event.
+use crate::error::NetError;
+use crate::metrics::{Direction, GuestMeter};
+
+/// Where audit lines go, and which guest meter counts them. Cloning shares the
+/// sink and the meter; `Audit::off()` drops every event.
 #[derive(Clone, Default)]
 pub struct Audit {
     sink: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
+    meter: Option<GuestMeter>,
 }
 
 impl std::fmt::Debug for Audit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Audit")
-            .field("enabled", &self.sink.is_some())
+            .field("sink", &self.sink.is_some())
+            .field("meter", &self.meter)
             .finish()
     }
 }
@@ -24,24 +31,64 @@ impl std::fmt::Debug for Audit {
 impl Audit {
     /// An audit log that records nothing.
     pub fn off() -> Self {
-        Audit { sink: None }
+        Audit {
+            sink: None,
+            meter: None,
+        }
     }
 
     /// An audit log writing JSON lines to `writer`.
     pub fn to_writer(writer: Box<dyn Write + Send>) -> Self {
         Audit {
             sink: Some(Arc::new(Mutex::new(writer))),
+            meter: None,
         }
     }
 
-    /// Whether events are recorded at all (lets callers skip building them).
-    pub fn enabled(&self) -> bool {
-        self.sink.is_some()
+    /// This log, also counting every event and byte in `meter`'s
+    /// `sandnet_net_*` and `sandnet_limit_hits_total` series (with or without
+    /// a JSON sink).
+    pub fn metered(mut self, meter: GuestMeter) -> Self {
+        self.meter = Some(meter);
+        self
     }
 
-    /// Writes one event as a JSON line. Audit I/O failures are reported through
-    /// `tracing` and never fail the guest's call.
+    /// The meter events are counted in, if any.
+    pub fn meter(&self) -> Option<&GuestMeter> {
+        self.meter.as_ref()
+    }
+
+    /// Whether events are recorded at all, as JSON lines or as metrics (lets
+    /// callers skip building them).
+    pub fn enabled(&self) -> bool {
+        self.sink.is_some() || self.meter.is_some()
+    }
+
+    /// Counts `n` bytes the guard let through in `direction` (a no-op without a
+    /// meter) and passes on the quota check's `counted` result, counting a
+    /// limit hit when the quota refused them.
+    pub fn count_bytes(
+        &self,
+        direction: Direction,
+        n: u64,
+        counted: Result<(), NetError>,
+    ) -> Result<(), NetError> {
+        if let Some(meter) = &self.meter {
+            meter.add_bytes(direction, n);
+            if let Err(NetError::LimitExceeded { name, .. }) = &counted {
+                meter.limit_hit(name);
+            }
+        }
+        counted
+    }
+
+    /// Counts one event in the meter and writes it as a JSON line to the sink.
+    /// Audit I/O failures are reported through `tracing` and never fail the
+    /// guest's call.
     pub fn emit(&self, event: &AuditEvent) {
+        if let Some(meter) = &self.meter {
+            meter.record(event);
+        }
         let Some(sink) = &self.sink else { return };
         let line = match serde_json::to_string(event) {
             Ok(line) => line,
@@ -70,6 +117,17 @@ pub enum Verdict {
     Deny,
     /// Allowed, but it failed (timeout, limit, peer error).
     Error,
+}
+
+impl Verdict {
+    /// The value as the log and the `decision` metric label write it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::Deny => "deny",
+            Verdict::Error => "error",
+        }
+    }
 }
 
 /// One audit line.

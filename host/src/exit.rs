@@ -9,6 +9,7 @@
 //! |      0 | [`Code::Success`]          | done; `explain`: the target is allowed                   |
 //! |      1 | [`Code::Denied`]           | `explain`: the target is denied                          |
 //! |      2 | [`Code::Usage`]            | unusable arguments (the status of clap's usage errors)   |
+//! |     69 | [`Code::Unavailable`]      | `status`: nothing serves metrics there (EX_UNAVAILABLE)  |
 //! |     70 | [`Code::Trapped`]          | the guest trapped (EX_SOFTWARE)                          |
 //! |     71 | [`Code::HostFailure`]      | sandnet failed, e.g. unreadable component (EX_OSERR)     |
 //! |     78 | [`Code::Policy`]           | the policy file is unusable (EX_CONFIG)                  |
@@ -26,6 +27,8 @@ pub enum Code {
     Denied = 1,
     /// The arguments are unusable (the status clap uses for usage errors).
     Usage = 2,
+    /// `status`: nothing serves metrics at the address (EX_UNAVAILABLE).
+    Unavailable = 69,
     /// The guest trapped (EX_SOFTWARE).
     Trapped = 70,
     /// sandnet itself failed: unreadable component, I/O error (EX_OSERR).

@@ -15,6 +15,7 @@ pub mod error;
 pub mod exit;
 pub mod fleet;
 pub mod guard;
+pub mod metrics;
 pub mod net;
 pub mod runtime;
 pub mod scaffold;

@@ -178,8 +178,12 @@ fn a_changed_program_restarts_only_that_guest_and_a_removed_guest_stops() {
     let policy = write_policy(&text);
     let mut up = Cli::up(&policy, &["--watch"]).background();
     let limit = Duration::from_secs(60);
-    up.line_with("a            | ready", limit);
-    up.line_with("b            | ready", limit);
+    let mut ready = (false, false);
+    while ready != (true, true) {
+        let line = up.line_with("| ready", limit);
+        ready.0 |= line.starts_with("a ");
+        ready.1 |= line.starts_with("b ");
+    }
     // a gets new args; b is removed.
     let changed = hostile(
         "a",
@@ -238,4 +242,48 @@ fn up_without_a_component_is_a_policy_error() {
     let out = Cli::up(&policy, &[]).output();
     check!(out.code == Some(78), out);
     check!(out.stderr.contains("names a component"), out);
+}
+
+#[test]
+fn metrics_show_every_guest_with_restarts_and_network_counters() {
+    let server = Server::http();
+    let url = server.url("/ok");
+    let text = format!(
+        "{}{}{}",
+        poller(&url, &format!("\"GET {url}\"")),
+        hostile(
+            "spinner",
+            &["spin"],
+            "restart = \"always\"\n[guest.spinner.limits]\ncpu_time = \"100ms\""
+        ),
+        hostile("waiter", &["wait-stdin"], WAITER_LIMITS),
+    );
+    let policy = write_policy(&text);
+    let mut up = Cli::up(&policy, &["--metrics", "127.0.0.1:0"]).background();
+    let limit = Duration::from_secs(60);
+    let announced = up.line_with("[sandnet] metrics at http://", limit);
+    let addr = announced
+        .rsplit("http://")
+        .next()
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("{announced}"))
+        .to_owned();
+    up.line_with("spinner      | [sandnet] restarting in", limit);
+    up.line_with("poller       | [sandnet] restarting in", limit);
+    let out = Cli::new(["status", "--metrics", &addr, "--format", "json"]).output();
+    check!(out.code == Some(0), out);
+    let rows: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let row = |name: &str| {
+        rows.as_array()
+            .and_then(|rows| rows.iter().find(|r| r["guest"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no row for {name}: {out}"))
+    };
+    check!(row("spinner")["restarts"].as_u64() >= Some(1), out);
+    check!(row("poller")["allowed"].as_u64() >= Some(1), out);
+    check!(row("waiter")["state"] == "running", out);
+    up.signal("TERM");
+    let (code, rest, stderr) = up.finish_within(Duration::from_secs(30));
+    check!(code == Some(0), format!("{rest:?}\n{stderr}"));
 }

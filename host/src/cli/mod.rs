@@ -14,6 +14,7 @@ mod check;
 mod explain;
 mod new;
 mod run;
+mod status;
 mod up;
 mod wit;
 
@@ -42,6 +43,7 @@ enum Command {
     Explain(explain::Args),
     Wit(wit::Args),
     New(new::Args),
+    Status(status::Args),
 }
 
 /// Entry point of the `sandnet` binary.
@@ -55,6 +57,7 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::exec(&args),
         Command::Wit(args) => wit::exec(&args),
         Command::New(args) => new::exec(&args),
+        Command::Status(args) => status::exec(&args),
     }
 }
 

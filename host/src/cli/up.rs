@@ -3,12 +3,13 @@
 //! policy, SIGUSR1 prints a status line per instance.
 
 use std::io::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use anyhow::Context;
 use sandnet_policy::{Policy, parse_duration};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -17,6 +18,7 @@ use super::{fail, load_policy};
 use crate::exit::Code;
 use crate::fleet::{Event, EventKind, Fleet, FleetConfig, InstanceStatus};
 use crate::guard::{GuardConfig, SystemResolver, TcpDialer};
+use crate::metrics::Metrics;
 use crate::runtime::{Runtime, RuntimeConfig, default_cache_dir};
 
 /// How often `--watch` looks at the policy file.
@@ -53,6 +55,11 @@ pub(super) struct Args {
     /// `text`: `NAME | line` (like docker compose); `json`: one JSON object per line.
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
+    /// Serve Prometheus metrics (per guest: state, restarts, CPU, memory,
+    /// network events, bytes, limit hits) at http://ADDR/metrics; read them
+    /// with `sandnet status --metrics ADDR`. See docs/metrics.md.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
     /// Compile components even if a cached compilation exists.
     #[arg(long)]
     no_cache: bool,
@@ -114,8 +121,28 @@ pub(super) fn exec(args: Args) -> ExitCode {
             audit,
         },
         guests: guests.handle().clone(),
+        metrics: args.metrics.map(|_| Metrics::new()),
     };
-    let result = control.block_on(serve(Fleet::new(config), policy, &args));
+    let result = control.block_on(async {
+        let exporter = match (args.metrics, &config.metrics) {
+            (Some(addr), Some(metrics)) => {
+                let (bound, task) = crate::metrics::serve(addr, metrics.clone())
+                    .await
+                    .with_context(|| format!("cannot serve metrics on {addr}"))?;
+                println!(
+                    "{:<12} | [sandnet] metrics at http://{bound}/metrics",
+                    "sandnet"
+                );
+                Some(task)
+            }
+            _ => None,
+        };
+        let served = serve(Fleet::new(config), policy, &args).await;
+        if let Some(task) = exporter {
+            task.abort();
+        }
+        served
+    });
     guests.shutdown_timeout(Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,

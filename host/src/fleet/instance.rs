@@ -1,6 +1,7 @@
 //! One supervised instance of a guest: start it, wait for it to end or for the
 //! fleet to stop or re-scope it, restart it with backoff as its `restart` says.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -10,8 +11,10 @@ use tokio::sync::{mpsc, oneshot};
 use super::event::{Event, EventKind, Stream};
 use super::output;
 use super::{InstanceState, InstanceStatus, Shared};
+use crate::audit::Audit;
 use crate::exit::Code;
 use crate::guard::Guard;
+use crate::metrics::{GuestMeter, Metrics};
 use crate::runtime::{ExitStatus, GuestIo, RunRequest};
 
 /// What the fleet asks of a running instance.
@@ -31,6 +34,58 @@ pub(super) enum Control {
     },
 }
 
+/// A guest's series (shared by its instances), or nothing without `--metrics`.
+#[derive(Clone)]
+pub(super) struct Meter {
+    meter: Option<GuestMeter>,
+    running: Arc<AtomicI64>,
+}
+
+impl Meter {
+    pub fn new(metrics: Option<&Metrics>, guest: &str) -> Self {
+        Meter {
+            meter: metrics.map(|m| m.guest(guest)),
+            running: Arc::default(),
+        }
+    }
+
+    fn state(&self, state: InstanceState) {
+        let Some(meter) = &self.meter else { return };
+        meter.set_state(state.metric());
+    }
+
+    fn running(&self, delta: i64) {
+        let now = self.running.fetch_add(delta, Ordering::Relaxed) + delta;
+        if let Some(meter) = &self.meter {
+            meter.instances_running(now);
+        }
+    }
+
+    fn restarted(&self, reason: &str) {
+        if let Some(meter) = &self.meter {
+            meter.restarted(reason);
+        }
+    }
+
+    fn usage(&self, cpu: Duration, memory: u64) {
+        if let Some(meter) = &self.meter {
+            meter.add_cpu_time(cpu);
+            meter.set_memory_bytes(memory);
+        }
+    }
+
+    /// The audit log the guest's guard writes to, counting into this meter.
+    fn audit(&self, audit: &Audit) -> Audit {
+        match &self.meter {
+            Some(meter) => audit.clone().metered(meter.clone()),
+            None => audit.clone(),
+        }
+    }
+}
+
+/// How often a running instance's CPU and memory reach its series.
+const USAGE_EVERY: Duration = Duration::from_secs(1);
+
 /// The fleet's handle on one instance.
 pub(super) struct Handle {
     pub control: mpsc::Sender<Control>,
@@ -39,7 +94,12 @@ pub(super) struct Handle {
 
 impl Handle {
     /// Starts supervising instance `instance` of `policy`'s guest.
-    pub fn spawn(shared: Arc<Shared>, policy: Arc<GuestPolicy>, instance: u32) -> Handle {
+    pub fn spawn(
+        shared: Arc<Shared>,
+        policy: Arc<GuestPolicy>,
+        instance: u32,
+        meter: Meter,
+    ) -> Handle {
         let (control, inbox) = mpsc::channel(8);
         let status = Arc::new(Mutex::new(InstanceStatus::new(&policy.name, instance)));
         let supervisor = Supervisor {
@@ -49,6 +109,7 @@ impl Handle {
             inbox,
             status: Arc::clone(&status),
             restarts: 0,
+            meter,
         };
         tokio::spawn(supervisor.run());
         Handle { control, status }
@@ -93,6 +154,7 @@ struct Supervisor {
     inbox: mpsc::Receiver<Control>,
     status: Arc<Mutex<InstanceStatus>>,
     restarts: u32,
+    meter: Meter,
 }
 
 impl Supervisor {
@@ -137,10 +199,18 @@ impl Supervisor {
                 return;
             }
             let delay = backoff.next_delay(ran_for);
+            self.meter.restarted(status.reason());
             self.emit(EventKind::Restarting { delay }).await;
             self.set(|s| s.state = InstanceState::Backoff);
             if let Next::Stop(done) = self.wait(Some(delay)).await {
                 self.set(|s| s.state = InstanceState::Stopped);
+                self.emit(EventKind::Stopped {
+                    reason: "stopped".to_owned(),
+                    status: 0,
+                    message: "stopped by the host while waiting to restart".to_owned(),
+                    ran_for: Duration::ZERO,
+                })
+                .await;
                 let _ = done.send(());
                 return;
             }
@@ -166,12 +236,14 @@ impl Supervisor {
             stdout: Box::new(self.pipe(Stream::Stdout)),
             stderr: Box::new(self.pipe(Stream::Stderr)),
         };
+        let mut guard_config = self.shared.guard.clone();
+        guard_config.audit = self.meter.audit(&guard_config.audit);
         let request = RunRequest {
             component: program.component,
             policy: Arc::clone(&self.policy),
             args: program.args,
             capture_output: false,
-            guard: self.shared.guard.clone(),
+            guard: guard_config,
         };
         // Loading may compile (seconds for a big guest): not on a runtime thread.
         let runtime = self.shared.runtime.clone();
@@ -183,13 +255,17 @@ impl Supervisor {
         };
         let guard = Arc::clone(prepared.guard());
         let stats = prepared.stats().clone();
+        let live = stats.clone();
         self.set(|s| {
             s.state = InstanceState::Running;
-            s.stats = Some(stats);
+            s.stats = Some(live);
         });
         let (force, forced) = oneshot::channel::<String>();
         let stop = async move { forced.await.unwrap_or_else(|_| "the host shut down".into()) };
         let mut run = self.shared.guests.spawn(prepared.run_until(stop));
+        self.meter.running(1);
+        let mut usage_tick = tokio::time::interval(USAGE_EVERY);
+        let mut cpu_reported = Duration::ZERO;
 
         let mut stdin = Some(stdin_host);
         let mut force = Some(force);
@@ -224,9 +300,18 @@ impl Supervisor {
                         let _ = force.send(why.clone());
                     }
                 }
+                _ = usage_tick.tick() => {
+                    let cpu = stats.cpu.used();
+                    self.meter.usage(cpu.saturating_sub(cpu_reported), stats.memory_bytes());
+                    cpu_reported = cpu;
+                }
             }
         };
         drop(stdin);
+        self.meter.running(-1);
+        let cpu = stats.cpu.used();
+        self.meter
+            .usage(cpu.saturating_sub(cpu_reported), stats.memory_bytes());
         let status = match outcome {
             Ok(outcome) => outcome.status,
             Err(err) => ExitStatus::Trapped(format!("the guest's task failed: {err}")),
@@ -273,7 +358,9 @@ impl Supervisor {
     }
 
     fn set(&self, change: impl FnOnce(&mut InstanceStatus)) {
-        change(&mut self.status.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        change(&mut status);
+        self.meter.state(status.state);
     }
 }
 

@@ -32,6 +32,7 @@ pub use output::MAX_LINE_BYTES;
 pub use plan::{Change, plan};
 
 use crate::guard::GuardConfig;
+use crate::metrics::{GuestState, Metrics};
 use crate::runtime::{RunStats, Runtime};
 
 /// How many events wait for the reader before guests' output waits too.
@@ -47,6 +48,8 @@ pub struct FleetConfig {
     pub guard: GuardConfig,
     /// The tokio runtime guests run on.
     pub guests: tokio::runtime::Handle,
+    /// Where per-guest series go (`sandnet up --metrics`); `None` keeps none.
+    pub metrics: Option<Metrics>,
 }
 
 /// Where an instance is in its life.
@@ -67,6 +70,17 @@ pub enum InstanceState {
 }
 
 impl InstanceState {
+    /// The state the `sandnet_guest_state` series shows.
+    pub fn metric(self) -> GuestState {
+        match self {
+            InstanceState::Starting => GuestState::Starting,
+            InstanceState::Running => GuestState::Running,
+            InstanceState::Backoff => GuestState::Backoff,
+            InstanceState::Exited | InstanceState::Stopped => GuestState::Stopped,
+            InstanceState::Failed => GuestState::Failed,
+        }
+    }
+
     /// Lower-case name, as logs and status print it.
     pub fn name(self) -> &'static str {
         match self {
@@ -119,6 +133,7 @@ struct Shared {
     guard: GuardConfig,
     guests: tokio::runtime::Handle,
     events: mpsc::Sender<Event>,
+    metrics: Option<Metrics>,
 }
 
 /// The guests of one policy file that name a component, running.
@@ -147,6 +162,7 @@ impl Fleet {
                 guard: config.guard,
                 guests: config.guests,
                 events,
+                metrics: config.metrics,
             }),
             running: Mutex::new(HashMap::new()),
             order: Mutex::new(Vec::new()),
@@ -255,8 +271,12 @@ impl Fleet {
     fn start(&self, guest: &GuestPolicy) -> Running {
         let policy = Arc::new(guest.clone());
         let count = guest.program.as_ref().map_or(0, |p| p.instances);
+        let meter = instance::Meter::new(self.shared.metrics.as_ref(), &guest.name);
         let instances = (0..count)
-            .map(|i| instance::Handle::spawn(Arc::clone(&self.shared), Arc::clone(&policy), i))
+            .map(|i| {
+                let shared = Arc::clone(&self.shared);
+                instance::Handle::spawn(shared, Arc::clone(&policy), i, meter.clone())
+            })
             .collect();
         Running {
             policy: guest.clone(),

@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::audit::{Audit, AuditEvent, Verdict};
+use crate::metrics::Direction;
 
 mod dialer;
 mod rate;
@@ -590,24 +591,26 @@ impl Guard {
         }
     }
 
-    /// Counts `n` bytes sent against `bytes_out_total`.
+    /// Counts `n` bytes sent against `bytes_out_total` (and in the metrics).
     pub fn count_out(&self, n: u64) -> Result<(), NetError> {
-        count(
+        let counted = count(
             &self.bytes_out,
             n,
             self.policy.limits.bytes_out_total,
             Limit::BytesOutTotal,
-        )
+        );
+        self.config.audit.count_bytes(Direction::Out, n, counted)
     }
 
-    /// Counts `n` bytes received against `bytes_in_total`.
+    /// Counts `n` bytes received against `bytes_in_total` (and in the metrics).
     pub fn count_in(&self, n: u64) -> Result<(), NetError> {
-        count(
+        let counted = count(
             &self.bytes_in,
             n,
             self.policy.limits.bytes_in_total,
             Limit::BytesInTotal,
-        )
+        );
+        self.config.audit.count_bytes(Direction::In, n, counted)
     }
 }
 
