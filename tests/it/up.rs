@@ -287,3 +287,112 @@ fn metrics_show_every_guest_with_restarts_and_network_counters() {
     let (code, rest, stderr) = up.finish_within(Duration::from_secs(30));
     check!(code == Some(0), format!("{rest:?}\n{stderr}"));
 }
+
+/// The embedding API, as host/examples/embed.rs uses it: apply, events,
+/// status, re-apply (re-scope), shutdown.
+#[test]
+fn the_fleet_api_runs_guests_in_process() {
+    use sandnet::fleet::{Change, EventKind, Fleet, FleetConfig, InstanceState};
+    use sandnet::policy::Policy;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let runtime = sandnet::Runtime::new(sandnet::RuntimeConfig {
+            cache_dir: Some(crate::support::guests::shared_cache_dir()),
+        })
+        .unwrap();
+        let fleet = Fleet::new(FleetConfig {
+            runtime,
+            guard: sandnet::guard::GuardConfig::default(),
+            guests: tokio::runtime::Handle::current(),
+            metrics: None,
+        });
+        let mut events = fleet.events().unwrap();
+        check!(fleet.events().is_none(), "events are handed out once");
+        let text = format!(
+            "{}{}",
+            hostile(
+                "w",
+                &["wait-stdin"],
+                "instances = 2\n[guest.w.limits]\nwall_time = \"unlimited\""
+            ),
+            hostile("once", &["exit", "0"], ""),
+        );
+        let policy = Policy::parse(&text, "fleet.toml").unwrap();
+        let changes = fleet.apply(&policy, Duration::from_secs(5)).await;
+        check!(
+            changes == vec![Change::Start("w".into()), Change::Start("once".into())],
+            format!("{changes:?}")
+        );
+
+        let mut ready = 0;
+        let mut once_exited = false;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while ready < 2 || !once_exited {
+            let event = tokio::time::timeout_at(deadline, events.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            match (&event.guest[..], &event.kind) {
+                ("w", EventKind::Output { line, .. }) if line == "ready" => ready += 1,
+                (
+                    "once",
+                    EventKind::Stopped {
+                        reason, status: 0, ..
+                    },
+                ) if reason == "exit" => once_exited = true,
+                _ => {}
+            }
+        }
+        let status = fleet.status().await;
+        let states: Vec<(String, u32, InstanceState)> = status
+            .iter()
+            .map(|s| (s.guest.clone(), s.instance, s.state))
+            .collect();
+        check!(
+            states
+                == vec![
+                    ("w".into(), 0, InstanceState::Running),
+                    ("w".into(), 1, InstanceState::Running),
+                    ("once".into(), 0, InstanceState::Exited),
+                ],
+            format!("{states:?}")
+        );
+
+        // The same file again changes nothing; a new scope re-scopes in place.
+        let again = fleet.apply(&policy, Duration::from_secs(5)).await;
+        check!(
+            again == vec![Change::Keep("w".into()), Change::Keep("once".into())],
+            format!("{again:?}")
+        );
+        let rescoped = text.replace(
+            "instances = 2",
+            "instances = 2\nallow = [\"https://example.com/\"]",
+        );
+        let policy = Policy::parse(&rescoped, "fleet.toml").unwrap();
+        let changes = fleet.apply(&policy, Duration::from_secs(5)).await;
+        check!(
+            changes[0] == Change::Rescope("w".into()),
+            format!("{changes:?}")
+        );
+
+        fleet.shutdown(Duration::from_secs(5)).await;
+        let left = fleet.status().await;
+        check!(left.is_empty(), format!("{left:?}"));
+        drop(fleet);
+        // Every sender is gone once the fleet and its supervisors are: the stream ends.
+        let mut byes = 0;
+        while let Some(event) = tokio::time::timeout(Duration::from_secs(30), events.recv())
+            .await
+            .unwrap()
+        {
+            if matches!(&event.kind, EventKind::Output { line, .. } if line == "bye") {
+                byes += 1;
+            }
+        }
+        check!(byes == 2, byes, "both instances saw their stdin end");
+    });
+}
