@@ -89,11 +89,7 @@ pub(super) fn exec(args: Args) -> ExitCode {
         Ok(a) => a,
         Err(err) => return fail(Code::HostFailure, &err),
     };
-    let guests = match tokio::runtime::Builder::new_multi_thread()
-        .thread_name("sandnet-guest")
-        .enable_all()
-        .build()
-    {
+    let guests = match crate::fleet::guest_runtime() {
         Ok(rt) => rt,
         Err(err) => return fail(Code::HostFailure, &err.into()),
     };

@@ -35,6 +35,27 @@ use crate::guard::GuardConfig;
 use crate::metrics::{GuestState, Metrics};
 use crate::runtime::{RunStats, Runtime};
 
+/// Worker threads of [`guest_runtime`] per core.
+pub const WORKERS_PER_CORE: usize = 4;
+
+/// The tokio runtime guests should run on: multi-thread with
+/// [`WORKERS_PER_CORE`] workers per core. More workers than cores is what
+/// keeps a guest that waits (an echo server, a poller) responsive while others
+/// spin: a guest spinning on CPU yields at every epoch tick but its worker
+/// goes straight on to the next task, so with one worker per core a few
+/// spinners would hold every worker and the I/O driver would be polled only
+/// every few dozen slices. With spare workers, a woken guest is picked up by
+/// an idle worker thread at once and the kernel's scheduler, which favours a
+/// thread that slept, gives it a core.
+pub fn guest_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores * WORKERS_PER_CORE)
+        .thread_name("sandnet-guest")
+        .enable_all()
+        .build()
+}
+
 /// How many events wait for the reader before guests' output waits too.
 pub const EVENT_BACKLOG: usize = 1024;
 

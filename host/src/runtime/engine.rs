@@ -11,7 +11,7 @@ use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
 /// How often the epoch advances; the wall-clock deadline is checked at this grain.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 
 /// Runtime-wide settings.
 #[derive(Debug, Clone, Default)]
