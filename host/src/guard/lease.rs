@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::Context;
 
 use futures::task::AtomicWaker;
-use sandnet_policy::Target;
+use sandnet_policy::{Host, Scheme, Target};
 use tokio::sync::Notify;
 
 use crate::error::NetError;
@@ -41,13 +41,27 @@ pub enum Grant {
         /// The accepted peer.
         peer: SocketAddr,
     },
+    /// A standard `wasi:sockets` TCP connection (checked by address, as
+    /// standard sockets are).
+    Socket {
+        /// The address's target, `tcp://IP:PORT`.
+        target: Target,
+    },
+    /// A connection a standard `wasi:sockets` listener accepted.
+    SocketAccepted {
+        /// The peer's target, `tcp-listen://IP:PORT`.
+        target: Target,
+    },
 }
 
 impl Grant {
     /// The target the grant is about (for messages and the audit log).
     pub fn target(&self) -> &Target {
         match self {
-            Grant::Connect { target, .. } | Grant::Listen { target } => target,
+            Grant::Connect { target, .. }
+            | Grant::Listen { target }
+            | Grant::Socket { target }
+            | Grant::SocketAccepted { target } => target,
             Grant::Accepted { listen, .. } => listen,
         }
     }
@@ -56,7 +70,25 @@ impl Grant {
     pub fn peer(&self) -> Option<SocketAddr> {
         match self {
             Grant::Connect { peer, .. } | Grant::Accepted { peer, .. } => Some(*peer),
+            Grant::Socket { target } | Grant::SocketAccepted { target } => match target.host {
+                Host::Ip(ip) => Some(SocketAddr::new(ip, target.port)),
+                Host::Name(_) => None,
+            },
             Grant::Listen { .. } => None,
+        }
+    }
+
+    /// A standard socket's TCP connection to `addr`.
+    pub fn socket(addr: SocketAddr) -> Grant {
+        Grant::Socket {
+            target: Target::socket(Scheme::Tcp, addr),
+        }
+    }
+
+    /// A connection a standard socket's listener accepted from `peer`.
+    pub fn socket_accepted(peer: SocketAddr) -> Grant {
+        Grant::SocketAccepted {
+            target: Target::socket(Scheme::TcpListen, peer),
         }
     }
 }

@@ -166,7 +166,7 @@ pub struct Guard {
     bytes_in: AtomicU64,
     /// Addresses the policy's host names resolved to during this run, for
     /// standard sockets (which only ever show the host an address).
-    named: tokio::sync::Mutex<HashMap<String, Vec<IpAddr>>>,
+    named: Mutex<HashMap<String, Vec<IpAddr>>>,
 }
 
 impl std::fmt::Debug for Guard {
@@ -188,7 +188,7 @@ impl Guard {
             datagrams: Mutex::new(limits.datagrams_per_second.map(TokenBucket::new)),
             bytes_out: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
-            named: tokio::sync::Mutex::new(HashMap::new()),
+            named: Mutex::new(HashMap::new()),
             policy: ArcSwap::new(policy),
             generation: AtomicU64::new(0),
             config,
@@ -218,11 +218,12 @@ impl Guard {
         // Registered after the store: a connection that registers later
         // re-checks itself (see `register`), so none slips between the two.
         let mut report = ReloadReport::default();
+        let named = self.named_snapshot();
         for lease in self.leases.snapshot() {
             if lease.is_revoked() {
                 continue;
             }
-            match recheck(&policy, lease.grant()) {
+            match recheck(&policy, lease.grant(), &named) {
                 Ok(()) => report.kept += 1,
                 Err(denial) => report.revoked.push(self.revoke(&policy, &lease, &denial)),
             }
@@ -251,17 +252,35 @@ impl Guard {
 
     /// Registers a connection granted `grant` under policy `generation`
     /// (`None`: always ask again). When a reload came in between, the grant
-    /// is asked again now, so no connection escapes a reload by racing it.
+    /// is asked again now, so no connection escapes a reload by racing it;
+    /// `Err(denied)` if the policy now in force refuses it.
     fn register(&self, grant: Grant, generation: Option<u64>) -> Result<Arc<Lease>, NetError> {
         let lease = self.leases.register(grant);
         if generation != Some(self.generation.load(Ordering::Acquire)) {
             let policy = self.policy.load_full();
-            if let Err(denial) = recheck(&policy, lease.grant()) {
+            if let Err(denial) = recheck(&policy, lease.grant(), &self.named_snapshot()) {
                 self.revoke(&policy, &lease, &denial);
-                lease.check()?;
             }
         }
+        lease.check()?;
         Ok(lease)
+    }
+
+    /// Registers a standard `wasi:sockets` connection (the socket layer has
+    /// checked it already), so a reload can revoke it. The lease comes back
+    /// revoked if a reload got in between.
+    pub fn register_socket(&self, grant: Grant) -> Arc<Lease> {
+        let lease = self.leases.register(grant);
+        let policy = self.policy.load_full();
+        if let Err(denial) = recheck(&policy, lease.grant(), &self.named_snapshot()) {
+            self.revoke(&policy, &lease, &denial);
+        }
+        lease
+    }
+
+    /// What the policy's names resolved to during this run.
+    fn named_snapshot(&self) -> HashMap<String, Vec<IpAddr>> {
+        self.named.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// How many live connections are registered (for reports and tests).
@@ -657,13 +676,17 @@ impl Guard {
     /// The addresses `name` resolves to, looked up once per run; empty when the
     /// lookup fails.
     async fn resolve_cached(&self, name: &str) -> Vec<IpAddr> {
-        let mut named = self.named.lock().await;
-        if let Some(ips) = named.get(name) {
-            return ips.clone();
+        let cached = {
+            let named = self.named.lock().unwrap_or_else(|p| p.into_inner());
+            named.get(name).cloned()
+        };
+        if let Some(ips) = cached {
+            return ips;
         }
+        // Looked up without the lock; when two lookups race, the first stays.
         let ips = self.config.resolver.resolve(name).await.unwrap_or_default();
-        named.insert(name.to_owned(), ips.clone());
-        ips
+        let mut named = self.named.lock().unwrap_or_else(|p| p.into_inner());
+        named.entry(name.to_owned()).or_insert(ips).clone()
     }
 
     /// Name lookup for standard sockets: only names a `tcp` or `udp` allow rule

@@ -2,9 +2,10 @@
 //! (the same questions a new connection would be asked), and the report of a
 //! reload. Pure: no I/O, unit-tested below.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 
-use sandnet_policy::{Decision, Denial, GuestPolicy};
+use sandnet_policy::{Decision, Denial, GuestPolicy, Host, Scheme};
 
 use super::lease::Grant;
 use crate::error::NetError;
@@ -30,12 +31,26 @@ pub struct Revoked {
 }
 
 /// Asks `policy` again what was asked when `grant` was given: the request
-/// check, then the resolved address (outgoing) or the peer (accepted).
-pub fn recheck(policy: &GuestPolicy, grant: &Grant) -> Result<(), Denial> {
+/// check, then the resolved address (outgoing) or the peer (accepted). A
+/// standard socket's address is checked as `wasi:sockets` checks it, with the
+/// addresses the policy's names resolved to during the run (`named`; a name
+/// never resolved counts as resolving to nothing).
+pub fn recheck(
+    policy: &GuestPolicy,
+    grant: &Grant,
+    named: &HashMap<String, Vec<IpAddr>>,
+) -> Result<(), Denial> {
     let (target, then) = match grant {
         Grant::Connect { target, peer } => (target, Some(policy.check_address(target, peer.ip()))),
         Grant::Listen { target } => (target, None),
         Grant::Accepted { listen, peer } => (listen, Some(policy.check_peer(listen, peer.ip()))),
+        Grant::Socket { target } => return socket_decision(policy, target, named),
+        Grant::SocketAccepted { target } => {
+            let Host::Ip(ip) = target.host else {
+                return Ok(());
+            };
+            return into_result(policy.check_accept(SocketAddr::new(ip, target.port)));
+        }
     };
     if let Decision::Deny(denial) = policy.check(target) {
         return Err(denial);
@@ -44,6 +59,39 @@ pub fn recheck(policy: &GuestPolicy, grant: &Grant) -> Result<(), Denial> {
         Some(Decision::Deny(denial)) => Err(denial),
         _ => Ok(()),
     }
+}
+
+fn into_result(decision: Decision) -> Result<(), Denial> {
+    match decision {
+        Decision::Allow(_) => Ok(()),
+        Decision::Deny(denial) => Err(denial),
+    }
+}
+
+/// The standard-socket address check of `Guard::check_socket_addr`, with
+/// names answered from `named`.
+fn socket_decision(
+    policy: &GuestPolicy,
+    target: &sandnet_policy::Target,
+    named: &HashMap<String, Vec<IpAddr>>,
+) -> Result<(), Denial> {
+    let Host::Ip(ip) = target.host else {
+        return Ok(());
+    };
+    let addr = SocketAddr::new(ip, target.port);
+    let direct = policy.check_socket_direct(Scheme::Tcp, addr);
+    if direct.is_allowed() {
+        return Ok(());
+    }
+    let resolved: Vec<(String, Vec<IpAddr>)> = policy
+        .socket_name_candidates(Scheme::Tcp, addr.port())
+        .into_iter()
+        .map(|name| {
+            let ips = named.get(&name).cloned().unwrap_or_default();
+            (name, ips)
+        })
+        .collect();
+    into_result(policy.check_socket_addr(Scheme::Tcp, addr, &resolved))
 }
 
 /// The operator's reason for revoking `grant` (the whole denial) and the
@@ -139,7 +187,7 @@ mod tests {
             ),
         ];
         for (text, grant, want) in cases {
-            let got = recheck(&policy(text), &grant);
+            let got = recheck(&policy(text), &grant, &HashMap::new());
             assert_eq!(got.is_ok(), want, "{text:?} {grant:?}: {got:?}");
         }
     }
@@ -148,7 +196,7 @@ mod tests {
     fn the_guest_is_told_the_reload_and_the_fix() {
         let p = policy(r#"allow = ["tcp://127.0.0.1:9001"]"#);
         let grant = connect("tcp://127.0.0.1:9000", "127.0.0.1:9000");
-        let denial = recheck(&p, &grant).unwrap_err();
+        let denial = recheck(&p, &grant, &HashMap::new()).unwrap_err();
         let (operator, guest) = revocation(&p, &grant, &denial);
         assert!(
             operator
@@ -170,7 +218,7 @@ mod tests {
     fn a_revoked_address_is_not_named_to_the_guest() {
         let p = policy(r#"allow = ["tcp://db.test:9000"]"#);
         let grant = connect("tcp://db.test:9000", "10.0.0.7:9000");
-        let denial = recheck(&p, &grant).unwrap_err();
+        let denial = recheck(&p, &grant, &HashMap::new()).unwrap_err();
         let (operator, guest) = revocation(&p, &grant, &denial);
         assert!(operator.contains("10.0.0.7"), "{operator}");
         assert!(!format!("{guest:?}").contains("10.0.0.7"), "{guest:?}");

@@ -99,6 +99,24 @@ pub struct RunOutcome {
 impl Runtime {
     /// Runs the guest to completion under its policy's limits.
     pub async fn run(&self, request: RunRequest) -> anyhow::Result<RunOutcome> {
+        let guard = Arc::new(Guard::new(
+            Arc::clone(&request.policy),
+            request.guard.clone(),
+        ));
+        self.run_guarded(request, guard).await
+    }
+
+    /// As [`Runtime::run`], through a `guard` the caller keeps (made with
+    /// [`Guard::new`] from `request.policy`; `request.guard` is then unused),
+    /// e.g. to [`Guard::reload`] the policy while the guest runs. What the
+    /// store is built from stays as `request.policy` had it for the whole run:
+    /// `env`, `memory`, `wall_time`, `ca_bundle`, and whether standard
+    /// `wasi:sockets` TCP/UDP are enabled at all.
+    pub async fn run_guarded(
+        &self,
+        request: RunRequest,
+        guard: Arc<Guard>,
+    ) -> anyhow::Result<RunOutcome> {
         let started = Instant::now();
         let component = self.load(&request.component)?;
         let load_time = started.elapsed();
@@ -107,7 +125,6 @@ impl Runtime {
         let tls = Arc::new(crate::net::common::tls::client_config(
             request.policy.ca_bundle.as_deref(),
         )?);
-        let guard = Arc::new(Guard::new(Arc::clone(&request.policy), request.guard));
         let net = NetCtx::new(Arc::clone(&guard), tls);
 
         let program = request
