@@ -18,6 +18,7 @@ mod cli;
 mod differential;
 mod guests;
 mod http;
+mod reload;
 mod runtime;
 mod sse;
 mod tcp;
