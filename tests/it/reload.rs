@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use sandnet::error::NetError;
 use sandnet::guard::{Guard, GuardConfig, ReloadReport};
 use sandnet::net::http::client::{HttpClient, RequestSpec, Settings};
+use sandnet::net::sse::stream::{self as sse, SseSettings, SseSpec};
 use sandnet::net::tcp::conn::{self, Acceptor, Timeouts};
 use sandnet::net::udp::socket::Socket;
 use sandnet::net::websocket::session::{self, ClientSpec, Settings as WsSettings, WsMessage};
@@ -19,7 +20,9 @@ use sandnet::{ExitStatus, RunRequest, Runtime, RuntimeConfig};
 use crate::support::guests::{guest, shared_cache_dir};
 use crate::support::policy::{guest_policy, guest_section};
 use crate::support::recording::AuditBuffer;
-use crate::support::servers::{Behaviour, LineServer, Server, WsServer, free_port, free_udp_port};
+use crate::support::servers::{
+    Behaviour, LineServer, Server, SseServer, WsServer, free_port, free_udp_port,
+};
 
 /// The guest's part of a revocation's `denied` reason.
 const RELOADED: &str = "the policy was reloaded and no longer grants";
@@ -308,7 +311,10 @@ fn an_open_websocket_the_new_policy_refuses_fails_its_next_receive_and_send() {
             .await
             .unwrap();
         ws.send_text("one".to_owned()).await.unwrap();
-        assert_eq!(ws.inbox.next().await.unwrap(), WsMessage::Text("one".into()));
+        assert_eq!(
+            ws.inbox.next().await.unwrap(),
+            WsMessage::Text("one".into())
+        );
         let report = guard.reload(policy(r#"allow = ["ws://127.0.0.1:1"]"#));
         assert_eq!(report.revoked.len(), 1, "{report:?}");
         let err = ws.inbox.next().await.unwrap_err();
@@ -384,8 +390,12 @@ fn a_lowered_connection_cap_keeps_open_connections_and_refuses_new_ones() {
         "allow = [\"{url}\"]\n[guest.t.limits]\nmax_connections = 4"
     ));
     block_on(async {
-        let first = conn::connect(&guard, &tls(), &url, timeouts()).await.unwrap();
-        let second = conn::connect(&guard, &tls(), &url, timeouts()).await.unwrap();
+        let first = conn::connect(&guard, &tls(), &url, timeouts())
+            .await
+            .unwrap();
+        let second = conn::connect(&guard, &tls(), &url, timeouts())
+            .await
+            .unwrap();
         let report = guard.reload(policy(&format!(
             "allow = [\"{url}\"]\n[guest.t.limits]\nmax_connections = 1"
         )));
@@ -431,9 +441,7 @@ fn a_listener_the_new_policy_refuses_fails_its_next_accept() {
 fn a_bound_udp_socket_the_new_policy_refuses_fails_its_next_receive_and_send() {
     let port = free_udp_port();
     let bind = format!("udp-bind://127.0.0.1:{port}");
-    let (guard, _audit) = guard(&format!(
-        "allow = [\"{bind}\", \"udp://127.0.0.1:{port}\"]"
-    ));
+    let (guard, _audit) = guard(&format!("allow = [\"{bind}\", \"udp://127.0.0.1:{port}\"]"));
     block_on(async {
         let mut socket = Socket::bind(&guard, Some(&bind)).unwrap();
         let report = guard.reload(policy(&format!("allow = [\"udp://127.0.0.1:{port}\"]")));
@@ -446,4 +454,29 @@ fn a_bound_udp_socket_the_new_policy_refuses_fails_its_next_receive_and_send() {
             .unwrap_err();
         assert_revoked(&err, &bind);
     });
+}
+
+#[test]
+fn an_open_event_stream_the_new_policy_refuses_ends_with_denied_and_no_reconnect() {
+    let srv = SseServer::serving("retry: 10\ndata: one\n\n");
+    let url = srv.url("/events");
+    let (guard, _audit) = guard(&format!("allow = [\"sse+{url}\"]"));
+    block_on(async {
+        let settings = SseSettings {
+            connect: Duration::from_secs(5),
+            first_byte: Duration::from_secs(5),
+            idle: Duration::from_secs(10),
+            max_event: 1024,
+        };
+        let spec = SseSpec::new(&url, &[]).unwrap();
+        let mut stream = sse::open(Arc::clone(&guard), tls(), spec, settings)
+            .await
+            .unwrap();
+        assert_eq!(stream.inbox.next().await.unwrap().data, "one");
+        let report = guard.reload(policy("allow = []"));
+        assert_eq!(report.revoked.len(), 1, "{report:?}");
+        let err = stream.inbox.next().await.unwrap_err();
+        assert_revoked(&err, &format!("sse+{url}"));
+    });
+    assert_eq!(srv.connections(), 1, "a revoked stream does not reconnect");
 }

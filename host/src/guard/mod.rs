@@ -1042,6 +1042,111 @@ mod tests {
             .unwrap();
     }
 
+    #[tokio::test]
+    async fn a_grant_from_before_a_reload_cannot_connect_after_it() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let guard = bare_guard(&format!("allow = [\"tcp://127.0.0.1:{port}\"]"));
+        let target = Target::parse(&format!("tcp://127.0.0.1:{port}")).unwrap();
+        let granted = guard.check_request(&target).unwrap();
+        let policy = Policy::parse("allow = []", "b.toml").unwrap();
+        let report = guard.reload(Arc::new(policy.guest(None).unwrap().clone()));
+        assert_eq!(report, ReloadReport::default());
+        let err = guard
+            .connect(&granted, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        // Refused by the policy now in force (here already by the address
+        // check; a reload landing after it is caught when the lease registers).
+        assert!(matches!(&err, NetError::Denied(_)), "{err}");
+        assert_eq!(guard.live_connections(), 0);
+    }
+
+    /// Dials for real, after reloading its guard to `next`: a reload landing
+    /// between the address check and the connection's registration.
+    struct ReloadingDialer {
+        guard: Arc<std::sync::OnceLock<std::sync::Weak<Guard>>>,
+        next: Arc<GuestPolicy>,
+    }
+
+    impl Dialer for ReloadingDialer {
+        fn dial(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<TcpStream>> {
+            if let Some(guard) = self.guard.get().and_then(std::sync::Weak::upgrade) {
+                guard.reload(Arc::clone(&self.next));
+            }
+            Box::pin(TcpStream::connect(addr))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reload_during_the_dial_is_caught_when_the_connection_registers() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let text = format!("allow = [\"tcp://127.0.0.1:{port}\"]");
+        let first = Policy::parse(&text, "a.toml").unwrap();
+        let next = Policy::parse("allow = []", "b.toml").unwrap();
+        let slot = Arc::new(std::sync::OnceLock::new());
+        let config = GuardConfig {
+            dialer: Arc::new(ReloadingDialer {
+                guard: Arc::clone(&slot),
+                next: Arc::new(next.guest(None).unwrap().clone()),
+            }),
+            ..GuardConfig::default()
+        };
+        let guard = Arc::new(Guard::new(
+            Arc::new(first.guest(None).unwrap().clone()),
+            config,
+        ));
+        slot.set(Arc::downgrade(&guard)).unwrap();
+        let target = Target::parse(&format!("tcp://127.0.0.1:{port}")).unwrap();
+        let granted = guard.check_request(&target).unwrap();
+        let err = guard
+            .connect(&granted, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, NetError::Denied(d) if d.reason.starts_with("the policy was reloaded and no longer grants")),
+            "{err}"
+        );
+        assert_eq!(guard.live_connections(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_revoked_socket_fails_a_pending_read_and_every_later_write() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let guard = Arc::new(bare_guard(&format!("allow = [\"tcp://127.0.0.1:{port}\"]")));
+        let target = Target::parse(&format!("tcp://127.0.0.1:{port}")).unwrap();
+        let granted = guard.check_request(&target).unwrap();
+        let mut conn = guard
+            .connect(&granted, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let (_held, _) = listener.accept().await.unwrap();
+        let reading = tokio::spawn(async move {
+            let mut buf = [0u8; 8];
+            let err = conn.stream.read(&mut buf).await.unwrap_err();
+            (conn, err)
+        });
+        tokio::task::yield_now().await;
+        let policy = Policy::parse("allow = []", "b.toml").unwrap();
+        let report = guard.reload(Arc::new(policy.guest(None).unwrap().clone()));
+        assert_eq!(report.revoked.len(), 1);
+        let (mut conn, err) = reading.await.unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        assert!(
+            matches!(
+                crate::error::find_net_error(&err),
+                Some(NetError::Denied(_))
+            ),
+            "{err}"
+        );
+        let err = conn.stream.write_all(b"x").await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        assert!(conn.permit.check().is_err());
+    }
+
     #[test]
     fn rate_limit_refuses_past_the_bucket() {
         let policy = "allow = [\"http://127.0.0.1:1\"]\n[limits]\nrequests_per_second = 2\n";
