@@ -480,3 +480,82 @@ fn an_open_event_stream_the_new_policy_refuses_ends_with_denied_and_no_reconnect
     });
     assert_eq!(srv.connections(), 1, "a revoked stream does not reconnect");
 }
+
+#[test]
+fn a_response_body_streaming_when_its_connection_is_revoked_fails_with_denied() {
+    const SIZE: usize = 64 << 20; // far more than socket buffers and hyper hold
+    let srv = Server::http();
+    let url = srv.url(&format!("/big?n={SIZE}"));
+    let (guard, _audit) = guard(&format!("allow = [\"{}\"]", srv.url("/big")));
+    let client = HttpClient::new(
+        Arc::clone(&guard),
+        sandnet::net::common::tls::client_config(None).unwrap(),
+    );
+    let received = block_on(async {
+        let spec = RequestSpec::new("GET", &url, &[], None).unwrap();
+        let mut exchange = client.send(spec, http_settings()).await.unwrap();
+        assert_eq!(exchange.status, 200);
+        let mut received = exchange.body.read(1 << 16).await.unwrap().unwrap().len();
+        let report = guard.reload(policy("allow = []"));
+        assert_eq!(report.revoked.len(), 1, "{report:?}");
+        loop {
+            match exchange.body.read(1 << 20).await {
+                Ok(Some(chunk)) => received += chunk.len(),
+                Ok(None) => panic!("the whole body arrived after the revocation"),
+                Err(err) => {
+                    assert_revoked(&err, &format!("GET {}", srv.url("/big")));
+                    return received;
+                }
+            }
+        }
+    });
+    assert!(received < SIZE, "{received}");
+}
+
+#[test]
+fn a_websocket_client_accepted_from_a_peer_the_new_policy_refuses_is_revoked() {
+    use futures::{SinkExt, StreamExt};
+    let port = free_port();
+    let listen = format!("ws-listen://127.0.0.1:{port}");
+    let (guard, _audit) = guard(&format!("allow = [\"{listen}\"]"));
+    block_on(async {
+        let mut server = session::bind(Arc::clone(&guard), &listen, ws_settings())
+            .await
+            .unwrap();
+        let (mut client, _) = tokio_tungstenite::client_async(
+            format!("ws://127.0.0.1:{port}/"),
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        let mut accepted = server.inbox.next().await.unwrap().handle;
+        client
+            .send(tokio_tungstenite::tungstenite::Message::text("hi"))
+            .await
+            .unwrap();
+        assert_eq!(
+            accepted.inbox.next().await.unwrap(),
+            WsMessage::Text("hi".into())
+        );
+        // The listener stays granted; its rule now takes one other peer only.
+        let report = guard.reload(policy(&format!(
+            "allow = [{{ rule = \"{listen}\", peers = [\"10.0.0.5\"] }}]"
+        )));
+        assert_eq!((report.kept, report.revoked.len()), (1, 1), "{report:?}");
+        assert_eq!(
+            report.revoked[0]
+                .peer
+                .map(|p| p.ip().to_string())
+                .as_deref(),
+            Some("127.0.0.1")
+        );
+        let err = accepted.inbox.next().await.unwrap_err();
+        assert_revoked(&err, &listen);
+        let err = accepted.send_text("bye".to_owned()).await.unwrap_err();
+        assert_revoked(&err, &listen);
+        // The client sees its connection end.
+        while let Some(Ok(_)) = client.next().await {}
+    });
+}
