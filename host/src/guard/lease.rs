@@ -228,11 +228,6 @@ impl Leases {
         self.lock().len()
     }
 
-    /// Whether no connection is registered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Revokes `lease` with `err`; false when it already was.
     pub fn revoke(lease: &Lease, err: NetError) -> bool {
         lease.revoke(err)
@@ -262,7 +257,7 @@ mod tests {
         drop(held);
         assert_eq!(leases.len(), 1);
         drop(b);
-        assert!(leases.is_empty());
+        assert_eq!(leases.len(), 0);
     }
 
     #[tokio::test]

@@ -36,7 +36,8 @@ mod socket;
 
 use crate::error::{NetError, TimeoutKind};
 pub use dialer::{Dialer, TcpDialer};
-pub use lease::{Grant, Lease, Leases};
+use lease::Leases;
+pub use lease::{Grant, Lease};
 pub use rate::TokenBucket;
 pub use reload::{ReloadReport, Revoked, recheck};
 use resolver::normalise_name;
