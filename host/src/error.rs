@@ -96,14 +96,21 @@ impl NetError {
 }
 
 /// Walks an error's source chain looking for a [`NetError`] put there by the guard
-/// (errors from the connector come back wrapped by hyper).
+/// (errors from the connector come back wrapped by hyper; a revoked socket's
+/// `denied` comes back inside an `io::Error`, under TLS, hyper or tungstenite).
 pub fn find_net_error(err: &(dyn std::error::Error + 'static)) -> Option<NetError> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
         if let Some(net) = e.downcast_ref::<NetError>() {
             return Some(net.clone());
         }
-        cur = e.source();
+        // An I/O error's `source` skips the error it carries (a revoked
+        // socket's `denied`, see `guard::GuardedSocket`): step into it.
+        let carried = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        cur = carried.or_else(|| e.source());
     }
     None
 }

@@ -19,6 +19,7 @@ mod differential;
 mod guests;
 mod http;
 mod metrics;
+mod reload;
 mod runtime;
 mod sse;
 mod tcp;

@@ -396,3 +396,38 @@ fn the_fleet_api_runs_guests_in_process() {
         check!(byes == 2, byes, "both instances saw their stdin end");
     });
 }
+
+#[test]
+fn sighup_closes_a_live_connection_the_new_policy_no_longer_grants() {
+    use crate::support::servers::{Behaviour, LineServer};
+
+    let srv = LineServer::plain(Behaviour::Silent);
+    let url = format!("tcp://127.0.0.1:{}", srv.port());
+    let client = |allow: &str| {
+        format!(
+            "[guest.client]\ncomponent = {:?}\nargs = [{url:?}, \"hello\"]\nallow = [{allow}]\n\
+             env = {{ TCP_CLIENT_LINES = \"1\" }}\n[guest.client.limits]\nread_timeout = \"10m\"\nwall_time = \"unlimited\"\n",
+            guest("rust-tcp-client").display().to_string()
+        )
+    };
+    let policy = write_policy(&client(&format!("{url:?}")));
+    let mut up = Cli::up(&policy, &[]).background();
+    let limit = Duration::from_secs(60);
+    up.line_with("client       | [sandnet] started", limit);
+    // The guest is connected and waits for a reply line that never comes.
+    let deadline = Instant::now() + limit;
+    while srv.connections() == 0 {
+        assert!(Instant::now() < deadline, "the guest never connected");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(&policy.path, client("")).unwrap();
+    up.signal("HUP");
+    let reloaded = up.line_with("client       | [sandnet] policy reloaded", limit);
+    check!(reloaded.contains("closed 1 connection"), reloaded);
+    let denied = up.line_with("tcp-client: denied", limit);
+    check!(denied.contains("reloaded"), denied);
+    up.line_with("client       | [sandnet] guest exited with status 1", limit);
+    up.signal("TERM");
+    let (code, rest, stderr) = up.finish_within(Duration::from_secs(30));
+    check!(code == Some(0), format!("{rest:?}\n{stderr}"));
+}

@@ -374,8 +374,7 @@ fn cannot_start(why: &str) -> ExitStatus {
 }
 
 /// Applies `policy` to a running instance's guard; the number of live
-/// connections it no longer grants (closed).
+/// connections it no longer grants (closed, each with an audit event).
 fn rescope_live(guard: &Guard, policy: &Arc<GuestPolicy>) -> usize {
-    let _ = (guard, policy);
-    0
+    guard.reload(Arc::clone(policy)).revoked.len()
 }

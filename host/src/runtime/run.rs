@@ -192,8 +192,38 @@ impl Runtime {
         Ok(prepared.run_until(std::future::pending()).await)
     }
 
+    /// As [`Runtime::run`], through a `guard` the caller keeps (made with
+    /// [`Guard::new`] from `request.policy`; `request.guard` is then unused),
+    /// e.g. to [`Guard::reload`] the policy while the guest runs.
+    pub async fn run_guarded(
+        &self,
+        request: RunRequest,
+        guard: Arc<Guard>,
+    ) -> anyhow::Result<RunOutcome> {
+        let prepared = self.prepare_guarded(request, GuestIo::AsRequested, guard)?;
+        Ok(prepared.run_until(std::future::pending()).await)
+    }
+
     /// Builds the guest's store and guard without running it.
     pub fn prepare(&self, request: RunRequest, io: GuestIo) -> anyhow::Result<PreparedRun> {
+        let guard = Arc::new(Guard::new(
+            Arc::clone(&request.policy),
+            request.guard.clone(),
+        ));
+        self.prepare_guarded(request, io, guard)
+    }
+
+    /// As [`Runtime::prepare`], through a `guard` the caller made. What the
+    /// store is built from stays as `request.policy` had it for the whole run
+    /// (a [`Guard::reload`] does not change it): `env`, `memory`, `wall_time`,
+    /// `cpu_time`, `ca_bundle`, and whether standard `wasi:sockets` TCP/UDP
+    /// are enabled at all.
+    pub fn prepare_guarded(
+        &self,
+        request: RunRequest,
+        io: GuestIo,
+        guard: Arc<Guard>,
+    ) -> anyhow::Result<PreparedRun> {
         let started = Instant::now();
         let component = self.load(&request.component)?;
         let load_time = started.elapsed();
@@ -202,7 +232,6 @@ impl Runtime {
         let tls = Arc::new(crate::net::common::tls::client_config(
             request.policy.ca_bundle.as_deref(),
         )?);
-        let guard = Arc::new(Guard::new(Arc::clone(&request.policy), request.guard));
         let net = NetCtx::new(Arc::clone(&guard), tls);
 
         let program = request

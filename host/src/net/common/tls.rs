@@ -5,12 +5,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::guard::GuardedSocket;
 use anyhow::{Context, bail};
 use rustls::RootCertStore;
 use rustls_pki_types::ServerName;
 use sandnet_policy::{Host, Target};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use crate::error::NetError;
@@ -74,8 +74,8 @@ pub fn server_name(target: &Target) -> Result<ServerName<'static>, NetError> {
 pub async fn connect(
     tls: &Arc<rustls::ClientConfig>,
     target: &Target,
-    stream: TcpStream,
-) -> Result<TlsStream<TcpStream>, NetError> {
+    stream: GuardedSocket,
+) -> Result<TlsStream<GuardedSocket>, NetError> {
     let name = server_name(target)?;
     tokio_rustls::TlsConnector::from(Arc::clone(tls))
         .connect(name, stream)

@@ -22,12 +22,12 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use sandnet_policy::{Denial, Limit, Scheme, Target};
-use tokio::net::TcpStream;
+
 use tokio::sync::mpsc;
 use url::Url;
 
-use crate::error::{NetError, TimeoutKind};
-use crate::guard::{ConnectionPermit, Granted, Guard};
+use crate::error::{NetError, TimeoutKind, find_net_error};
+use crate::guard::{ConnectionPermit, Granted, Guard, GuardedSocket};
 use crate::net::common::headers::{guest_headers, is_framing};
 use crate::net::common::url::intake;
 use crate::net::common::wire;
@@ -206,7 +206,11 @@ impl BodyReader {
                     return;
                 }
                 Ok(Some(Err(err))) => {
-                    self.error = Some(NetError::Protocol(format!("response body: {err}")));
+                    // A connection a policy reload revoked says `denied`.
+                    self.error =
+                        Some(find_net_error(&err).unwrap_or_else(|| {
+                            NetError::Protocol(format!("response body: {err}"))
+                        }));
                     return;
                 }
                 Ok(Some(Ok(frame))) => {
@@ -302,7 +306,7 @@ pub struct UploadSender {
 
 /// A socket made by the guard, adapted to hyper's I/O traits.
 pub struct GuardedIo {
-    io: TokioIo<TcpStream>,
+    io: TokioIo<GuardedSocket>,
     _permit: ConnectionPermit,
 }
 

@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use url::Url;
 
 use super::parser::{Event, Parser};
-use crate::error::{NetError, TimeoutKind};
+use crate::error::{NetError, TimeoutKind, find_net_error};
 use crate::guard::{Granted, Guard};
 use crate::net::common::headers::guest_headers;
 use crate::net::common::inbox::{AbortOnDrop, Inbox};
@@ -354,6 +354,10 @@ impl StreamTask {
                     )));
                 }
                 Ok(Some(Err(err))) => {
+                    // A reload that revoked the connection ends the stream for good.
+                    if let Some(revoked) = find_net_error(&err) {
+                        return Stop::Fatal(revoked);
+                    }
                     return Stop::Ended(NetError::Closed(format!("{}: {err}", self.spec.url)));
                 }
                 Ok(Some(Ok(frame))) => match frame.into_data() {

@@ -25,10 +25,17 @@
 //! - `datagrams_per_second`: sends past the rate fail with `access-denied`; the
 //!   bucket is the one `sandnet:net/udp` uses.
 //!
+//! - policy reload: a TCP connection made by `start-connect` or taken by
+//!   `accept` is registered with the guard ([`Guard::register_socket`]); when a
+//!   reload no longer grants its address (or peer), its streams fail like a
+//!   quota refusal (`access-denied`) and are closed from then on, and a pending
+//!   `subscribe` wakes to see it.
+//!
 //! Every refusal is logged with the limit's policy name and how to raise it;
 //! the guest itself only ever sees the error code.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -50,7 +57,7 @@ use wasmtime_wasi::p2::{
 use wasmtime_wasi::sockets::WasiSocketsCtxView;
 
 use crate::error::NetError;
-use crate::guard::{ConnectionPermit, Guard};
+use crate::guard::{ConnectionPermit, Grant, Guard, Lease};
 use crate::net::NetHost;
 
 /// Per-guest state: the `max_connections` slot each standard socket holds,
@@ -99,8 +106,9 @@ fn log_refusal(guard: &Guard, what: &str, err: &NetError) {
     }
 }
 
-/// The stream error a guest sees past a byte quota: `last-operation-failed`
-/// with an error whose `network-error-code` is `access-denied`.
+/// The stream error a guest sees past a byte quota or after a reload revoked
+/// the connection: `last-operation-failed` with an error whose
+/// `network-error-code` is `access-denied`.
 fn quota_error(err: NetError) -> StreamError {
     let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, err);
     StreamError::LastOperationFailed(wasmtime::Error::new(io))
@@ -135,12 +143,16 @@ impl LimitedSocketsView<'_> {
         result
     }
 
-    /// Replaces a TCP socket's fresh streams with ones that count their bytes.
+    /// Replaces a TCP socket's fresh streams with ones that count their
+    /// bytes and fail once a reload revokes `grant` (the connection is
+    /// registered with the guard for as long as either stream lives).
     fn count_streams(
         &mut self,
         input: &Resource<DynInputStream>,
         output: &Resource<DynOutputStream>,
+        grant: Option<Grant>,
     ) -> SocketResult<()> {
+        let lease = grant.map(|g| self.guard.register_socket(g));
         let table = &mut *self.sockets.table;
         let slot = table.get_mut(input)?;
         let inner = std::mem::replace(slot, Box::new(ClosedInputStream));
@@ -148,6 +160,7 @@ impl LimitedSocketsView<'_> {
             inner,
             guard: Arc::clone(self.guard),
             failed: false,
+            lease: lease.clone(),
         });
         let slot = table.get_mut(output)?;
         let inner = std::mem::replace(slot, Box::new(ClosedOutputStream));
@@ -155,8 +168,40 @@ impl LimitedSocketsView<'_> {
             inner,
             guard: Arc::clone(self.guard),
             failed: false,
+            lease,
         });
         Ok(())
+    }
+
+    /// The remote address of the connected socket `rep`, if it has one.
+    fn remote(&mut self, rep: u32) -> Option<SocketAddr> {
+        HostTcpSocket::remote_address(&mut self.sockets, Resource::new_borrow(rep))
+            .ok()
+            .map(SocketAddr::from)
+    }
+}
+
+/// Fails a stream whose connection a reload revoked (see the module docs).
+fn check_revoked(lease: Option<&Arc<Lease>>, failed: &mut bool) -> StreamResult<()> {
+    match lease.map(|l| l.check()) {
+        Some(Err(err)) => {
+            *failed = true;
+            Err(quota_error(err))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Waits for `ready`, or for a reload to revoke `lease`.
+async fn ready_or_revoked(ready: impl Future<Output = ()>, lease: Option<&Arc<Lease>>) {
+    match lease {
+        Some(lease) => {
+            tokio::select! {
+                () = ready => {}
+                _ = lease.revoked() => {}
+            }
+        }
+        None => ready.await,
     }
 }
 
@@ -166,6 +211,8 @@ struct CountedInput {
     guard: Arc<Guard>,
     /// Set once the quota refused a read; the stream is closed from then on.
     failed: bool,
+    /// The connection's registration (revoked by a policy reload).
+    lease: Option<Arc<Lease>>,
 }
 
 #[wasmtime_wasi::async_trait]
@@ -174,6 +221,7 @@ impl InputStream for CountedInput {
         if self.failed {
             return Err(StreamError::Closed);
         }
+        check_revoked(self.lease.as_ref(), &mut self.failed)?;
         let bytes = self.inner.read(size)?;
         if !bytes.is_empty()
             && let Err(err) = self.guard.count_in(bytes.len() as u64)
@@ -194,7 +242,7 @@ impl InputStream for CountedInput {
 impl Pollable for CountedInput {
     async fn ready(&mut self) {
         if !self.failed {
-            self.inner.ready().await;
+            ready_or_revoked(self.inner.ready(), self.lease.as_ref()).await;
         }
     }
 }
@@ -206,6 +254,8 @@ struct CountedOutput {
     guard: Arc<Guard>,
     /// Set once the quota refused a write; the stream is closed from then on.
     failed: bool,
+    /// The connection's registration (revoked by a policy reload).
+    lease: Option<Arc<Lease>>,
 }
 
 #[wasmtime_wasi::async_trait]
@@ -214,6 +264,7 @@ impl OutputStream for CountedOutput {
         if self.failed {
             return Err(StreamError::Closed);
         }
+        check_revoked(self.lease.as_ref(), &mut self.failed)?;
         if let Err(err) = self.guard.count_out(bytes.len() as u64) {
             self.failed = true;
             log_refusal(&self.guard, "write", &err);
@@ -226,6 +277,7 @@ impl OutputStream for CountedOutput {
         if self.failed {
             return Err(StreamError::Closed);
         }
+        check_revoked(self.lease.as_ref(), &mut self.failed)?;
         self.inner.flush()
     }
 
@@ -233,6 +285,7 @@ impl OutputStream for CountedOutput {
         if self.failed {
             return Err(StreamError::Closed);
         }
+        check_revoked(self.lease.as_ref(), &mut self.failed)?;
         self.inner.check_write()
     }
 
@@ -245,7 +298,7 @@ impl OutputStream for CountedOutput {
 impl Pollable for CountedOutput {
     async fn ready(&mut self) {
         if !self.failed {
-            self.inner.ready().await;
+            ready_or_revoked(self.inner.ready(), self.lease.as_ref()).await;
         }
     }
 }
@@ -306,7 +359,8 @@ impl HostTcpSocket for LimitedSocketsView<'_> {
         let rep = this.rep();
         match HostTcpSocket::finish_connect(&mut self.sockets, this) {
             Ok((input, output)) => {
-                self.count_streams(&input, &output)?;
+                let grant = self.remote(rep).map(Grant::socket);
+                self.count_streams(&input, &output, grant)?;
                 Ok((input, output))
             }
             Err(err) => {
@@ -346,7 +400,8 @@ impl HostTcpSocket for LimitedSocketsView<'_> {
         match self.guard.try_permit() {
             Ok(permit) => {
                 self.state.permits.insert(socket.rep(), permit);
-                self.count_streams(&input, &output)?;
+                let grant = self.remote(socket.rep()).map(Grant::socket_accepted);
+                self.count_streams(&input, &output, grant)?;
                 Ok((socket, input, output))
             }
             Err(err) => {

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use sandnet_policy::{Scheme, Target};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_rustls::client::TlsStream;
 
 use crate::audit::{AuditEvent, Verdict};
-use crate::error::{NetError, TimeoutKind};
-use crate::guard::{ConnectionPermit, Guard};
+use crate::error::{NetError, TimeoutKind, find_net_error};
+use crate::guard::{ConnectionPermit, Guard, GuardedSocket};
 use crate::net::common::tls;
 
 /// Most bytes one `read` hands the guest (1 MiB); larger requests are clamped.
@@ -46,8 +46,8 @@ pub struct Timeouts {
 /// The socket under a [`Connection`]: plain TCP or TLS terminated by the host.
 #[derive(Debug)]
 enum Transport {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Plain(GuardedSocket),
+    Tls(Box<TlsStream<GuardedSocket>>),
 }
 
 impl AsyncRead for Transport {
@@ -108,7 +108,8 @@ pub struct Connection {
     bytes_in: u64,
     bytes_out: u64,
     opened: Instant,
-    _permit: ConnectionPermit,
+    /// The slot, and the lease a policy reload revokes.
+    permit: ConnectionPermit,
 }
 
 impl std::fmt::Debug for Connection {
@@ -135,6 +136,9 @@ fn parse_target(url: &str, want: &[Scheme], what: &str) -> Result<Target, NetErr
 }
 
 fn io_error(what: &str, err: &io::Error) -> NetError {
+    if let Some(revoked) = find_net_error(err) {
+        return revoked;
+    }
     match err.kind() {
         io::ErrorKind::UnexpectedEof
         | io::ErrorKind::ConnectionReset
@@ -213,7 +217,7 @@ impl Connection {
             bytes_in: 0,
             bytes_out: 0,
             opened: Instant::now(),
-            _permit: permit,
+            permit,
         }
     }
 
@@ -272,6 +276,7 @@ impl Connection {
     /// least one; empty at end of stream.
     pub async fn read(&mut self, max: u32) -> Result<Bytes, NetError> {
         let max = max.clamp(1, MAX_READ_CHUNK) as usize;
+        self.permit.check()?;
         loop {
             self.quota_error()?;
             if !self.buf.is_empty() {
@@ -296,6 +301,7 @@ impl Connection {
                 "read-until needs a non-empty delimiter".to_owned(),
             ));
         }
+        self.permit.check()?;
         let max = max.clamp(1, MAX_READ_UNTIL_BYTES);
         let limit = max as usize;
         let mut scanned = 0;
@@ -335,6 +341,7 @@ impl Connection {
                 "the stream's write half was shut down".to_owned(),
             ));
         }
+        self.permit.check()?;
         self.guard.count_out(data.len() as u64)?;
         let what = format!("writing to {}", self.peer);
         for chunk in data.chunks(WRITE_CHUNK) {
@@ -400,8 +407,9 @@ pub struct Acceptor {
     local: SocketAddr,
     idle: Duration,
     guard: Arc<Guard>,
-    next: Option<Result<(TcpStream, SocketAddr), NetError>>,
-    _permit: ConnectionPermit,
+    next: Option<Result<(tokio::net::TcpStream, SocketAddr), NetError>>,
+    /// The slot, and the lease a policy reload revokes.
+    permit: ConnectionPermit,
 }
 
 impl std::fmt::Debug for Acceptor {
@@ -427,7 +435,7 @@ impl Acceptor {
             idle,
             guard: Arc::clone(guard),
             next: None,
-            _permit: permit,
+            permit,
         })
     }
 
@@ -440,7 +448,14 @@ impl Acceptor {
     /// ready; peers the policy refuses are closed and audited. Cancel-safe.
     pub async fn ready(&mut self) {
         while self.next.is_none() {
-            match self.listener.accept().await {
+            let accepted = tokio::select! {
+                accepted = self.listener.accept() => accepted,
+                err = self.permit.revoked() => {
+                    self.next = Some(Err(err));
+                    return;
+                }
+            };
+            match accepted {
                 Ok((stream, peer)) => {
                     if self.guard.check_peer(&self.target, peer).is_ok() {
                         self.next = Some(Ok((stream, peer)));
@@ -456,14 +471,16 @@ impl Acceptor {
 
     /// The next connection from a peer the policy accepts.
     pub async fn accept(&mut self) -> Result<Connection, NetError> {
+        self.permit.check()?;
         self.ready().await;
         let (stream, peer) = match self.next.take() {
             Some(next) => next?,
             None => return Err(NetError::Closed("listener has no connection".to_owned())),
         };
-        let permit = self.guard.try_permit()?; // on refusal `stream` drops: closed
-        let _ = stream.set_nodelay(true);
         let local = stream.local_addr().unwrap_or(self.local);
+        // On refusal `stream` drops: closed.
+        let guarded = self.guard.accepted(&self.target, stream, peer)?;
+        let _ = guarded.stream.set_nodelay(true);
         let audit = self.guard.audit();
         if audit.enabled() {
             let mut ev = AuditEvent::new(
@@ -477,13 +494,13 @@ impl Acceptor {
             audit.emit(&ev);
         }
         Ok(Connection::new(
-            Transport::Plain(stream),
+            Transport::Plain(guarded.stream),
             peer,
             local,
             self.idle,
             Arc::clone(&self.guard),
             self.target.clone(),
-            permit,
+            guarded.permit,
         ))
     }
 }

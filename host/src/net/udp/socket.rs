@@ -42,7 +42,8 @@ pub struct Socket {
     next: Option<Result<Datagram, NetError>>,
     dropped: u64,
     sent_to: VecDeque<SocketAddr>,
-    _permit: ConnectionPermit,
+    /// The slot, and for a `udp-bind` socket the lease a policy reload revokes.
+    permit: ConnectionPermit,
 }
 
 impl std::fmt::Debug for Socket {
@@ -73,8 +74,12 @@ impl Socket {
     /// address may be shared with sockets bound the same way), or an
     /// ephemeral port on 0.0.0.0 when `address` is `None` (no grant needed).
     pub fn bind(guard: &Arc<Guard>, address: Option<&str>) -> Result<Self, NetError> {
-        let (addr, bind) = match address {
-            None => (SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), None),
+        let (addr, bind, permit) = match address {
+            None => (
+                SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+                None,
+                guard.try_permit()?,
+            ),
             Some(text) => {
                 let target =
                     Target::parse(text).map_err(|e| NetError::InvalidArgument(e.to_string()))?;
@@ -83,10 +88,10 @@ impl Socket {
                         "udp bind takes a udp-bind://ADDR:PORT target (or none for an ephemeral port), not {text:?}"
                     )));
                 }
-                (guard.check_listen(&target)?.addr(), Some(target))
+                let grant = guard.check_listen(&target)?;
+                (grant.addr(), Some(target), guard.bind_permit(&grant)?)
             }
         };
-        let permit = guard.try_permit()?;
         let what = || format!("cannot bind UDP {addr}");
         let socket =
             socket2::Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
@@ -116,7 +121,7 @@ impl Socket {
             next: None,
             dropped: 0,
             sent_to: VecDeque::new(),
-            _permit: permit,
+            permit,
         })
     }
 
@@ -134,6 +139,7 @@ impl Socket {
                 "send-to takes a udp://host:port target, not {target:?}"
             )));
         }
+        self.permit.check()?;
         let limits = &self.guard.policy().limits;
         if data.len() as u64 > limits.max_datagram_bytes {
             return Err(NetError::limit(
@@ -168,7 +174,14 @@ impl Socket {
     /// datagrams from other senders are dropped and counted. Cancel-safe.
     pub async fn ready(&mut self) {
         while self.next.is_none() {
-            let (n, sender) = match self.socket.recv_from(&mut self.buf).await {
+            let received = tokio::select! {
+                received = self.socket.recv_from(&mut self.buf) => received,
+                err = self.permit.revoked() => {
+                    self.next = Some(Err(err));
+                    return;
+                }
+            };
+            let (n, sender) = match received {
                 Ok(got) => got,
                 Err(err) => {
                     self.next = Some(Err(os_error(format!("receiving on {}", self.local), &err)));

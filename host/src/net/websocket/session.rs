@@ -29,8 +29,8 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use url::Url;
 
-use crate::error::{NetError, TimeoutKind};
-use crate::guard::{ConnectionPermit, Guard};
+use crate::error::{NetError, TimeoutKind, find_net_error};
+use crate::guard::{ConnectionPermit, Guard, Lease};
 use crate::net::common::headers::guest_headers;
 use crate::net::common::inbox::{AbortOnDrop, Inbox};
 use crate::net::common::tls::{self, Io};
@@ -502,6 +502,9 @@ impl Task {
         let (Some(redial), Some(backoff)) = (&self.redial, self.settings.reconnect) else {
             return Err(err);
         };
+        if matches!(err, NetError::Denied(_)) {
+            return Err(err); // revoked by a policy reload: a redial would be refused too
+        }
         self.shared.set(ConnState::Connecting);
         let mut last = err;
         for attempt in 1..=backoff.max_attempts {
@@ -551,8 +554,12 @@ impl Task {
                     match command {
                         Some(Command::Send(message, ack)) => {
                             let sent = ws.send(message).await;
+                            let revoked = sent.as_ref().err().and_then(revocation);
                             let failed = sent.is_err();
-                            let _ = ack.send(sent.map_err(|e| NetError::Closed(format!("send failed: {e}"))));
+                            let _ = ack.send(sent.map_err(|e| revocation(&e).unwrap_or_else(|| NetError::Closed(format!("send failed: {e}")))));
+                            if let Some(err) = revoked {
+                                return End::Dropped(err);
+                            }
                             if failed {
                                 return self.dropped("the connection failed while sending");
                             }
@@ -675,7 +682,10 @@ impl Task {
             WsError::ConnectionClosed | WsError::AlreadyClosed => {
                 self.dropped("the connection is closed")
             }
-            WsError::Io(io) => End::Dropped(NetError::Closed(format!("connection lost: {io}"))),
+            WsError::Io(io) => End::Dropped(
+                find_net_error(&io)
+                    .unwrap_or_else(|| NetError::Closed(format!("connection lost: {io}"))),
+            ),
             other => End::Dropped(NetError::Closed(format!("connection lost: {other}"))),
         }
     }
@@ -697,6 +707,14 @@ impl Task {
         self.shared.set(ConnState::Closed);
         *self.shared.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(err.clone());
         let _ = self.tx.send(Err(err)).await;
+    }
+}
+
+/// The `denied` error of a socket a policy reload revoked, if `err` is one.
+fn revocation(err: &WsError) -> Option<NetError> {
+    match err {
+        WsError::Io(io) => find_net_error(io),
+        _ => None,
     }
 }
 
@@ -755,7 +773,8 @@ pub async fn bind(
     let grant = guard.check_listen(&target)?;
     let (listener, local, permit) = guard.listen_tcp(&grant).await?;
     let (tx, inbox) = Inbox::channel(ACCEPT_QUEUE, "WebSocket listener");
-    let task = tokio::spawn(accept_loop(guard, listener, target, settings, tx));
+    let lease = permit.lease().cloned();
+    let task = tokio::spawn(accept_loop(guard, listener, target, settings, tx, lease));
     Ok(ListenerHandle {
         inbox,
         local,
@@ -770,9 +789,23 @@ async fn accept_loop(
     target: Target,
     settings: Settings,
     tx: mpsc::Sender<Result<Accepted, NetError>>,
+    lease: Option<Arc<Lease>>,
 ) {
+    let revoked = async {
+        match &lease {
+            Some(lease) => lease.revoked().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(revoked);
     loop {
         let (stream, peer) = tokio::select! {
+            err = &mut revoked => {
+                // A policy reload withdrew the listen grant: the guest's next
+                // accept gets `denied`, and no client is taken any more.
+                let _ = tx.send(Err(err)).await;
+                return;
+            },
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
@@ -787,10 +820,9 @@ async fn accept_loop(
         if guard.check_peer(&target, peer).is_err() {
             continue; // refused peers are dropped unseen
         }
-        let permit = match guard.try_permit() {
-            Ok(permit) => permit,
+        let (stream, permit) = match guard.accepted(&target, stream, peer) {
+            Ok(accepted) => (accepted.stream, accepted.permit),
             Err(err) => {
-                drop(stream);
                 if tx.send(Err(err)).await.is_err() {
                     return;
                 }
