@@ -431,3 +431,18 @@ fn sighup_closes_a_live_connection_the_new_policy_no_longer_grants() {
     let (code, rest, stderr) = up.finish_within(Duration::from_secs(30));
     check!(code == Some(0), format!("{rest:?}\n{stderr}"));
 }
+
+#[test]
+fn check_warns_about_a_component_that_does_not_exist() {
+    let text = format!(
+        "{}[guest.ghost]\ncomponent = \"ghost.wasm\"\n",
+        hostile("real", &["exit", "0"], "")
+    );
+    let policy = write_policy(&text);
+    let out = Cli::new(["check", policy.arg()]).output();
+    check!(out.code == Some(0), out);
+    check!(out.stdout.contains("[guest.ghost] component"), out);
+    check!(out.stdout.contains("ghost.wasm does not exist yet"), out);
+    check!(!out.stdout.contains("[guest.real] component"), out);
+    check!(out.stdout.contains("1 warning)"), out);
+}

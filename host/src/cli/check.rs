@@ -24,6 +24,21 @@ pub(super) fn exec(args: &Args) -> ExitCode {
     for lint in &lints {
         println!("{}:{}: warning: {}", policy.source(), lint.line, lint);
     }
+    let mut missing = 0;
+    for guest in policy.guests() {
+        let Some(program) = &guest.program else {
+            continue;
+        };
+        if !program.component.is_file() {
+            missing += 1;
+            println!(
+                "{}: warning: [guest.{}] component {} does not exist yet; `sandnet up` will report it at each start",
+                policy.source(),
+                guest.name,
+                program.component.display()
+            );
+        }
+    }
     let names = policy.guest_names();
     println!(
         "{}: ok ({} guest{}: {}; {} warning{})",
@@ -31,8 +46,8 @@ pub(super) fn exec(args: &Args) -> ExitCode {
         names.len(),
         if names.len() == 1 { "" } else { "s" },
         names.join(", "),
-        lints.len(),
-        if lints.len() == 1 { "" } else { "s" },
+        lints.len() + missing,
+        if lints.len() + missing == 1 { "" } else { "s" },
     );
     ExitCode::SUCCESS
 }

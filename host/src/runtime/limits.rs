@@ -207,7 +207,7 @@ mod tests {
             }
             x
         });
-        let _ = futures_lite_block_on(busy);
+        let _ = block_on(busy);
         let used = clock.used();
         assert!(used >= Duration::from_millis(20), "{used:?}");
 
@@ -216,11 +216,16 @@ mod tests {
             .enable_time()
             .build();
         let rt = rt.unwrap_or_else(|e| panic!("{e}"));
-        rt.block_on(idle.meter(tokio::time::sleep(Duration::from_millis(50))));
+        let waiting = idle.clone();
+        rt.block_on(async move {
+            waiting
+                .meter(tokio::time::sleep(Duration::from_millis(50)))
+                .await;
+        });
         assert!(idle.used() < Duration::from_millis(20), "{:?}", idle.used());
     }
 
-    fn futures_lite_block_on<F: Future>(f: F) -> F::Output {
+    fn block_on<F: Future>(f: F) -> F::Output {
         let rt = tokio::runtime::Builder::new_current_thread().build();
         rt.unwrap_or_else(|e| panic!("{e}")).block_on(f)
     }
