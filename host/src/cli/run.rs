@@ -91,7 +91,12 @@ pub(super) fn exec(args: Args) -> ExitCode {
         Ok(a) => a,
         Err(err) => return fail(Code::HostFailure, &err),
     };
-    let tokio = match tokio::runtime::Builder::new_multi_thread()
+    // One guest: its calls and its connections' tasks share one thread, so a
+    // call on an open connection wakes nothing across threads (docs/benchmarks.md:
+    // 3.7 -> 1.0 context switches per request). DNS still runs on tokio's blocking
+    // pool, and the guest yields at every epoch tick, so connection tasks
+    // (heartbeats, queued messages) run even while it computes.
+    let tokio = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
