@@ -7,7 +7,9 @@
 //!   cargo bench -p sandnet --bench bench -- [--quick] [--mode pinned|unpinned]
 //!       [--nginx BIN] [--deno BIN] [--wasmtime BIN] [--peers-dir DIR] [--only WORKLOAD]...
 //!
-//! The same binary is also the native client: `--client http|ws|download ...`.
+//! The same binary is also the native client (`--client http|ws|download ...`)
+//! and, for profiling by hand, just the servers (`--serve [--nginx BIN]`: prints
+//! their URLs and runs until killed).
 
 #![allow(
     clippy::unwrap_used,
@@ -42,6 +44,8 @@ pub struct Options {
     pub peers_dir: PathBuf,
     /// Workloads to run; empty = all.
     pub only: Vec<String>,
+    /// Only start the servers and print their URLs.
+    pub serve: bool,
 }
 
 /// Sizes of one run.
@@ -98,6 +102,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Options {
             "--wasmtime" => o.wasmtime = Some(value().into()),
             "--peers-dir" => o.peers_dir = value().into(),
             "--only" => o.only.push(value()),
+            "--serve" => o.serve = true,
             other => panic!("unknown argument {other:?}; see host/benches/bench/main.rs"),
         }
     }
@@ -116,6 +121,18 @@ fn main() {
     std::fs::create_dir_all(&options.peers_dir).unwrap();
     let servers = servers::Servers::start(&options, sizes);
     contenders::write_policy(&options, &servers);
+    if options.serve {
+        println!("http {}", servers.http_url);
+        println!("download {}", servers.download_url);
+        println!("ws {}", servers.ws_url);
+        println!(
+            "policy {}",
+            options.peers_dir.join("bench-policy.toml").display()
+        );
+        loop {
+            std::thread::park();
+        }
+    }
     let wants = |w: &str| options.only.is_empty() || options.only.iter().any(|o| o == w);
     println!(
         "mode {}, {} rounds, interleaved; machine: {} cores, load average {}",
