@@ -4,20 +4,23 @@
 # bench binary, then runs native, sandnet and the peers on the same workloads in
 # interleaved rounds, pinned to one core and unpinned. Not part of CI.
 #
-#   scripts/bench.sh [--quick] [--install-only] [--pinned-only|--unpinned-only] [-- BENCH ARGS]
+#   scripts/bench.sh [--quick] [--install-only] [--skip PEER]... [--pinned-only|--unpinned-only] [-- BENCH ARGS]
 #
-# --quick: fewer rounds and requests, smaller download (about 2 minutes).
+# --quick: fewer rounds and requests, smaller download (a few minutes).
+# --skip wasmtime|deno|nginx: leave that peer out (e.g. while it installs elsewhere).
+# BENCH ARGS go to host/benches/bench (e.g. `--only http --only ws`).
 # A peer that cannot be installed is skipped, loudly.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 peers=${SANDNET_BENCH_PEERS:-${XDG_CACHE_HOME:-$HOME/.cache}/sandnet-bench}
-quick=0 install_only=0 modes="pinned unpinned" extra=()
+quick=0 install_only=0 modes="pinned unpinned" extra=() skipped=" "
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
         --install-only) install_only=1 ;;
+        --skip) shift; skipped+="$1 " ;;
         --pinned-only) modes="pinned" ;;
         --unpinned-only) modes="unpinned" ;;
         --) shift; extra=("$@"); break ;;
@@ -69,9 +72,11 @@ install_nginx() {
     fi
 }
 
-nginx_bin=$(install_nginx || true)
-deno_bin=$(install_deno || true)
-wasmtime_bin=$(install_wasmtime || true)
+wanted() { [[ "$skipped" != *" $1 "* ]] || { skip "$1" "--skip $1"; false; }; }
+nginx_bin= deno_bin= wasmtime_bin=
+if wanted nginx; then nginx_bin=$(install_nginx || true); fi
+if wanted deno; then deno_bin=$(install_deno || true); fi
+if wanted wasmtime; then wasmtime_bin=$(install_wasmtime || true); fi
 echo "bench.sh: peers: nginx=${nginx_bin:-none} deno=${deno_bin:-none} wasmtime=${wasmtime_bin:-none}" >&2
 [ "$install_only" = 1 ] && exit 0
 
