@@ -95,7 +95,7 @@ pub(super) fn exec(args: Args) -> ExitCode {
     // connections' tasks, so a call on an open connection wakes nothing across
     // threads and no driver wake-up either (a task, unlike the `block_on`
     // future, is woken by a queue push). docs/benchmarks.md measured it: per
-    // request 3.7 -> 1.0 context switches, 9.0 -> 5.1 syscalls. DNS still runs
+    // request 3.7 -> 1.0 context switches, 9.0 -> 3.0 syscalls. DNS still runs
     // on tokio's blocking pool, and the guest yields at every epoch tick, so
     // connection tasks (heartbeats, queued messages) run while it computes.
     let tokio = match tokio::runtime::Builder::new_current_thread()

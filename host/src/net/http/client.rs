@@ -202,12 +202,8 @@ impl BodyReader {
                 Ok(None) => {
                     self.done = true;
                     // Let hyper's pool task take the finished connection back
-                    // before the guest's next request checks one out: on a
-                    // current-thread runtime (`sandnet run`) a yielded task
-                    // resumes only after every runnable task (the connection's,
-                    // then the pool's) has run, so a sequential loop reuses
-                    // one connection.
-                    tokio::task::yield_now().await;
+                    // before the guest's next request checks one out.
+                    let_pool_take_connection_back().await;
                     return;
                 }
                 Ok(Some(Err(err))) => {
@@ -309,6 +305,39 @@ impl BodyReader {
     pub fn received(&self) -> u64 {
         self.received
     }
+}
+
+/// Times the guest's task goes to the back of a current-thread run queue at
+/// the end of a body: the connection's task runs, wakes the pool's return
+/// task, which runs before the guest's next request.
+const POOL_RETURN_YIELDS: u32 = 2;
+
+/// Lets hyper's pool task take a finished connection back before the guest's
+/// next request checks one out, so a sequential loop reuses one connection.
+///
+/// On a current-thread runtime (`sandnet run`) the task requeues itself
+/// behind every runnable task ([`POOL_RETURN_YIELDS`] times), which costs no
+/// syscall. Elsewhere a self-wake would land in the worker's LIFO slot and run
+/// the task again at once, so it uses `yield_now`, which defers the task until
+/// the driver has been polled (one `epoll_wait` more per request).
+async fn let_pool_take_connection_back() {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let current_thread =
+        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread);
+    if !current_thread {
+        tokio::task::yield_now().await;
+        return;
+    }
+    let mut left = POOL_RETURN_YIELDS;
+    std::future::poll_fn(|cx| {
+        if left == 0 {
+            return Poll::Ready(());
+        }
+        left -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
 }
 
 /// An upload body fed by the guest through a bounded channel; counts bytes as
