@@ -99,7 +99,7 @@ fn start_nginx(bin: &Path, dir: &Path) -> Result<(Child, String), String> {
     let port = free_port();
     let conf = format!(
         "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;\n\
-         events {{ worker_connections 64; }}\n\
+         events {{ worker_connections 4096; }}\n\
          http {{ access_log off; keepalive_requests 100000000; client_body_temp_path {d}; proxy_temp_path {d};\n\
            fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};\n\
            server {{ listen 127.0.0.1:{port}; root {d}/www; location / {{ try_files /1k =404; }} }} }}\n",
