@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::support::assertions::check;
-use crate::support::guests::{Cli, Output, run_cli, run_lib};
+use crate::support::guests::{Cli, Output, guest, run_cli, run_lib};
 use crate::support::policy::write_policy;
 use crate::support::recording::{DialMode, RecordingDialer, guard_with};
 use sandnet::ExitStatus;
@@ -212,6 +212,44 @@ fn compile_cache_is_written_then_reused() {
         cwasm_files(&cache),
         after_first,
         "the second run reuses the same entry"
+    );
+}
+
+/// The cache is keyed on the component file's identity and change time, not its
+/// bytes: a component rewritten in place (same path, same second) must be
+/// compiled again, never served from the entry of its old contents.
+#[test]
+fn component_rewritten_in_place_is_compiled_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let component = tmp.path().join("guest.wasm");
+    let p = write_policy("[guest.h]\n");
+    let run = || {
+        let argv: Vec<std::ffi::OsString> = vec![
+            "run".into(),
+            component.clone().into_os_string(),
+            "--policy".into(),
+            p.arg().into(),
+            "--".into(),
+            "exit".into(),
+            "3".into(),
+        ];
+        Cli::new(argv).env("SANDNET_CACHE_DIR", &cache).output()
+    };
+    std::fs::copy(guest(HOSTILE), &component).unwrap();
+    let first = run();
+    check!(first.code == Some(3), first);
+    std::fs::write(&component, std::fs::read(guest("rust-http-bench")).unwrap()).unwrap();
+    let second = run();
+    check!(
+        second.code == Some(1) && second.stderr.contains("http-bench: invalid-argument"),
+        second,
+        "the rewritten component (http-bench) must run, not the cached hostile guest"
+    );
+    check!(
+        cwasm_files(&cache).len() == 2,
+        second,
+        "one entry per contents"
     );
 }
 

@@ -504,3 +504,34 @@ fn echo_server_guest_drops_peers_outside_the_rule() {
         "the guest never saw the refused peer"
     );
 }
+
+/// The `http-bench` guest's WebSocket mode (scripts/bench.sh): N round trips of
+/// a 64-byte binary message on one connection, then a close.
+#[test]
+fn bench_guest_echo_loop() {
+    let srv = WsServer::plain();
+    let p = allow_only(&srv.url("ws", "/bench"));
+    let out = run_cli(
+        "rust-http-bench",
+        &p,
+        &[],
+        &["ws", &srv.url("ws", "/bench"), "3"],
+    );
+    check!(out.code == Some(0), out);
+    let fields: Vec<&str> = out.stdout.split_whitespace().collect();
+    check!(
+        fields.len() == 3 && fields[0] == "3" && fields[1] == "192",
+        out,
+        "three 64-byte echoes"
+    );
+    check!(
+        srv.log()
+            .iter()
+            .filter(|l| l.ends_with("binary 64"))
+            .count()
+            == 3,
+        out,
+        "the server saw three messages: {:?}",
+        srv.log()
+    );
+}

@@ -66,13 +66,18 @@ impl Runtime {
     }
 
     /// Loads a component, from the compile cache when possible.
+    ///
+    /// A cached run reads only the component's metadata, not its bytes: the
+    /// entry is named by the file's identity and change time (see
+    /// [`Runtime::cache_key`]); hashing a 17.6 MB component cost more than the
+    /// rest of a cached start (docs/benchmarks.md).
     pub fn load(&self, path: &Path) -> anyhow::Result<Component> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read component {}", path.display()))?;
         let Some(dir) = &self.config.cache_dir else {
-            return self.compile(path, &bytes);
+            return self.compile(path, &read_component(path)?);
         };
-        let cached = dir.join(format!("{}.cwasm", self.cache_key(&bytes)));
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("cannot read component {}", path.display()))?;
+        let cached = dir.join(format!("{}.cwasm", self.cache_key(path, &meta)));
         if cached.exists() {
             match deserialize_cached(&self.engine, &cached) {
                 Ok(component) => return Ok(component),
@@ -81,7 +86,7 @@ impl Runtime {
                 }
             }
         }
-        let component = self.compile(path, &bytes)?;
+        let component = self.compile(path, &read_component(path)?)?;
         if let Err(err) = store_cached(dir, &cached, &component) {
             tracing::warn!(dir = %dir.display(), %err, "cannot write the compile cache");
         }
@@ -94,7 +99,14 @@ impl Runtime {
             .with_context(|| format!("{} is not a valid WebAssembly component", path.display()))
     }
 
-    fn cache_key(&self, bytes: &[u8]) -> String {
+    /// The cache entry's name: SHA-256 of the engine's compatibility hash,
+    /// sandnet's version, and the component file's identity (device, inode,
+    /// canonical path) and size, modification and change times (nanoseconds).
+    /// Any write to the file, a replacement (new inode) or a `touch` changes
+    /// the change time, which no user can set back, so an entry never stands
+    /// for other bytes than those it was compiled from.
+    fn cache_key(&self, path: &Path, meta: &std::fs::Metadata) -> String {
+        use std::os::unix::fs::MetadataExt;
         let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
         self.engine
             .precompile_compatibility_hash()
@@ -102,9 +114,26 @@ impl Runtime {
         let mut sha = Sha256::new();
         sha.update(engine_hash.finish().to_le_bytes());
         sha.update(env!("CARGO_PKG_VERSION").as_bytes());
-        sha.update(bytes);
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        sha.update(canonical.as_os_str().as_encoded_bytes());
+        sha.update([0]);
+        for field in [
+            meta.dev(),
+            meta.ino(),
+            meta.size(),
+            meta.mtime().cast_unsigned(),
+            meta.mtime_nsec().cast_unsigned(),
+            meta.ctime().cast_unsigned(),
+            meta.ctime_nsec().cast_unsigned(),
+        ] {
+            sha.update(field.to_le_bytes());
+        }
         hex::encode(sha.finalize())
     }
+}
+
+fn read_component(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read component {}", path.display()))
 }
 
 /// Loads a component this runtime serialised earlier.

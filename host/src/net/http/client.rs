@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri};
@@ -202,7 +203,7 @@ impl BodyReader {
                     self.done = true;
                     // Let hyper's pool task take the finished connection back
                     // before the guest's next request checks one out.
-                    tokio::task::yield_now().await;
+                    let_pool_take_connection_back().await;
                     return;
                 }
                 Ok(Some(Err(err))) => {
@@ -233,8 +234,10 @@ impl BodyReader {
         }
     }
 
-    /// Up to `max` bytes; `None` at the end of the body.
-    pub async fn read(&mut self, max: usize) -> Result<Option<Bytes>, NetError> {
+    /// Up to `max` bytes; `None` at the end of the body. Waits only for the
+    /// first bytes, then hands over everything already received, up to `max`
+    /// (several network frames in one call).
+    pub async fn read(&mut self, max: usize) -> Result<Option<Vec<u8>>, NetError> {
         self.fill().await;
         if let Some(err) = self.error.take() {
             self.done = true;
@@ -243,26 +246,102 @@ impl BodyReader {
         if self.buf.is_empty() {
             return Ok(None);
         }
-        let take = max.clamp(1, self.buf.len());
-        Ok(Some(self.buf.split_to(take)))
+        let max = max.max(1);
+        let mut out = Vec::with_capacity(max.min(self.buf.len()));
+        self.take_ready(&mut out, max);
+        Ok(Some(out))
+    }
+
+    /// Moves buffered bytes into `out` until it holds `max`, pulling frames that
+    /// have already arrived without waiting. An error is kept for the next
+    /// `read`; the end of the body is left for `fill` to see.
+    fn take_ready(&mut self, out: &mut Vec<u8>, max: usize) {
+        loop {
+            let take = (max - out.len()).min(self.buf.len());
+            out.extend_from_slice(&self.buf[..take]);
+            self.buf.advance(take);
+            if out.len() >= max || self.error.is_some() {
+                return;
+            }
+            match self.body.frame().now_or_never() {
+                None | Some(None) => return,
+                Some(Some(Err(err))) => {
+                    self.error = Some(NetError::Protocol(format!("response body: {err}")));
+                    return;
+                }
+                Some(Some(Ok(frame))) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    }; // trailers: skipped
+                    let len = data.len() as u64;
+                    if let Err(err) = self.guard.count_in(len) {
+                        self.error = Some(err);
+                        return;
+                    }
+                    self.received += len;
+                    self.buf = data;
+                }
+            }
+        }
     }
 
     /// The whole body, refusing more than `max` bytes (`limit_name` in the error).
     pub async fn read_all(&mut self, max: u64, limit_name: Limit) -> Result<Vec<u8>, NetError> {
         let mut out = Vec::new();
-        while let Some(chunk) = self.read(MAX_READ_CHUNK as usize).await? {
-            if out.len() as u64 + chunk.len() as u64 > max {
+        loop {
+            self.fill().await;
+            if let Some(err) = self.error.take() {
+                self.done = true;
+                return Err(err);
+            }
+            if self.buf.is_empty() {
+                return Ok(out);
+            }
+            if out.len() as u64 + self.buf.len() as u64 > max {
                 return Err(NetError::limit(limit_name, max));
             }
-            out.extend_from_slice(&chunk);
+            out.extend_from_slice(&self.buf);
+            self.buf.clear();
         }
-        Ok(out)
     }
 
     /// Bytes received so far.
     pub fn received(&self) -> u64 {
         self.received
     }
+}
+
+/// Times the guest's task goes to the back of a current-thread run queue at
+/// the end of a body: the connection's task runs, wakes the pool's return
+/// task, which runs before the guest's next request.
+const POOL_RETURN_YIELDS: u32 = 2;
+
+/// Lets hyper's pool task take a finished connection back before the guest's
+/// next request checks one out, so a sequential loop reuses one connection.
+///
+/// On a current-thread runtime (`sandnet run`) the task requeues itself
+/// behind every runnable task ([`POOL_RETURN_YIELDS`] times), which costs no
+/// syscall. Elsewhere a self-wake would land in the worker's LIFO slot and run
+/// the task again at once, so it uses `yield_now`, which defers the task until
+/// the driver has been polled (one `epoll_wait` more per request).
+async fn let_pool_take_connection_back() {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let current_thread =
+        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread);
+    if !current_thread {
+        tokio::task::yield_now().await;
+        return;
+    }
+    let mut left = POOL_RETURN_YIELDS;
+    std::future::poll_fn(|cx| {
+        if left == 0 {
+            return Poll::Ready(());
+        }
+        left -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
 }
 
 /// An upload body fed by the guest through a bounded channel; counts bytes as

@@ -271,11 +271,7 @@ impl HostIncomingResponse for NetView<'_> {
     ) -> Result<Option<Vec<u8>>, HostError> {
         let response = self.table.get_mut(&this)?;
         let max = max_bytes.clamp(1, MAX_READ_CHUNK) as usize;
-        Ok(response
-            .body
-            .read(max)
-            .await?
-            .map(|chunk: Bytes| chunk.to_vec()))
+        Ok(response.body.read(max).await?)
     }
 
     pollable_resource_methods!(IncomingResponse);
