@@ -97,3 +97,15 @@ for mode in $modes; do
         cargo bench -q -p sandnet --bench bench -- "${args[@]}" --mode unpinned "${extra[@]}"
     fi
 done
+
+# Many guests in one host (`sandnet up`'s Fleet): 1,000 idle guests each
+# holding a WebSocket (start and RSS per guest), then echo latency next to
+# spinning guests. Unpinned: they measure a whole host, not one core.
+if [ "$modes" != pinned ]; then
+    echo
+    echo "=== fleet: idle guests and isolation (load average $(cut -d' ' -f1-3 /proc/loadavg)) ==="
+    idle=1000
+    [ "$quick" = 1 ] && idle=200
+    cargo bench -q -p sandnet --bench fleet_idle -- "$idle"
+    cargo bench -q -p sandnet --bench fleet_isolation -- "$(nproc)"
+fi

@@ -405,22 +405,3 @@ pub fn start(options: &Options, sizes: Sizes) -> Vec<Contender> {
     }
     out
 }
-
-/// Memory and start time per guest for 1,000 idle guests: needs `sandnet up`.
-pub fn idle_guests(_options: &Options) {
-    let has_up = Command::new(env!("CARGO_BIN_EXE_sandnet"))
-        .args(["up", "--help"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_up {
-        eprintln!("bench: SKIPPING 1,000 idle guests: this sandnet has no `sandnet up` yet");
-        return;
-    }
-    // Hook for `sandnet up`: start 1,000 copies of an idle guest, read the
-    // host's RSS and the time until all report ready, divide by 1,000.
-    eprintln!(
-        "bench: SKIPPING 1,000 idle guests: `sandnet up` exists but its driver is not written yet"
-    );
-}

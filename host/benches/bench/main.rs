@@ -177,7 +177,4 @@ fn main() {
             &contenders::run_rounds(&contenders::start(&options, sizes), sizes.rounds),
         );
     }
-    if wants("idle") {
-        contenders::idle_guests(&options);
-    }
 }
