@@ -446,3 +446,47 @@ fn check_warns_about_a_component_that_does_not_exist() {
     check!(!out.stdout.contains("[guest.real] component"), out);
     check!(out.stdout.contains("1 warning)"), out);
 }
+
+/// host/examples/embed.rs, the documented embedding program, runs as shown.
+#[test]
+fn the_embedding_example_runs() {
+    let sandnet = std::path::PathBuf::from(env!("CARGO_BIN_EXE_sandnet"));
+    let example = sandnet.with_file_name("examples").join("embed");
+    check!(
+        example.is_file(),
+        example.display(),
+        "cargo test builds the examples; build it with `cargo build --release -p sandnet --example embed`"
+    );
+    let text = format!(
+        "{}{}",
+        hostile(
+            "w",
+            &["wait-stdin"],
+            "[guest.w.limits]\nwall_time = \"unlimited\""
+        ),
+        hostile("once", &["exit", "0"], ""),
+    );
+    let policy = write_policy(&text);
+    let out = std::process::Command::new(&example)
+        .args([policy.arg(), "1"])
+        .env(
+            "SANDNET_CACHE_DIR",
+            crate::support::guests::shared_cache_dir(),
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let both = format!("{stdout}\n{stderr}");
+    check!(out.status.success(), both);
+    for want in [
+        "plan: Start(\"w\")",
+        "[w] ready",
+        "[once] (guest exited with status 0",
+        "status: w.0 running restarts=0",
+        "[w] bye",
+        "metrics: ",
+    ] {
+        check!(stdout.contains(want), both, "missing {want:?}");
+    }
+}
