@@ -1,13 +1,18 @@
 //! The wasmtime engine shared by every run: its configuration, the epoch ticker
 //! that drives wall-clock deadlines, and the compiled-component cache.
 
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
+use wasmtime_wasi::p2::bindings::CommandPre;
+
+use crate::state::State;
 use wasmtime::{Config, Engine};
 
 /// How often the epoch advances; the wall-clock deadline is checked at this grain.
@@ -25,7 +30,16 @@ pub struct RuntimeConfig {
 pub struct Runtime {
     pub(super) engine: Engine,
     config: RuntimeConfig,
+    /// Components linked and type-checked once, by file identity: a fleet
+    /// starting many instances of one component (and every restart) skips
+    /// loading, linking and import checks.
+    prepared: Arc<Mutex<HashMap<String, CommandPre<State>>>>,
 }
+
+/// Most linked components kept ([`Runtime::command_pre`]); past it the cache
+/// starts over (a component rebuilt in place gets a new identity, so a
+/// long-lived host would otherwise keep every old build).
+pub const MAX_PREPARED_COMPONENTS: usize = 64;
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,12 +71,55 @@ impl Runtime {
                 }
             })
             .context("cannot start the epoch thread")?;
-        Ok(Runtime { engine, config })
+        Ok(Runtime {
+            engine,
+            config,
+            prepared: Arc::default(),
+        })
     }
 
     /// The wasmtime engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The component at `path`, loaded (see [`Runtime::load`]), linked and
+    /// type-checked against this host's imports, ready to instantiate into
+    /// any store; reused while the file keeps its identity.
+    pub(super) fn command_pre(&self, path: &Path) -> anyhow::Result<CommandPre<State>> {
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("cannot read component {}", path.display()))?;
+        let key = self.cache_key(path, &meta);
+        let lock = |m: &Mutex<HashMap<String, CommandPre<State>>>| {
+            m.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&key)
+                .cloned()
+        };
+        if let Some(pre) = lock(&self.prepared) {
+            return Ok(pre);
+        }
+        let component = self.load(path)?;
+        let linker = self.linker(&component)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)
+            .and_then(|pre| CommandPre::new(pre).map_err(anyhow::Error::from))
+            .with_context(|| {
+                format!(
+                    "{} cannot run here: it must export wasi:cli/run and import only what sandnet provides (`sandnet wit` prints it)",
+                    path.display()
+                )
+            })?;
+        let mut prepared = self
+            .prepared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if prepared.len() >= MAX_PREPARED_COMPONENTS {
+            prepared.clear();
+        }
+        prepared.insert(key, pre.clone());
+        Ok(pre)
     }
 
     /// Loads a component, from the compile cache when possible.

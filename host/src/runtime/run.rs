@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use sandnet_policy::{GuestPolicy, Scheme};
 use tokio::io::{AsyncRead, AsyncWrite};
 use wasmtime::Store;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
+use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
@@ -175,8 +176,7 @@ impl RunStats {
 /// A guest ready to run: store built, component loaded, guard in place.
 pub struct PreparedRun {
     store: Store<State>,
-    component: Component,
-    linker: Linker<State>,
+    command: CommandPre<State>,
     guard: Arc<Guard>,
     stats: RunStats,
     deadline: Option<Instant>,
@@ -225,7 +225,7 @@ impl Runtime {
         guard: Arc<Guard>,
     ) -> anyhow::Result<PreparedRun> {
         let started = Instant::now();
-        let component = self.load(&request.component)?;
+        let command = self.command_pre(&request.component)?;
         let load_time = started.elapsed();
         let limits = request.policy.limits.clone();
 
@@ -292,11 +292,9 @@ impl Runtime {
             limits.cpu_time,
             stats.cpu.clone(),
         );
-        let linker = self.linker(&component)?;
         Ok(PreparedRun {
             store,
-            component,
-            linker,
+            command,
             guard,
             stats,
             deadline,
@@ -323,8 +321,7 @@ impl PreparedRun {
     pub async fn run_until(self, stop: impl Future<Output = String>) -> RunOutcome {
         let PreparedRun {
             mut store,
-            component,
-            linker,
+            command,
             stats,
             deadline,
             limits,
@@ -333,10 +330,7 @@ impl PreparedRun {
             ..
         } = self;
         let run = async {
-            let command = wasmtime_wasi::p2::bindings::Command::instantiate_async(
-                &mut store, &component, &linker,
-            )
-            .await?;
+            let command = command.instantiate_async(&mut store).await?;
             command.wasi_cli_run().call_run(&mut store).await
         };
         let run = stats.cpu.meter(run);
