@@ -15,6 +15,7 @@
 //! |     78 | [`Code::Policy`]           | the policy file is unusable (EX_CONFIG)                  |
 //! |    124 | [`Code::WallTimeExceeded`] | the guest ran past its `wall_time` limit (as timeout(1)) |
 //! |    125 | [`Code::MemoryExceeded`]   | the guest outgrew its `memory` limit                     |
+//! |    141 | [`Code::StdoutClosed`]     | the guest's stdout pipe closed (as SIGPIPE; `\| head`)   |
 //! |    152 | [`Code::CpuTimeExceeded`]  | the guest used up its `cpu_time` limit (as SIGXCPU)      |
 
 /// An exit status `sandnet` chooses itself; see the table in [the module docs](self).
@@ -39,6 +40,8 @@ pub enum Code {
     WallTimeExceeded = 124,
     /// The guest outgrew its `memory` limit.
     MemoryExceeded = 125,
+    /// The guest's stdout was a pipe whose reader went away (128 + SIGPIPE).
+    StdoutClosed = 141,
     /// The guest used up its `cpu_time` limit (128 + SIGXCPU, as a shell reports it).
     CpuTimeExceeded = 152,
 }

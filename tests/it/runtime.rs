@@ -322,3 +322,85 @@ fn unlimited_wall_time_is_accepted() {
     let run = run_lib(HOSTILE, text, &["exit", "3"], lib_guard());
     check!(run.outcome.status == ExitStatus::Exited(3), run);
 }
+
+#[test]
+fn a_trap_is_one_line_unless_asked_for_the_backtrace() {
+    let p = write_policy("[guest.h]\n");
+    let out = Cli::run(HOSTILE, &p, &[], &["trap"])
+        .env_remove("RUST_BACKTRACE")
+        .output();
+    check!(out.code == Some(70), out);
+    check!(
+        out.stderr
+            == "sandnet: guest trapped: wasm trap: wasm `unreachable` instruction executed (the wasm backtrace: sandnet run -v, or RUST_BACKTRACE=1)\n",
+        out
+    );
+    let verbose = Cli::run(HOSTILE, &p, &["-v"], &["trap"])
+        .env_remove("RUST_BACKTRACE")
+        .output();
+    check!(verbose.code == Some(70), verbose);
+    check!(verbose.stderr.contains("wasm backtrace:"), verbose);
+}
+
+#[test]
+fn a_closed_stdout_ends_the_guest_quietly_with_141() {
+    use std::io::BufRead;
+
+    let p = write_policy("[guest.h]\n");
+    let many: Vec<String> = (0..20_000).map(|i| i.to_string()).collect();
+    let many: Vec<&str> = std::iter::once("args")
+        .chain(many.iter().map(String::as_str))
+        .collect();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sandnet"))
+        .args([
+            "run",
+            crate::support::guests::guest(HOSTILE).to_str().unwrap(),
+        ])
+        .args(["--policy", p.arg(), "--"])
+        .args(&many)
+        .env(
+            "SANDNET_CACHE_DIR",
+            crate::support::guests::shared_cache_dir(),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then go away like `head -1`.
+    let mut first = String::new();
+    let stdout = child.stdout.take().unwrap();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut first)
+        .unwrap();
+    check!(first.ends_with("rust-hostile.wasm\n"), first);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    check!(output.status.code() == Some(141), stderr);
+    check!(stderr.is_empty(), stderr, "no panic, trap or host noise");
+}
+
+#[test]
+fn a_file_that_is_not_a_component_gets_one_line_with_the_fix() {
+    let p = write_policy("[guest.h]\n");
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "text.wasm",
+            b"hello world".to_vec(),
+            "is not a WebAssembly file",
+        ),
+        (
+            "core.wasm",
+            b"\0asm\x01\0\0\0".to_vec(),
+            "is a core WebAssembly module, not a component; build for wasm32-wasip2",
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = Cli::new(["run", path.to_str().unwrap(), "--policy", p.arg()]).output();
+        check!(out.code == Some(71), out);
+        check!(out.stderr.contains(want), out);
+        check!(out.stderr.lines().count() == 1, out, "one line");
+    }
+}

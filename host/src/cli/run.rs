@@ -17,7 +17,8 @@ use crate::runtime::{ExitStatus, RunRequest, Runtime, RuntimeConfig, default_cac
 ///
 /// The guest's stdout and stderr pass through, and sandnet exits with the
 /// guest's own exit status. Other statuses: 124 the guest ran past its
-/// wall_time limit; 125 it outgrew its memory limit; 70 it trapped;
+/// wall_time limit; 152 it used up its cpu_time limit; 125 it outgrew its
+/// memory limit; 70 it trapped; 141 its stdout pipe closed (`| head`);
 /// 78 the policy file is unusable; 71 sandnet itself failed (e.g. the
 /// component cannot be read).
 ///
@@ -44,6 +45,10 @@ pub(super) struct Args {
     /// write the cache.
     #[arg(long)]
     no_cache: bool,
+    /// Print more on failure: the wasm backtrace of a trap (also with
+    /// RUST_BACKTRACE=1).
+    #[arg(long, short = 'v')]
+    verbose: bool,
     /// Arguments passed to the guest (after `--`).
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
@@ -110,8 +115,10 @@ pub(super) fn exec(args: Args) -> ExitCode {
         resolve,
         no_cache,
         args,
+        verbose,
         ..
     } = args;
+    let verbose = verbose || std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
     let result = tokio.block_on(async move {
         let cache_dir = if no_cache { None } else { default_cache_dir() };
         let runtime = Runtime::new(RuntimeConfig { cache_dir })?;
@@ -133,8 +140,16 @@ pub(super) fn exec(args: Args) -> ExitCode {
     tokio.shutdown_background();
     match result {
         Ok(outcome) => {
-            if !matches!(outcome.status, ExitStatus::Exited(_)) {
-                eprintln!("sandnet: {}", outcome.status);
+            match (&outcome.status, &outcome.trap_detail) {
+                (ExitStatus::Exited(_) | ExitStatus::StdoutClosed, _) => {}
+                (ExitStatus::Trapped(_), Some(detail)) if verbose => {
+                    eprintln!("sandnet: {}\n{detail}", outcome.status);
+                }
+                (ExitStatus::Trapped(_), _) => eprintln!(
+                    "sandnet: {} (the wasm backtrace: sandnet run -v, or RUST_BACKTRACE=1)",
+                    outcome.status
+                ),
+                (status, _) => eprintln!("sandnet: {status}"),
             }
             exit::of_guest(outcome.status.code())
         }

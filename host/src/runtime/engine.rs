@@ -151,6 +151,9 @@ impl Runtime {
     }
 
     fn compile(&self, path: &Path, bytes: &[u8]) -> anyhow::Result<Component> {
+        if let Some(problem) = not_a_component(bytes) {
+            bail!("{} {problem}", path.display());
+        }
         Component::new(&self.engine, bytes)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("{} is not a valid WebAssembly component", path.display()))
@@ -189,11 +192,35 @@ impl Runtime {
     }
 }
 
+/// Why `bytes` cannot be a component at all, with the fix, judged from the
+/// 8-byte header: not WebAssembly, or a core module rather than a component.
+fn not_a_component(bytes: &[u8]) -> Option<String> {
+    const MAGIC: &[u8] = b"\0asm";
+    const CORE_MODULE: [u8; 4] = [1, 0, 0, 0];
+    if !bytes.starts_with(MAGIC) {
+        let start: String = bytes
+            .iter()
+            .take(4)
+            .map(|b| std::ascii::escape_default(*b).to_string())
+            .collect();
+        return Some(format!(
+            "is not a WebAssembly file (it starts with \"{start}\", not \"\\0asm\"); build a component with the command `sandnet new` prints"
+        ));
+    }
+    if bytes.get(4..8) == Some(&CORE_MODULE[..]) {
+        return Some(
+            "is a core WebAssembly module, not a component; build for wasm32-wasip2 (Rust: cargo build --target wasm32-wasip2) or wrap it with `wasm-tools component new`".to_owned(),
+        );
+    }
+    None
+}
+
 fn read_component(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read component {}", path.display()))
 }
 
 /// Loads a component this runtime serialised earlier.
+
 #[allow(
     unsafe_code,
     reason = "deserialising our own cache entry; see SAFETY below"
@@ -242,4 +269,24 @@ pub fn default_cache_dir() -> Option<PathBuf> {
         return Some(PathBuf::from(dir).join("sandnet"));
     }
     std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache").join("sandnet"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_a_component;
+
+    #[test]
+    fn headers_that_cannot_be_components_are_named() {
+        let text = not_a_component(b"hello world").unwrap_or_default();
+        assert!(
+            text.starts_with("is not a WebAssembly file (it starts with \"hell\""),
+            "{text}"
+        );
+        let core = not_a_component(b"\0asm\x01\0\0\0").unwrap_or_default();
+        assert!(
+            core.starts_with("is a core WebAssembly module, not a component"),
+            "{core}"
+        );
+        assert_eq!(not_a_component(b"\0asm\x0d\0\x01\0"), None);
+    }
 }

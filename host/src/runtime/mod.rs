@@ -4,12 +4,14 @@
 //! One file per concern: `engine` (the wasmtime engine shared by every run, its
 //! epoch ticker and the compile cache), `limits` (memory, tables, wall time and
 //! CPU time, as the store enforces them), `linker` (the imports a guest is linked
-//! against) and `run` (one run, from building the store to how the guest ended).
+//! against), `run` (one run, from building the store to how the guest ended) and
+//! `stdout` (the host's stdout for a guest, ending it quietly when the pipe closes).
 
 mod engine;
 pub(crate) mod limits;
 mod linker;
 mod run;
+mod stdout;
 
 pub use engine::{EPOCH_TICK, Runtime, RuntimeConfig, default_cache_dir};
 pub use limits::{CpuClock, MAX_TABLE_ELEMENTS, MemoryLimitExceeded, MemoryLimiter, Metered};

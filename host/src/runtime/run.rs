@@ -21,6 +21,7 @@ use super::Runtime;
 use super::limits::{
     CpuClock, CpuTimeReached, MemoryLimitExceeded, MemoryLimiter, WallTimeReached, arm_deadlines,
 };
+use super::stdout::{HostStdout, PipeClosed};
 use crate::exit::Code;
 use crate::guard::{Guard, GuardConfig};
 use crate::net::NetCtx;
@@ -64,6 +65,9 @@ pub enum ExitStatus {
     Trapped(String),
     /// The host stopped it (shutdown, reload); the text says why.
     Stopped(String),
+    /// Its stdout was a pipe whose reader went away (`| head`); it was ended
+    /// quietly, as SIGPIPE ends a native program (status 141).
+    StdoutClosed,
 }
 
 impl ExitStatus {
@@ -76,13 +80,17 @@ impl ExitStatus {
             ExitStatus::MemoryExceeded(_) => Code::MemoryExceeded.into(),
             ExitStatus::Trapped(_) => Code::Trapped.into(),
             ExitStatus::Stopped(_) => Code::Success.into(),
+            ExitStatus::StdoutClosed => Code::StdoutClosed.into(),
         }
     }
 
     /// Whether this ending counts as a failure for `restart = "on-failure"`:
     /// anything but a zero exit or a stop the host asked for.
     pub fn is_failure(&self) -> bool {
-        !matches!(self, ExitStatus::Exited(0) | ExitStatus::Stopped(_))
+        !matches!(
+            self,
+            ExitStatus::Exited(0) | ExitStatus::Stopped(_) | ExitStatus::StdoutClosed
+        )
     }
 
     /// A short machine-friendly reason: `exit`, `wall_time`, `cpu_time`,
@@ -95,6 +103,7 @@ impl ExitStatus {
             ExitStatus::MemoryExceeded(_) => "memory",
             ExitStatus::Trapped(_) => "trap",
             ExitStatus::Stopped(_) => "stopped",
+            ExitStatus::StdoutClosed => "stdout_closed",
         }
     }
 }
@@ -123,6 +132,7 @@ impl std::fmt::Display for ExitStatus {
             }
             ExitStatus::Trapped(msg) => write!(f, "guest trapped: {msg}"),
             ExitStatus::Stopped(why) => write!(f, "guest stopped by the host: {why}"),
+            ExitStatus::StdoutClosed => f.write_str("guest ended: its stdout was closed"),
         }
     }
 }
@@ -140,6 +150,9 @@ pub struct RunOutcome {
     pub load_time: Duration,
     /// CPU time the guest consumed.
     pub cpu_time: Duration,
+    /// For a trap: the whole error with its wasm backtrace (the status has
+    /// only the one-line cause); `sandnet run -v` prints it.
+    pub trap_detail: Option<String>,
 }
 
 /// Where a guest's stdin, stdout and stderr go.
@@ -182,6 +195,7 @@ pub struct PreparedRun {
     deadline: Option<Instant>,
     limits: sandnet_policy::Limits,
     captured: Option<(MemoryOutputPipe, MemoryOutputPipe)>,
+    pipe_closed: PipeClosed,
     load_time: Duration,
 }
 
@@ -250,6 +264,7 @@ impl Runtime {
             .allow_ip_name_lookup(false)
             .socket_addr_check(wasi_sockets::address_check(Arc::clone(&guard)));
         let mut captured = None;
+        let pipe_closed = PipeClosed::default();
         match io {
             GuestIo::AsRequested if request.capture_output => {
                 let out = MemoryOutputPipe::new(MAX_CAPTURED_OUTPUT);
@@ -258,7 +273,9 @@ impl Runtime {
                 captured = Some((out, err));
             }
             GuestIo::AsRequested => {
-                wasi.inherit_stdout().inherit_stderr();
+                let out = HostStdout::new(tokio::io::stdout(), pipe_closed.clone());
+                wasi.stdout(AsyncStdoutStream::new(PIPE_BUDGET, out))
+                    .inherit_stderr();
             }
             GuestIo::Piped {
                 stdin,
@@ -300,6 +317,7 @@ impl Runtime {
             deadline,
             limits,
             captured,
+            pipe_closed,
             load_time,
         })
     }
@@ -326,6 +344,7 @@ impl PreparedRun {
             deadline,
             limits,
             captured,
+            pipe_closed,
             load_time,
             ..
         } = self;
@@ -340,14 +359,22 @@ impl PreparedRun {
                 None => std::future::pending().await,
             }
         };
+        let mut trap_detail = None;
         let status = tokio::select! {
             result = run => match result {
                 Ok(Ok(())) => ExitStatus::Exited(0),
                 Ok(Err(())) => ExitStatus::Exited(1),
-                Err(err) => classify_error(&err, store.data().limiter.hit, &limits),
+                Err(err) => {
+                    let status = classify_error(&err, store.data().limiter.hit, &limits);
+                    if matches!(status, ExitStatus::Trapped(_)) {
+                        trap_detail = Some(format!("{err:?}"));
+                    }
+                    status
+                }
             },
             () = wall => ExitStatus::WallTimeExceeded(limits.wall_time.unwrap_or_default()),
             why = stop => ExitStatus::Stopped(why),
+            () = pipe_closed.closed() => ExitStatus::StdoutClosed,
         };
         let (stdout, stderr) = match captured {
             Some((out, err)) => (out.contents().to_vec(), err.contents().to_vec()),
@@ -359,6 +386,7 @@ impl PreparedRun {
             stderr,
             load_time,
             cpu_time: stats.cpu.used(),
+            trap_detail,
         }
     }
 }
@@ -380,5 +408,17 @@ fn classify_error(
     if memory_hit || err.downcast_ref::<MemoryLimitExceeded>().is_some() {
         return ExitStatus::MemoryExceeded(limits.memory_bytes);
     }
-    ExitStatus::Trapped(format!("{err:?}"))
+    ExitStatus::Trapped(trap_summary(err))
+}
+
+/// One line for a trap: the root cause (e.g. "wasm `unreachable` instruction
+/// executed"), without the wasm backtrace ([`RunOutcome::trap_detail`] has it).
+fn trap_summary(err: &wasmtime::Error) -> String {
+    let root = err.root_cause().to_string();
+    let first = root.lines().next().unwrap_or("unknown trap").trim();
+    if first.is_empty() {
+        "unknown trap".to_owned()
+    } else {
+        first.to_owned()
+    }
 }

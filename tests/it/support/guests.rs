@@ -198,6 +198,12 @@ impl Cli {
         Cli::new(argv)
     }
 
+    /// Removes an environment variable from the `sandnet` process.
+    pub fn env_remove(mut self, name: &str) -> Cli {
+        self.cmd.env_remove(name);
+        self
+    }
+
     /// Sets an environment variable of the `sandnet` process.
     pub fn env(mut self, name: &str, value: impl AsRef<OsStr>) -> Cli {
         self.cmd.env(name, value);
