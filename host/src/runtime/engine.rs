@@ -220,7 +220,6 @@ fn read_component(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Loads a component this runtime serialised earlier.
-
 #[allow(
     unsafe_code,
     reason = "deserialising our own cache entry; see SAFETY below"
