@@ -93,14 +93,14 @@ for tool in wit-bindgen:wit-bindgen-cli@0.63.0 wasm-tools:wasm-tools@1.263.0; do
     fi
 done
 
-# componentize-js and jco, as guests/js/package-lock.json pins them. `npm
-# install` with the lockfile present installs exactly the locked tree; `npm ci`
-# refuses this lockfile because it lacks other platforms' optional binaries.
+# componentize-js and jco, exactly as guests/js/package-lock.json pins them:
+# `npm ci` installs the locked tree as is and never rewrites the lockfile (it
+# lists every platform's optional binaries, so it installs on any machine).
 js_dir="$root/guests/js"
 if [[ ! -f "$js_dir/node_modules/.package-lock.json" ]] ||
     [[ "$js_dir/package-lock.json" -nt "$js_dir/node_modules/.package-lock.json" ]]; then
     say "installing guests/js/package-lock.json into guests/js/node_modules (npm)"
-    (cd "$js_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+    (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 # redis-server for tests/tcp.rs (redis_ping_*). Not needed to build anything,
