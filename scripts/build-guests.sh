@@ -4,6 +4,8 @@
 #   guests/python/<name>/   (app.py, componentize-py, world `script`)  -> python-<name>.wasm
 #   guests/js/<name>/       (app.js, componentize-js, world `script`)  -> js-<name>.wasm
 #   guests/c/<name>/        (main.c, clang + wit-bindgen c + adapter)  -> c-<name>.wasm
+# `scripts/build-guests.sh [LANG-NAME...]` (e.g. rust-http-get python-http-get)
+# builds only those guests and installs only their languages' tools.
 # Installs what is missing first (scripts/setup.sh). Prints one line per guest;
 # exits non-zero on the first failure. Python, JS and C guests are rebuilt only
 # when their sources, the WIT or the pinned tools are newer than the output.
@@ -14,7 +16,28 @@ out_dir="$root/target/guests"
 rust_target_dir="$root/target/guests-build/rust"
 componentize_py="$root/.tools/venv/bin/componentize-py"
 
-"$root/scripts/setup.sh"
+# The guests asked for (none: all) and the setup parts their languages need.
+wanted_guests=("$@")
+setup_parts=()
+for label in "${wanted_guests[@]}"; do
+    lang="${label%%-*}"
+    case "$lang" in
+    rust | python | js | c) [[ " ${setup_parts[*]} " == *" $lang "* ]] || setup_parts+=("$lang") ;;
+    *)
+        echo "build-guests: \"$label\" is not LANG-NAME with LANG one of rust, python, js, c" >&2
+        exit 2
+        ;;
+    esac
+done
+# Whether guest $1 (LANG-NAME) was asked for.
+wanted() {
+    ((${#wanted_guests[@]} == 0)) && return 0
+    local label
+    for label in "${wanted_guests[@]}"; do [[ "$label" == "$1" ]] && return 0; done
+    return 1
+}
+
+"$root/scripts/setup.sh" "${setup_parts[@]}"
 mkdir -p "$out_dir"
 
 # "123 KB" / "17.6 MB" for a file.
@@ -57,15 +80,21 @@ unset CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_TARGET CARGO_TARGET_DIR
 rust_guests=()
 for manifest in "$root"/guests/rust/*/Cargo.toml; do
     dir="$(dirname "$manifest")"
-    if [[ -f "$dir/src/main.rs" ]]; then
+    if [[ -f "$dir/src/main.rs" ]] && wanted "rust-$(basename "$dir")"; then
         rust_guests+=("$(basename "$dir")")
     fi
 done
 
 if ((${#rust_guests[@]} > 0)); then
     start=$SECONDS
+    # Only the asked-for packages when guests were named (a package is named
+    # after its directory), else the whole workspace.
+    packages=()
+    if ((${#wanted_guests[@]} > 0)); then
+        for name in "${rust_guests[@]}"; do packages+=(-p "$name"); done
+    fi
     (cd "$root/guests/rust" &&
-        cargo build --quiet --release --target wasm32-wasip2 --target-dir "$rust_target_dir")
+        cargo build --quiet --release --target wasm32-wasip2 --target-dir "$rust_target_dir" "${packages[@]}")
     secs=$((SECONDS - start))
     for name in "${rust_guests[@]}"; do
         src="$rust_target_dir/wasm32-wasip2/release/$name.wasm"
@@ -84,6 +113,7 @@ for app in "$root"/guests/python/*/app.py; do
     [[ -f "$app" ]] || continue
     dir="$(dirname "$app")"
     name="$(basename "$dir")"
+    wanted "python-$name" || continue
     dst="$out_dir/python-$name.wasm"
     if up_to_date "python  $name" "$dst" \
         "$dir" "$root/guests/python/lib" "$root/wit" "$root/guests/python/requirements.txt"; then
@@ -111,6 +141,7 @@ for app in "$js_dir"/*/app.js; do
     [[ -f "$app" ]] || continue
     dir="$(dirname "$app")"
     name="$(basename "$dir")"
+    wanted "js-$name" || continue
     dst="$out_dir/js-$name.wasm"
     # componentize-js output differs between builds, so rebuild only when a
     # source, the WIT or the lockfile is newer than the output.
@@ -157,6 +188,7 @@ for main_c in "$c_dir"/*/main.c; do
     [[ -f "$main_c" ]] || continue
     dir="$(dirname "$main_c")"
     name="$(basename "$dir")"
+    wanted "c-$name" || continue
     dst="$out_dir/c-$name.wasm"
     if up_to_date "c       $name" "$dst" \
         "$dir" "$c_dir/include" "$c_dir/lib" "$c_dir/adapter/Cargo.lock" "$root/wit"; then

@@ -5,7 +5,10 @@
 #     (guests/python/requirements.txt);
 #   - clang, lld, wasi-libc, wasm32 compiler-rt, node and npm (Debian packages),
 #     wit-bindgen-cli and wasm-tools (cargo install, pinned) for the C guests;
-#   - componentize-js and jco into guests/js/node_modules (npm, lockfile).
+#   - componentize-js and jco into guests/js/node_modules (npm, lockfile);
+#   - redis-server for the TCP tests ("servers").
+# `scripts/setup.sh [rust] [python] [js] [c] [servers]` installs only those
+# parts (the demo needs rust and python); no argument installs everything.
 # Idempotent and silent when everything is already in place.
 set -euo pipefail
 
@@ -15,53 +18,73 @@ requirements="$root/guests/python/requirements.txt"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
+parts=("$@")
+if ((${#parts[@]} == 0)); then parts=(rust python js c servers); fi
+for part in "${parts[@]}"; do
+    case "$part" in
+    rust | python | js | c | servers) ;;
+    *)
+        say "unknown part \"$part\" (expected rust, python, js, c or servers)"
+        exit 2
+        ;;
+    esac
+done
+# Whether part $1 was asked for.
+wants() {
+    local part
+    for part in "${parts[@]}"; do [[ "$part" == "$1" ]] && return 0; done
+    return 1
+}
+
 # Rust target for the guests. rust-toolchain.toml names it too, but rustup only
 # installs it on first use of that toolchain, so make sure here.
 if ! command -v rustup >/dev/null 2>&1; then
     say "rustup not found; install it from https://rustup.rs and re-run"
     exit 1
 fi
-if ! (cd "$root" && rustup target list --installed) | grep -qx wasm32-wasip2; then
+if wants rust && ! (cd "$root" && rustup target list --installed) | grep -qx wasm32-wasip2; then
     say "adding Rust target wasm32-wasip2"
     (cd "$root" && rustup target add wasm32-wasip2 >/dev/null)
 fi
 
 # Python venv with componentize-py.
-if [[ ! -x "$venv/bin/python" ]]; then
-    if ! command -v python3 >/dev/null 2>&1; then
-        say "python3 not found; install it (e.g. apt-get install python3) and re-run"
-        exit 1
+if wants python; then
+    if [[ ! -x "$venv/bin/python" ]]; then
+        if ! command -v python3 >/dev/null 2>&1; then
+            say "python3 not found; install it (e.g. apt-get install python3) and re-run"
+            exit 1
+        fi
+        if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+            say "python3 venv module missing; installing python3-venv"
+            sudo_cmd=()
+            if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+            "${sudo_cmd[@]}" apt-get update -qq
+            "${sudo_cmd[@]}" apt-get install -y -qq python3-venv >/dev/null
+        fi
+        say "creating venv at ${venv#"$root"/}"
+        rm -rf "$venv"
+        python3 -m venv "$venv"
     fi
-    if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
-        say "python3 venv module missing; installing python3-venv"
-        sudo_cmd=()
-        if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
-        "${sudo_cmd[@]}" apt-get update -qq
-        "${sudo_cmd[@]}" apt-get install -y -qq python3-venv >/dev/null
-    fi
-    say "creating venv at ${venv#"$root"/}"
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-fi
 
-# Install only when a pinned requirement is missing or at another version.
-# Each line of requirements.txt is `name==version` (comments and blanks allowed).
-needs_install=0
-while IFS= read -r line; do
-    line="${line%%#*}"
-    line="${line//[[:space:]]/}"
-    if [[ -z "$line" ]]; then continue; fi
-    name="${line%%==*}"
-    want="${line#*==}"
-    have="$("$venv/bin/python" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p' || true)"
-    if [[ "$have" != "$want" ]]; then
-        needs_install=1
-    fi
-done <"$requirements"
+    # Install only when a pinned requirement is missing or at another version.
+    # Each line of requirements.txt is `name==version` (comments and blanks allowed).
+    needs_install=0
+    while IFS= read -r line; do
+        line="${line%%#*}"
+        line="${line//[[:space:]]/}"
+        if [[ -z "$line" ]]; then continue; fi
+        name="${line%%==*}"
+        want="${line#*==}"
+        have="$("$venv/bin/python" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p' || true)"
+        if [[ "$have" != "$want" ]]; then
+            needs_install=1
+        fi
+    done <"$requirements"
 
-if [[ $needs_install -eq 1 ]]; then
-    say "installing $(grep -v '^[[:space:]]*#' "$requirements" | tr '\n' ' ')into ${venv#"$root"/}"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    if [[ $needs_install -eq 1 ]]; then
+        say "installing $(grep -v '^[[:space:]]*#' "$requirements" | tr '\n' ' ')into ${venv#"$root"/}"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    fi
 fi
 
 # --- JavaScript and C guests ------------------------------------------------
@@ -69,11 +92,13 @@ fi
 # for the C guests, node and npm for componentize-js. `apt-get update` runs
 # only when something is missing.
 missing_debs=()
-for deb in clang lld wasi-libc libclang-rt-dev-wasm32; do
-    dpkg -s "$deb" >/dev/null 2>&1 || missing_debs+=("$deb")
-done
-if ! command -v node >/dev/null 2>&1; then missing_debs+=(nodejs); fi
-if ! command -v npm >/dev/null 2>&1; then missing_debs+=(npm); fi
+if wants c; then
+    for deb in clang lld wasi-libc libclang-rt-dev-wasm32; do
+        dpkg -s "$deb" >/dev/null 2>&1 || missing_debs+=("$deb")
+    done
+fi
+if wants js && ! command -v node >/dev/null 2>&1; then missing_debs+=(nodejs); fi
+if wants js && ! command -v npm >/dev/null 2>&1; then missing_debs+=(npm); fi
 if ((${#missing_debs[@]} > 0)); then
     say "installing ${missing_debs[*]} (apt-get)"
     apt_sudo=()
@@ -87,7 +112,7 @@ cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
 for tool in wit-bindgen:wit-bindgen-cli@0.63.0 wasm-tools:wasm-tools@1.263.0; do
     command="${tool%%:*}"
     crate="${tool#*:}"
-    if ! command -v "$command" >/dev/null 2>&1 && [[ ! -x "$cargo_bin/$command" ]]; then
+    if wants c && ! command -v "$command" >/dev/null 2>&1 && [[ ! -x "$cargo_bin/$command" ]]; then
         say "installing $crate (cargo install, a few minutes)"
         cargo install --quiet --locked "$crate"
     fi
@@ -97,8 +122,8 @@ done
 # `npm ci` installs the locked tree as is and never rewrites the lockfile (it
 # lists every platform's optional binaries, so it installs on any machine).
 js_dir="$root/guests/js"
-if [[ ! -f "$js_dir/node_modules/.package-lock.json" ]] ||
-    [[ "$js_dir/package-lock.json" -nt "$js_dir/node_modules/.package-lock.json" ]]; then
+if wants js && { [[ ! -f "$js_dir/node_modules/.package-lock.json" ]] ||
+    [[ "$js_dir/package-lock.json" -nt "$js_dir/node_modules/.package-lock.json" ]]; }; then
     say "installing guests/js/package-lock.json into guests/js/node_modules (npm)"
     (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
@@ -106,7 +131,7 @@ fi
 # redis-server for tests/tcp.rs (redis_ping_*). Not needed to build anything,
 # so a failed install warns loudly instead of failing the setup; the redis
 # tests then fail naming this step.
-if ! command -v redis-server >/dev/null 2>&1 && [[ ! -x /usr/bin/redis-server ]]; then
+if wants servers && ! command -v redis-server >/dev/null 2>&1 && [[ ! -x /usr/bin/redis-server ]]; then
     sudo_cmd=()
     if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
     installed=0

@@ -342,3 +342,26 @@ fn run_with_unreadable_component_exits_71() {
         check!(out.stderr.contains(&name), out);
     }
 }
+
+#[test]
+fn explain_of_a_refused_request_judges_no_address() {
+    let p = write_policy("allow = [\"GET http://127.0.0.1:8080/public/*\"]\n");
+    let out = Cli::new([
+        "explain",
+        "--policy",
+        p.arg(),
+        "GET http://127.0.0.1:8080/private/key.txt",
+    ])
+    .output();
+    check!(out.code == Some(1), out);
+    check!(
+        out.stdout
+            .starts_with("denied: GET http://127.0.0.1:8080/private/key.txt"),
+        out
+    );
+    check!(
+        !out.stdout.contains("allowed"),
+        out,
+        "a refused request never dials, so no address verdict follows"
+    );
+}

@@ -66,9 +66,12 @@ pub(super) fn exec(args: &Args) -> ExitCode {
         guest.check(&target),
     );
     // `run` checks an IP literal's connection like any resolved address, so
-    // explain does too: both judge the same raw target the same way.
+    // explain does too: both judge the same raw target the same way. A
+    // request already refused never dials, so there is no address to judge.
     let literal = target.host.ip().filter(|ip| !addresses.contains(ip));
-    for ip in addresses.iter().chain(literal.as_ref()) {
+    let dialled = if allowed { addresses.as_slice() } else { &[] };
+    let literal = literal.filter(|_| allowed);
+    for ip in dialled.iter().chain(literal.as_ref()) {
         let label = format!("{target} via {ip}");
         allowed &= print_decision(
             &mut stdout,
