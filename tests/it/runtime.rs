@@ -404,3 +404,30 @@ fn a_file_that_is_not_a_component_gets_one_line_with_the_fix() {
         check!(out.stderr.lines().count() == 1, out, "one line");
     }
 }
+
+/// On a terminal, a compilation says so in one line; piped, it stays quiet.
+#[test]
+fn a_first_compile_is_announced_on_a_terminal_only() {
+    let p = write_policy("[guest.h]\n");
+    let piped = Cli::run(HOSTILE, &p, &["--no-cache"], &["exit", "0"]).output();
+    check!(piped.code == Some(0), piped);
+    check!(!piped.stderr.contains("compiling"), piped);
+
+    // util-linux `script` gives the command a terminal.
+    let command = format!(
+        "{} run --no-cache {} --policy {} -- exit 0",
+        env!("CARGO_BIN_EXE_sandnet"),
+        crate::support::guests::guest(HOSTILE).display(),
+        p.arg()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("util-linux `script` is installed (it gives the test a terminal)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    check!(out.status.success(), text);
+    check!(
+        text.contains("sandnet: compiling rust-hostile.wasm (0.1 MB; --no-cache)"),
+        text
+    );
+}

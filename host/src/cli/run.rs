@@ -121,7 +121,8 @@ pub(super) fn exec(args: Args) -> ExitCode {
     let verbose = verbose || std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
     let result = tokio.block_on(async move {
         let cache_dir = if no_cache { None } else { default_cache_dir() };
-        let runtime = Runtime::new(RuntimeConfig { cache_dir })?;
+        let runtime = Runtime::new(RuntimeConfig { cache_dir })?
+            .with_progress(std::io::IsTerminal::is_terminal(&std::io::stderr()));
         let request = RunRequest {
             component,
             policy: guest_policy,

@@ -106,7 +106,7 @@ pub(super) fn exec(args: Args) -> ExitCode {
         default_cache_dir()
     };
     let runtime = match Runtime::new(RuntimeConfig { cache_dir }) {
-        Ok(r) => r,
+        Ok(r) => r.with_progress(std::io::IsTerminal::is_terminal(&std::io::stderr())),
         Err(err) => return fail(Code::HostFailure, &err),
     };
     let config = FleetConfig {

@@ -34,6 +34,8 @@ pub struct Runtime {
     /// starting many instances of one component (and every restart) skips
     /// loading, linking and import checks.
     prepared: Arc<Mutex<HashMap<String, CommandPre<State>>>>,
+    /// Say on stderr when a component is compiled (a first run can take seconds).
+    progress: bool,
 }
 
 /// Most linked components kept ([`Runtime::command_pre`]); past it the cache
@@ -75,7 +77,17 @@ impl Runtime {
             engine,
             config,
             prepared: Arc::default(),
+            progress: false,
         })
+    }
+
+    /// With `on`, a compilation is announced on stderr with one line
+    /// (`sandnet: compiling app.wasm (17.6 MB; first run, cached afterwards)…`);
+    /// the CLI turns it on when stderr is a terminal.
+    #[must_use]
+    pub fn with_progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
     }
 
     /// The wasmtime engine.
@@ -153,6 +165,21 @@ impl Runtime {
     fn compile(&self, path: &Path, bytes: &[u8]) -> anyhow::Result<Component> {
         if let Some(problem) = not_a_component(bytes) {
             bail!("{} {problem}", path.display());
+        }
+        if self.progress {
+            let name = path
+                .file_name()
+                .unwrap_or(path.as_os_str())
+                .to_string_lossy();
+            let cached = if self.config.cache_dir.is_some() {
+                "first run, cached afterwards"
+            } else {
+                "--no-cache"
+            };
+            eprintln!(
+                "sandnet: compiling {name} ({:.1} MB; {cached})…",
+                bytes.len() as f64 / 1e6
+            );
         }
         Component::new(&self.engine, bytes)
             .map_err(anyhow::Error::from)
