@@ -117,6 +117,7 @@ pub(super) fn exec(args: Args) -> ExitCode {
                 resolver: Arc::new(SystemResolver::with_overrides(resolve)),
                 dialer: Arc::new(TcpDialer),
                 audit,
+                bus: Default::default(),
             },
         };
         runtime.run(request).await
