@@ -155,3 +155,34 @@ fn a_subscription_outside_the_grant_is_refused_with_the_line_to_add() {
     let (code, rest, stderr) = up.finish_within(Duration::from_secs(30));
     check!(code.is_some(), format!("{rest:?}\n{stderr}"));
 }
+
+#[test]
+fn explain_answers_bus_actions_and_check_lints_a_bare_rest() {
+    let policy = write_policy(
+        "[guest.app]\nallow = [\"bus-publish://telemetry.>\", \"bus-subscribe://>\"]\ndeny = [\"bus-publish://telemetry.secret\"]\n",
+    );
+    let explain = |target: &str| Cli::new(["explain", "--policy", policy.arg(), target]).output();
+    let out = explain("bus-publish://telemetry.cpu");
+    check!(out.code == Some(0), out);
+    check!(
+        out.stdout.contains("bus-publish://telemetry.>"),
+        out,
+        "names the rule"
+    );
+    let out = explain("bus-publish://telemetry.secret");
+    check!(out.code == Some(1), out);
+    check!(out.stdout.contains("deny rules always win"), out);
+    let out = explain("bus-publish://alerts.disk");
+    check!(out.code == Some(1), out);
+    check!(
+        out.stdout.contains("\"bus-publish://alerts.disk\""),
+        out,
+        "the line to add"
+    );
+    let out = explain("bus-publish://alerts.*");
+    check!(out.code == Some(2), out);
+    check!(out.stderr.contains("\"alerts.*\" contains a wildcard"), out);
+    let out = Cli::new(["check", policy.arg()]).output();
+    check!(out.code == Some(0), out);
+    check!(out.stdout.contains("grants every bus topic"), out);
+}
