@@ -172,3 +172,172 @@ impl Guard {
         self.audit().emit(&ev);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use sandnet_policy::Policy;
+
+    use super::*;
+    use crate::audit::Audit;
+    use crate::guard::GuardConfig;
+    use crate::net::bus::broker::{Message, QueueOptions};
+
+    /// An audit sink the test reads back.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Lines {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+        }
+    }
+
+    fn guard(text: &str, bus: &Bus) -> (Arc<Guard>, Lines) {
+        let policy = Policy::parse(text, "test.toml").unwrap_or_else(|e| panic!("{e}"));
+        let guest = policy.guest(None).unwrap_or_else(|e| panic!("{e}")).clone();
+        let lines = Lines::default();
+        let config = GuardConfig {
+            audit: Audit::to_writer(Box::new(lines.clone())),
+            bus: bus.clone(),
+            ..GuardConfig::default()
+        };
+        (Arc::new(Guard::new(Arc::new(guest), config)), lines)
+    }
+
+    #[test]
+    fn publish_checks_grant_size_and_rate_and_audits() {
+        let bus = Bus::new();
+        let (guard, audit) = guard(
+            "allow = [\"bus-publish://t.>\"]\n[limits]\nmax_bus_message_bytes = 4\nbus_messages_per_second = 2\n",
+            &bus,
+        );
+        let denied = guard.check_bus_publish("publish", "other.x", 1);
+        let Err(NetError::Denied(denial)) = denied else {
+            panic!("{denied:?}");
+        };
+        assert_eq!(
+            denial.suggestion.as_deref(),
+            Some("\"bus-publish://other.x\"")
+        );
+        let bad = guard.check_bus_publish("publish", "t.*", 1);
+        assert!(
+            matches!(bad, Err(NetError::InvalidArgument(ref m)) if m.contains("\"t.*\"")),
+            "{bad:?}"
+        );
+        let big = guard.check_bus_publish("publish", "t.a", 5);
+        assert!(
+            matches!(
+                big,
+                Err(NetError::LimitExceeded {
+                    name: "max_bus_message_bytes",
+                    value: 4
+                })
+            ),
+            "{big:?}"
+        );
+        assert!(guard.check_bus_publish("publish", "t.a", 4).is_ok());
+        assert!(guard.check_bus_publish("publish", "t.a", 4).is_ok());
+        let rate = guard.check_bus_publish("publish", "t.a", 4);
+        assert!(
+            matches!(
+                rate,
+                Err(NetError::LimitExceeded {
+                    name: "bus_messages_per_second",
+                    ..
+                })
+            ),
+            "{rate:?}"
+        );
+        let log = audit.text();
+        assert!(log.contains("\"protocol\":\"bus\""), "{log}");
+        assert!(log.contains("bus-publish://other.x"), "{log}");
+        assert!(log.contains("\"decision\":\"deny\""), "{log}");
+    }
+
+    #[test]
+    fn minimal_denial_detail_hides_the_policy() {
+        let bus = Bus::new();
+        let (guard, _) = guard("denial_detail = \"minimal\"\nallow = []\n", &bus);
+        let Err(NetError::Denied(denial)) = guard.check_bus_subscribe("a.>") else {
+            panic!("allowed");
+        };
+        assert_eq!(denial.suggestion, None);
+        assert!(!denial.reason.contains("test.toml"), "{}", denial.reason);
+    }
+
+    #[tokio::test]
+    async fn the_filter_follows_the_receivers_policy_and_drops_are_audited() {
+        let bus = Bus::new();
+        let (receiver, audit) = guard(
+            "allow = [\"bus-subscribe://a.>\"]\ndeny = [\"bus-subscribe://a.secret\"]\n",
+            &bus,
+        );
+        let pattern = receiver
+            .check_bus_subscribe("a.*")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let options = QueueOptions {
+            capacity: 1,
+            ..QueueOptions::default()
+        };
+        let sub = bus.subscribe(pattern, options, Some(receiver.bus_filter()));
+        for topic in ["a.secret", "a.one", "a.two"] {
+            let subject = Subject::topic(topic).unwrap_or_else(|e| panic!("{e}"));
+            let message = Message {
+                topic: topic.into(),
+                payload: Vec::new(),
+                headers: Vec::new(),
+                reply_to: None,
+            };
+            let sent = bus
+                .publish(&subject, message, std::time::Duration::from_millis(10))
+                .await;
+            assert!(sent.is_ok());
+        }
+        assert_eq!(
+            sub.try_next().map(|m| m.topic.clone()).as_deref(),
+            Some("a.two")
+        );
+        assert_eq!(sub.dropped(), 1, "a.one was dropped; a.secret never queued");
+        receiver.record_bus_drops("a.*", sub.dropped());
+        let log = audit.text();
+        assert!(
+            log.contains("\"event\":\"overflow\"") && log.contains("\"dropped\":1"),
+            "{log}"
+        );
+        // A reload that revokes the grant stops deliveries to the live subscription.
+        let narrower = Policy::parse("allow = []", "test.toml").unwrap_or_else(|e| panic!("{e}"));
+        let narrower = narrower
+            .guest(None)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .clone();
+        receiver.reload(Arc::new(narrower));
+        let subject = Subject::topic("a.one").unwrap_or_else(|e| panic!("{e}"));
+        let message = Message {
+            topic: "a.one".into(),
+            payload: Vec::new(),
+            headers: Vec::new(),
+            reply_to: None,
+        };
+        let delivery = bus
+            .publish(&subject, message, std::time::Duration::from_millis(10))
+            .await;
+        assert_eq!(delivery.map(|d| d.filtered).ok(), Some(1));
+        assert!(sub.try_next().is_none());
+    }
+}
