@@ -10,10 +10,15 @@ use crate::support::policy::write_policy;
 /// A `[guest.NAME]` table running the Rust guest `program` with `args` and
 /// `extra` keys (allow, deny, restart).
 fn table(name: &str, program: &str, args: &[&str], extra: &str) -> String {
+    table_of(name, &format!("rust-{program}"), args, extra)
+}
+
+/// [`table`] for the guest component `component` (`python-bus-sub`, ...).
+fn table_of(name: &str, component: &str, args: &[&str], extra: &str) -> String {
     let args: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
     format!(
         "[guest.{name}]\ncomponent = {:?}\nargs = [{}]\n{extra}\n\n",
-        guest(&format!("rust-{program}")).display().to_string(),
+        guest(component).display().to_string(),
         args.join(", ")
     )
 }
@@ -185,4 +190,44 @@ fn explain_answers_bus_actions_and_check_lints_a_bare_rest() {
     let out = Cli::new(["check", policy.arg()]).output();
     check!(out.code == Some(0), out);
     check!(out.stdout.contains("grants every bus topic"), out);
+}
+
+#[test]
+fn python_guests_share_the_bus_with_rust_guests_under_the_same_rules() {
+    let text = [
+        table_of(
+            "pysub",
+            "python-bus-sub",
+            &["chat.*", "1"],
+            "allow = [\"bus-subscribe://chat.*\"]\ndeny = [\"bus-subscribe://chat.secret\"]",
+        ),
+        table(
+            "pub",
+            "bus-pub",
+            &["chat.secret", "hidden", "@chat.room", "visible"],
+            "allow = [\"bus-publish://chat.>\"]\nrestart = \"always\"",
+        ),
+        table_of(
+            "pyrogue",
+            "python-bus-pub",
+            &["admin.x", "now"],
+            "allow = [\"bus-publish://chat.>\"]",
+        ),
+    ]
+    .concat();
+    let policy = write_policy(&text);
+    let mut up = Cli::up(&policy, &[]).background();
+    let got = up.line_with("pysub        | chat.", LIMIT);
+    check!(got == "pysub        | chat.room visible", got);
+    seen_all(&mut up, &["pyrogue      | hint:"]);
+    let hint = up
+        .seen()
+        .iter()
+        .find(|l| l.starts_with("pyrogue      | hint:"))
+        .cloned()
+        .unwrap_or_default();
+    check!(hint.contains("\"bus-publish://admin.x\""), hint);
+    up.signal("TERM");
+    let (code, rest, stderr) = up.finish_within(Duration::from_secs(30));
+    check!(code.is_some(), format!("{rest:?}\n{stderr}"));
 }
