@@ -3,12 +3,16 @@
 //!
 //! Prints `subscribed PATTERN` once the subscription is live, so a test or a
 //! script knows when to publish. Exits after COUNT messages (default: runs
-//! until stopped). A refused subscription prints the denial and the policy
-//! line to add, and exits 1; bad usage exits 2.
+//! until stopped), printing `dropped N` (messages the full queue dropped)
+//! last. A refused subscription prints the denial and the policy line to
+//! add, and exits 1; bad usage exits 2.
+//!
+//! Optional environment: `BUS_SUB_CAPACITY` (queue size, default 256) and
+//! `BUS_SUB_OVERFLOW` (`drop-oldest`, the default, or `back-pressure`).
 
 use std::io::Write;
 
-use sandnet_guest::bus;
+use sandnet_guest::bus::{self, Overflow, SubscribeOptions};
 use sandnet_guest::process::exit;
 
 const USAGE: &str = "usage: bus-sub PATTERN [COUNT]";
@@ -35,7 +39,21 @@ fn usage() -> ! {
 }
 
 fn run(pattern: &str, count: Option<u64>) -> sandnet_guest::Result<()> {
-    let subscription = bus::subscribe(pattern)?;
+    let capacity = std::env::var("BUS_SUB_CAPACITY")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let overflow = match std::env::var("BUS_SUB_OVERFLOW").ok().as_deref() {
+        Some("back-pressure") => Some(Overflow::BackPressure),
+        Some("drop-oldest") | None => Some(Overflow::DropOldest),
+        Some(other) => {
+            eprintln!(
+                "bus-sub: BUS_SUB_OVERFLOW must be drop-oldest or back-pressure, not {other:?}"
+            );
+            exit(2);
+        }
+    };
+    let options = SubscribeOptions { capacity, overflow };
+    let subscription = bus::subscribe_with(pattern, Some(options))?;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "subscribed {pattern}");
     let _ = out.flush();
@@ -51,5 +69,6 @@ fn run(pattern: &str, count: Option<u64>) -> sandnet_guest::Result<()> {
         let _ = out.flush();
         seen += 1;
     }
+    let _ = writeln!(out, "dropped {}", subscription.dropped());
     Ok(())
 }
