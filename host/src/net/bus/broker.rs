@@ -182,9 +182,6 @@ pub struct Broker {
     inner: Mutex<Inner>,
     next_id: AtomicU64,
     inbox_keys: RandomState,
-    /// Serialises fan-out so that two publishes are queued everywhere in
-    /// the same order (per-publisher order follows).
-    fanout: tokio::sync::Mutex<()>,
 }
 
 /// A handle on one broker: clones share it. The default is a fresh private
@@ -267,8 +264,11 @@ impl Bus {
         message: Message,
         timeout: Duration,
     ) -> Result<Delivery, PublishError> {
+        // No lock is held while queuing: a back-pressured queue stalls only
+        // the publishers of topics it matches. Per-publisher order holds
+        // because a guest's next publish starts after this one is queued
+        // everywhere.
         let message = Arc::new(message);
-        let _order = self.0.fanout.lock().await;
         let targets = self.matching(topic);
         let mut delivery = Delivery::default();
         for (filter, queue) in targets {
@@ -461,6 +461,47 @@ mod tests {
         assert!(publisher.await.is_ok_and(|r| r.is_ok()));
         assert_eq!(sub.next().await.payload, b"3");
         assert_eq!(sub.dropped(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_full_back_pressure_queue_stalls_only_its_own_topics() {
+        let bus = Bus::new();
+        let options = QueueOptions {
+            capacity: 1,
+            overflow: Overflow::BackPressure,
+        };
+        let stuck = bus.subscribe(subject("slow"), options, None);
+        publish(&bus, "slow", "1").await;
+        let waiting = {
+            let bus = bus.clone();
+            tokio::spawn(async move {
+                bus.publish(
+                    &subject("slow"),
+                    message("slow", "2"),
+                    Duration::from_secs(30),
+                )
+                .await
+            })
+        };
+        tokio::task::yield_now().await;
+        let other = bus.subscribe(subject("fast"), QueueOptions::default(), None);
+        let sent = tokio::time::timeout(
+            Duration::from_secs(5),
+            bus.publish(
+                &subject("fast"),
+                message("fast", "x"),
+                Duration::from_secs(30),
+            ),
+        )
+        .await;
+        assert!(
+            matches!(sent, Ok(Ok(Delivery { delivered: 1, .. }))),
+            "{sent:?}"
+        );
+        assert_eq!(payloads(&other), ["x"]);
+        // Unsubscribing the stuck queue releases its waiting publisher.
+        drop(stuck);
+        assert!(waiting.await.is_ok_and(|r| r.is_ok()));
     }
 
     #[tokio::test]
