@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::assertions::check;
-use crate::support::guests::{Background, Cli, guest};
+use crate::support::guests::{Background, Cli, guest, run_cli};
 use crate::support::policy::write_policy;
 
 /// A `[guest.NAME]` table running the Rust guest `program` with `args` and
@@ -230,4 +230,33 @@ fn python_guests_share_the_bus_with_rust_guests_under_the_same_rules() {
     up.signal("TERM");
     let (code, rest, stderr) = up.finish_within(Duration::from_secs(30));
     check!(code.is_some(), format!("{rest:?}\n{stderr}"));
+}
+
+#[test]
+fn a_reply_to_an_inbox_the_guest_was_not_handed_needs_a_publish_grant() {
+    // Under `sandnet run` the guest has a private bus: the forged reply
+    // would reach nobody, but the check comes first and must refuse it.
+    let policy = write_policy("allow = [\"bus-subscribe://echo.>\"]\n");
+    let out = run_cli(
+        "rust-hostile",
+        &policy,
+        &[],
+        &["bus-reply", "_INBOX.0123456789abcdef"],
+    );
+    check!(out.code == Some(1), out);
+    check!(out.stderr.contains("denied"), out);
+    check!(
+        out.stderr
+            .contains("\"bus-publish://_INBOX.0123456789abcdef\""),
+        out,
+        "the line to add"
+    );
+    let granted = write_policy("allow = [\"bus-publish://_INBOX.>\"]\n");
+    let out = run_cli(
+        "rust-hostile",
+        &granted,
+        &[],
+        &["bus-reply", "_INBOX.0123456789abcdef"],
+    );
+    check!(out.code == Some(0) && out.stdout.contains("replied"), out);
 }
