@@ -30,8 +30,9 @@ wasmtime::component::bindgen!({
         "sandnet:net/tcp.stream": crate::net::tcp::Stream,
         "sandnet:net/tcp.listener": crate::net::tcp::Listener,
         "sandnet:net/udp.socket": crate::net::udp::Socket,
+        "sandnet:net/bus.subscription": crate::net::bus::Subscription,
     },
 });
 
-pub use sandnet::net::{http, sse, tcp, types, udp, websocket};
+pub use sandnet::net::{bus, http, sse, tcp, types, udp, websocket};
 pub use wasi::sockets::ip_name_lookup;

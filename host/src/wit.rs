@@ -4,13 +4,14 @@
 use std::path::{Path, PathBuf};
 
 /// The `sandnet:net` WIT files, as `(file name, text)`.
-pub const WIT_FILES: [(&str, &str); 8] = [
+pub const WIT_FILES: [(&str, &str); 9] = [
     ("types.wit", include_str!("../../wit/types.wit")),
     ("http.wit", include_str!("../../wit/http.wit")),
     ("websocket.wit", include_str!("../../wit/websocket.wit")),
     ("sse.wit", include_str!("../../wit/sse.wit")),
     ("tcp.wit", include_str!("../../wit/tcp.wit")),
     ("udp.wit", include_str!("../../wit/udp.wit")),
+    ("bus.wit", include_str!("../../wit/bus.wit")),
     ("world.wit", include_str!("../../wit/world.wit")),
     ("host.wit", include_str!("../../wit/host.wit")),
 ];

@@ -14,6 +14,7 @@
 
 mod support;
 
+mod bus;
 mod cli;
 mod differential;
 mod guests;

@@ -14,8 +14,16 @@ pub enum RuleError {
     #[error("missing \"scheme://\" (did you mean \"https://{0}\"?)")]
     MissingScheme(String),
     /// Unknown scheme.
-    #[error("unknown scheme \"{0}\" (expected one of {list})", list = Scheme::list())]
+    #[error("unknown scheme \"{0}\" (expected one of {list}, bus, bus-publish, bus-subscribe)", list = Scheme::list())]
     UnknownScheme(String),
+    /// A bus rule whose subject pattern is invalid.
+    #[error(transparent)]
+    Bus(#[from] crate::bus::SubjectError),
+    /// A bus rule written as a table (`{ rule = "bus://..." }`).
+    #[error(
+        "a bus rule takes no \"addresses\" or \"peers\"; write it as a plain string like \"bus://telemetry.>\""
+    )]
+    BusRuleTable,
     /// No host.
     #[error("missing host (write \"*\" to allow any host)")]
     MissingHost,

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
+use crate::bus::BusRule;
 use crate::decision::DenialDetail;
 use crate::error::PolicyError;
 use crate::error::RuleError;
@@ -300,8 +301,8 @@ impl Parser<'_> {
                     };
                     program.instances = Some((key.span().start, count));
                 }
-                "allow" => guest.allow = self.rules(value, "allow")?,
-                "deny" => guest.deny = self.rules(value, "deny")?,
+                "allow" => (guest.allow, guest.bus_allow) = self.rules(value, "allow")?,
+                "deny" => (guest.deny, guest.bus_deny) = self.rules(value, "deny")?,
                 "limits" => guest.limits = self.limits(value, limits_context)?,
                 "env" => guest.env = self.env(value)?,
                 "denial_detail" => {
@@ -374,14 +375,38 @@ impl Parser<'_> {
         }))
     }
 
-    fn rules(&self, value: &Spanned<DeValue<'_>>, list: &str) -> Result<Vec<Rule>, PolicyError> {
+    /// The network rules and the bus rules of an `allow` or `deny` array.
+    fn rules(
+        &self,
+        value: &Spanned<DeValue<'_>>,
+        list: &str,
+    ) -> Result<(Vec<Rule>, Vec<BusRule>), PolicyError> {
         let Some(items) = value.get_ref().as_array() else {
             return self.invalid(
                 value.span().start,
                 format!("\"{list}\" must be an array of rules like [\"https://api.example.com/v1/*\"], found {}", value.get_ref().type_str()),
             );
         };
-        items.iter().map(|item| self.rule(item, list)).collect()
+        let mut rules = Vec::new();
+        let mut bus = Vec::new();
+        for item in items {
+            match item.get_ref().as_str().filter(|t| BusRule::is_bus_rule(t)) {
+                Some(text) => {
+                    let offset = item.span().start;
+                    let rule = BusRule::parse(text, self.line(offset)).map_err(|e| {
+                        PolicyError::InvalidRule {
+                            file: self.file.to_string(),
+                            line: self.line(offset),
+                            rule: text.to_string(),
+                            error: e.into(),
+                        }
+                    })?;
+                    bus.push(rule);
+                }
+                None => rules.push(self.rule(item, list)?),
+            }
+        }
+        Ok((rules, bus))
     }
 
     fn rule(&self, item: &Spanned<DeValue<'_>>, list: &str) -> Result<Rule, PolicyError> {
@@ -414,6 +439,9 @@ impl Parser<'_> {
                     return self.invalid(rule_value.span().start, hint.into());
                 };
                 let rule_offset = rule_value.span().start;
+                if BusRule::is_bus_rule(text) {
+                    return Err(rule_error(text, rule_offset, RuleError::BusRuleTable));
+                }
                 let mut parsed = Rule::parse(text, self.line(rule_offset)).map_err(|e| rule_error(text, rule_offset, e))?;
                 if let Some(addresses) = addresses {
                     if list == "deny" {

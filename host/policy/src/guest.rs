@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::AddressClass;
 use crate::addr::{canonical_ip, classify};
+use crate::bus::BusRule;
 use crate::decision::{Decision, Denial, DenialDetail, RuleList, RuleRef};
 use crate::host::{Host, HostPattern};
 use crate::limits::Limits;
@@ -25,6 +26,10 @@ pub struct GuestPolicy {
     pub allow: Vec<Rule>,
     /// Deny rules, in file order. A matching deny rule always wins.
     pub deny: Vec<Rule>,
+    /// Bus allow rules (`bus://`, `bus-publish://`, `bus-subscribe://`), in file order.
+    pub bus_allow: Vec<BusRule>,
+    /// Bus deny rules, in file order. A matching deny rule always wins.
+    pub bus_deny: Vec<BusRule>,
     /// Resource limits.
     pub limits: Limits,
     /// The only environment variables the guest sees (`env = { NAME = "value" }`), in file order.
@@ -55,6 +60,8 @@ impl GuestPolicy {
             source: source.to_string(),
             allow: Vec::new(),
             deny: Vec::new(),
+            bus_allow: Vec::new(),
+            bus_deny: Vec::new(),
             limits: Limits::default(),
             env: Vec::new(),
             ca_bundle: None,

@@ -40,6 +40,7 @@
 )]
 
 mod addr;
+mod bus;
 mod decision;
 mod error;
 mod file;
@@ -56,6 +57,7 @@ mod socket;
 mod target;
 
 pub use addr::{AddressClass, canonical_ip, canonical_net, classify, embedded_ipv4};
+pub use bus::{BusAction, BusRule, MAX_SUBJECT_BYTES, Subject, SubjectError, Token, split_bus_url};
 pub use decision::{Decision, Denial, DenialDetail, RuleList, RuleRef};
 pub use error::{PolicyError, RuleError, TargetError};
 pub use file::Policy;

@@ -43,6 +43,10 @@ pub struct Limits {
     pub max_datagram_bytes: u64,
     /// `datagrams_per_second`: token-bucket rate of datagrams sent. Default unlimited.
     pub datagrams_per_second: Option<u32>,
+    /// `max_bus_message_bytes`: largest bus message payload. Default 1 MiB.
+    pub max_bus_message_bytes: u64,
+    /// `bus_messages_per_second`: token-bucket rate of bus messages published. Default unlimited.
+    pub bus_messages_per_second: Option<u32>,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -69,6 +73,8 @@ impl Default for Limits {
             max_sse_event_bytes: MIB,
             max_datagram_bytes: 65507,
             datagrams_per_second: None,
+            max_bus_message_bytes: MIB,
+            bus_messages_per_second: None,
         }
     }
 }
@@ -146,6 +152,10 @@ pub enum Limit {
     MaxDatagramBytes,
     /// `datagrams_per_second`: token-bucket rate of datagrams sent.
     DatagramsPerSecond,
+    /// `max_bus_message_bytes`: largest bus message payload.
+    MaxBusMessageBytes,
+    /// `bus_messages_per_second`: token-bucket rate of bus messages published.
+    BusMessagesPerSecond,
 }
 
 /// What kind of value a limit takes.
@@ -161,7 +171,7 @@ pub enum LimitKind {
 
 impl Limit {
     /// Every limit, in the order messages and docs list them.
-    pub const ALL: [Limit; 19] = [
+    pub const ALL: [Limit; 21] = [
         Limit::Memory,
         Limit::WallTime,
         Limit::CpuTime,
@@ -181,6 +191,8 @@ impl Limit {
         Limit::MaxSseEventBytes,
         Limit::MaxDatagramBytes,
         Limit::DatagramsPerSecond,
+        Limit::MaxBusMessageBytes,
+        Limit::BusMessagesPerSecond,
     ];
 
     /// The key in a `[limits]` table, also the name a `limit-exceeded` error reports.
@@ -205,6 +217,8 @@ impl Limit {
             Limit::MaxSseEventBytes => "max_sse_event_bytes",
             Limit::MaxDatagramBytes => "max_datagram_bytes",
             Limit::DatagramsPerSecond => "datagrams_per_second",
+            Limit::MaxBusMessageBytes => "max_bus_message_bytes",
+            Limit::BusMessagesPerSecond => "bus_messages_per_second",
         }
     }
 
@@ -226,7 +240,8 @@ impl Limit {
             | Limit::MaxWsMessageBytes
             | Limit::MaxWsFrameBytes
             | Limit::MaxSseEventBytes
-            | Limit::MaxDatagramBytes => LimitKind::Size,
+            | Limit::MaxDatagramBytes
+            | Limit::MaxBusMessageBytes => LimitKind::Size,
             Limit::WallTime
             | Limit::CpuTime
             | Limit::ConnectTimeout
@@ -237,7 +252,8 @@ impl Limit {
             Limit::MaxConnections
             | Limit::MaxRedirects
             | Limit::RequestsPerSecond
-            | Limit::DatagramsPerSecond => LimitKind::Count,
+            | Limit::DatagramsPerSecond
+            | Limit::BusMessagesPerSecond => LimitKind::Count,
         }
     }
 
@@ -251,6 +267,7 @@ impl Limit {
                 | Limit::BytesOutTotal
                 | Limit::BytesInTotal
                 | Limit::DatagramsPerSecond
+                | Limit::BusMessagesPerSecond
         )
     }
 
@@ -282,6 +299,10 @@ impl Limit {
             Limit::MaxSseEventBytes => "Largest Server-Sent Event.",
             Limit::MaxDatagramBytes => "Largest UDP datagram.",
             Limit::DatagramsPerSecond => "Token-bucket rate of datagrams sent.",
+            Limit::MaxBusMessageBytes => "Largest bus message payload (published or requested).",
+            Limit::BusMessagesPerSecond => {
+                "Token-bucket rate of bus messages published (requests and replies count)."
+            }
         }
     }
 
@@ -311,6 +332,10 @@ impl Limit {
             Limit::MaxSseEventBytes => size(limits.max_sse_event_bytes),
             Limit::MaxDatagramBytes => size(limits.max_datagram_bytes),
             Limit::DatagramsPerSecond => opt(limits.datagrams_per_second.map(|n| n.to_string())),
+            Limit::MaxBusMessageBytes => size(limits.max_bus_message_bytes),
+            Limit::BusMessagesPerSecond => {
+                opt(limits.bus_messages_per_second.map(|n| n.to_string()))
+            }
         }
     }
 
@@ -363,7 +388,7 @@ const COUNT_HINT: &str = "expected a positive integer";
 impl Limits {
     /// The keys a limits table accepts (`memory_bytes` is also accepted for
     /// `memory`): [`Limit::name`] of every [`Limit::ALL`].
-    pub const KEYS: [&'static str; 19] = [
+    pub const KEYS: [&'static str; 21] = [
         "memory",
         "wall_time",
         "cpu_time",
@@ -383,6 +408,8 @@ impl Limits {
         "max_sse_event_bytes",
         "max_datagram_bytes",
         "datagrams_per_second",
+        "max_bus_message_bytes",
+        "bus_messages_per_second",
     ];
 
     /// Sets one limit from its TOML key and value.
@@ -448,6 +475,10 @@ impl Limits {
             }
             Limit::MaxWsMessageBytes => self.max_ws_message_bytes = size()?,
             Limit::MaxWsFrameBytes => self.max_ws_frame_bytes = size()?,
+            Limit::MaxBusMessageBytes => self.max_bus_message_bytes = size()?,
+            Limit::BusMessagesPerSecond => {
+                self.bus_messages_per_second = if unlimited { None } else { Some(count(false)?) }
+            }
             Limit::WsHeartbeat => self.ws_heartbeat = duration()?,
             Limit::MaxSseEventBytes => self.max_sse_event_bytes = size()?,
             Limit::MaxDatagramBytes => self.max_datagram_bytes = size()?,
@@ -583,8 +614,8 @@ mod tests {
         ];
         assert_eq!(lines[..5], want, "{table}");
         let tail = [
-            "| `max_datagram_bytes` | 65507 | Largest UDP datagram. |",
-            "| `datagrams_per_second` | unlimited | Token-bucket rate of datagrams sent. |",
+            "| `max_bus_message_bytes` | 1 MiB | Largest bus message payload (published or requested). |",
+            "| `bus_messages_per_second` | unlimited | Token-bucket rate of bus messages published (requests and replies count). |",
         ];
         assert_eq!(lines[lines.len() - 2..], tail, "{table}");
         let sizes = [

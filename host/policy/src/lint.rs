@@ -126,6 +126,17 @@ pub(crate) fn lint(guests: &[GuestPolicy]) -> Vec<Lint> {
                 });
             }
         }
+        for rule in guest.bus_allow.iter().filter(|r| r.pattern.is_everything()) {
+            lints.push(Lint {
+                line: rule.line,
+                guest: guest.name.clone(),
+                message: format!(
+                    "rule \"{}\" grants every bus topic, including other guests' replies and commands; name the topics the guest needs, like \"{}://telemetry.>\"",
+                    rule.text,
+                    rule.action.scheme()
+                ),
+            });
+        }
     }
     lints
 }

@@ -376,3 +376,63 @@ fn tricked_paths_look_as_intended() {
         assert_eq!(tricked_path(&segs, &input), want, "{input:?}");
     }
 }
+
+/// A small pattern over the token universe {a, b}: up to 4 tokens, `>` last only.
+fn bus_pattern() -> impl Strategy<Value = String> {
+    let token = prop_oneof![Just("a"), Just("b"), Just("*")];
+    (prop::collection::vec(token, 0..4), any::<bool>()).prop_filter_map(
+        "empty pattern",
+        |(tokens, rest)| {
+            let mut tokens: Vec<&str> = tokens;
+            if rest {
+                tokens.push(">");
+            }
+            (!tokens.is_empty()).then(|| tokens.join("."))
+        },
+    )
+}
+
+/// Every concrete topic over {a, b, c} of 1 to `max_len` tokens (`c` stands
+/// for any token neither pattern names).
+fn all_topics(max_len: usize) -> Vec<Vec<&'static str>> {
+    let mut out: Vec<Vec<&'static str>> = vec![vec![]];
+    let mut all = Vec::new();
+    for _ in 0..max_len {
+        out = out
+            .iter()
+            .flat_map(|t| {
+                ["a", "b", "c"].map(|x| {
+                    let mut t = t.clone();
+                    t.push(x);
+                    t
+                })
+            })
+            .collect();
+        all.extend(out.iter().cloned());
+    }
+    all
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Pattern containment agrees with brute force over every topic up to one
+    /// token longer than either pattern.
+    #[test]
+    fn bus_containment_matches_brute_force(outer in bus_pattern(), inner in bus_pattern()) {
+        let o = crate::Subject::pattern(&outer).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let i = crate::Subject::pattern(&inner).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let topics = all_topics(o.tokens().len().max(i.tokens().len()) + 1);
+        let brute = topics.iter().all(|t| !i.matches_tokens(t) || o.matches_tokens(t));
+        prop_assert_eq!(o.contains(&i), brute, "{} contains {}", outer, inner);
+        let overlap = topics.iter().any(|t| i.matches_tokens(t) && o.matches_tokens(t));
+        prop_assert_eq!(o.overlaps(&i), overlap, "{} overlaps {}", outer, inner);
+    }
+
+    /// Subject parsing never panics.
+    #[test]
+    fn bus_subject_parse_never_panics(text in "[a-b.*> ]{0,12}") {
+        let _ = crate::Subject::pattern(&text);
+        let _ = crate::Subject::topic(&text);
+    }
+}

@@ -461,7 +461,7 @@ mod tests {
             ),
             (
                 "htp://x",
-                "unknown scheme \"htp\" (expected one of http, https, ws, wss, sse+http, sse+https, tcp, tls, tcp-listen, ws-listen, udp, udp-bind, udp-multicast)",
+                "unknown scheme \"htp\" (expected one of http, https, ws, wss, sse+http, sse+https, tcp, tls, tcp-listen, ws-listen, udp, udp-bind, udp-multicast, bus, bus-publish, bus-subscribe)",
             ),
             ("https://", "missing host (write \"*\" to allow any host)"),
             (

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use sandnet_policy::{Decision, GuestPolicy, Policy, Target};
+use sandnet_policy::{BusAction, Decision, GuestPolicy, Policy, Subject, Target, split_bus_url};
 
 use super::{load_policy, select_guest};
 use crate::exit::Code;
@@ -14,7 +14,9 @@ use crate::exit::Code;
 /// Tell whether a target is allowed, by which rule, or which line would allow it.
 ///
 /// TARGET is a URL (`https://api.example.com/v1/x`, `tcp://db:5432`),
-/// optionally preceded by a method (`"POST https://api.example.com/v1/x"`).
+/// optionally preceded by a method (`"POST https://api.example.com/v1/x"`),
+/// or a bus action: `bus-publish://TOPIC`, `bus-subscribe://PATTERN`
+/// (`bus://X` asks both).
 /// Exits 0 when allowed, 1 when denied.
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
@@ -43,6 +45,9 @@ pub(super) fn exec(args: &Args) -> ExitCode {
     };
     let addresses = &args.address;
     let text = args.target.trim();
+    if let Some((action, subject)) = split_bus_url(text) {
+        return explain_bus(&policy, guest, action, subject);
+    }
     let (method, url) = match text.split_once(char::is_whitespace) {
         Some((m, u)) => (Some(m), u.trim()),
         None => (None, text),
@@ -127,4 +132,53 @@ fn print_decision(
         }
     };
     allowed
+}
+
+/// Explains a bus action: publishing on a concrete topic, subscribing to a
+/// pattern, or both for `bus://`.
+fn explain_bus(policy: &Policy, guest: &GuestPolicy, action: BusAction, subject: &str) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    let mut allowed = true;
+    // `bus://PATTERN` with wildcards asks only about subscribing: a publish
+    // is always on a concrete topic.
+    let concrete = !subject.contains(['*', '>']);
+    if action == BusAction::Publish || (action == BusAction::Both && concrete) {
+        let topic = match Subject::topic(subject) {
+            Ok(t) => t,
+            Err(err) => {
+                eprintln!("sandnet: {err}");
+                return ExitCode::from(Code::Usage);
+            }
+        };
+        let label = format!("bus-publish://{topic}");
+        allowed &= print_decision(
+            &mut stdout,
+            policy,
+            guest,
+            &label,
+            guest.check_bus_publish(&topic),
+        );
+    }
+    if action.covers(BusAction::Subscribe) {
+        let pattern = match Subject::pattern(subject) {
+            Ok(p) => p,
+            Err(err) => {
+                eprintln!("sandnet: {err}");
+                return ExitCode::from(Code::Usage);
+            }
+        };
+        let label = format!("bus-subscribe://{pattern}");
+        allowed &= print_decision(
+            &mut stdout,
+            policy,
+            guest,
+            &label,
+            guest.check_bus_subscribe(&pattern),
+        );
+    }
+    if allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(Code::Denied)
+    }
 }

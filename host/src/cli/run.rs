@@ -132,6 +132,7 @@ pub(super) fn exec(args: Args) -> ExitCode {
                 resolver: Arc::new(SystemResolver::with_overrides(resolve)),
                 dialer: Arc::new(TcpDialer),
                 audit,
+                bus: Default::default(),
             },
         };
         tokio::spawn(async move { runtime.run(request).await })

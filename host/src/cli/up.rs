@@ -115,6 +115,8 @@ pub(super) fn exec(args: Args) -> ExitCode {
             resolver: Arc::new(SystemResolver::with_overrides(args.resolve.clone())),
             dialer: Arc::new(TcpDialer),
             audit,
+            // One broker for the whole fleet: every guest's guard shares it.
+            bus: crate::net::bus::broker::Bus::new(),
         },
         guests: guests.handle().clone(),
         metrics: args.metrics.map(|_| Metrics::new()),

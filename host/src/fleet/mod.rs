@@ -64,7 +64,7 @@ pub const EVENT_BACKLOG: usize = 1024;
 pub struct FleetConfig {
     /// The wasmtime engine and compile cache.
     pub runtime: Runtime,
-    /// Resolver, dialer and audit sink shared by every guest's guard (each
+    /// Resolver, dialer, audit sink and bus broker shared by every guest's guard (each
     /// guard keeps its own policy, limits, counters and `guest` audit identity).
     pub guard: GuardConfig,
     /// The tokio runtime guests run on.

@@ -28,6 +28,7 @@ use tokio::net::TcpStream;
 use crate::audit::{Audit, AuditEvent, Verdict};
 use crate::metrics::Direction;
 
+mod bus;
 mod dialer;
 mod lease;
 mod rate;
@@ -138,6 +139,10 @@ pub struct GuardConfig {
     pub dialer: Arc<dyn Dialer>,
     /// The audit log.
     pub audit: Audit,
+    /// The message bus (`sandnet:net/bus`): clones of one config share it,
+    /// so every guest of a fleet talks on the same broker; the default is a
+    /// fresh private one.
+    pub bus: crate::net::bus::broker::Bus,
 }
 
 impl Default for GuardConfig {
@@ -146,6 +151,7 @@ impl Default for GuardConfig {
             resolver: Arc::new(SystemResolver::default()),
             dialer: Arc::new(TcpDialer),
             audit: Audit::off(),
+            bus: Default::default(),
         }
     }
 }
@@ -164,6 +170,8 @@ pub struct Guard {
     requests: Mutex<Option<TokenBucket>>,
     /// `datagrams_per_second`, shared by every UDP socket of the guest.
     datagrams: Mutex<Option<TokenBucket>>,
+    /// `bus_messages_per_second`, shared by every publish, request and reply.
+    bus_messages: Mutex<Option<TokenBucket>>,
     bytes_out: AtomicU64,
     bytes_in: AtomicU64,
     /// Addresses the policy's host names resolved to during this run, for
@@ -188,6 +196,7 @@ impl Guard {
             leases: Arc::new(Leases::default()),
             requests: Mutex::new(limits.requests_per_second.map(TokenBucket::new)),
             datagrams: Mutex::new(limits.datagrams_per_second.map(TokenBucket::new)),
+            bus_messages: Mutex::new(limits.bus_messages_per_second.map(TokenBucket::new)),
             bytes_out: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             named: Mutex::new(HashMap::new()),
@@ -215,6 +224,7 @@ impl Guard {
         let limits = &policy.limits;
         rate::retune(&self.requests, limits.requests_per_second);
         rate::retune(&self.datagrams, limits.datagrams_per_second);
+        rate::retune(&self.bus_messages, limits.bus_messages_per_second);
         self.policy.store(Arc::clone(&policy));
         self.generation.fetch_add(1, Ordering::AcqRel);
         // Registered after the store: a connection that registers later
@@ -875,6 +885,7 @@ mod tests {
             resolver: Arc::new(resolver),
             dialer: Arc::new(Arc::clone(&dialer)),
             audit: Audit::off(),
+            bus: Default::default(),
         };
         (Guard::new(guest, config), dialer)
     }

@@ -10,6 +10,7 @@
 //! its WIT name and its linker call below), and, if it keeps per-guest state, a
 //! field of [`NetCtx`].
 
+pub mod bus;
 pub mod common;
 pub mod http;
 pub mod sse;
@@ -38,16 +39,19 @@ pub enum Protocol {
     Tcp,
     /// `sandnet:net/udp`.
     Udp,
+    /// `sandnet:net/bus`.
+    Bus,
 }
 
 impl Protocol {
     /// Every protocol, in the order the WIT package lists them.
-    pub const ALL: [Protocol; 5] = [
+    pub const ALL: [Protocol; 6] = [
         Protocol::Http,
         Protocol::Websocket,
         Protocol::Sse,
         Protocol::Tcp,
         Protocol::Udp,
+        Protocol::Bus,
     ];
 
     /// The interface name in the WIT package (`sandnet:net/<name>`).
@@ -58,6 +62,7 @@ impl Protocol {
             Protocol::Sse => "sse",
             Protocol::Tcp => "tcp",
             Protocol::Udp => "udp",
+            Protocol::Bus => "bus",
         }
     }
 
@@ -75,6 +80,7 @@ impl Protocol {
             Protocol::Sse => b::sse::add_to_linker::<T, NetData>(linker, view),
             Protocol::Tcp => b::tcp::add_to_linker::<T, NetData>(linker, view),
             Protocol::Udp => b::udp::add_to_linker::<T, NetData>(linker, view),
+            Protocol::Bus => b::bus::add_to_linker::<T, NetData>(linker, view),
         }
     }
 }
@@ -117,6 +123,8 @@ pub struct NetCtx {
     pub tls: Arc<rustls::ClientConfig>,
     /// Connection slots held by the guest's standard `wasi:sockets`.
     pub standard_sockets: standard::sockets_limits::SocketSlots,
+    /// Reply-to inboxes of requests this guest received and may answer.
+    pub bus: bus::BusCtx,
 }
 
 impl NetCtx {
@@ -128,6 +136,7 @@ impl NetCtx {
             http,
             tls,
             standard_sockets: Default::default(),
+            bus: Default::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub fn guard_with(names: &[(&str, IpAddr)], dialer: &RecordingDialer, audit: Aud
         )),
         dialer: Arc::new(dialer.clone()),
         audit,
+        bus: Default::default(),
     }
 }
 

@@ -10,6 +10,8 @@
 //! - `hostile sleep MS`: sleeps MS milliseconds (waiting, no CPU), prints `slept`.
 //! - `hostile wait-stdin`: prints `ready`, reads stdin until it ends (how a
 //!   `sandnet up` host asks a guest to stop), prints `bye` and exits 0.
+//! - `hostile bus-reply TOPIC`: answers a bus request it never received, on
+//!   TOPIC (say a guessed `_INBOX.…`); prints `replied`, or the error and exits 1.
 //!
 //! Bad usage prints a message to stderr and exits 2.
 
@@ -21,8 +23,7 @@ use sandnet_guest::process::exit;
 /// Size of each allocation made by `hostile alloc`.
 const ALLOC_CHUNK: usize = 1 << 20;
 
-const USAGE: &str =
-    "usage: hostile spin | alloc | exit N | env | args | trap | sleep MS | wait-stdin";
+const USAGE: &str = "usage: hostile spin | alloc | exit N | env | args | trap | sleep MS | wait-stdin | bus-reply TOPIC";
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -54,6 +55,7 @@ fn main() {
             Err(_) => usage(&format!("sleep {ms:?} is not a number of milliseconds")),
         },
         ["wait-stdin"] => wait_stdin(),
+        ["bus-reply", topic] => bus_reply(topic),
         _ => usage(USAGE),
     }
 }
@@ -101,4 +103,16 @@ fn print_lines(lines: impl Iterator<Item = String>) {
 fn usage(message: &str) -> ! {
     eprintln!("hostile: {message}");
     exit(2)
+}
+
+/// Replies on `topic` as if it were the reply-to of a request received.
+fn bus_reply(topic: &str) {
+    use sandnet_guest::bindings::sandnet::net::bus;
+    match bus::reply(topic, b"forged", &[]) {
+        Ok(()) => print_lines(std::iter::once("replied".to_owned())),
+        Err(err) => {
+            eprintln!("hostile: {}", sandnet_guest::Error::from(err));
+            exit(1)
+        }
+    }
 }

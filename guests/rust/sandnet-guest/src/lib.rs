@@ -18,7 +18,7 @@
 //! }
 //! ```
 //!
-//! One module per protocol: [`http`], [`websocket`], [`sse`], [`tcp`], [`udp`];
+//! One module per protocol: [`http`], [`websocket`], [`sse`], [`tcp`], [`udp`], [`bus`];
 //! [`poll`] waits on several of their resources at once, [`Error`] is the
 //! `net-error` every call can fail with, [`process`] ends the run with a status.
 //! The raw bindings of the whole world (and the WASI CLI basics) are in
@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod bindings;
+pub mod bus;
 mod error;
 pub mod http;
 pub mod poll;
