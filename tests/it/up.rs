@@ -389,7 +389,9 @@ fn the_fleet_api_runs_guests_in_process() {
             .await
             .unwrap()
         {
-            if matches!(&event.kind, EventKind::Output { line, .. } if line == "bye") {
+            if event.guest == "w"
+                && matches!(&event.kind, EventKind::Output { line, .. } if line == "bye")
+            {
                 byes += 1;
             }
         }

@@ -83,6 +83,10 @@ impl Meter {
     }
 }
 
+/// Longest wait, after an instance ended, for its last output lines to be
+/// delivered before its stop is reported.
+const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
+
 /// How often a running instance's CPU and memory reach its series.
 const USAGE_EVERY: Duration = Duration::from_secs(1);
 
@@ -165,6 +169,25 @@ impl Supervisor {
             let (status, stopped) = self.run_once().await;
             let ran_for = started.elapsed();
             let failed = status.is_failure();
+            let restart = stopped.is_none()
+                && self
+                    .policy
+                    .program
+                    .as_ref()
+                    .is_some_and(|p| p.restart.restarts(failed));
+            // The status says where the instance is before the event says it
+            // stopped, so a reader of both never sees them disagree.
+            let state = match (&stopped, restart, failed) {
+                (Some(_), _, _) => InstanceState::Stopped,
+                (None, true, _) => InstanceState::Backoff,
+                (None, false, true) => InstanceState::Failed,
+                (None, false, false) => InstanceState::Exited,
+            };
+            self.set(|s| {
+                s.state = state;
+                s.last_exit = Some(status.to_string());
+                s.stats = None;
+            });
             self.emit(EventKind::Stopped {
                 reason: status.reason().to_owned(),
                 status: status.code(),
@@ -172,27 +195,11 @@ impl Supervisor {
                 ran_for,
             })
             .await;
-            self.set(|s| {
-                s.last_exit = Some(status.to_string());
-                s.stats = None;
-            });
             if let Some(done) = stopped {
-                self.set(|s| s.state = InstanceState::Stopped);
                 let _ = done.send(());
                 return;
             }
-            let restart = self
-                .policy
-                .program
-                .as_ref()
-                .is_some_and(|p| p.restart.restarts(failed));
             if !restart {
-                let state = if failed {
-                    InstanceState::Failed
-                } else {
-                    InstanceState::Exited
-                };
-                self.set(|s| s.state = state);
                 if let Next::Stop(done) = self.wait(None).await {
                     let _ = done.send(());
                 }
@@ -201,7 +208,6 @@ impl Supervisor {
             let delay = backoff.next_delay(ran_for);
             self.meter.restarted(status.reason());
             self.emit(EventKind::Restarting { delay }).await;
-            self.set(|s| s.state = InstanceState::Backoff);
             if let Next::Stop(done) = self.wait(Some(delay)).await {
                 self.set(|s| s.state = InstanceState::Stopped);
                 self.emit(EventKind::Stopped {
@@ -231,10 +237,11 @@ impl Supervisor {
             return (ExitStatus::Stopped("no component".into()), None);
         };
         let (stdin_host, stdin_guest) = tokio::io::duplex(1024);
+        let mut forwarders = Vec::new();
         let io = GuestIo::Piped {
             stdin: Box::new(stdin_guest),
-            stdout: Box::new(self.pipe(Stream::Stdout)),
-            stderr: Box::new(self.pipe(Stream::Stderr)),
+            stdout: Box::new(self.pipe(Stream::Stdout, &mut forwarders)),
+            stderr: Box::new(self.pipe(Stream::Stderr, &mut forwarders)),
         };
         let mut guard_config = self.shared.guard.clone();
         guard_config.audit = self.meter.audit(&guard_config.audit);
@@ -308,6 +315,10 @@ impl Supervisor {
             }
         };
         drop(stdin);
+        // The store (and with it the guest's ends of its output pipes) is gone:
+        // let the last lines through before the instance is reported stopped.
+        let delivered = futures::future::join_all(forwarders);
+        let _ = tokio::time::timeout(OUTPUT_DRAIN, delivered).await;
         self.meter.running(-1);
         let cpu = stats.cpu.used();
         self.meter
@@ -343,9 +354,15 @@ impl Supervisor {
         }
     }
 
-    fn pipe(&self, stream: Stream) -> tokio::io::DuplexStream {
+    fn pipe(
+        &self,
+        stream: Stream,
+        forwarders: &mut Vec<tokio::task::JoinHandle<()>>,
+    ) -> tokio::io::DuplexStream {
         let events = self.shared.events.clone();
-        output::pipe(&self.policy.name, self.instance, stream, events)
+        let (end, forwarder) = output::pipe(&self.policy.name, self.instance, stream, events);
+        forwarders.push(forwarder);
+        end
     }
 
     async fn emit(&self, kind: EventKind) {

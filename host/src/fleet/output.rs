@@ -4,6 +4,7 @@
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader, DuplexStream};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::event::{Event, EventKind, Stream};
 
@@ -14,17 +15,18 @@ pub const MAX_LINE_BYTES: usize = 16 * 1024;
 const PIPE_BYTES: usize = 64 * 1024;
 
 /// A pipe for one output stream of one instance: returns the end the guest
-/// writes to, and spawns the task that turns what arrives into events.
+/// writes to, and the task that turns what arrives into events (it ends once
+/// the guest's end is dropped and every line is delivered).
 pub fn pipe(
     guest: &str,
     instance: u32,
     stream: Stream,
     events: mpsc::Sender<Event>,
-) -> DuplexStream {
+) -> (DuplexStream, JoinHandle<()>) {
     let (guest_end, host_end) = tokio::io::duplex(PIPE_BYTES);
     let guest = guest.to_owned();
-    tokio::spawn(forward_lines(host_end, guest, instance, stream, events));
-    guest_end
+    let forwarder = tokio::spawn(forward_lines(host_end, guest, instance, stream, events));
+    (guest_end, forwarder)
 }
 
 async fn forward_lines(
@@ -75,7 +77,7 @@ mod tests {
     #[tokio::test]
     async fn lines_arrive_whole_in_order_and_long_ones_in_pieces() {
         let (tx, mut rx) = mpsc::channel(16);
-        let mut end = pipe("g", 2, Stream::Stderr, tx);
+        let (mut end, _forwarder) = pipe("g", 2, Stream::Stderr, tx);
         let long = "x".repeat(MAX_LINE_BYTES + 5);
         let text = format!("one\r\ntwo\n{long}\nlast without newline");
         let wrote = end.write_all(text.as_bytes()).await;
