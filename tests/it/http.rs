@@ -874,3 +874,35 @@ fn request_body_over_max_body_bytes_is_refused_before_sending() {
     );
     assert_eq!(srv.connections(), 0);
 }
+
+/// A chain longer than the guest's max-redirects is an error naming the cap
+/// and the next hop, not the last 3xx handed back as the answer.
+#[test]
+fn going_past_max_redirects_is_an_error_naming_the_cap_and_the_next_hop() {
+    let srv = Server::http();
+    let p = policy(&format!(
+        "allow = [\"{}\", \"{}\"]\nenv = {{ HTTP_GET_MAX_REDIRECTS = \"1\" }}",
+        srv.url("/redirect"),
+        srv.url("/ok")
+    ));
+    // /redirect → /redirect → /ok: two hops, one allowed.
+    let inner = format!("{}?to={}", srv.url("/redirect"), srv.url("/ok"));
+    let url = format!("{}?to={}", srv.url("/redirect"), inner);
+    let out = run_cli("rust-http-get", &p, &[], &[&url]);
+    check!(out.code == Some(1), out);
+    check!(
+        out.stderr
+            .contains("too many redirects: followed 1 (max-redirects 1)"),
+        out
+    );
+    check!(
+        out.stderr
+            .contains(&format!("the next hop is {}", srv.url("/ok"))),
+        out
+    );
+    check!(
+        srv.seen().len() == 2,
+        out,
+        "the third request was never sent"
+    );
+}

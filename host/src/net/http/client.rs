@@ -542,16 +542,25 @@ impl HttpClient {
                 )
                 .await?;
             let status = response.status();
-            let next = if status.is_redirection() && hops < settings.max_redirects {
+            let location = if status.is_redirection() && settings.max_redirects > 0 {
                 response.headers().get(header::LOCATION).cloned()
             } else {
                 None
             };
-            let Some(location) = next else {
+            let Some(location) = location else {
                 return Ok(self.exchange(response, spec.url, settings));
             };
-            hops += 1;
             let next_url = redirect_target(&spec.url, &location)?;
+            if hops == settings.max_redirects {
+                // The guest asked to follow redirects: running out of them is
+                // an error, not a 3xx handed back as if it were the answer.
+                return Err(too_many_redirects(
+                    hops,
+                    &next_url,
+                    self.guard.policy().limits.max_redirects,
+                ));
+            }
+            hops += 1;
             tracing::debug!(from = %spec.url, to = %next_url, %target, "following redirect");
             spec = redirected(spec, status, next_url)?;
         }
@@ -800,6 +809,14 @@ impl Body for GuardedRequestBody {
 }
 
 /// Resolves a `Location` header against the current URL.
+/// The error for a redirect chain longer than the guest's `max-redirects`
+/// (`followed` hops already taken), naming the cap and the next hop.
+fn too_many_redirects(followed: u32, next: &Url, policy_cap: u32) -> NetError {
+    NetError::Protocol(format!(
+        "too many redirects: followed {followed} (max-redirects {followed}) and the next hop is {next}; ask for more max-redirects (the policy allows up to {policy_cap}, limits.max_redirects)"
+    ))
+}
+
 fn redirect_target(current: &Url, location: &HeaderValue) -> Result<Url, NetError> {
     let text = std::str::from_utf8(location.as_bytes()).map_err(|_| {
         NetError::Protocol(format!("redirect from {current} has a non-UTF-8 Location"))
