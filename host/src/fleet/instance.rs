@@ -256,7 +256,8 @@ impl Supervisor {
         let runtime = self.shared.runtime.clone();
         let prepared = tokio::task::spawn_blocking(move || runtime.prepare(request, io)).await;
         let prepared = match prepared {
-            Ok(Ok(prepared)) => prepared,
+            // Status and metrics report CPU time, limit or not.
+            Ok(Ok(prepared)) => prepared.count_cpu(),
             Ok(Err(err)) => return (cannot_start(&format!("{err:#}")), None),
             Err(err) => return (cannot_start(&err.to_string()), None),
         };

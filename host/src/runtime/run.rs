@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::future::Either;
 use sandnet_policy::{GuestPolicy, Scheme};
 use tokio::io::{AsyncRead, AsyncWrite};
 use wasmtime::Store;
@@ -148,7 +149,8 @@ pub struct RunOutcome {
     pub stderr: Vec<u8>,
     /// Time spent compiling or loading the component.
     pub load_time: Duration,
-    /// CPU time the guest consumed.
+    /// CPU time the guest consumed (zero unless counted: a `cpu_time` limit,
+    /// or [`PreparedRun::count_cpu`]).
     pub cpu_time: Duration,
     /// For a trap: the whole error with its wasm backtrace (the status has
     /// only the one-line cause); `sandnet run -v` prints it.
@@ -193,6 +195,8 @@ pub struct PreparedRun {
     guard: Arc<Guard>,
     stats: RunStats,
     deadline: Option<Instant>,
+    /// Whether polls are charged to `stats.cpu` (see [`PreparedRun::count_cpu`]).
+    count_cpu: bool,
     limits: sandnet_policy::Limits,
     captured: Option<(MemoryOutputPipe, MemoryOutputPipe)>,
     pipe_closed: PipeClosed,
@@ -315,6 +319,7 @@ impl Runtime {
             guard,
             stats,
             deadline,
+            count_cpu: limits.cpu_time.is_some(),
             limits,
             captured,
             pipe_closed,
@@ -329,9 +334,20 @@ impl PreparedRun {
         &self.guard
     }
 
-    /// Live CPU and memory figures of this run.
+    /// Live CPU and memory figures of this run. CPU time is counted only
+    /// under a `cpu_time` limit or after [`PreparedRun::count_cpu`].
     pub fn stats(&self) -> &RunStats {
         &self.stats
+    }
+
+    /// Counts the CPU time of this run even without a `cpu_time` limit (for
+    /// status and metrics). It costs two reads of the thread CPU clock, each
+    /// a system call, per poll of the guest, which is why `sandnet run`
+    /// without the limit does not pay it.
+    #[must_use]
+    pub fn count_cpu(mut self) -> Self {
+        self.count_cpu = true;
+        self
     }
 
     /// Runs the guest until it ends, a limit stops it, or `stop` completes
@@ -342,6 +358,7 @@ impl PreparedRun {
             command,
             stats,
             deadline,
+            count_cpu,
             limits,
             captured,
             pipe_closed,
@@ -352,7 +369,11 @@ impl PreparedRun {
             let command = command.instantiate_async(&mut store).await?;
             command.wasi_cli_run().call_run(&mut store).await
         };
-        let run = stats.cpu.meter(run);
+        let run = if count_cpu {
+            Either::Left(stats.cpu.meter(run))
+        } else {
+            Either::Right(run)
+        };
         let wall = async {
             match deadline {
                 Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
