@@ -21,6 +21,9 @@ use crate::guard::{GuardConfig, SystemResolver, TcpDialer};
 use crate::metrics::Metrics;
 use crate::runtime::{Runtime, RuntimeConfig, default_cache_dir};
 
+/// Width the guest-name column of text output is padded to.
+const NAME_WIDTH: usize = 12;
+
 /// How often `--watch` looks at the policy file.
 const WATCH_EVERY: Duration = Duration::from_millis(500);
 
@@ -128,7 +131,7 @@ pub(super) fn exec(args: Args) -> ExitCode {
                     .await
                     .with_context(|| format!("cannot serve metrics on {addr}"))?;
                 println!(
-                    "{:<12} | [sandnet] metrics at http://{bound}/metrics",
+                    "{:<NAME_WIDTH$} | [sandnet] metrics at http://{bound}/metrics",
                     "sandnet"
                 );
                 Some(task)
@@ -158,9 +161,8 @@ async fn serve(fleet: Fleet, policy: Policy, args: &Args) -> anyhow::Result<()> 
         .events()
         .ok_or_else(|| anyhow::anyhow!("the fleet's events were already taken"))?;
     let printer = tokio::spawn(async move {
-        let width = 12;
         while let Some(event) = events.recv().await {
-            print_event(&event, json, width);
+            print_event(&event, json);
         }
     });
     let mut watch = Watch::new(&args.policy);
@@ -231,7 +233,7 @@ impl Watch {
     }
 }
 
-fn print_event(event: &Event, json: bool, width: usize) {
+fn print_event(event: &Event, json: bool) {
     let mut out = std::io::stdout().lock();
     let written = if json {
         let line = serde_json::json!({
@@ -252,8 +254,8 @@ fn print_event(event: &Event, json: bool, width: usize) {
             name
         };
         match &event.kind {
-            EventKind::Output { line, .. } => writeln!(out, "{name:<width$} | {line}"),
-            other => writeln!(out, "{name:<width$} | [sandnet] {other}"),
+            EventKind::Output { line, .. } => writeln!(out, "{name:<NAME_WIDTH$} | {line}"),
+            other => writeln!(out, "{name:<NAME_WIDTH$} | [sandnet] {other}"),
         }
     };
     // A closed stdout ends nothing: the guests keep running.

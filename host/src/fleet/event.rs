@@ -47,7 +47,9 @@ pub enum EventKind {
     },
     /// The instance ended.
     Stopped {
-        /// `exit`, `trap`, `wall_time`, `cpu_time`, `memory`, `stopped`, `error`.
+        /// `exit`, `trap` (also a component that could not start: its
+        /// message begins `cannot start:`), `wall_time`, `cpu_time`, `memory`,
+        /// `stopped`, `stdout_closed`.
         reason: String,
         /// The process-style status (`sandnet run` would exit with it).
         status: i32,

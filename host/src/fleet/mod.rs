@@ -159,7 +159,6 @@ struct Shared {
 
 /// The guests of one policy file that name a component, running.
 struct Running {
-    policy: GuestPolicy,
     instances: Vec<instance::Handle>,
 }
 
@@ -243,7 +242,6 @@ impl Fleet {
                             };
                             let _ = self.shared.events.send(event).await;
                         }
-                        entry.policy = new.clone();
                     }
                 }
                 Change::Keep(_) => {}
@@ -299,10 +297,7 @@ impl Fleet {
                 instance::Handle::spawn(shared, Arc::clone(&policy), i, meter.clone())
             })
             .collect();
-        Running {
-            policy: guest.clone(),
-            instances,
-        }
+        Running { instances }
     }
 }
 
