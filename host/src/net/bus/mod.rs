@@ -148,7 +148,7 @@ impl Host for NetView<'_> {
             .guard
             .check_bus_publish("publish", &topic, payload.len())?;
         let message = Message {
-            topic,
+            topic: subject.as_str().to_owned(),
             payload,
             headers,
             reply_to: None,
@@ -224,7 +224,7 @@ impl Host for NetView<'_> {
             None,
         );
         let message = Message {
-            topic,
+            topic: subject.as_str().to_owned(),
             payload,
             headers,
             reply_to: Some(inbox),
@@ -255,7 +255,7 @@ impl Host for NetView<'_> {
             guard.check_bus_publish("reply", &reply_to, payload.len())?
         };
         let message = Message {
-            topic: reply_to,
+            topic: subject.as_str().to_owned(),
             payload,
             headers,
             reply_to: None,
