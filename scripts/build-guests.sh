@@ -123,7 +123,7 @@ for app in "$root"/guests/python/*/app.py; do
     # Build next to the output and rename, so a failed build leaves no output
     # that looks newer than its sources.
     PYTHONDONTWRITEBYTECODE=1 "$componentize_py" -d "$root/wit" -w script -q \
-        componentize -p "$dir" -p "$root/guests/python/lib" app -o "$dst.tmp"
+        componentize -p "$dir" -p "$root/guests/python/lib" sandnet.script -o "$dst.tmp"
     mv -f "$dst.tmp" "$dst"
     echo "python  $name: built ${dst#"$root"/} ($(size_of "$dst"), $((SECONDS - start))s)"
 done

@@ -104,9 +104,51 @@ const fn script(path: &'static str, text: &'static str) -> Template {
     }
 }
 
-const RUST: [Template; 2] = [
+/// Where the Rust guest library sits in a project.
+const RUST_LIBRARY: &str = "sandnet-guest/";
+
+/// The WIT directory as the Rust guest library's `generate!` names it in the
+/// repo (`guests/rust/sandnet-guest` → `wit/`), and as a project needs it
+/// (`sandnet-guest/` → `wit/`).
+const REPO_WIT_PATH: &str = "\"../../../wit\"";
+const PROJECT_WIT_PATH: &str = "\"../wit\"";
+
+/// A file of the Rust guest library: `guests/rust/sandnet-guest/PATH` in the
+/// repo, `sandnet-guest/PATH` in the project.
+macro_rules! rust_lib_file {
+    ($path:literal) => {
+        file(
+            concat!("sandnet-guest/", $path),
+            include_str!(concat!("../../guests/rust/sandnet-guest/", $path)),
+        )
+    };
+}
+
+const RUST: [Template; 21] = [
     file("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
     file("src/main.rs", include_str!("../templates/rust/main.rs")),
+    file(
+        "sandnet-guest/Cargo.toml",
+        include_str!("../templates/rust/sandnet-guest.toml"),
+    ),
+    rust_lib_file!("src/bindings.rs"),
+    rust_lib_file!("src/bus.rs"),
+    rust_lib_file!("src/error.rs"),
+    rust_lib_file!("src/http/incoming.rs"),
+    rust_lib_file!("src/http/method.rs"),
+    rust_lib_file!("src/http/mod.rs"),
+    rust_lib_file!("src/http/nonblocking.rs"),
+    rust_lib_file!("src/http/request.rs"),
+    rust_lib_file!("src/http/response.rs"),
+    rust_lib_file!("src/http/upload.rs"),
+    rust_lib_file!("src/lib.rs"),
+    rust_lib_file!("src/poll.rs"),
+    rust_lib_file!("src/process.rs"),
+    rust_lib_file!("src/rt.rs"),
+    rust_lib_file!("src/sse.rs"),
+    rust_lib_file!("src/tcp.rs"),
+    rust_lib_file!("src/udp.rs"),
+    rust_lib_file!("src/websocket.rs"),
 ];
 
 /// A file of a guest library: the same path under `guests/<lang>/lib/` and in
@@ -120,17 +162,31 @@ macro_rules! lib_file {
     };
 }
 
-const PYTHON: [Template; 11] = [
+const PYTHON: [Template; 25] = [
     file("app.py", include_str!("../templates/python/app.py")),
     lib_file!("python", "sandnet/__init__.py"),
+    lib_file!("python", "sandnet/aio.py"),
+    lib_file!("python", "sandnet/bus.py"),
     lib_file!("python", "sandnet/error.py"),
     lib_file!("python", "sandnet/http.py"),
     lib_file!("python", "sandnet/poll.py"),
     lib_file!("python", "sandnet/process.py"),
+    lib_file!("python", "sandnet/script.py"),
     lib_file!("python", "sandnet/sse.py"),
     lib_file!("python", "sandnet/tcp.py"),
     lib_file!("python", "sandnet/udp.py"),
     lib_file!("python", "sandnet/websocket.py"),
+    lib_file!("python", "sandnet/requests/__init__.py"),
+    lib_file!("python", "sandnet/requests/adapters.py"),
+    lib_file!("python", "sandnet/requests/exceptions.py"),
+    lib_file!("python", "sandnet/requests/models.py"),
+    lib_file!("python", "sandnet/requests/sessions.py"),
+    lib_file!("python", "sandnet/requests/structures.py"),
+    lib_file!("python", "sandnet/websockets/__init__.py"),
+    lib_file!("python", "sandnet/websockets/client.py"),
+    lib_file!("python", "sandnet/websockets/exceptions.py"),
+    lib_file!("python", "sandnet/websockets/sync/__init__.py"),
+    lib_file!("python", "sandnet/websockets/sync/client.py"),
     script("build.sh", include_str!("../templates/python/build.sh")),
 ];
 
@@ -202,7 +258,7 @@ impl Lang {
     fn ignored(self, name: &str) -> String {
         match self {
             Lang::Rust => "/target/\n".to_owned(),
-            Lang::Python => format!("/{name}.wasm\n/.venv/\n__pycache__/\n"),
+            Lang::Python => format!("/{name}.wasm\n__pycache__/\n"),
             Lang::Js => format!("/{name}.wasm\n/node_modules/\n"),
             Lang::C => format!("/{name}.wasm\n/build/\n/adapter/target/\n"),
         }
@@ -263,11 +319,11 @@ pub fn create(lang: Lang, dir: &Path) -> Result<Created, ScaffoldError> {
 
     let mut files: Vec<(PathBuf, String, bool)> = Vec::new();
     for t in lang.templates() {
-        files.push((
-            t.path.into(),
-            t.text.replace("{{name}}", &name),
-            t.executable,
-        ));
+        let mut text = t.text.replace("{{name}}", &name);
+        if t.path.starts_with(RUST_LIBRARY) {
+            text = text.replace(REPO_WIT_PATH, PROJECT_WIT_PATH);
+        }
+        files.push((t.path.into(), text, t.executable));
     }
     files.push(("policy.toml".into(), starter_policy(&name), false));
     files.push((".gitignore".into(), lang.ignored(&name), false));
@@ -358,5 +414,70 @@ mod tests {
             guest.check(&target),
             sandnet_policy::Decision::Allow(_)
         ));
+    }
+
+    /// Every `.py`/`.js`/`.rs` file under `guests/RELATIVE`, relative to it.
+    fn library_files(relative: &str) -> Vec<String> {
+        fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+            let entries =
+                std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if path.is_dir() {
+                    if name != "__pycache__" {
+                        walk(&path, root, out);
+                    }
+                } else if [".py", ".js", ".rs"].iter().any(|ext| name.ends_with(ext)) {
+                    let relative = path.strip_prefix(root).unwrap_or(&path);
+                    out.push(relative.to_string_lossy().into_owned());
+                }
+            }
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../guests")
+            .join(relative);
+        let mut out = Vec::new();
+        walk(&root, &root, &mut out);
+        out.sort();
+        out
+    }
+
+    /// The library files (under `guests/library`) a project of `templates`
+    /// lacks, given where the project keeps them (`in_project`).
+    fn missing(templates: &[Template], library: &str, in_project: &str) -> Vec<String> {
+        library_files(library)
+            .into_iter()
+            .filter(|f| {
+                let at = format!("{in_project}{f}");
+                !templates.iter().any(|t| t.path == at)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn projects_get_the_whole_guest_library() {
+        for (lang, templates, library, in_project) in [
+            ("python", &PYTHON[..], "python/lib", ""),
+            ("rust", &RUST[..], "rust/sandnet-guest", RUST_LIBRARY),
+        ] {
+            let missing = missing(templates, library, in_project);
+            assert!(
+                missing.is_empty(),
+                "`sandnet new --lang {lang}` leaves out {missing:?}: add them to its templates"
+            );
+        }
+    }
+
+    #[test]
+    fn the_rust_library_finds_the_project_wit() {
+        let bindings = RUST
+            .iter()
+            .find(|t| t.path == "sandnet-guest/src/bindings.rs")
+            .unwrap_or_else(|| panic!("no bindings.rs in the Rust templates"));
+        assert!(
+            bindings.text.contains(REPO_WIT_PATH),
+            "bindings.rs no longer names {REPO_WIT_PATH}: update REPO_WIT_PATH"
+        );
     }
 }

@@ -405,7 +405,25 @@ fn new_js_builds_and_runs() {
 
 #[test]
 fn new_python_builds_and_runs() {
-    scripted_scaffold_builds_and_runs("python", Some((".tools/venv", ".venv")));
+    // The build script takes componentize-py from the shared toolchain cache
+    // ($SANDNET_TOOLCHAINS); point it at the repo's pinned one.
+    let s = scaffold("python");
+    assert_eq!(s.build, "./build.sh");
+    let toolchains = s.dir.with_file_name(format!(
+        "{}-toolchains",
+        s.dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("UTF-8 name")
+    ));
+    std::fs::create_dir_all(&toolchains).expect("toolchain dir");
+    link(
+        &repo_root().join(".tools/venv"),
+        &toolchains.join("componentize-py-0.25.1"),
+    );
+    build_scaffold(&s, &[("SANDNET_TOOLCHAINS", &toolchains)]);
+    let component = built(s.dir.join(&s.component));
+    run_scaffold(&component, &s);
 }
 
 fn link(target: &Path, at: &Path) {

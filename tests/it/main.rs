@@ -16,6 +16,7 @@ mod support;
 
 mod bus;
 mod cli;
+mod conformance;
 mod differential;
 mod guests;
 mod http;

@@ -17,7 +17,8 @@ use crate::scaffold::{self, Lang, ScaffoldError};
 ///
 /// Languages and what the build needs:
 ///   rust    cargo with the wasm32-wasip2 target; depends on wit-bindgen 0.63.
-///   python  python3; build.sh installs componentize-py 0.25.1 into .venv.
+///   python  python3; build.sh installs componentize-py 0.25.1 once per machine
+///           (into ~/.cache/sandnet/toolchains).
 ///   js      node and npm; build.sh installs componentize-js 0.23.0.
 ///   c       clang, lld, wasi-libc, libclang-rt-dev-wasm32 (Debian), and
 ///           `cargo install --locked wit-bindgen-cli@0.63.0 wasm-tools@1.263.0`.

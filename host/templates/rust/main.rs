@@ -2,44 +2,29 @@
 //!
 //! Build: cargo build --release --target wasm32-wasip2
 //! Run:   sandnet run target/wasm32-wasip2/release/{{name}}.wasm --policy policy.toml -- URL
+//!
+//! `sandnet-guest/` is the guest library (http, websocket, sse, tcp, udp, bus,
+//! and `rt` for async code); `cargo doc --open -p sandnet-guest` shows its API.
 
-wit_bindgen::generate!({
-    path: "wit",
-    world: "imports",
-    // The world also imports wasi:cli, clocks, random and io: generate those too.
-    generate_all,
-});
+use std::process::ExitCode;
 
-use sandnet::net::http::{self, Method, Request};
-use sandnet::net::types::NetError;
+use sandnet_guest::http::Request;
 
-fn main() {
+fn main() -> ExitCode {
     let Some(url) = std::env::args().nth(1) else {
         eprintln!("usage: {{name}} URL");
-        wasi::cli::exit::exit_with_code(2);
-        return;
+        return ExitCode::from(2);
     };
-    let request = Request {
-        method: Method::Get,
-        url,
-        headers: Vec::new(),
-        body: None,
-    };
-    match http::fetch(&request, None) {
+    match Request::get(url).timeout_ms(10_000).fetch() {
         Ok(response) => {
-            println!("{}", response.status);
-            println!("{}", String::from_utf8_lossy(&response.body));
+            println!("{}", response.status());
+            println!("{}", response.text());
+            ExitCode::SUCCESS
         }
-        Err(NetError::Denied(denial)) => {
-            eprintln!("{{name}}: denied: {}", denial.reason);
-            if let Some(line) = denial.suggestion {
-                eprintln!("hint: add to the policy's allow list: {line}");
-            }
-            wasi::cli::exit::exit_with_code(1);
-        }
+        // A denial prints the reason and the policy line that would allow it.
         Err(err) => {
-            eprintln!("{{name}}: {err:?}");
-            wasi::cli::exit::exit_with_code(1);
+            eprintln!("{{name}}: {err}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -240,11 +240,25 @@ fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     response
 }
 
+fn json(body: String) -> Response<Full<Bytes>> {
+    let mut response = text(StatusCode::OK, body);
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 fn query_param(query: &str, name: &str) -> Option<String> {
     url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
+
+/// The barriers of `/barrier?key=K&n=N`, by key (keys are unique per test).
+static BARRIERS: std::sync::LazyLock<
+    Mutex<std::collections::HashMap<String, Arc<tokio::sync::Barrier>>>,
+> = std::sync::LazyLock::new(Mutex::default);
 
 /// The test routes:
 /// - `/ok` (and anything under `/ok/`): 200 `hello`
@@ -253,6 +267,12 @@ fn query_param(query: &str, name: &str) -> Option<String> {
 /// - `/redirect?to=URL`: 302 to URL
 /// - `/big?n=BYTES`: 200 with BYTES bytes of `x`
 /// - `/headers`: 200, the request headers as `name: value` lines
+/// - `/json`: 200 `{"hello":"world","n":3}` as application/json
+/// - `/json-echo`: `{"n": N}` in, `{"n": N+1, "content_type": ...}` out
+/// - `/reflect-header`: 200 with `x-reflected` = the request's `x-conformance`
+/// - `/delay?ms=N`: 200 `late` after N ms
+/// - `/count`: 200, the request body's length in bytes
+/// - `/barrier?key=K&n=N`: 200 `together` once N requests for K are waiting
 async fn route(
     req: Request<Incoming>,
     log: Arc<Mutex<Vec<String>>>,
@@ -318,6 +338,55 @@ async fn route(
             .and_then(|n| n.parse::<usize>().ok())
             .unwrap_or(0);
         text(StatusCode::OK, vec![b'x'; n])
+    } else if path == "/json" {
+        json(r#"{"hello":"world","n":3}"#.to_owned())
+    } else if path == "/json-echo" {
+        // {"n": N} in, {"n": N+1, "content_type": the request's} out.
+        let n = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("n").and_then(serde_json::Value::as_i64));
+        let content_type = headers
+            .get(hyper::header::CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        match n {
+            Some(n) => {
+                json(serde_json::json!({"n": n + 1, "content_type": content_type}).to_string())
+            }
+            None => text(StatusCode::BAD_REQUEST, "expected {\"n\": NUMBER}"),
+        }
+    } else if path == "/reflect-header" {
+        let mut response = text(StatusCode::OK, "");
+        if let Some(value) = headers.get("x-conformance") {
+            response.headers_mut().insert("x-reflected", value.clone());
+        }
+        response
+    } else if path == "/delay" {
+        let ms = query_param(&query, "ms")
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        text(StatusCode::OK, "late")
+    } else if path == "/barrier" {
+        // Answers only once `n` requests with the same `key` are waiting
+        // together: a guest that sends them one after another never gets
+        // its first answer (and times out).
+        let key = query_param(&query, "key").unwrap_or_default();
+        let n = query_param(&query, "n")
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(2);
+        let barrier = {
+            let mut barriers = lock(&BARRIERS);
+            Arc::clone(
+                barriers
+                    .entry(key)
+                    .or_insert_with(|| Arc::new(tokio::sync::Barrier::new(n))),
+            )
+        };
+        barrier.wait().await;
+        text(StatusCode::OK, "together")
+    } else if path == "/count" {
+        text(StatusCode::OK, body.len().to_string())
     } else if path == "/headers" {
         let mut out = String::new();
         for (name, value) in &headers {

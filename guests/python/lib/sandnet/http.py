@@ -11,15 +11,19 @@ the guest's policy before anything leaves the sandbox.
 `fetch` and `Response` are also importable from `sandnet` itself.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple, Union
+from typing import Callable, Iterator, List, Optional, Tuple, Union
 
+from componentize_py_types import Err
 from wit_world.imports import http as _http
+from wit_world.imports import poll as _poll
 
-from .error import call
+from .error import NetError, call
+from .poll import wait_any
 
-__all__ = ["Headers", "Response", "fetch"]
+__all__ = ["Headers", "Incoming", "Response", "fetch", "open", "outcome", "request_options",
+           "upload", "wit_request"]
 
 Headers = Union[Mapping[str, str], Sequence[Tuple[str, str]]]
 """Request headers: a mapping, or (name, value) pairs (names may repeat)."""
@@ -72,24 +76,139 @@ def _method(name: str) -> "_http.Method":
     return known() if known is not None else _http.Method_Other(name)
 
 
+def request_options(*, timeout_ms: Optional[int] = None,
+                    connect_timeout_ms: Optional[int] = None,
+                    first_byte_timeout_ms: Optional[int] = None,
+                    max_redirects: Optional[int] = None,
+                    max_body_bytes: Optional[int] = None) -> "_http.RequestOptions":
+    """The WIT `request-options`; unset fields take the policy's limits or the
+    host's defaults (an option can only tighten the policy)."""
+    return _http.RequestOptions(connect_timeout_ms, first_byte_timeout_ms,
+                                timeout_ms, max_redirects, max_body_bytes)
+
+
+def wit_request(method: str, url: str, body: Union[bytes, str, None] = None,
+                headers: Optional[Headers] = None) -> "_http.Request":
+    """The WIT `request`; a str `body` is sent as UTF-8."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    return _http.Request(_method(method), url, header_list(headers), body)
+
+
 def fetch(url: str, method: str = "GET", body: Union[bytes, str, None] = None,
-          headers: Optional[Headers] = None, *,
-          timeout_ms: Optional[int] = None,
-          connect_timeout_ms: Optional[int] = None,
-          first_byte_timeout_ms: Optional[int] = None,
-          max_redirects: Optional[int] = None,
-          max_body_bytes: Optional[int] = None) -> Response:
+          headers: Optional[Headers] = None, **options: Optional[int]) -> Response:
     """Sends one request through the host and returns the whole response.
 
     `method` is any method name (standard ones in any case); a str `body` is
-    sent as UTF-8. Unset options take the policy's limits or the host's
-    defaults; `timeout_ms` is the total deadline. Raises `NetError` when no
-    response arrives (denied by the policy, DNS, connect, TLS, timeout, ...).
+    sent as UTF-8. `options` are those of `request_options` (`timeout_ms` is
+    the total deadline, `connect_timeout_ms`, `first_byte_timeout_ms`,
+    `max_redirects`, `max_body_bytes`); unset ones take the policy's limits or
+    the host's defaults. Raises `NetError` when no response arrives (denied by
+    the policy, DNS, connect, TLS, timeout, ...).
     """
-    if isinstance(body, str):
-        body = body.encode("utf-8")
-    request = _http.Request(_method(method), url, header_list(headers), body)
-    options = _http.RequestOptions(connect_timeout_ms, first_byte_timeout_ms,
-                                   timeout_ms, max_redirects, max_body_bytes)
-    raw = call(_http.fetch, request, options)
+    raw = call(_http.fetch, wit_request(method, url, body, headers),
+               request_options(**options))
     return Response(raw.status, raw.reason, list(raw.headers), bytes(raw.body), raw.url)
+
+
+def outcome(pending: "_http.PendingResponse") -> "_http.IncomingResponse":
+    """The incoming response of a pending response that is ready (its
+    `subscribe()` fired); raises `NetError` if the request failed. Releases
+    `pending`."""
+    result = pending.get()
+    pending.__exit__(None, None, None)
+    if result is None:
+        raise NetError("invalid-argument", "pending response read before it was ready")
+    if isinstance(result, Err):
+        raise NetError.from_wit(result.value)
+    return result.value
+
+
+READ_CHUNK = 64 * 1024
+"""Bytes asked of the host per read of a streamed body by default."""
+
+
+class Incoming:
+    """A response whose body is read as it arrives (`open`): `status`,
+    `reason`, `headers`, `url`, then `read()` or iteration; `close()` (or
+    `with`) releases the connection early."""
+
+    def __init__(self, raw: "_http.IncomingResponse") -> None:
+        self._raw: Optional["_http.IncomingResponse"] = raw
+        self.status: int = raw.status()
+        self.reason: str = raw.reason()
+        self.headers: List[Tuple[str, str]] = list(raw.headers())
+        self.url: str = raw.url()
+
+    def header(self, name: str) -> Optional[str]:
+        """The first value of header `name` (case-insensitive), or None."""
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+    def read(self, max_bytes: int = READ_CHUNK) -> Optional[bytes]:
+        """Up to `max_bytes` of body (waits for some); None at the end."""
+        if self._raw is None:
+            return None
+        chunk = call(self._raw.read, max_bytes)
+        return None if chunk is None else bytes(chunk)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while (chunk := self.read()) is not None:
+            yield chunk
+
+    def subscribe(self) -> "_poll.Pollable":
+        """Ready when `read` would not wait."""
+        if self._raw is None:
+            raise NetError("closed", "response already closed")
+        return self._raw.subscribe()
+
+    def close(self) -> None:
+        """Releases the response (idempotent)."""
+        if self._raw is not None:
+            self._raw.__exit__(None, None, None)
+            self._raw = None
+
+    def __enter__(self) -> "Incoming":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open(url: str, method: str = "GET", body: Union[bytes, str, None] = None,  # noqa: A001
+         headers: Optional[Headers] = None, **options: Optional[int]) -> Incoming:
+    """Sends a request and returns once the response head is in; the body is
+    then read in pieces (for downloads bigger than guest memory). Options as
+    `fetch`."""
+    pending = call(_http.send, wit_request(method, url, body, headers),
+                   request_options(**options))
+    wait_any([pending.subscribe()])
+    return Incoming(outcome(pending))
+
+
+def upload(url: str, chunks: Iterable[Union[bytes, str]], *, total: Optional[int] = None,
+           method: str = "POST", headers: Optional[Headers] = None,
+           progress: Optional[Callable[[int, Optional[int]], None]] = None,
+           **options: Optional[int]) -> Response:
+    """Streams a request body from `chunks` (bytes or str pieces), calling
+    `progress(sent, total)` after each one, and returns the whole response.
+    `total` (bytes) is sent as content-length; without it the body is chunked.
+    Redirects are not followed (the body cannot be replayed)."""
+    body = call(_http.upload, wit_request(method, url, None, headers), total,
+                request_options(**options))
+    try:
+        for chunk in chunks:
+            if isinstance(chunk, str):
+                chunk = chunk.encode("utf-8")
+            call(body.write, bytes(chunk))
+            if progress is not None:
+                done = body.progress()
+                progress(done.sent, done.total)
+    except BaseException:
+        body.__exit__(None, None, None)  # cancels the request
+        raise
+    pending = call(_http.OutgoingBody.finish, body)
+    wait_any([pending.subscribe()])
+    with Incoming(outcome(pending)) as incoming:
+        data = b"".join(incoming)
+        return Response(incoming.status, incoming.reason, incoming.headers, data, incoming.url)

@@ -4,15 +4,14 @@ request against the guest's policy.
 
     from sandnet import sse
 
-    stream = sse.open("https://stream.example.com/events", event_types=["update"])
-    for _ in range(10):
-        ev = stream.next()
-        print(ev.event_type, ev.id, ev.data)
+    with sse.open("https://stream.example.com/events") as stream:
+        for ev in stream:               # until the server ends the stream
+            print(ev.event_type, ev.id, ev.data)
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, Optional
 
 from wit_world.imports import poll as _poll
 from wit_world.imports import sse as _sse
@@ -50,6 +49,29 @@ class EventStream:
     def subscribe(self) -> "_poll.Pollable":
         """A pollable ready when `next` would not wait."""
         return self._raw.subscribe()
+
+    def __iter__(self) -> Iterator[Event]:
+        """Events as they arrive, until the stream is over (the host has
+        already reconnected as the policy and options allow)."""
+        while True:
+            try:
+                yield self.next()
+            except NetError as e:
+                if e.kind == "closed":
+                    return
+                raise
+
+    def close(self) -> None:
+        """Closes the stream (idempotent)."""
+        if self._raw is not None:
+            self._raw.__exit__(None, None, None)
+            self._raw = None
+
+    def __enter__(self) -> "EventStream":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def open(url: str, headers: Optional[Headers] = None,

@@ -19,7 +19,8 @@
 //! ```
 //!
 //! One module per protocol: [`http`], [`websocket`], [`sse`], [`tcp`], [`udp`], [`bus`];
-//! [`poll`] waits on several of their resources at once, [`Error`] is the
+//! [`poll`] waits on several of their resources at once, [`rt`] runs async
+//! code (several requests and sockets at once), [`Error`] is the
 //! `net-error` every call can fail with, [`process`] ends the run with a status.
 //! The raw bindings of the whole world (and the WASI CLI basics) are in
 //! [`bindings`].
@@ -31,6 +32,7 @@ mod error;
 pub mod http;
 pub mod poll;
 pub mod process;
+pub mod rt;
 pub mod sse;
 pub mod tcp;
 pub mod udp;

@@ -122,6 +122,12 @@ impl EventStream {
         Ok(self.raw.next()?.into())
     }
 
+    /// [`EventStream::next_event`] without blocking (under [`crate::rt`]).
+    pub async fn next_event_async(&self) -> Result<Event> {
+        crate::rt::ready(self.subscribe()).await;
+        self.next_event()
+    }
+
     /// The next event if one is ready.
     pub fn try_next(&self) -> Result<Option<Event>> {
         Ok(self.raw.try_next()?.map(Event::from))

@@ -73,6 +73,12 @@ impl TcpStream {
         Ok(self.raw.read(max)?)
     }
 
+    /// [`TcpStream::read`] without blocking (under [`crate::rt`]).
+    pub async fn read_async(&mut self, max: u32) -> Result<Vec<u8>> {
+        crate::rt::ready(self.subscribe()).await;
+        self.read(max)
+    }
+
     /// Bytes through `delimiter` (included), at most `max` of them
     /// (`limit-exceeded` `max-bytes` otherwise); the rest at end of stream.
     pub fn read_until(&mut self, delimiter: &[u8], max: u32) -> Result<Vec<u8>> {
@@ -162,6 +168,12 @@ impl TcpListener {
         Ok(TcpStream {
             raw: self.raw.accept()?,
         })
+    }
+
+    /// [`TcpListener::accept`] without blocking (under [`crate::rt`]).
+    pub async fn accept_async(&self) -> Result<TcpStream> {
+        crate::rt::ready(self.subscribe()).await;
+        self.accept()
     }
 
     /// Ready when [`accept`](TcpListener::accept) would not wait.

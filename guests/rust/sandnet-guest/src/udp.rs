@@ -57,6 +57,13 @@ impl UdpSocket {
         Ok(self.raw.receive(timeout_ms)?)
     }
 
+    /// The next datagram from a granted sender, without blocking (under
+    /// [`crate::rt`]); combine with [`crate::rt::sleep`] for a timeout.
+    pub async fn receive_async(&self) -> Result<Datagram> {
+        crate::rt::ready(self.subscribe()).await;
+        self.receive(None)
+    }
+
     /// Joins multicast `group` on the interface with IPv4 address `interface`
     /// (default: the kernel's choice); needs `udp-multicast://GROUP`.
     pub fn join_multicast(&self, group: &str, interface: Option<&str>) -> Result<()> {

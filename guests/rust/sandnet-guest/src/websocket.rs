@@ -172,6 +172,12 @@ impl Connection {
         Ok(self.raw.receive()?.into())
     }
 
+    /// [`Connection::receive`] without blocking (under [`crate::rt`]).
+    pub async fn receive_async(&self) -> Result<Message> {
+        crate::rt::ready(self.subscribe()).await;
+        self.receive()
+    }
+
     /// The next message if one is ready.
     pub fn try_receive(&self) -> Result<Option<Message>> {
         Ok(self.raw.try_receive()?.map(Message::from))
@@ -226,6 +232,12 @@ impl Listener {
     pub fn accept(&self) -> Result<(Connection, String)> {
         let (raw, peer) = self.raw.accept()?;
         Ok((Connection { raw }, peer))
+    }
+
+    /// [`Listener::accept`] without blocking (under [`crate::rt`]).
+    pub async fn accept_async(&self) -> Result<(Connection, String)> {
+        crate::rt::ready(self.subscribe()).await;
+        self.accept()
     }
 
     /// A pollable ready when [`Listener::accept`] would not wait.

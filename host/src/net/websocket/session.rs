@@ -636,6 +636,13 @@ impl Task {
                         "the peer closed with {code} {reason:?}"
                     ))));
                 }
+                // A later send or close says who closed and how, and the
+                // close frame stays queued for `receive`: the guest learns the
+                // peer's code and reason even if it had not read yet.
+                *self.shared.error.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(NetError::Closed(format!(
+                        "the peer closed the connection with {code} {reason:?}"
+                    )));
                 self.shared.set(ConnState::Closed);
                 let _ = self.tx.send(Ok(WsMessage::Close { code, reason })).await;
                 return Some(End::Done);

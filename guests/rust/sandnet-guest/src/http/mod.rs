@@ -30,6 +30,7 @@
 
 mod incoming;
 mod method;
+mod nonblocking;
 mod request;
 mod response;
 mod upload;

@@ -62,6 +62,25 @@ impl Response {
     }
 }
 
+impl Response {
+    /// A response assembled from a streamed one (for the async calls).
+    pub(crate) fn from_parts(
+        status: u16,
+        reason: String,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        url: String,
+    ) -> Response {
+        Response {
+            status,
+            reason,
+            headers,
+            body,
+            url,
+        }
+    }
+}
+
 impl From<wit::Response> for Response {
     fn from(raw: wit::Response) -> Self {
         Response {

@@ -1,0 +1,103 @@
+"""conformance CASE TARGET: one case of the cross-language guest conformance
+suite (tests/it/conformance.rs), written the way a Python user would: with
+`sandnet.requests`, `sandnet.websockets`, `sandnet.sse`, `sandnet.tcp` and
+`sandnet.udp`. Every language's conformance guest prints the same lines for
+the same case; the cases are listed in the test module.
+
+A plain script (no `Run`): its top-level code runs each time the guest runs.
+"""
+
+import sys
+
+from sandnet import http, sse, tcp, udp, websockets
+from sandnet import requests
+
+if len(sys.argv) != 3:
+    sys.exit("usage: conformance CASE TARGET")
+case, target = sys.argv[1], sys.argv[2]
+
+if case == "get-json":
+    r = requests.get(target, headers={"accept": "application/json"})
+    body = r.json()
+    print(r.status_code, body["hello"], body["n"])
+elif case == "post-json":
+    r = requests.post(target, json={"n": 41})
+    body = r.json()
+    print(r.status_code, body["n"], body["content_type"])
+elif case == "headers":
+    r = requests.get(target, headers={"X-Conformance": "yes"})
+    print(r.status_code, r.headers["X-Reflected"])
+elif case == "denied":
+    try:
+        requests.get(target)
+        print("allowed")
+    except requests.exceptions.PolicyDenied as e:
+        print("denied", e.suggestion)
+elif case == "timeout":
+    try:
+        requests.get(target, timeout=0.3)
+        print("answered")
+    except requests.exceptions.Timeout:
+        print("timeout")
+elif case == "download":
+    with requests.get(target, stream=True) as r:
+        size = sum(len(chunk) for chunk in r.iter_content(chunk_size=65536))
+    print(r.status_code, size)
+elif case == "upload":
+    total = 1_000_000
+    seen = []
+    chunks = (b"u" * min(65536, total - start) for start in range(0, total, 65536))
+    r = http.upload(target, chunks, total=total,
+                    progress=lambda sent, of: seen.append(sent))
+    # Progress counts bytes the connection took; it trails the writes.
+    steady = bool(seen) and seen == sorted(seen) and seen[-1] <= total
+    print("progress", "ok" if steady else f"bad {seen}")
+    print(r.status, r.body.decode())
+elif case == "ws-echo":
+    with websockets.connect(target) as ws:
+        ws.send("ping")
+        print(ws.recv(timeout=5))
+        ws.send("close-me")
+        try:
+            ws.recv(timeout=5)
+        except websockets.ConnectionClosed as e:
+            print("close", e.code, e.reason)
+elif case == "ws-close-first":
+    ws = websockets.connect(target)
+    try:
+        ws.recv(timeout=5)
+    except websockets.ConnectionClosed as e:
+        print("close", e.code, e.reason)
+elif case == "ws-send-after-close":
+    import time
+    ws = websockets.connect(target)
+    time.sleep(0.3)  # the peer's close arrives before our first send
+    try:
+        ws.send("too late")
+        print("sent")
+    except websockets.ConnectionClosed as e:
+        print("close", e.code, e.reason)
+elif case == "sse":
+    with sse.open(target) as stream:
+        for event in stream:
+            print(event.id, event.data)
+elif case == "tcp-echo":
+    with tcp.connect(target) as conn:
+        conn.write(b"hello\n")
+        print(conn.read_line().decode().rstrip("\n"))
+elif case == "udp-echo":
+    with udp.ephemeral() as sock:
+        sock.send_to(target, b"ping")
+        print(sock.receive(timeout_ms=5000).data.decode())
+elif case == "concurrent":
+    import asyncio
+
+    from sandnet import aio
+
+    async def both():
+        return await asyncio.gather(aio.get(target, timeout=5), aio.get(target, timeout=5))
+
+    first, second = aio.run(both())
+    print(first.status_code, second.status_code)
+else:
+    sys.exit(f"conformance: unknown case {case!r}")

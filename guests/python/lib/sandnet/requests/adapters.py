@@ -1,0 +1,94 @@
+"""How a `PreparedRequest` reaches the host: the `requests` arguments that are
+options (`timeout`, `allow_redirects`) become WIT `request-options`, and the
+request goes out through `sandnet:net/http` (`fetch` for a buffered body, `send`
+for `stream=True`). `sandnet.aio` reuses all of it but the waiting.
+"""
+
+import datetime
+import time
+from typing import Optional, Tuple, Union
+
+from wit_world.imports import http as _http
+
+from ..error import NetError, call
+from ..http import outcome, request_options, wit_request
+from ..poll import wait_any
+from . import exceptions as exc
+from .models import PreparedRequest, Response
+from .structures import from_pairs
+
+__all__ = ["MAX_REDIRECTS", "options_for", "send"]
+
+MAX_REDIRECTS = 30
+"""Redirects followed when `allow_redirects` is true (as `requests`); the
+policy's `max_redirects` caps it."""
+
+Timeout = Union[None, float, Tuple[Optional[float], Optional[float]]]
+
+
+def _ms(seconds: Optional[float]) -> Optional[int]:
+    if seconds is None:
+        return None
+    if seconds < 0:
+        raise ValueError(f"timeout must be a non-negative number of seconds, not {seconds!r}")
+    return max(1, min(int(seconds * 1000), 0xFFFF_FFFF))
+
+
+def options_for(timeout: Timeout, allow_redirects: bool) -> "_http.RequestOptions":
+    """`timeout` (seconds, or (connect, read)) as the connect and first-byte
+    deadlines; the host's total deadline (the policy's `total_timeout`) still
+    applies. `allow_redirects` as a redirect count."""
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+    else:
+        connect = read = timeout
+    return request_options(connect_timeout_ms=_ms(connect), first_byte_timeout_ms=_ms(read),
+                           max_redirects=MAX_REDIRECTS if allow_redirects else 0)
+
+
+def wit_of(prepared: PreparedRequest) -> "_http.Request":
+    """The WIT request for `prepared`."""
+    return wit_request(prepared.method, prepared.url, prepared.body,
+                       list(prepared.headers.items()))
+
+
+def streamed(incoming: "_http.IncomingResponse", prepared: PreparedRequest,
+             started: float, content: Optional[bytes] = None) -> Response:
+    """A `Response` over an incoming response whose body is read as needed
+    (or is `content`, already read)."""
+
+    def read(max_bytes: int) -> Optional[bytes]:
+        chunk = call(incoming.read, max_bytes)
+        return None if chunk is None else bytes(chunk)
+
+    def release() -> None:
+        incoming.__exit__(None, None, None)
+
+    return Response(status_code=incoming.status(), reason=incoming.reason(),
+                    headers=from_pairs(incoming.headers()), url=incoming.url(),
+                    request=prepared, elapsed=_since(started), content=content,
+                    read=None if content is not None else read,
+                    release=release)
+
+
+def _since(started: float) -> datetime.timedelta:
+    return datetime.timedelta(seconds=time.monotonic() - started)
+
+
+def send(prepared: PreparedRequest, *, timeout: Timeout = None, allow_redirects: bool = True,
+         stream: bool = False) -> Response:
+    """Sends `prepared` through the host, waiting for the response head (and
+    the whole body unless `stream`)."""
+    options = options_for(timeout, allow_redirects)
+    started = time.monotonic()
+    try:
+        if not stream:
+            raw = call(_http.fetch, wit_of(prepared), options)
+            return Response(status_code=raw.status, reason=raw.reason,
+                            headers=from_pairs(raw.headers), url=raw.url, request=prepared,
+                            elapsed=_since(started), content=bytes(raw.body))
+        pending = call(_http.send, wit_of(prepared), options)
+        wait_any([pending.subscribe()])
+        return streamed(outcome(pending), prepared, started)
+    except NetError as e:
+        raise exc.from_net_error(e, prepared) from None

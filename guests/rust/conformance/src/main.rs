@@ -1,0 +1,184 @@
+//! `conformance CASE TARGET`: one case of the cross-language guest conformance
+//! suite (tests/it/conformance.rs), written with `sandnet-guest` as a Rust user
+//! would. Every language's conformance guest prints the same lines for a case.
+
+use std::process::ExitCode;
+use std::thread::sleep;
+use std::time::Duration;
+
+use sandnet_guest::http::{self, Request};
+use sandnet_guest::sse::EventStream;
+use sandnet_guest::tcp::TcpStream;
+use sandnet_guest::udp::UdpSocket;
+use sandnet_guest::websocket::{Connection, Message};
+use sandnet_guest::{Error, rt};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [case, target] = args.as_slice() else {
+        eprintln!("usage: conformance CASE TARGET");
+        return ExitCode::from(2);
+    };
+    match run(case, target) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("conformance: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The field `name` of a JSON object body, as text.
+fn field(body: &[u8], name: &str) -> Result<String, Error> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Error::Protocol(format!("response body is not JSON: {e}")))?;
+    Ok(match &value[name] {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+/// The peer's close, once a send or receive says the connection is closed.
+fn close_of(conn: &Connection) -> Result<(u16, String), Error> {
+    loop {
+        match conn.receive()? {
+            Message::Close { code, reason } => return Ok((code, reason)),
+            Message::Text(_) | Message::Binary(_) => {}
+        }
+    }
+}
+
+fn run(case: &str, target: &str) -> Result<(), Error> {
+    match case {
+        "get-json" => {
+            let r = Request::get(target)
+                .header("accept", "application/json")
+                .fetch()?;
+            let body = r.body();
+            println!(
+                "{} {} {}",
+                r.status(),
+                field(body, "hello")?,
+                field(body, "n")?
+            );
+        }
+        "post-json" => {
+            let r = Request::post(target)
+                .header("content-type", "application/json")
+                .body(serde_json::json!({"n": 41}).to_string())
+                .fetch()?;
+            let body = r.body();
+            println!(
+                "{} {} {}",
+                r.status(),
+                field(body, "n")?,
+                field(body, "content_type")?
+            );
+        }
+        "headers" => {
+            let r = Request::get(target)
+                .header("X-Conformance", "yes")
+                .fetch()?;
+            println!("{} {}", r.status(), r.header("X-Reflected").unwrap_or("-"));
+        }
+        "denied" => match http::get(target) {
+            Ok(_) => println!("allowed"),
+            Err(Error::Denied { suggestion, .. }) => {
+                println!("denied {}", suggestion.unwrap_or_default());
+            }
+            Err(other) => return Err(other),
+        },
+        "timeout" => match Request::get(target).timeout_ms(300).fetch() {
+            Ok(_) => println!("answered"),
+            Err(Error::Timeout(_)) => println!("timeout"),
+            Err(other) => return Err(other),
+        },
+        "download" => {
+            let mut response = Request::get(target).send()?;
+            let mut size = 0;
+            while let Some(chunk) = response.read(64 * 1024)? {
+                size += chunk.len();
+            }
+            println!("{} {size}", response.status());
+        }
+        "upload" => {
+            const TOTAL: usize = 1_000_000;
+            let body = vec![b'u'; TOTAL];
+            let mut seen = Vec::new();
+            let response = http::upload(
+                Request::post(target),
+                body.as_slice(),
+                Some(TOTAL as u64),
+                |p| seen.push(p.sent),
+            )?;
+            // Progress counts bytes the connection took; it trails the writes.
+            let steady = seen.last().is_some_and(|&last| last <= TOTAL as u64)
+                && seen.windows(2).all(|w| w[0] <= w[1]);
+            if steady {
+                println!("progress ok");
+            } else {
+                println!("progress bad {seen:?}");
+            }
+            let status = response.status();
+            println!("{status} {}", String::from_utf8_lossy(&response.bytes()?));
+        }
+        "ws-echo" => {
+            let conn = Connection::connect(target)?;
+            conn.send_text("ping")?;
+            if let Message::Text(text) = conn.receive()? {
+                println!("{text}");
+            }
+            conn.send_text("close-me")?;
+            let (code, reason) = close_of(&conn)?;
+            println!("close {code} {reason}");
+        }
+        "ws-close-first" => {
+            let conn = Connection::connect(target)?;
+            let (code, reason) = close_of(&conn)?;
+            println!("close {code} {reason}");
+        }
+        "ws-send-after-close" => {
+            let conn = Connection::connect(target)?;
+            sleep(Duration::from_millis(300)); // the peer's close arrives first
+            match conn.send_text("too late") {
+                Ok(()) => println!("sent"),
+                Err(Error::Closed(_)) => {
+                    let (code, reason) = close_of(&conn)?;
+                    println!("close {code} {reason}");
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        "sse" => {
+            for event in EventStream::open(target)? {
+                let event = event?;
+                println!("{} {}", event.id.unwrap_or_default(), event.data);
+            }
+        }
+        "tcp-echo" => {
+            let mut conn = TcpStream::connect(target)?;
+            conn.write_all(b"hello\n")?;
+            let line = conn.read_line(1024)?;
+            println!("{}", String::from_utf8_lossy(&line).trim_end());
+        }
+        "udp-echo" => {
+            let socket = UdpSocket::ephemeral()?;
+            socket.send_to(target, b"ping")?;
+            let datagram = socket.receive(Some(5000))?;
+            println!("{}", String::from_utf8_lossy(&datagram.data));
+        }
+        "concurrent" => {
+            let url = target.to_owned();
+            let (first, second) = rt::block_on(async move {
+                let first = rt::spawn(Request::get(url.clone()).timeout_ms(5000).fetch_async());
+                let second = Request::get(url).timeout_ms(5000).fetch_async().await;
+                (first.await, second)
+            });
+            println!("{} {}", first?.status(), second?.status());
+        }
+        other => {
+            return Err(Error::InvalidArgument(format!("unknown case {other:?}")));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! The cross-language guest conformance suite: the same cases, against the
+//! same loopback servers, for every language's guest library. Each language
+//! has a `conformance CASE TARGET` guest written in that language's idiom
+//! (guests/<lang>/conformance); for a case they all must print the same lines.
+//! A gap in one language's library fails that language's test of the case.
+
+use std::sync::Arc;
+
+use futures::SinkExt;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::support::assertions::check;
+use crate::support::guests::{for_each_lang, run_cli};
+use crate::support::policy::policy;
+use crate::support::servers::{
+    Behaviour, LineServer, Reply, Server, SseServer, UdpEchoPeer, WsServer,
+};
+
+for_each_lang!([rust, python] "conformance":
+    get_json,
+    post_json,
+    headers_both_ways,
+    denial_names_the_policy_line,
+    timeout,
+    streamed_download,
+    upload_with_progress,
+    websocket_echo_and_close_code,
+    websocket_close_before_first_read,
+    websocket_close_before_first_send,
+    sse_resumes_with_last_event_id,
+    tcp_line_echo,
+    udp_echo,
+    concurrent_requests,
+);
+
+/// Runs `guest CASE TARGET` under a policy granting `rules`; asserts exit 0
+/// and `stdout`.
+fn expect(guest: &str, rules: &[&str], case: &str, target: &str, stdout: &str) {
+    let quoted: Vec<String> = rules.iter().map(|r| format!("\"{r}\"")).collect();
+    let p = policy(&format!("allow = [{}]", quoted.join(", ")));
+    let out = run_cli(guest, &p, &[], &[case, target]);
+    check!(out.code == Some(0), out);
+    check!(out.stdout == stdout, out, "case {case}");
+}
+
+fn get_json(guest: &str) {
+    let srv = Server::http();
+    let url = srv.url("/json");
+    expect(guest, &[&url], "get-json", &url, "200 world 3\n");
+}
+
+fn post_json(guest: &str) {
+    let srv = Server::http();
+    let url = srv.url("/json-echo");
+    expect(
+        guest,
+        &[&url],
+        "post-json",
+        &url,
+        "200 42 application/json\n",
+    );
+}
+
+fn headers_both_ways(guest: &str) {
+    let srv = Server::http();
+    let url = srv.url("/reflect-header");
+    expect(guest, &[&url], "headers", &url, "200 yes\n");
+}
+
+fn denial_names_the_policy_line(guest: &str) {
+    let srv = Server::http();
+    let granted = srv.url("/ok");
+    let refused = srv.url("/json");
+    expect(
+        guest,
+        &[&granted],
+        "denied",
+        &refused,
+        &format!("denied \"{refused}\"\n"),
+    );
+    assert!(
+        srv.seen().is_empty(),
+        "nothing reached the server: {:?}",
+        srv.seen()
+    );
+}
+
+fn timeout(guest: &str) {
+    let srv = Server::http();
+    let url = srv.url("/delay?ms=3000");
+    expect(guest, &[&srv.url("/delay")], "timeout", &url, "timeout\n");
+}
+
+fn streamed_download(guest: &str) {
+    let srv = Server::http();
+    let url = srv.url("/big?n=3000000");
+    expect(
+        guest,
+        &[&srv.url("/big")],
+        "download",
+        &url,
+        "200 3000000\n",
+    );
+}
+
+fn upload_with_progress(guest: &str) {
+    let srv = Server::http();
+    let url = srv.url("/count");
+    expect(guest, &[&url], "upload", &url, "progress ok\n200 1000000\n");
+}
+
+fn websocket_echo_and_close_code(guest: &str) {
+    let srv = WsServer::plain();
+    let url = srv.url("ws", "/");
+    expect(
+        guest,
+        &[&url],
+        "ws-echo",
+        &url,
+        "ping\nclose 4000 requested\n",
+    );
+}
+
+/// A server that closes with 4001 "bye" right after the handshake.
+fn closing_server() -> WsServer {
+    WsServer::start(None, |_, io, _| {
+        Box::pin(async move {
+            let Ok(mut ws) = tokio_tungstenite::accept_async(io).await else {
+                return;
+            };
+            let frame = CloseFrame {
+                code: CloseCode::from(4001),
+                reason: "bye".into(),
+            };
+            let _ = ws.send(Message::Close(Some(frame))).await;
+            let _ = ws.close(None).await;
+        })
+    })
+}
+
+fn websocket_close_before_first_read(guest: &str) {
+    let srv = closing_server();
+    let url = srv.url("ws", "/");
+    expect(guest, &[&url], "ws-close-first", &url, "close 4001 bye\n");
+}
+
+fn websocket_close_before_first_send(guest: &str) {
+    let srv = closing_server();
+    let url = srv.url("ws", "/");
+    expect(
+        guest,
+        &[&url],
+        "ws-send-after-close",
+        &url,
+        "close 4001 bye\n",
+    );
+}
+
+fn sse_resumes_with_last_event_id(guest: &str) {
+    let srv = SseServer::start(Arc::new(|n, _| match n {
+        1 => Reply::events("retry: 50\nid: 1\ndata: a\n\nid: 2\ndata: b\n\n"),
+        2 => Reply::events("id: 3\ndata: c\n\n"),
+        _ => Reply {
+            status: "204 No Content",
+            headers: vec!["content-length: 0".to_owned()],
+            ..Reply::events("")
+        },
+    }));
+    let url = srv.url("/events");
+    expect(
+        guest,
+        &[&format!("sse+{url}")],
+        "sse",
+        &url,
+        "1 a\n2 b\n3 c\n",
+    );
+    let seen = srv.seen();
+    assert_eq!(
+        seen.get(1).and_then(|s| s.last_event_id.as_deref()),
+        Some("2"),
+        "the reconnect resumed after event 2: {seen:?}"
+    );
+}
+
+fn tcp_line_echo(guest: &str) {
+    let srv = LineServer::plain(Behaviour::Upper);
+    let url = srv.url("tcp");
+    expect(guest, &[&url], "tcp-echo", &url, "HELLO\n");
+}
+
+fn udp_echo(guest: &str) {
+    let target = UdpEchoPeer::start(false).target();
+    expect(guest, &[&target], "udp-echo", &target, "ping\n");
+}
+
+/// Two requests at once (the language's async idiom): the server answers
+/// only when both are waiting, so a library that sends them one after the
+/// other never gets an answer and times out.
+fn concurrent_requests(guest: &str) {
+    let srv = Server::http();
+    let url = srv.url(&format!("/barrier?key={guest}&n=2"));
+    expect(
+        guest,
+        &[&srv.url("/barrier")],
+        "concurrent",
+        &url,
+        "200 200\n",
+    );
+}
