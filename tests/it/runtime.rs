@@ -343,6 +343,28 @@ fn a_trap_is_one_line_unless_asked_for_the_backtrace() {
 }
 
 #[test]
+fn an_uncaught_python_exception_prints_its_traceback_and_nothing_else() {
+    let p = write_policy("[guest.c]\n");
+    let out = Cli::run("python-conformance", &p, &[], &["raise", "boom"])
+        .env_remove("RUST_BACKTRACE")
+        .output();
+    check!(out.code == Some(1), out);
+    check!(
+        out.stderr
+            .starts_with("Traceback (most recent call last):\n"),
+        out
+    );
+    check!(out.stderr.ends_with("RuntimeError: boom\n"), out);
+    for noise in ["panicked", "wasm backtrace", "guest trapped", "unreachable"] {
+        check!(
+            !out.stderr.contains(noise),
+            out,
+            "no {noise:?} after the traceback"
+        );
+    }
+}
+
+#[test]
 fn a_closed_stdout_ends_the_guest_quietly_with_141() {
     use std::io::BufRead;
 

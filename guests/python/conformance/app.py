@@ -99,5 +99,8 @@ elif case == "concurrent":
 
     first, second = aio.run(both())
     print(first.status_code, second.status_code)
+elif case == "raise":
+    # Not a conformance case: tests/it/runtime.rs checks how a crash prints.
+    raise RuntimeError(target)
 else:
     sys.exit(f"conformance: unknown case {case!r}")

@@ -265,12 +265,18 @@ fn print_event(event: &Event, json: bool) {
 fn print_status(status: &[InstanceStatus]) {
     let mut err = std::io::stderr().lock();
     for s in status {
-        let (cpu, memory) = s.stats.as_ref().map_or((0.0, 0), |st| {
-            (st.cpu.used().as_secs_f64(), st.memory_bytes())
+        let (cpu, memory) = s.stats.as_ref().map_or(("-".to_owned(), 0), |st| {
+            // Counted with --metrics or under a cpu_time limit.
+            let cpu = if st.cpu_counted {
+                format!("{:.3}s", st.cpu.used().as_secs_f64())
+            } else {
+                "-".to_owned()
+            };
+            (cpu, st.memory_bytes())
         });
         let _ = writeln!(
             err,
-            "sandnet: {}.{} {} restarts={} cpu={cpu:.3}s memory={memory} last={}",
+            "sandnet: {}.{} {} restarts={} cpu={cpu} memory={memory} last={}",
             s.guest,
             s.instance,
             s.state.name(),

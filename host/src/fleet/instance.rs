@@ -49,6 +49,11 @@ impl Meter {
         }
     }
 
+    /// Whether series are kept (`--metrics`).
+    fn is_on(&self) -> bool {
+        self.meter.is_some()
+    }
+
     fn state(&self, state: InstanceState) {
         let Some(meter) = &self.meter else { return };
         meter.set_state(state.metric());
@@ -256,8 +261,10 @@ impl Supervisor {
         let runtime = self.shared.runtime.clone();
         let prepared = tokio::task::spawn_blocking(move || runtime.prepare(request, io)).await;
         let prepared = match prepared {
-            // Status and metrics report CPU time, limit or not.
-            Ok(Ok(prepared)) => prepared.count_cpu(),
+            // With --metrics, CPU time is reported whether or not the guest
+            // has a cpu_time limit; without, only a limit pays for counting it.
+            Ok(Ok(prepared)) if self.meter.is_on() => prepared.count_cpu(),
+            Ok(Ok(prepared)) => prepared,
             Ok(Err(err)) => return (cannot_start(&format!("{err:#}")), None),
             Err(err) => return (cannot_start(&err.to_string()), None),
         };

@@ -175,8 +175,11 @@ pub enum GuestIo {
 /// Live figures of a run in progress, readable from other tasks.
 #[derive(Debug, Clone)]
 pub struct RunStats {
-    /// CPU time consumed so far.
+    /// CPU time consumed so far (zero unless `cpu_counted`).
     pub cpu: CpuClock,
+    /// Whether polls are charged to `cpu`: under a `cpu_time` limit or after
+    /// [`PreparedRun::count_cpu`].
+    pub cpu_counted: bool,
     /// Linear memory size in bytes (the largest memory).
     pub memory: Arc<AtomicU64>,
 }
@@ -195,8 +198,6 @@ pub struct PreparedRun {
     guard: Arc<Guard>,
     stats: RunStats,
     deadline: Option<Instant>,
-    /// Whether polls are charged to `stats.cpu` (see [`PreparedRun::count_cpu`]).
-    count_cpu: bool,
     limits: sandnet_policy::Limits,
     captured: Option<(MemoryOutputPipe, MemoryOutputPipe)>,
     pipe_closed: PipeClosed,
@@ -295,6 +296,7 @@ impl Runtime {
         let limiter = MemoryLimiter::new(max_bytes);
         let stats = RunStats {
             cpu: CpuClock::default(),
+            cpu_counted: limits.cpu_time.is_some(),
             memory: Arc::clone(&limiter.size),
         };
         let state = State {
@@ -319,7 +321,6 @@ impl Runtime {
             guard,
             stats,
             deadline,
-            count_cpu: limits.cpu_time.is_some(),
             limits,
             captured,
             pipe_closed,
@@ -346,7 +347,7 @@ impl PreparedRun {
     /// without the limit does not pay it.
     #[must_use]
     pub fn count_cpu(mut self) -> Self {
-        self.count_cpu = true;
+        self.stats.cpu_counted = true;
         self
     }
 
@@ -358,7 +359,6 @@ impl PreparedRun {
             command,
             stats,
             deadline,
-            count_cpu,
             limits,
             captured,
             pipe_closed,
@@ -369,7 +369,7 @@ impl PreparedRun {
             let command = command.instantiate_async(&mut store).await?;
             command.wasi_cli_run().call_run(&mut store).await
         };
-        let run = if count_cpu {
+        let run = if stats.cpu_counted {
             Either::Left(stats.cpu.meter(run))
         } else {
             Either::Right(run)

@@ -14,6 +14,7 @@ offer that).
 """
 
 import sys
+import traceback
 from typing import Callable, List, Optional
 
 from wit_world import exports as _exports
@@ -28,6 +29,10 @@ EXIT_NET_ERROR = 1
 
 EXIT_USAGE = 2
 """The status of a run that ended on a `UsageError`."""
+
+EXIT_CRASH = 1
+"""The status of a run that ended on any other uncaught exception (its
+traceback is printed, without the runtime's own panic text after it)."""
 
 
 class UsageError(Exception):
@@ -47,6 +52,17 @@ def exit(code: int) -> None:
     _exit.exit_with_code(code)
 
 
+def system_exit_status(e: SystemExit) -> int:
+    """The status `sys.exit(code)` asked for: the int itself, 0 for None, and
+    1 for anything else (printed to stderr first, as CPython does)."""
+    if e.code is None:
+        return 0
+    if isinstance(e.code, int):
+        return e.code
+    print(e.code, file=sys.stderr)
+    return 1
+
+
 def status_of(name: str, fn: Callable[[List[str]], Optional[int]], argv: List[str]) -> int:
     """`fn(argv)` as an exit status: what it returns (None is 0); 1 on a
     `NetError` and 2 on a `UsageError`, each printed to stderr as
@@ -59,6 +75,11 @@ def status_of(name: str, fn: Callable[[List[str]], Optional[int]], argv: List[st
     except NetError as e:
         print(f"{name}: {e}", file=sys.stderr)
         return EXIT_NET_ERROR
+    except SystemExit as e:
+        return system_exit_status(e)
+    except BaseException:  # noqa: BLE001 - the guest's own crash, as Python prints it
+        traceback.print_exc()
+        return EXIT_CRASH
     return 0 if status is None else status
 
 
@@ -68,8 +89,8 @@ def main(name: str, fn: Callable[[List[str]], Optional[int]]) -> type:
     `Run = sandnet.main(NAME, main)`, the class componentize-py looks for.
 
     `fn` returns the exit status (None is 0) or raises `NetError` (status 1)
-    or `UsageError` (status 2), printed to stderr as `NAME: error`. Other
-    exceptions propagate as they would from `run()` itself.
+    or `UsageError` (status 2), printed to stderr as `NAME: error`. Any other
+    exception prints its traceback and ends the run with status 1.
     """
 
     class Run(_exports.Run):

@@ -25,7 +25,7 @@ from typing import Optional
 from wit_world import exports as _exports
 
 from .error import NetError
-from .process import EXIT_NET_ERROR, exit
+from .process import EXIT_NET_ERROR, exit, system_exit_status
 
 __all__ = ["Run"]
 
@@ -74,12 +74,7 @@ def _run_script(code: CodeType, filename: str) -> int:
     try:
         exec(code, scope)
     except SystemExit as e:
-        if e.code is None:
-            return 0
-        if isinstance(e.code, int):
-            return e.code
-        print(e.code, file=sys.stderr)
-        return 1
+        return system_exit_status(e)
     except NetError as e:
         print(f"{_guest_name()}: {e}", file=sys.stderr)
         return EXIT_NET_ERROR
