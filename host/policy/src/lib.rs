@@ -42,6 +42,7 @@
 mod addr;
 mod bus;
 mod decision;
+mod enforcement;
 mod error;
 mod file;
 mod guest;
@@ -59,6 +60,7 @@ mod target;
 pub use addr::{AddressClass, canonical_ip, canonical_net, classify, embedded_ipv4};
 pub use bus::{BusAction, BusRule, MAX_SUBJECT_BYTES, Subject, SubjectError, Token, split_bus_url};
 pub use decision::{Decision, Denial, DenialDetail, RuleList, RuleRef};
+pub use enforcement::{Enforcement, Judged};
 pub use error::{PolicyError, RuleError, TargetError};
 pub use file::Policy;
 pub use guest::GuestPolicy;

@@ -20,7 +20,7 @@ pub fn guard_with(names: &[(&str, IpAddr)], dialer: &RecordingDialer, audit: Aud
         )),
         dialer: Arc::new(dialer.clone()),
         audit,
-        bus: Default::default(),
+        ..GuardConfig::default()
     }
 }
 
@@ -31,6 +31,9 @@ pub enum DialMode {
     LoopbackOnly,
     /// Never completes (for connect timeouts); sends nothing.
     Hang,
+    /// Connects to this loopback address whatever address it was asked for,
+    /// so a test can stand a loopback server in for a public address.
+    Redirect(SocketAddr),
 }
 
 /// Records every address the guard asks it to dial.
@@ -68,8 +71,9 @@ impl Dialer for RecordingDialer {
         Box::pin(async move {
             match mode {
                 DialMode::Hang => futures::future::pending::<io::Result<TcpStream>>().await,
+                DialMode::Redirect(to) if to.ip().is_loopback() => TcpStream::connect(to).await,
                 DialMode::LoopbackOnly if addr.ip().is_loopback() => TcpStream::connect(addr).await,
-                DialMode::LoopbackOnly => Err(io::Error::new(
+                DialMode::LoopbackOnly | DialMode::Redirect(_) => Err(io::Error::new(
                     io::ErrorKind::PermissionDenied,
                     format!("test dialer refuses non-loopback address {addr}"),
                 )),
