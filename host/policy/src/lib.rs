@@ -40,6 +40,7 @@
 )]
 
 mod addr;
+pub mod algebra;
 mod bus;
 mod decision;
 mod enforcement;
@@ -55,6 +56,7 @@ mod program;
 mod rule;
 mod scheme;
 mod socket;
+pub mod suggest;
 mod target;
 
 pub use addr::{AddressClass, canonical_ip, canonical_net, classify, embedded_ipv4};
