@@ -7,8 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use sandnet::policy::Enforcement;
 
 use crate::support::assertions::check;
-use crate::support::guests::run_cli;
-use crate::support::guests::{LibRun, run_lib};
+use crate::support::guests::{Cli, LibRun, run_cli, run_lib};
 use crate::support::policy::{guest_section, policy};
 use crate::support::recording::{
     AuditBuffer, DialMode, METADATA, RecordingDialer, audit_events, guard_with,
@@ -159,4 +158,101 @@ fn report_only_keeps_an_ungranted_loopback_target_refused_unless_all() {
         out.stderr.contains("invalid --report-only value \"none\""),
         out
     );
+}
+
+/// The issue's done-when, end to end: runs in report-only mode, `policy
+/// suggest` on their audit log, the same runs under the suggested policy
+/// with no denial; `policy diff` against a broader policy prints a witness
+/// host, and `policy check --within` fails on the broader one.
+#[test]
+fn report_only_then_suggest_then_diff_and_within() {
+    let srv = Server::http();
+    let dialer = RecordingDialer::new(DialMode::Redirect(srv.addr()));
+    let names = [("api.example.com", PUBLIC), ("cdn.example.net", PUBLIC)];
+    let port = srv.port();
+    let start = guest_section(&format!("allow = [\"http://api.example.com:{port}/ok\"]"));
+    let runs: Vec<Vec<String>> = vec![
+        vec![format!("http://api.example.com:{port}/ok")],
+        vec![
+            format!("http://api.example.com:{port}/v1/items/1"),
+            "POST".into(),
+            "x".into(),
+        ],
+        vec![
+            format!("http://api.example.com:{port}/v1/items/2"),
+            "DELETE".into(),
+        ],
+        vec![format!("http://cdn.example.net:{port}/lib.js")],
+    ];
+    let mut log = String::new();
+    for args in &runs {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (run, audit) = run_in(Enforcement::ReportOnly, &start, &names, &dialer, &args);
+        check!(run.outcome.status.code() == 0, run);
+        for ev in audit.events() {
+            log.push_str(&ev.to_string());
+            log.push('\n');
+        }
+    }
+    assert!(log.contains("\"would-deny\""), "{log}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_path = dir.path().join("audit.jsonl");
+    std::fs::write(&log_path, &log).expect("write log");
+
+    let out = Cli::new(["policy", "suggest", "--guest", "t", path_arg(&log_path)]).output();
+    check!(out.code == Some(0), out);
+    let want = format!(
+        "[guest.t]\nallow = [\n  \"GET http://api.example.com:{port}/ok\",\n  \"POST http://api.example.com:{port}/v1/items/1\",\n  \"DELETE http://api.example.com:{port}/v1/items/2\",\n  \"GET http://cdn.example.net:{port}/lib.js\",\n]\n"
+    );
+    assert_eq!(out.stdout, want);
+
+    // The same runs, enforced under the suggestion: nothing is denied.
+    for args in &runs {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (run, audit) = run_in(Enforcement::Enforce, &out.stdout, &names, &dialer, &args);
+        check!(run.outcome.status.code() == 0, run);
+        let events = audit.events();
+        assert!(
+            events.iter().all(|e| e["decision"] == "allow"),
+            "{events:?}"
+        );
+    }
+
+    // Review a broader policy against it.
+    let suggested = dir.path().join("suggested.toml");
+    std::fs::write(&suggested, &out.stdout).expect("write");
+    let broader = dir.path().join("broader.toml");
+    let wider = out
+        .stdout
+        .replace("allow = [\n", "allow = [\n  \"https://*.example.com\",\n");
+    std::fs::write(&broader, wider).expect("write");
+    let (s, b) = (path_arg(&suggested), path_arg(&broader));
+
+    let out = Cli::new(["policy", "diff", s, b]).output();
+    check!(out.code == Some(1), out);
+    check!(
+        out.stdout
+            .contains("+ https://sandnet-witness.example.com/ via 8.8.8.8"),
+        out
+    );
+    check!(out.stdout.contains("https://*.example.com"), out);
+
+    let out = Cli::new(["policy", "diff", "--format", "json", s, b]).output();
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(doc["same"], false, "{doc}");
+    assert_eq!(
+        doc["guests"][0]["added"][0]["target"], "https://sandnet-witness.example.com/",
+        "{doc}"
+    );
+
+    let out = Cli::new(["policy", "check", "--within", s, b]).output();
+    check!(out.code == Some(1), out);
+    check!(out.stdout.contains("sandnet-witness.example.com"), out);
+    let out = Cli::new(["policy", "check", "--within", b, s]).output();
+    check!(out.code == Some(0), out);
+    check!(out.stdout.contains("within"), out);
+}
+
+fn path_arg(path: &std::path::Path) -> &str {
+    path.to_str().expect("temp paths are UTF-8")
 }
