@@ -7,10 +7,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use sandnet::policy::Enforcement;
 
 use crate::support::assertions::check;
-use crate::support::guests::{Cli, LibRun, run_cli, run_lib};
-use crate::support::policy::{guest_section, policy};
+use crate::support::guests::{Cli, LibRun, guest, run_cli};
+use crate::support::policy::{guest_section, policy, write_policy};
 use crate::support::recording::{
-    AuditBuffer, DialMode, METADATA, RecordingDialer, audit_events, guard_with,
+    AuditBuffer, DialMode, METADATA, RecordingDialer, audit_events, run_recorded_in,
 };
 use crate::support::servers::Server;
 
@@ -21,7 +21,7 @@ const GUEST: &str = "rust-http-get";
 const PUBLIC: IpAddr = IpAddr::V4(Ipv4Addr::new(93, 184, 216, 34));
 
 /// Runs the http-get guest through the library in `mode`, `names` answered
-/// by the test, every dial recorded (and redirected to `dial` when given).
+/// by the test, every dial recorded (see [`run_recorded_in`]).
 fn run_in(
     mode: Enforcement,
     policy_text: &str,
@@ -29,10 +29,7 @@ fn run_in(
     dialer: &RecordingDialer,
     args: &[&str],
 ) -> (LibRun, AuditBuffer) {
-    let audit = AuditBuffer::default();
-    let mut guard = guard_with(names, dialer, audit.audit());
-    guard.enforcement = mode;
-    (run_lib(GUEST, policy_text, args, guard), audit)
+    run_recorded_in(mode, GUEST, policy_text, names, dialer, args)
 }
 
 #[test]
@@ -255,4 +252,31 @@ fn report_only_then_suggest_then_diff_and_within() {
 
 fn path_arg(path: &std::path::Path) -> &str {
     path.to_str().expect("temp paths are UTF-8")
+}
+
+#[test]
+fn up_in_report_only_mode_lets_a_fleet_guest_through_and_logs_would_deny() {
+    let srv = Server::http();
+    let url = srv.url("/ok");
+    let text = format!(
+        "[guest.poller]\ncomponent = {:?}\nargs = [{url:?}]\nrestart = \"never\"\nallow = []\n",
+        guest(GUEST).display().to_string()
+    );
+    let p = write_policy(&text);
+    let log = p.dir.path().join("audit.jsonl");
+    let mut up = Cli::up(&p, &["--report-only=all", "--audit", path_arg(&log)]).background();
+    let limit = std::time::Duration::from_secs(60);
+    up.line_with("poller       | [sandnet] guest exited with status 0", limit);
+    up.signal("TERM");
+    let (code, rest, stderr) = up.finish_within(std::time::Duration::from_secs(30));
+    check!(code == Some(0), format!("{rest:?}\n{stderr}"));
+    check!(stderr.contains("sandnet: REPORT-ONLY mode (all)"), stderr);
+    check!(srv.requests() == 1, stderr);
+    let events = audit_events(&std::fs::read_to_string(&log).expect("audit log"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["decision"] == "would-deny" && e["guest"] == "poller" && e["target"] == url),
+        "{events:?}"
+    );
 }

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use sandnet_policy::{Enforcement, Policy, parse_duration};
+use sandnet_policy::{Policy, parse_duration};
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::run::{enforcement, open_audit, parse_report_only, parse_resolve};
+use super::run::{ReportOnly, open_audit, parse_resolve};
 use super::{fail, load_policy};
 use crate::exit::Code;
 use crate::fleet::{Event, EventKind, Fleet, FleetConfig, InstanceStatus};
@@ -44,20 +44,8 @@ pub(super) struct Args {
     /// Write one JSON line per network decision to FILE (`-` for stderr).
     #[arg(long, value_name = "FILE|-")]
     audit: Option<String>,
-    /// Report-only: let requests the policy denies through and log them as
-    /// `would-deny` (audit log and stderr) with the line that would allow
-    /// them, to learn a guest's needs. Non-public addresses (loopback,
-    /// private, link-local, metadata) stay refused unless `=all` is given.
-    /// Limits still apply. Then: `sandnet policy suggest AUDIT`.
-    #[arg(
-        long,
-        value_name = "all",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "public",
-        value_parser = parse_report_only
-    )]
-    report_only: Option<Enforcement>,
+    #[command(flatten)]
+    report_only: ReportOnly,
     /// Answer lookups of NAME with IP instead of asking DNS (checked against
     /// the policy as usual). Repeatable.
     #[arg(long, value_name = "NAME=IP", value_parser = parse_resolve)]
@@ -106,7 +94,7 @@ pub(super) fn exec(args: Args) -> ExitCode {
         Ok(a) => a,
         Err(err) => return fail(Code::HostFailure, &err),
     };
-    let enforcement = enforcement(args.report_only);
+    let enforcement = args.report_only.announce();
     let guests = match crate::fleet::guest_runtime() {
         Ok(rt) => rt,
         Err(err) => return fail(Code::HostFailure, &err.into()),

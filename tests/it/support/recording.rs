@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use futures::future::BoxFuture;
 use sandnet::audit::Audit;
 use sandnet::guard::{Dialer, GuardConfig, SystemResolver};
+use sandnet::policy::Enforcement;
 use tokio::net::TcpStream;
 
 use super::guests::{LibRun, run_lib};
@@ -137,12 +138,27 @@ pub fn run_recorded(
     dialer: &RecordingDialer,
     args: &[&str],
 ) -> (LibRun, AuditBuffer) {
-    let audit = AuditBuffer::default();
-    let run = run_lib(
+    run_recorded_in(
+        Enforcement::Enforce,
         guest,
         policy_text,
+        names,
+        dialer,
         args,
-        guard_with(names, dialer, audit.audit()),
-    );
-    (run, audit)
+    )
+}
+
+/// [`run_recorded`] with the guard in `mode` (report-only or enforcing).
+pub fn run_recorded_in(
+    mode: Enforcement,
+    guest: &str,
+    policy_text: &str,
+    names: &[(&str, IpAddr)],
+    dialer: &RecordingDialer,
+    args: &[&str],
+) -> (LibRun, AuditBuffer) {
+    let audit = AuditBuffer::default();
+    let mut guard = guard_with(names, dialer, audit.audit());
+    guard.enforcement = mode;
+    (run_lib(guest, policy_text, args, guard), audit)
 }
