@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
             resolver: Arc::new(SystemResolver::default()),
             dialer: Arc::new(TcpDialer),
             audit: Audit::off(),
-            bus: Default::default(),
+            ..GuardConfig::default()
         },
         // Guests run on this application's runtime; a busy one yields every tick.
         guests: tokio::runtime::Handle::current(),

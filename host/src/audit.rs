@@ -117,6 +117,9 @@ pub enum Verdict {
     Deny,
     /// Allowed, but it failed (timeout, limit, peer error).
     Error,
+    /// The policy refused it, but report-only mode (`--report-only`) let it
+    /// through; `suggestion` holds the allow-list element that would grant it.
+    WouldDeny,
 }
 
 impl Verdict {
@@ -126,6 +129,7 @@ impl Verdict {
             Verdict::Allow => "allow",
             Verdict::Deny => "deny",
             Verdict::Error => "error",
+            Verdict::WouldDeny => "would-deny",
         }
     }
 }
@@ -151,6 +155,13 @@ pub struct AuditEvent {
     /// Why it was denied or failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The HTTP method of a request (uppercase), when the guest gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The allow-list element that would grant a denied or would-deny target,
+    /// as typed in TOML (quotes included).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
     /// Addresses the name resolved to.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resolved: Vec<IpAddr>,
@@ -199,6 +210,8 @@ impl AuditEvent {
             decision,
             rule: None,
             reason: None,
+            method: None,
+            suggestion: None,
             resolved: Vec::new(),
             connected: None,
             status: None,

@@ -7,8 +7,9 @@
 //! | status | [`Code`]                   | meaning                                                  |
 //! |-------:|----------------------------|----------------------------------------------------------|
 //! |      0 | [`Code::Success`]          | done; `explain`: the target is allowed                   |
-//! |      1 | [`Code::Denied`]           | `explain`: the target is denied                          |
+//! |      1 | [`Code::Denied`]           | `explain`: denied; `policy diff`/`check --within`: differs |
 //! |      2 | [`Code::Usage`]            | unusable arguments (the status of clap's usage errors)   |
+//! |     65 | [`Code::DataError`]        | `policy suggest`: the audit log is unreadable (EX_DATAERR) |
 //! |     69 | [`Code::Unavailable`]      | `status`: nothing serves metrics there (EX_UNAVAILABLE)  |
 //! |     70 | [`Code::Trapped`]          | the guest trapped (EX_SOFTWARE)                          |
 //! |     71 | [`Code::HostFailure`]      | sandnet failed, e.g. unreadable component (EX_OSERR)     |
@@ -24,10 +25,13 @@
 pub enum Code {
     /// Done; for `explain`, the target is allowed.
     Success = 0,
-    /// `explain`: the target is denied.
+    /// `explain`: the target is denied; `policy diff`: the policies differ;
+    /// `policy check --within`: the policy grants something outside the maximum.
     Denied = 1,
     /// The arguments are unusable (the status clap uses for usage errors).
     Usage = 2,
+    /// `policy suggest`: the audit log cannot be read (EX_DATAERR).
+    DataError = 65,
     /// `status`: nothing serves metrics at the address (EX_UNAVAILABLE).
     Unavailable = 69,
     /// The guest trapped (EX_SOFTWARE).

@@ -21,6 +21,7 @@ mod differential;
 mod guests;
 mod http;
 mod metrics;
+mod policy_workflow;
 mod reload;
 mod runtime;
 mod sse;

@@ -40,8 +40,10 @@
 )]
 
 mod addr;
+pub mod algebra;
 mod bus;
 mod decision;
+mod enforcement;
 mod error;
 mod file;
 mod guest;
@@ -54,11 +56,13 @@ mod program;
 mod rule;
 mod scheme;
 mod socket;
+pub mod suggest;
 mod target;
 
 pub use addr::{AddressClass, canonical_ip, canonical_net, classify, embedded_ipv4};
 pub use bus::{BusAction, BusRule, MAX_SUBJECT_BYTES, Subject, SubjectError, Token, split_bus_url};
 pub use decision::{Decision, Denial, DenialDetail, RuleList, RuleRef};
+pub use enforcement::{Enforcement, Judged};
 pub use error::{PolicyError, RuleError, TargetError};
 pub use file::Policy;
 pub use guest::GuestPolicy;

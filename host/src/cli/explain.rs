@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use sandnet_policy::{BusAction, Decision, GuestPolicy, Policy, Subject, Target, split_bus_url};
 
-use super::{load_policy, select_guest};
+use super::{Format, load_policy, select_guest};
 use crate::exit::Code;
 
 /// Tell whether a target is allowed, by which rule, or which line would allow it.
@@ -30,8 +30,40 @@ pub(super) struct Args {
     /// guard does after DNS. Repeatable.
     #[arg(long, value_name = "IP")]
     address: Vec<IpAddr>,
+    /// Output format (`json`: one object listing each decision).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
     /// The target, e.g. "GET https://api.example.com/v1/items".
     target: String,
+}
+
+/// Where decisions go: printed as they come (text) or gathered into one
+/// JSON document printed at the end.
+struct Out {
+    format: Format,
+    decisions: Vec<serde_json::Value>,
+}
+
+impl Out {
+    fn new(format: Format) -> Self {
+        Out {
+            format,
+            decisions: Vec::new(),
+        }
+    }
+
+    /// Prints the JSON document (json), then exits 0 when `allowed`, else 1.
+    fn finish(self, allowed: bool) -> ExitCode {
+        if self.format == Format::Json {
+            let doc = serde_json::json!({ "allowed": allowed, "decisions": self.decisions });
+            println!("{doc}");
+        }
+        if allowed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(Code::Denied)
+        }
+    }
 }
 
 pub(super) fn exec(args: &Args) -> ExitCode {
@@ -45,8 +77,9 @@ pub(super) fn exec(args: &Args) -> ExitCode {
     };
     let addresses = &args.address;
     let text = args.target.trim();
+    let mut out = Out::new(args.format);
     if let Some((action, subject)) = split_bus_url(text) {
-        return explain_bus(&policy, guest, action, subject);
+        return explain_bus(&policy, guest, action, subject, out);
     }
     let (method, url) = match text.split_once(char::is_whitespace) {
         Some((m, u)) => (Some(m), u.trim()),
@@ -62,9 +95,8 @@ pub(super) fn exec(args: &Args) -> ExitCode {
             return ExitCode::from(Code::Usage);
         }
     };
-    let mut stdout = std::io::stdout().lock();
     let mut allowed = print_decision(
-        &mut stdout,
+        &mut out,
         &policy,
         guest,
         &target.describe(),
@@ -79,28 +111,39 @@ pub(super) fn exec(args: &Args) -> ExitCode {
     for ip in dialled.iter().chain(literal.as_ref()) {
         let label = format!("{target} via {ip}");
         allowed &= print_decision(
-            &mut stdout,
+            &mut out,
             &policy,
             guest,
             &label,
             guest.check_address(&target, *ip),
         );
     }
-    if allowed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(Code::Denied)
-    }
+    out.finish(allowed)
 }
 
 fn print_decision(
-    out: &mut impl Write,
+    out: &mut Out,
     policy: &Policy,
     guest: &GuestPolicy,
     label: &str,
     decision: Decision,
 ) -> bool {
     let allowed = matches!(decision, Decision::Allow(_));
+    if out.format == Format::Json {
+        let rule = decision.rule().map(
+            |r| serde_json::json!({ "line": r.line, "text": r.text, "list": r.list.to_string() }),
+        );
+        let denial = decision.denial();
+        out.decisions.push(serde_json::json!({
+            "target": label,
+            "allowed": allowed,
+            "rule": rule,
+            "reason": denial.map(|d| d.reason.clone()),
+            "suggestion": denial.and_then(|d| d.suggestion.clone()),
+        }));
+        return allowed;
+    }
+    let out = &mut std::io::stdout().lock();
     let _ = match decision {
         Decision::Allow(rule) => writeln!(
             out,
@@ -136,8 +179,13 @@ fn print_decision(
 
 /// Explains a bus action: publishing on a concrete topic, subscribing to a
 /// pattern, or both for `bus://`.
-fn explain_bus(policy: &Policy, guest: &GuestPolicy, action: BusAction, subject: &str) -> ExitCode {
-    let mut stdout = std::io::stdout().lock();
+fn explain_bus(
+    policy: &Policy,
+    guest: &GuestPolicy,
+    action: BusAction,
+    subject: &str,
+    mut out: Out,
+) -> ExitCode {
     let mut allowed = true;
     // `bus://PATTERN` with wildcards asks only about subscribing: a publish
     // is always on a concrete topic.
@@ -152,7 +200,7 @@ fn explain_bus(policy: &Policy, guest: &GuestPolicy, action: BusAction, subject:
         };
         let label = format!("bus-publish://{topic}");
         allowed &= print_decision(
-            &mut stdout,
+            &mut out,
             policy,
             guest,
             &label,
@@ -169,16 +217,12 @@ fn explain_bus(policy: &Policy, guest: &GuestPolicy, action: BusAction, subject:
         };
         let label = format!("bus-subscribe://{pattern}");
         allowed &= print_decision(
-            &mut stdout,
+            &mut out,
             policy,
             guest,
             &label,
             guest.check_bus_subscribe(&pattern),
         );
     }
-    if allowed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(Code::Denied)
-    }
+    out.finish(allowed)
 }

@@ -13,6 +13,7 @@ use crate::exit::Code;
 mod check;
 mod explain;
 mod new;
+mod policy;
 mod run;
 mod status;
 mod up;
@@ -44,6 +45,16 @@ enum Command {
     Wit(wit::Args),
     New(new::Args),
     Status(status::Args),
+    Policy(policy::Args),
+}
+
+/// How `check`, `explain` and `policy` print their results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// For people.
+    Text,
+    /// One JSON object (shapes in docs/policy.md).
+    Json,
 }
 
 /// Entry point of the `sandnet` binary.
@@ -58,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Wit(args) => wit::exec(&args),
         Command::New(args) => new::exec(&args),
         Command::Status(args) => status::exec(&args),
+        Command::Policy(args) => policy::exec(&args),
     }
 }
 

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use sandnet_policy::Enforcement;
 
 use super::{fail, load_policy, select_guest};
 use crate::audit::Audit;
@@ -37,6 +38,8 @@ pub(super) struct Args {
     /// Write one JSON line per network decision to FILE (`-` for stderr).
     #[arg(long, value_name = "FILE|-")]
     audit: Option<String>,
+    #[command(flatten)]
+    report_only: ReportOnly,
     /// Answer lookups of NAME with IP instead of asking DNS (like curl's
     /// --resolve). The address is still checked against the policy. Repeatable.
     #[arg(long, value_name = "NAME=IP", value_parser = parse_resolve)]
@@ -66,6 +69,40 @@ pub(super) fn parse_resolve(text: &str) -> Result<(String, IpAddr), String> {
         return Err(format!("expected NAME=IP, got {text:?}"));
     }
     Ok((name.to_owned(), ip))
+}
+
+/// `--report-only[=all]`, shared by `run` and `up`.
+#[derive(Debug, clap::Args)]
+pub(super) struct ReportOnly {
+    /// Report-only: let requests the policy denies through and log them as
+    /// `would-deny` (audit log and stderr) with the line that would allow
+    /// them, to learn a guest's needs. Non-public addresses (loopback,
+    /// private, link-local, metadata) stay refused unless `=all` is given.
+    /// Limits still apply. Then: `sandnet policy suggest AUDIT`.
+    #[arg(
+        long,
+        value_name = "all",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "public",
+        value_parser = parse_report_only
+    )]
+    report_only: Option<Enforcement>,
+}
+
+impl ReportOnly {
+    /// The mode asked for, announced on stderr when it is not plain enforcement.
+    pub(super) fn announce(&self) -> Enforcement {
+        let mode = self.report_only.unwrap_or_default();
+        if let Some(banner) = mode.banner() {
+            eprintln!("sandnet: {banner}");
+        }
+        mode
+    }
+}
+
+fn parse_report_only(text: &str) -> Result<Enforcement, String> {
+    Enforcement::parse_flag(text)
 }
 
 pub(super) fn open_audit(spec: Option<&str>) -> anyhow::Result<Audit> {
@@ -103,6 +140,7 @@ pub(super) fn exec(args: Args) -> ExitCode {
     // request 3.7 -> 1.0 context switches, 9.0 -> 3.0 syscalls. DNS still runs
     // on tokio's blocking pool, and the guest yields at every epoch tick, so
     // connection tasks (heartbeats, queued messages) run while it computes.
+    let enforcement = args.report_only.announce();
     let tokio = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -133,6 +171,7 @@ pub(super) fn exec(args: Args) -> ExitCode {
                 dialer: Arc::new(TcpDialer),
                 audit,
                 bus: Default::default(),
+                enforcement,
             },
         };
         tokio::spawn(async move { runtime.run(request).await })

@@ -13,7 +13,7 @@ use anyhow::Context;
 use sandnet_policy::{Policy, parse_duration};
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::run::{open_audit, parse_resolve};
+use super::run::{ReportOnly, open_audit, parse_resolve};
 use super::{fail, load_policy};
 use crate::exit::Code;
 use crate::fleet::{Event, EventKind, Fleet, FleetConfig, InstanceStatus};
@@ -44,6 +44,8 @@ pub(super) struct Args {
     /// Write one JSON line per network decision to FILE (`-` for stderr).
     #[arg(long, value_name = "FILE|-")]
     audit: Option<String>,
+    #[command(flatten)]
+    report_only: ReportOnly,
     /// Answer lookups of NAME with IP instead of asking DNS (checked against
     /// the policy as usual). Repeatable.
     #[arg(long, value_name = "NAME=IP", value_parser = parse_resolve)]
@@ -92,6 +94,7 @@ pub(super) fn exec(args: Args) -> ExitCode {
         Ok(a) => a,
         Err(err) => return fail(Code::HostFailure, &err),
     };
+    let enforcement = args.report_only.announce();
     let guests = match crate::fleet::guest_runtime() {
         Ok(rt) => rt,
         Err(err) => return fail(Code::HostFailure, &err.into()),
@@ -120,6 +123,7 @@ pub(super) fn exec(args: Args) -> ExitCode {
             audit,
             // One broker for the whole fleet: every guest's guard shares it.
             bus: crate::net::bus::broker::Bus::new(),
+            enforcement,
         },
         guests: guests.handle().clone(),
         metrics: args.metrics.map(|_| Metrics::new()),

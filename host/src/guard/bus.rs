@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Weak};
 
-use sandnet_policy::{Decision, Denial, DenialDetail, Limit, Subject};
+use sandnet_policy::{Denial, DenialDetail, Judged, Limit, Subject};
 
 use super::Guard;
 use crate::audit::{AuditEvent, Verdict};
@@ -26,8 +26,8 @@ impl Guard {
     ) -> Result<Subject, NetError> {
         let subject = self.bus_subject(event, topic, Subject::topic)?;
         let policy = self.policy.load();
-        match policy.check_bus_publish(&subject) {
-            Decision::Allow(rule) => {
+        match self.judge(policy.check_bus_publish(&subject), None) {
+            Judged::Allow(rule) => {
                 self.take_bus_message(event, topic, len)?;
                 self.record_bus(event, topic, Verdict::Allow, |ev| {
                     ev.rule = Some(format!("{}: {}", rule.line, rule.text));
@@ -35,7 +35,13 @@ impl Guard {
                 });
                 Ok(subject)
             }
-            Decision::Deny(denial) => Err(self.refuse_bus(event, topic, &denial)),
+            Judged::WouldDeny(denial) => {
+                self.take_bus_message(event, topic, len)?;
+                let target = bus_target(event, topic);
+                self.report_would_deny("bus", event, target, None, None, &denial);
+                Ok(subject)
+            }
+            Judged::Deny(denial) => Err(self.refuse_bus(event, topic, &denial)),
         }
     }
 
@@ -55,26 +61,32 @@ impl Guard {
     pub fn check_bus_subscribe(&self, pattern: &str) -> Result<Subject, NetError> {
         let subject = self.bus_subject("subscribe", pattern, Subject::pattern)?;
         let policy = self.policy.load();
-        match policy.check_bus_subscribe(&subject) {
-            Decision::Allow(rule) => {
+        match self.judge(policy.check_bus_subscribe(&subject), None) {
+            Judged::Allow(rule) => {
                 self.record_bus("subscribe", pattern, Verdict::Allow, |ev| {
                     ev.rule = Some(format!("{}: {}", rule.line, rule.text));
                 });
                 Ok(subject)
             }
-            Decision::Deny(denial) => Err(self.refuse_bus("subscribe", pattern, &denial)),
+            Judged::WouldDeny(denial) => {
+                let target = bus_target("subscribe", pattern);
+                self.report_would_deny("bus", "subscribe", target, None, None, &denial);
+                Ok(subject)
+            }
+            Judged::Deny(denial) => Err(self.refuse_bus("subscribe", pattern, &denial)),
         }
     }
 
     /// The delivery filter of this guest's subscriptions: the topic must be
     /// one the policy in force lets it subscribe to (so a reload narrows
-    /// live subscriptions at once).
+    /// live subscriptions at once), unless report-only mode let the
+    /// subscription itself through.
     pub fn bus_filter(self: &Arc<Self>) -> Filter {
         let guard: Weak<Guard> = Arc::downgrade(self);
         Arc::new(move |topic: &Subject| {
-            guard
-                .upgrade()
-                .is_some_and(|g| g.policy.load().may_receive_bus(topic))
+            guard.upgrade().is_some_and(|g| {
+                g.policy.load().may_receive_bus(topic) || g.enforcement().lets_through(None)
+            })
         })
     }
 
@@ -156,21 +168,27 @@ impl Guard {
         if !self.audit().enabled() {
             return;
         }
-        let scheme = if event == "subscribe" || event == "overflow" {
-            "bus-subscribe"
-        } else {
-            "bus-publish"
-        };
         let mut ev = AuditEvent::new(
             &self.policy.load().name,
             "bus",
             event,
-            format!("{scheme}://{subject}"),
+            bus_target(event, subject),
             verdict,
         );
         fill(&mut ev);
         self.audit().emit(&ev);
     }
+}
+
+/// The audit target of a bus `event` on `subject`: `bus-subscribe://PATTERN`
+/// for subscriptions, `bus-publish://TOPIC` for the rest.
+fn bus_target(event: &str, subject: &str) -> String {
+    let scheme = if event == "subscribe" || event == "overflow" {
+        "bus-subscribe"
+    } else {
+        "bus-publish"
+    };
+    format!("{scheme}://{subject}")
 }
 
 #[cfg(test)]

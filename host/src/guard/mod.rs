@@ -22,7 +22,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use sandnet_policy::{Decision, Denial, GuestPolicy, Host, Limit, Scheme, Target};
+use sandnet_policy::{
+    Decision, Denial, Enforcement, GuestPolicy, Host, Judged, Limit, Scheme, Target,
+};
 use tokio::net::TcpStream;
 
 use crate::audit::{Audit, AuditEvent, Verdict};
@@ -33,6 +35,7 @@ mod dialer;
 mod lease;
 mod rate;
 mod reload;
+mod report;
 mod resolver;
 mod socket;
 
@@ -143,6 +146,8 @@ pub struct GuardConfig {
     /// so every guest of a fleet talks on the same broker; the default is a
     /// fresh private one.
     pub bus: crate::net::bus::broker::Bus,
+    /// Whether denials are enforced or only reported (`--report-only`).
+    pub enforcement: Enforcement,
 }
 
 impl Default for GuardConfig {
@@ -152,6 +157,7 @@ impl Default for GuardConfig {
             dialer: Arc::new(TcpDialer),
             audit: Audit::off(),
             bus: Default::default(),
+            enforcement: Enforcement::Enforce,
         }
     }
 }
@@ -230,12 +236,11 @@ impl Guard {
         // Registered after the store: a connection that registers later
         // re-checks itself (see `register`), so none slips between the two.
         let mut report = ReloadReport::default();
-        let named = self.named_snapshot();
         for lease in self.leases.snapshot() {
             if lease.is_revoked() {
                 continue;
             }
-            match recheck(&policy, lease.grant(), &named) {
+            match self.recheck_grant(&policy, lease.grant()) {
                 Ok(()) => report.kept += 1,
                 Err(denial) => report.revoked.push(self.revoke(&policy, &lease, &denial)),
             }
@@ -270,7 +275,7 @@ impl Guard {
         let lease = self.leases.register(grant);
         if generation != Some(self.generation.load(Ordering::Acquire)) {
             let policy = self.policy.load_full();
-            if let Err(denial) = recheck(&policy, lease.grant(), &self.named_snapshot()) {
+            if let Err(denial) = self.recheck_grant(&policy, lease.grant()) {
                 self.revoke(&policy, &lease, &denial);
             }
         }
@@ -284,7 +289,7 @@ impl Guard {
     pub fn register_socket(&self, grant: Grant) -> Arc<Lease> {
         let lease = self.leases.register(grant);
         let policy = self.policy.load_full();
-        if let Err(denial) = recheck(&policy, lease.grant(), &self.named_snapshot()) {
+        if let Err(denial) = self.recheck_grant(&policy, lease.grant()) {
             self.revoke(&policy, &lease, &denial);
         }
         lease
@@ -375,31 +380,39 @@ impl Guard {
     pub fn check_request(&self, target: &Target) -> Result<Granted, NetError> {
         let generation = self.generation.load(Ordering::Acquire);
         let policy = self.policy.load();
-        match policy.check(target) {
-            Decision::Allow(rule) => {
-                let rate = Self::take(&self.requests, Limit::RequestsPerSecond);
-                if let Err(err) = rate {
-                    self.record_failure("request", target, &err, |_| {});
-                    return Err(err);
-                }
-                self.record("request", target, Verdict::Allow, |ev| {
-                    ev.rule = Some(format!("{}: {}", rule.line, rule.text));
-                });
-                Ok(Granted {
-                    target: target.clone(),
-                    generation,
-                })
-            }
-            Decision::Deny(denial) => {
+        match self.judge(policy.check(target), target.host.ip()) {
+            Judged::Deny(denial) => {
                 tracing::info!(guest = %policy.name, %target, reason = %denial.reason, "denied");
                 self.record("request", target, Verdict::Deny, |ev| {
                     ev.reason = Some(denial.reason.clone());
+                    ev.suggestion = denial.suggestion.clone();
+                    ev.method = target.method.clone();
                     ev.rule = denial
                         .rule
                         .as_ref()
                         .map(|r| format!("{}: {}", r.line, r.text));
                 });
                 Err(self.refuse(&denial, target))
+            }
+            passed => {
+                let rate = Self::take(&self.requests, Limit::RequestsPerSecond);
+                if let Err(err) = rate {
+                    self.record_failure("request", target, &err, |_| {});
+                    return Err(err);
+                }
+                match &passed {
+                    Judged::Allow(rule) => self.record("request", target, Verdict::Allow, |ev| {
+                        ev.rule = Some(format!("{}: {}", rule.line, rule.text));
+                        ev.method = target.method.clone();
+                    }),
+                    Judged::WouldDeny(denial) | Judged::Deny(denial) => {
+                        self.report_target("request", target, None, denial)
+                    }
+                }
+                Ok(Granted {
+                    target: target.clone(),
+                    generation,
+                })
             }
         }
     }
@@ -518,7 +531,11 @@ impl Guard {
             },
         };
         let policy = self.policy.load();
-        let (vetted, first_denial) = vet_addresses(&policy, target, &resolved);
+        let (vetted, first_denial, reported) =
+            vet_addresses(&policy, self.enforcement(), target, &resolved);
+        for (ip, denial) in &reported {
+            self.report_target("connect", target, Some(*ip), denial);
+        }
         if vetted.is_empty() {
             let denial = first_denial.unwrap_or_else(|| Denial {
                 reason: format!("{target}: no address to connect to"),
@@ -648,9 +665,20 @@ impl Guard {
     /// audited; the caller drops the connection or datagram.
     pub fn check_peer(&self, listen: &Target, peer: SocketAddr) -> Result<(), NetError> {
         let policy = self.policy.load();
-        match policy.check_peer(listen, peer.ip()) {
-            Decision::Allow(_) => Ok(()),
-            Decision::Deny(denial) => {
+        match self.judge(policy.check_peer(listen, peer.ip()), Some(peer.ip())) {
+            Judged::Allow(_) => Ok(()),
+            Judged::WouldDeny(denial) => {
+                self.report_would_deny(
+                    listen.scheme.as_str(),
+                    "accept",
+                    format!("{listen} from {peer}"),
+                    None,
+                    Some(peer.ip()),
+                    &denial,
+                );
+                Ok(())
+            }
+            Judged::Deny(denial) => {
                 tracing::info!(guest = %policy.name, %listen, %peer, reason = %denial.reason, "peer refused");
                 self.record("accept", listen, Verdict::Deny, |ev| {
                     ev.connected = Some(peer);
@@ -709,7 +737,18 @@ impl Guard {
     pub async fn lookup_granted_name(&self, name: &str) -> Option<Vec<IpAddr>> {
         let name = normalise_name(name);
         let policy = self.policy.load_full();
-        if !policy.grants_lookup(&name) {
+        let mode = self.enforcement();
+        if !policy.grants_lookup(&name) && mode.lets_through(None) {
+            let denial = Denial {
+                reason: format!(
+                    "no tcp or udp rule of guest \"{}\" names the host {name}",
+                    policy.name
+                ),
+                suggestion: None,
+                rule: None,
+            };
+            self.report_would_deny("dns", "lookup", name.clone(), None, None, &denial);
+        } else if !policy.grants_lookup(&name) {
             tracing::warn!(
                 "wasi:sockets lookup of {name:?} refused: no tcp or udp rule of guest \"{}\" names it",
                 policy.name
@@ -726,7 +765,7 @@ impl Guard {
         let usable: Vec<IpAddr> = resolved
             .iter()
             .copied()
-            .filter(|ip| policy.grants_lookup_answer(&name, *ip))
+            .filter(|ip| policy.grants_lookup_answer(&name, *ip) || mode.lets_through(Some(*ip)))
             .collect();
         if usable.len() < resolved.len() {
             tracing::info!(guest = %policy.name, %name, ?resolved, ?usable, "lookup answers the guest may not use were withheld");
@@ -757,14 +796,18 @@ impl Guard {
     }
 
     fn record_socket(&self, target: &Target, decision: Decision) -> Result<(), NetError> {
-        match decision {
-            Decision::Allow(rule) => {
+        match self.judge(decision, target.host.ip()) {
+            Judged::WouldDeny(denial) => {
+                self.report_target("wasi-socket", target, None, &denial);
+                Ok(())
+            }
+            Judged::Allow(rule) => {
                 self.record("wasi-socket", target, Verdict::Allow, |ev| {
                     ev.rule = Some(format!("{}: {}", rule.line, rule.text));
                 });
                 Ok(())
             }
-            Decision::Deny(denial) => {
+            Judged::Deny(denial) => {
                 match &denial.suggestion {
                     Some(line) => tracing::warn!(
                         "wasi:sockets use of {target} denied: {}; to allow it, add {line} to the guest's allow list",
@@ -822,25 +865,33 @@ fn operator_reason(err: &NetError) -> String {
     }
 }
 
-/// Splits `resolved` into the addresses the policy grants for `target` (in order)
-/// and the first denial met. Pure: the heart of the guard, unit-tested below.
+/// Splits `resolved` into the addresses the guard may dial for `target` (in
+/// order), the first denial met, and the denials `enforcement` let through
+/// (report-only; their addresses are among those to dial). Pure: the heart of
+/// the guard, unit-tested below.
 pub fn vet_addresses(
     policy: &GuestPolicy,
+    enforcement: Enforcement,
     target: &Target,
     resolved: &[IpAddr],
-) -> (Vec<IpAddr>, Option<Denial>) {
+) -> (Vec<IpAddr>, Option<Denial>, Vec<(IpAddr, Denial)>) {
     let mut vetted = Vec::new();
     let mut first_denial = None;
+    let mut reported = Vec::new();
     for ip in resolved {
-        match policy.check_address(target, *ip) {
-            Decision::Allow(_) => vetted.push(*ip),
-            Decision::Deny(denial) => {
+        match enforcement.judge(policy.check_address(target, *ip), Some(*ip)) {
+            Judged::Allow(_) => vetted.push(*ip),
+            Judged::WouldDeny(denial) => {
+                vetted.push(*ip);
+                reported.push((*ip, denial));
+            }
+            Judged::Deny(denial) => {
                 tracing::info!(guest = %policy.name, %target, %ip, reason = %denial.reason, "address refused");
                 first_denial.get_or_insert(denial);
             }
         }
     }
-    (vetted, first_denial)
+    (vetted, first_denial, reported)
 }
 
 #[cfg(test)]
@@ -885,9 +936,36 @@ mod tests {
             resolver: Arc::new(resolver),
             dialer: Arc::new(Arc::clone(&dialer)),
             audit: Audit::off(),
-            bus: Default::default(),
+            ..GuardConfig::default()
         };
         (Guard::new(guest, config), dialer)
+    }
+
+    #[test]
+    fn report_only_dials_would_be_denied_public_addresses_and_refuses_the_rest() {
+        let policy = Policy::parse("allow = [\"http://app.example.com\"]", "t.toml").unwrap();
+        let guest = policy.guest(None).unwrap();
+        let target = Target::parse("http://other.example.com/").unwrap();
+        let public: IpAddr = "93.184.216.34".parse().unwrap();
+        let private: IpAddr = "10.0.0.1".parse().unwrap();
+        let resolved = [public, private];
+        // (mode, vetted, reported)
+        let cases = [
+            (Enforcement::Enforce, vec![], vec![]),
+            (Enforcement::ReportOnly, vec![public], vec![public]),
+            (
+                Enforcement::ReportOnlyAll,
+                vec![public, private],
+                vec![public, private],
+            ),
+        ];
+        for (mode, want_vetted, want_reported) in cases {
+            let (vetted, first, reported) = vet_addresses(guest, mode, &target, &resolved);
+            assert_eq!(vetted, want_vetted, "{mode}");
+            let reported: Vec<IpAddr> = reported.iter().map(|(ip, _)| *ip).collect();
+            assert_eq!(reported, want_reported, "{mode}");
+            assert_eq!(first.is_some(), vetted.len() < resolved.len(), "{mode}");
+        }
     }
 
     /// A decision made up for tests that exercise the dialing half alone.

@@ -27,7 +27,7 @@ pub(crate) const GUEST_INSTANCES_HELP: &str = "Instances of the guest running no
 
 /// Counter `{guest, protocol, event, decision}`: network decisions, one per audit event.
 pub const NET_EVENTS: &str = "sandnet_net_events_total";
-pub(crate) const NET_EVENTS_HELP: &str = "Network events the guard recorded (request, connect, resolve, accept, close, ...), by protocol and decision (allow, deny, error)";
+pub(crate) const NET_EVENTS_HELP: &str = "Network events the guard recorded (request, connect, resolve, accept, close, ...), by protocol and decision (allow, deny, error, would-deny)";
 
 /// Counter `{guest, direction}`: bytes the guest sent (`out`) and received (`in`).
 pub const NET_BYTES: &str = "sandnet_net_bytes_total";

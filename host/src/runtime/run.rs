@@ -261,10 +261,13 @@ impl Runtime {
         argv.extend(request.args);
         let mut wasi = WasiCtxBuilder::new();
         let policy = &request.policy;
+        // Report-only mode observes standard sockets too: each use is judged
+        // by the guard, which reports what the policy would refuse.
+        let report_only = guard.enforcement().is_report_only();
         wasi.args(&argv)
             .envs(&policy.env)
-            .allow_tcp(policy.allows_any_of(&[Scheme::Tcp, Scheme::TcpListen]))
-            .allow_udp(policy.allows_any_of(&[Scheme::Udp, Scheme::UdpBind]))
+            .allow_tcp(report_only || policy.allows_any_of(&[Scheme::Tcp, Scheme::TcpListen]))
+            .allow_udp(report_only || policy.allows_any_of(&[Scheme::Udp, Scheme::UdpBind]))
             // Name lookups are served by sandnet's own ip-name-lookup (see `linker`).
             .allow_ip_name_lookup(false)
             .socket_addr_check(wasi_sockets::address_check(Arc::clone(&guard)));

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use futures::future::BoxFuture;
 use sandnet::audit::Audit;
 use sandnet::guard::{Dialer, GuardConfig, SystemResolver};
+use sandnet::policy::Enforcement;
 use tokio::net::TcpStream;
 
 use super::guests::{LibRun, run_lib};
@@ -20,7 +21,7 @@ pub fn guard_with(names: &[(&str, IpAddr)], dialer: &RecordingDialer, audit: Aud
         )),
         dialer: Arc::new(dialer.clone()),
         audit,
-        bus: Default::default(),
+        ..GuardConfig::default()
     }
 }
 
@@ -31,6 +32,9 @@ pub enum DialMode {
     LoopbackOnly,
     /// Never completes (for connect timeouts); sends nothing.
     Hang,
+    /// Connects to this loopback address whatever address it was asked for,
+    /// so a test can stand a loopback server in for a public address.
+    Redirect(SocketAddr),
 }
 
 /// Records every address the guard asks it to dial.
@@ -68,8 +72,9 @@ impl Dialer for RecordingDialer {
         Box::pin(async move {
             match mode {
                 DialMode::Hang => futures::future::pending::<io::Result<TcpStream>>().await,
+                DialMode::Redirect(to) if to.ip().is_loopback() => TcpStream::connect(to).await,
                 DialMode::LoopbackOnly if addr.ip().is_loopback() => TcpStream::connect(addr).await,
-                DialMode::LoopbackOnly => Err(io::Error::new(
+                DialMode::LoopbackOnly | DialMode::Redirect(_) => Err(io::Error::new(
                     io::ErrorKind::PermissionDenied,
                     format!("test dialer refuses non-loopback address {addr}"),
                 )),
@@ -133,12 +138,27 @@ pub fn run_recorded(
     dialer: &RecordingDialer,
     args: &[&str],
 ) -> (LibRun, AuditBuffer) {
-    let audit = AuditBuffer::default();
-    let run = run_lib(
+    run_recorded_in(
+        Enforcement::Enforce,
         guest,
         policy_text,
+        names,
+        dialer,
         args,
-        guard_with(names, dialer, audit.audit()),
-    );
-    (run, audit)
+    )
+}
+
+/// [`run_recorded`] with the guard in `mode` (report-only or enforcing).
+pub fn run_recorded_in(
+    mode: Enforcement,
+    guest: &str,
+    policy_text: &str,
+    names: &[(&str, IpAddr)],
+    dialer: &RecordingDialer,
+    args: &[&str],
+) -> (LibRun, AuditBuffer) {
+    let audit = AuditBuffer::default();
+    let mut guard = guard_with(names, dialer, audit.audit());
+    guard.enforcement = mode;
+    (run_lib(guest, policy_text, args, guard), audit)
 }
