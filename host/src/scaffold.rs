@@ -134,8 +134,9 @@ const PYTHON: [Template; 11] = [
     script("build.sh", include_str!("../templates/python/build.sh")),
 ];
 
-const JS: [Template; 13] = [
+const JS: [Template; 20] = [
     file("app.js", include_str!("../templates/js/app.js")),
+    lib_file!("js", "entry.mjs"),
     lib_file!("js", "sandnet.js"),
     lib_file!("js", "sandnet/bytes.js"),
     lib_file!("js", "sandnet/error.js"),
@@ -146,6 +147,12 @@ const JS: [Template; 13] = [
     lib_file!("js", "sandnet/tcp.js"),
     lib_file!("js", "sandnet/udp.js"),
     lib_file!("js", "sandnet/websocket.js"),
+    lib_file!("js", "sandnet/web/events.js"),
+    lib_file!("js", "sandnet/web/eventsource.js"),
+    lib_file!("js", "sandnet/web/fetch.js"),
+    lib_file!("js", "sandnet/web/globals.js"),
+    lib_file!("js", "sandnet/web/timers.js"),
+    lib_file!("js", "sandnet/web/websocket.js"),
     file("package.json", include_str!("../templates/js/package.json")),
     script("build.sh", include_str!("../templates/js/build.sh")),
 ];
@@ -203,7 +210,7 @@ impl Lang {
         match self {
             Lang::Rust => "/target/\n".to_owned(),
             Lang::Python => format!("/{name}.wasm\n/.venv/\n__pycache__/\n"),
-            Lang::Js => format!("/{name}.wasm\n/node_modules/\n"),
+            Lang::Js => format!("/{name}.wasm\n/build/\n/node_modules/\n"),
             Lang::C => format!("/{name}.wasm\n/build/\n/adapter/target/\n"),
         }
     }

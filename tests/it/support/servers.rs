@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -223,6 +223,11 @@ impl Server {
         self.listener.connections()
     }
 
+    /// When each connection was accepted, in order.
+    pub fn accepted_at(&self) -> Vec<Instant> {
+        self.listener.accepted_at()
+    }
+
     /// HTTP requests served so far.
     pub fn requests(&self) -> usize {
         lock(&self.log).len()
@@ -253,6 +258,9 @@ fn query_param(query: &str, name: &str) -> Option<String> {
 /// - `/redirect?to=URL`: 302 to URL
 /// - `/big?n=BYTES`: 200 with BYTES bytes of `x`
 /// - `/headers`: 200, the request headers as `name: value` lines
+/// - `/json`: 200 `{"hello":"world","n":1}` as `application/json`
+/// - `/slow?ms=N`: 200 `slow` after N milliseconds (the connection is
+///   accepted at once), for tests that time concurrent requests
 async fn route(
     req: Request<Incoming>,
     log: Arc<Mutex<Vec<String>>>,
@@ -318,6 +326,19 @@ async fn route(
             .and_then(|n| n.parse::<usize>().ok())
             .unwrap_or(0);
         text(StatusCode::OK, vec![b'x'; n])
+    } else if path == "/json" {
+        let mut response = text(StatusCode::OK, r#"{"hello":"world","n":1}"#);
+        response.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
+        response
+    } else if path == "/slow" {
+        let ms = query_param(&query, "ms")
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        text(StatusCode::OK, "slow")
     } else if path == "/headers" {
         let mut out = String::new();
         for (name, value) in &headers {
