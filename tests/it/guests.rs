@@ -293,6 +293,15 @@ fn conformance_post_json() {
     );
 }
 
+fn conformance_form_data_is_multipart() {
+    let srv = Server::http();
+    let out = conform("form", &[srv.url("/echo")], &srv.url("/echo"));
+    conformed(
+        &out,
+        "200\nBOUNDARY|Content-Disposition: form-data; name=\"field\"||value ü|END\n",
+    );
+}
+
 fn conformance_headers() {
     let srv = Server::http();
     let out = conform("headers", &[srv.url("/headers")], &srv.url("/headers"));
@@ -413,9 +422,10 @@ fn conformance_udp_echo() {
 }
 
 /// Every case of the contract the JavaScript library must keep.
-const CONFORMANCE: [(&str, fn()); 11] = [
+const CONFORMANCE: [(&str, fn()); 12] = [
     ("get-json", conformance_get_json),
     ("post-json", conformance_post_json),
+    ("form data", conformance_form_data_is_multipart),
     ("headers", conformance_headers),
     ("denial text", conformance_denial_text),
     ("timeout", conformance_timeout),

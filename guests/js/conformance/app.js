@@ -8,6 +8,8 @@
  *
  * - `get-json URL`: `STATUS CONTENT-TYPE` then `hello=VALUE n=VALUE`
  * - `post-json URL` (an echo of `METHOD BODY`): `STATUS METHOD JSON`
+ * - `form URL` (an echo of `METHOD BODY`): `STATUS` then the multipart
+ *   body's lines joined by `|`, the boundary lines written `BOUNDARY`/`END`
  * - `headers URL` (an echo of the request headers): `x-conformance: yes`
  * - `denied URL`: exits 1; stderr `conformance: ERROR-NAME: MESSAGE`
  * - `timeout URL` (never answers): `abort TimeoutError`, then
@@ -49,6 +51,17 @@ const cases = {
     const text = await response.text();
     const [method, json] = [text.slice(0, text.indexOf(' ')), text.slice(text.indexOf(' ') + 1)];
     console.log(`${response.status} ${method} ${JSON.stringify(JSON.parse(json))}`);
+  },
+
+  async form(url) {
+    const form = new FormData();
+    form.append('field', 'value ü');
+    const response = await fetch(url, { method: 'POST', body: form });
+    const lines = (await response.text()).slice('POST '.length).split('\r\n');
+    const boundary = lines[0];
+    const shown = lines.map((l) => (l === boundary ? 'BOUNDARY' : l === `${boundary}--` ? 'END' : l));
+    console.log(`${response.status}`);
+    console.log(shown.join('|'));
   },
 
   async headers(url) {

@@ -33,10 +33,11 @@
  * This file only gathers the library's public names; the code is one module
  * per concept under `sandnet/`: `http` (`request`, `send`, `upload`),
  * `websocket` (`WebSocketConnection`, `WebSocketListener`), `sse`
- * (`EventStream`), `tcp`, `udp`, `poll` (the event loop: `ready`,
- * `waitAny`), `error` (`NetError`), `process` (`main`, `args`, `env`,
- * `stdout`, `stderr`, `exit`), `bytes`, and under `sandnet/web/` the web
- * platform (`fetch`, `WebSocket`, `EventSource`, events, timers, globals).
+ * (`EventStream`), `tcp` (`TcpStream`, `TcpListener`), `udp`
+ * (`UdpSocket`), `poll` (the event loop: `ready`, `waitAny`), `error`
+ * (`NetError`), `process` (`main`, `args`, `env`, `stdout`, `stderr`,
+ * `exit`), `bytes`, and under `sandnet/web/` the web platform (`fetch`,
+ * `WebSocket`, `EventSource`, events, timers, globals).
  */
 
 import './sandnet/web/globals.js';
@@ -46,7 +47,7 @@ export { EventStream } from './sandnet/sse.js';
 export { Response, StreamingResponse, request, requestSync, send, upload } from './sandnet/http.js';
 export { ready, waitAny } from './sandnet/poll.js';
 export { args, env, exit, main, stderr, stdout } from './sandnet/process.js';
-export { TcpStream } from './sandnet/tcp.js';
+export { TcpListener, TcpStream } from './sandnet/tcp.js';
 export { UdpSocket } from './sandnet/udp.js';
 export { EventSource } from './sandnet/web/eventsource.js';
 export { CloseEvent, ErrorEvent, MessageEvent } from './sandnet/web/events.js';

@@ -31,6 +31,10 @@ const queue = [];
 let nextTaskId = 1;
 
 let turnScheduled = false;
+/** Turns in a row with nothing of ours pending while the program waits. */
+let idleTurns = 0;
+/** Idle turns granted to StarlingMonkey's own tasks before a wait is declared stuck. */
+const MAX_IDLE_TURNS = 1000;
 /** Set while a `run` is in progress: `{ settled, finish }`. */
 let current;
 
@@ -173,6 +177,7 @@ function turn() {
   if (queue.length > 0 && queue[0].deadline <= now()) {
     const task = queue.shift();
     tasks.delete(task.id);
+    idleTurns = 0;
     wake();
     try {
       task.fn();
@@ -193,11 +198,20 @@ function turn() {
     pollables.push(clock);
   }
   if (pollables.length === 0) {
+    // Nothing of ours is pending, yet the program waits: StarlingMonkey may
+    // still be working (it pumps a FormData or Blob body in its own tasks).
+    // Give it turns; a program still waiting after that waits forever.
+    if (++idleTurns <= MAX_IDLE_TURNS) {
+      turnScheduled = true;
+      nativeSetTimeout(turn, 0);
+      return;
+    }
     current?.fail(
       new Error('the program awaits a Promise that nothing can settle: no timer, task or I/O is pending'),
     );
     return;
   }
+  idleTurns = 0;
   const readyIndices = new Set(poll(pollables));
   clock?.[Symbol.dispose]();
   const resolved = [];
