@@ -162,9 +162,13 @@ for app in "$js_dir"/*/app.js; do
         features=(-d fetch-event)
     fi
     start=$SECONDS
-    # componentize-js resolves module imports (../lib/sandnet.js) from the
-    # current directory: build from guests/js with a relative source path.
-    (cd "$js_dir" && "$componentize_js" "$name/app.js" --wit "$wit" --world-name "$world" \
+    # componentize-js resolves module imports inside the current directory
+    # only: build from the root with relative paths. A plain script (no
+    # import, no export) is wrapped by lib/entry.mjs into a module that runs
+    # it when the guest runs.
+    entry="$(cd "$root" && node guests/js/lib/entry.mjs "guests/js/$name/app.js" \
+        "target/guests-build/js/$name.main.js")"
+    (cd "$root" && "$componentize_js" "$entry" --wit "$wit" --world-name "$world" \
         "${features[@]}" -o "$dst.tmp" >/dev/null)
     mv -f "$dst.tmp" "$dst"
     echo "js      $name: built ${dst#"$root"/} ($(size_of "$dst"), $((SECONDS - start))s)"

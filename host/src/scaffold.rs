@@ -190,8 +190,9 @@ const PYTHON: [Template; 25] = [
     script("build.sh", include_str!("../templates/python/build.sh")),
 ];
 
-const JS: [Template; 13] = [
+const JS: [Template; 20] = [
     file("app.js", include_str!("../templates/js/app.js")),
+    lib_file!("js", "entry.mjs"),
     lib_file!("js", "sandnet.js"),
     lib_file!("js", "sandnet/bytes.js"),
     lib_file!("js", "sandnet/error.js"),
@@ -202,6 +203,12 @@ const JS: [Template; 13] = [
     lib_file!("js", "sandnet/tcp.js"),
     lib_file!("js", "sandnet/udp.js"),
     lib_file!("js", "sandnet/websocket.js"),
+    lib_file!("js", "sandnet/web/events.js"),
+    lib_file!("js", "sandnet/web/eventsource.js"),
+    lib_file!("js", "sandnet/web/fetch.js"),
+    lib_file!("js", "sandnet/web/globals.js"),
+    lib_file!("js", "sandnet/web/timers.js"),
+    lib_file!("js", "sandnet/web/websocket.js"),
     file("package.json", include_str!("../templates/js/package.json")),
     script("build.sh", include_str!("../templates/js/build.sh")),
 ];
@@ -259,7 +266,7 @@ impl Lang {
         match self {
             Lang::Rust => "/target/\n".to_owned(),
             Lang::Python => format!("/{name}.wasm\n__pycache__/\n"),
-            Lang::Js => format!("/{name}.wasm\n/node_modules/\n"),
+            Lang::Js => format!("/{name}.wasm\n/build/\n/node_modules/\n"),
             Lang::C => format!("/{name}.wasm\n/build/\n/adapter/target/\n"),
         }
     }
@@ -416,7 +423,7 @@ mod tests {
         ));
     }
 
-    /// Every `.py`/`.js`/`.rs` file under `guests/RELATIVE`, relative to it.
+    /// Every `.py`/`.js`/`.mjs`/`.rs` file under `guests/RELATIVE`, relative to it.
     fn library_files(relative: &str) -> Vec<String> {
         fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
             let entries =
@@ -428,7 +435,10 @@ mod tests {
                     if name != "__pycache__" {
                         walk(&path, root, out);
                     }
-                } else if [".py", ".js", ".rs"].iter().any(|ext| name.ends_with(ext)) {
+                } else if [".py", ".js", ".mjs", ".rs"]
+                    .iter()
+                    .any(|ext| name.ends_with(ext))
+                {
                     let relative = path.strip_prefix(root).unwrap_or(&path);
                     out.push(relative.to_string_lossy().into_owned());
                 }
@@ -459,6 +469,7 @@ mod tests {
     fn projects_get_the_whole_guest_library() {
         for (lang, templates, library, in_project) in [
             ("python", &PYTHON[..], "python/lib", ""),
+            ("js", &JS[..], "js/lib", ""),
             ("rust", &RUST[..], "rust/sandnet-guest", RUST_LIBRARY),
         ] {
             let missing = missing(templates, library, in_project);

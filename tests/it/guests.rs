@@ -8,11 +8,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use crate::support::assertions::{Denial, assert_denied_unreached, check};
 use crate::support::guests::{Cli, Output, for_each_lang, repo_root, run_cli};
 use crate::support::policy::{allow_only, policy, write_policy};
-use crate::support::servers::{Behaviour, LineServer, Server, WsServer};
+use crate::support::servers::{
+    Behaviour, LineServer, Reply, Server, SseServer, UdpEchoPeer, WsServer,
+};
 
 // ---------------------------------------------------------------------------
 // http-get: `http-get URL [METHOD [BODY]]`, same contract as Rust and Python
@@ -175,6 +178,276 @@ fn ws_denied_names_the_line() {
 }
 
 // ---------------------------------------------------------------------------
+// web-platform: a plain script (no import, no export) on fetch, WebSocket,
+// EventSource and timers, as a browser or Deno runs it
+
+/// The `ticks` line's offsets in milliseconds.
+fn ticks_of(out: &Output) -> Vec<u64> {
+    let line = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("ticks "))
+        .unwrap_or_else(|| panic!("no ticks line\n{out}"));
+    line.split(',')
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse().unwrap_or_else(|_| panic!("tick {t:?}\n{out}")))
+        .collect()
+}
+
+#[test]
+fn js_plain_script_runs_fetch_websocket_eventsource_and_timers_concurrently() {
+    let http = Server::http();
+    let ws = WsServer::plain();
+    let sse = SseServer::serving("id: 7\ndata: one\n\nevent: tick\nid: 8\ndata: two\n\n");
+    let p = policy(&format!(
+        "allow = [\"{}\", \"{}\", \"{}\"]",
+        http.url("/slow"),
+        ws.url("ws", "/chat"),
+        sse.url("/events")
+    ));
+    let out = run_cli(
+        "js-web-platform",
+        &p,
+        &[],
+        &[&http.url(""), &ws.url("ws", "/chat"), &sse.url("/events")],
+    );
+    check!(out.code == Some(0), out);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    check!(lines.len() == 8, out);
+
+    // Two 1 s requests under Promise.all: both reached the server at once and
+    // both answered within ~1 s (one after the other would take 2 s).
+    let fetch: Vec<&str> = lines[0].split(' ').collect();
+    check!(fetch[..5] == ["fetch", "200", "200", "slow", "slow"], out);
+    let took: u64 = fetch[5].parse().expect("fetch time");
+    check!(
+        (1000..1600).contains(&took),
+        out,
+        "two 1 s requests took {took} ms"
+    );
+    let accepted = http.accepted_at();
+    check!(accepted.len() == 2, out);
+    let gap = accepted[1].duration_since(accepted[0]);
+    check!(
+        gap < Duration::from_millis(300),
+        out,
+        "second request {gap:?} after the first"
+    );
+
+    // A 250 ms interval fired on time while both sockets waited.
+    let ticks = ticks_of(&out);
+    check!(ticks.len() >= 3, out, "ticks {ticks:?}");
+    check!(
+        (240..450).contains(&ticks[0]),
+        out,
+        "first tick at {}",
+        ticks[0]
+    );
+    for pair in ticks.windows(2) {
+        check!(pair[1] - pair[0] < 400, out, "ticks {ticks:?}");
+    }
+
+    check!(lines[2] == "ws open 1 \"\"", out);
+    check!(lines[3] == "ws message echo:hello", out);
+    check!(lines[4] == "ws close 4000 requested true 3", out);
+    check!(lines[5] == "sse message one 7", out);
+    check!(lines[6] == "sse tick two 8 1", out);
+    check!(lines[7] == "done", out);
+    check!(
+        ws.log()
+            .starts_with(&["1: text hello".to_owned(), "1: text close-me".to_owned()]),
+        out
+    );
+}
+
+// ---------------------------------------------------------------------------
+// conformance: the shared library contract, one case per row, each against
+// its own loopback server (guests/js/conformance says what each prints)
+
+/// Runs `conformance CASE TARGET` under a policy allowing `rules`.
+fn conform(case: &str, rules: &[String], target: &str) -> Output {
+    let list: Vec<String> = rules.iter().map(|r| format!("\"{r}\"")).collect();
+    let p = policy(&format!("allow = [{}]", list.join(", ")));
+    run_cli("js-conformance", &p, &[], &[case, target])
+}
+
+/// Asserts a run exited 0 and printed exactly `stdout`.
+#[track_caller]
+fn conformed(out: &Output, stdout: &str) {
+    check!(out.code == Some(0), out);
+    check!(out.stdout == stdout, out);
+}
+
+fn conformance_get_json() {
+    let srv = Server::http();
+    let out = conform("get-json", &[srv.url("/json")], &srv.url("/json"));
+    conformed(&out, "200 application/json\nhello=world n=1\n");
+}
+
+fn conformance_post_json() {
+    let srv = Server::http();
+    let out = conform("post-json", &[srv.url("/echo")], &srv.url("/echo"));
+    conformed(
+        &out,
+        "200 POST {\"name\":\"sandnet\",\"list\":[1,true,\"ü\"]}\n",
+    );
+}
+
+fn conformance_form_data_is_multipart() {
+    let srv = Server::http();
+    let out = conform("form", &[srv.url("/echo")], &srv.url("/echo"));
+    conformed(
+        &out,
+        "200\nBOUNDARY|Content-Disposition: form-data; name=\"field\"||value ü|END\n",
+    );
+}
+
+fn conformance_headers() {
+    let srv = Server::http();
+    let out = conform("headers", &[srv.url("/headers")], &srv.url("/headers"));
+    conformed(&out, "x-conformance: yes\n");
+}
+
+fn conformance_denial_text() {
+    let srv = Server::http();
+    let out = conform("denied", &[srv.url("/ok")], &srv.url("/echo"));
+    check!(out.code == Some(1), out);
+    check!(
+        out.stderr
+            .starts_with("conformance: TypeError: fetch failed: denied: "),
+        out
+    );
+    check!(
+        out.stderr.contains(&format!(
+            "\nhint: add to the policy's allow list: \"{}\"",
+            srv.url("/echo")
+        )),
+        out
+    );
+    check!(
+        srv.connections() == 0,
+        out,
+        "a denied request reached the server"
+    );
+}
+
+fn conformance_timeout() {
+    let srv = Server::black_hole();
+    let started = std::time::Instant::now();
+    let out = conform("timeout", &[srv.url("/ok")], &srv.url("/ok"));
+    conformed(&out, "abort TimeoutError\nnet timeout\n");
+    check!(
+        started.elapsed() < Duration::from_secs(20),
+        out,
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+fn conformance_streamed_download() {
+    let srv = Server::http();
+    let out = conform("download", &[srv.url("/big")], &srv.url("/big?n=3000000"));
+    check!(out.code == Some(0), out);
+    let chunks: usize = out
+        .stdout
+        .strip_prefix("3000000 bytes in ")
+        .and_then(|rest| rest.strip_suffix(" chunks\n"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected stdout\n{out}"));
+    check!(chunks > 1, out, "the body came in one piece");
+}
+
+fn conformance_upload_with_progress() {
+    let srv = Server::http();
+    let out = conform("upload", &[srv.url("/echo")], &srv.url("/echo"));
+    check!(out.code == Some(0), out);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    check!(lines.len() == 3 && lines[0] == "200", out);
+    // "POST " and the four 64 KiB chunks came back.
+    check!(lines[2] == "262149", out);
+    // One report per chunk: bytes the connection took so far, never more
+    // than written, never going back, out of the announced total.
+    let reports: Vec<&str> = lines[1].split(',').collect();
+    check!(reports.len() == 4, out);
+    let mut last = 0;
+    for (i, report) in reports.iter().enumerate() {
+        let sent: u64 = report
+            .strip_suffix("/262144")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("report {report:?}\n{out}"));
+        check!(
+            sent >= last && sent <= 65536 * (i as u64 + 1),
+            out,
+            "{reports:?}"
+        );
+        last = sent;
+    }
+}
+
+fn conformance_ws_echo_and_close_code() {
+    let srv = WsServer::plain();
+    let url = srv.url("ws", "/chat");
+    let out = conform("ws", std::slice::from_ref(&url), &url);
+    conformed(&out, "echo hello\nclose 4000 requested true\n");
+}
+
+fn conformance_sse_last_event_id() {
+    let srv = SseServer::start(std::sync::Arc::new(|n, _| match n {
+        1 => Reply::events("retry: 10\nid: 1\ndata: a\n\n"),
+        _ => Reply::events("id: 2\ndata: b\n\n").held(),
+    }));
+    let url = srv.url("/events");
+    let out = conform("sse", std::slice::from_ref(&url), &url);
+    conformed(&out, "a 1\nb 2\n");
+    let seen = srv.seen();
+    check!(seen.len() == 2, out, "{seen:?}");
+    check!(
+        seen[1].last_event_id.as_deref() == Some("1"),
+        out,
+        "{seen:?}"
+    );
+}
+
+fn conformance_tcp_line_echo() {
+    let srv = LineServer::plain(Behaviour::Upper);
+    let url = srv.url("tcp");
+    let out = conform("tcp", std::slice::from_ref(&url), &url);
+    conformed(&out, "HELLO\n");
+}
+
+fn conformance_udp_echo() {
+    let target = UdpEchoPeer::start(false).target();
+    let out = conform("udp", std::slice::from_ref(&target), &target);
+    conformed(&out, "ping\n");
+}
+
+/// Every case of the contract the JavaScript library must keep.
+const CONFORMANCE: [(&str, fn()); 12] = [
+    ("get-json", conformance_get_json),
+    ("post-json", conformance_post_json),
+    ("form data", conformance_form_data_is_multipart),
+    ("headers", conformance_headers),
+    ("denial text", conformance_denial_text),
+    ("timeout", conformance_timeout),
+    ("streamed download", conformance_streamed_download),
+    ("upload with progress", conformance_upload_with_progress),
+    ("ws echo and close code", conformance_ws_echo_and_close_code),
+    ("sse with last-event-id", conformance_sse_last_event_id),
+    ("tcp line echo", conformance_tcp_line_echo),
+    ("udp echo", conformance_udp_echo),
+];
+
+#[test]
+fn js_library_keeps_every_conformance_case() {
+    let failed: Vec<&str> = CONFORMANCE
+        .iter()
+        .filter(|(_, case)| std::panic::catch_unwind(case).is_err())
+        .map(|(name, _)| *name)
+        .collect();
+    assert!(failed.is_empty(), "conformance cases failed: {failed:?}");
+}
+
+// ---------------------------------------------------------------------------
 // sandnet new
 
 /// Runs `sandnet new --lang LANG DIR`.
@@ -204,7 +477,9 @@ fn expected_files(lang: &str) -> Vec<&'static str> {
         ][..],
         "js" => &[
             "app.js",
+            "entry.mjs",
             "sandnet.js",
+            "sandnet/web/fetch.js",
             "sandnet/http.js",
             "sandnet/poll.js",
             "package.json",

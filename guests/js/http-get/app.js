@@ -15,7 +15,7 @@
  * target/guests/js-http-get.wasm.
  */
 
-import { NetError, fetch, main, stderr, stdout } from '../lib/sandnet.js';
+import { NetError, main, request, stderr, stdout } from '../lib/sandnet.js';
 
 const USAGE = 'usage: http-get URL [METHOD [BODY]]';
 /** Exit status for a `net-error` (no HTTP response). */
@@ -54,7 +54,7 @@ export const run = main(async (args, env) => {
 
   let response;
   try {
-    response = await fetch(url, init);
+    response = await request(url, init);
   } catch (err) {
     if (!(err instanceof NetError)) throw err;
     stderr.write(`http-get: ${err}\n`);

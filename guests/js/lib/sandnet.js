@@ -1,36 +1,56 @@
 /**
- * sandnet.js: the `sandnet:net` imports for JavaScript guests built with
- * componentize-js (world `script`), as a small idiomatic API.
+ * sandnet.js: the web platform and sandnet's own API for JavaScript guests
+ * built with componentize-js (world `script`).
  *
- *     import { main, fetch, NetError } from '../lib/sandnet.js';
+ * Importing it (or building a plain script, which imports it for you)
+ * installs what a browser or Deno script expects on `globalThis`: `fetch`,
+ * `WebSocket`, `EventSource`, timers that fire on time while sockets wait,
+ * `AbortSignal.timeout`, and `Deno.args` / `Deno.env` / `Deno.exit`; every
+ * call goes through `sandnet:net` and the guest's policy. A plain script
+ * (no `import`, no `export`) needs nothing else:
+ *
+ *     const [a, b] = await Promise.all([fetch(urlA), fetch(urlB)]);
+ *     console.log(a.status, await b.json());
+ *
+ * A module names what it uses and exports `run`:
+ *
+ *     import { main, NetError, TcpStream } from './sandnet.js';
  *
  *     export const run = main(async (args) => {
  *       try {
- *         const res = await fetch('https://api.example.com/v1/items');
- *         console.log(res.status, res.text());
+ *         const response = await fetch(args[0]);
+ *         console.log(response.status, await response.text());
  *       } catch (err) {
- *         if (!(err instanceof NetError)) throw err;
- *         console.error(`${err}`); // "denied: ..." plus a "hint: ..." line
- *         return 1;                // the run's exit status
+ *         if (!(err.cause instanceof NetError)) throw err;
+ *         console.error(`${err.cause}`); // "denied: ..." plus a "hint: ..." line
+ *         return 1;                      // the run's exit status
  *       }
  *     });
  *
- * Every call that can fail with a `net-error` throws a `NetError`. Host calls
- * block the guest (componentize-js 0.23 has no async imports), so the Promise
- * functions here resolve once the host answers; several requests in flight
- * wait together through `ready()` (one `wasi:io/poll` call for all of them).
+ * A network failure of `fetch` is a `TypeError` whose `cause` is the
+ * `NetError`; sandnet's own calls throw the `NetError` itself.
  *
  * This file only gathers the library's public names; the code is one module
- * per concept under `sandnet/`: `http`, `websocket`, `sse`, `tcp`, `udp`,
- * `poll` (`ready`, `waitAny`), `error` (`NetError`), `process` (`main`,
- * `args`, `env`, `stdout`, `stderr`, `exit`) and `bytes` (conversions).
+ * per concept under `sandnet/`: `http` (`request`, `send`, `upload`),
+ * `websocket` (`WebSocketConnection`, `WebSocketListener`), `sse`
+ * (`EventStream`), `tcp` (`TcpStream`, `TcpListener`), `udp`
+ * (`UdpSocket`), `poll` (the event loop: `ready`, `waitAny`), `error`
+ * (`NetError`), `process` (`main`, `args`, `env`, `stdout`, `stderr`,
+ * `exit`), `bytes`, and under `sandnet/web/` the web platform (`fetch`,
+ * `WebSocket`, `EventSource`, events, timers, globals).
  */
 
+import './sandnet/web/globals.js';
+
 export { NetError } from './sandnet/error.js';
-export { EventSource } from './sandnet/sse.js';
-export { Response, StreamingResponse, fetch, fetchSync, send } from './sandnet/http.js';
+export { EventStream } from './sandnet/sse.js';
+export { Response, StreamingResponse, request, requestSync, send, upload } from './sandnet/http.js';
 export { ready, waitAny } from './sandnet/poll.js';
 export { args, env, exit, main, stderr, stdout } from './sandnet/process.js';
-export { TcpStream } from './sandnet/tcp.js';
+export { TcpListener, TcpStream } from './sandnet/tcp.js';
 export { UdpSocket } from './sandnet/udp.js';
-export { WebSocket } from './sandnet/websocket.js';
+export { EventSource } from './sandnet/web/eventsource.js';
+export { CloseEvent, ErrorEvent, MessageEvent } from './sandnet/web/events.js';
+export { fetch } from './sandnet/web/fetch.js';
+export { WebSocket } from './sandnet/web/websocket.js';
+export { WebSocketConnection, WebSocketListener } from './sandnet/websocket.js';

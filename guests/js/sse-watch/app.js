@@ -20,7 +20,7 @@
  * target/guests/js-sse-watch.wasm.
  */
 
-import { EventSource, NetError, main, stderr, stdout } from '../lib/sandnet.js';
+import { EventStream, NetError, main, stderr, stdout } from '../lib/sandnet.js';
 
 const USAGE = 'usage: sse-watch URL [COUNT [TYPE...]]';
 
@@ -54,7 +54,7 @@ export const run = main(async (args, env) => {
     return 1;
   }
   try {
-    const events = EventSource.open(url, options);
+    const events = EventStream.open(url, options);
     for (let seen = 0; count === 0 || seen < count; seen++) {
       const ev = await events.nextAsync();
       stdout.write(`${ev.type} ${ev.id ?? '-'} ${ev.data.replaceAll('\n', '\\n')}\n`);

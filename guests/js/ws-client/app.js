@@ -12,7 +12,7 @@
  * target/guests/js-ws-client.wasm.
  */
 
-import { NetError, WebSocket, main, stderr, stdout } from '../lib/sandnet.js';
+import { NetError, WebSocketConnection, main, stderr, stdout } from '../lib/sandnet.js';
 
 const USAGE = 'usage: ws-client URL [MESSAGE...]';
 
@@ -23,7 +23,7 @@ export const run = main(async (args) => {
   }
   const [url, ...messages] = args;
   try {
-    const ws = WebSocket.connect(url);
+    const ws = WebSocketConnection.connect(url);
     for (const text of messages) {
       ws.send(text);
       const reply = await ws.receiveAsync();

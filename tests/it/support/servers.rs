@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -223,6 +223,11 @@ impl Server {
         self.listener.connections()
     }
 
+    /// When each connection was accepted, in order.
+    pub fn accepted_at(&self) -> Vec<Instant> {
+        self.listener.accepted_at()
+    }
+
     /// HTTP requests served so far.
     pub fn requests(&self) -> usize {
         lock(&self.log).len()
@@ -273,6 +278,8 @@ static BARRIERS: std::sync::LazyLock<
 /// - `/delay?ms=N`: 200 `late` after N ms
 /// - `/count`: 200, the request body's length in bytes
 /// - `/barrier?key=K&n=N`: 200 `together` once N requests for K are waiting
+/// - `/slow?ms=N`: 200 `slow` after N milliseconds (the connection is
+///   accepted at once), for tests that time concurrent requests
 async fn route(
     req: Request<Incoming>,
     log: Arc<Mutex<Vec<String>>>,
@@ -387,6 +394,12 @@ async fn route(
         text(StatusCode::OK, "together")
     } else if path == "/count" {
         text(StatusCode::OK, body.len().to_string())
+    } else if path == "/slow" {
+        let ms = query_param(&query, "ms")
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        text(StatusCode::OK, "slow")
     } else if path == "/headers" {
         let mut out = String::new();
         for (name, value) in &headers {

@@ -1,6 +1,8 @@
 /**
- * HTTP over `sandnet:net/http`: `fetch` (whole response), `send` (streamed
- * body); every request is checked by the host against the guest's policy.
+ * HTTP over `sandnet:net/http`, sandnet's own API: `request` (whole
+ * response), `send` (streamed body), `upload` (streamed request body with
+ * progress); every request is checked by the host against the guest's
+ * policy. The web's `fetch` is in `web/fetch.js`.
  */
 
 import * as http from 'sandnet:net/http@0.1.0';
@@ -11,7 +13,8 @@ import { ready } from './poll.js';
 
 const METHODS = new Set(['get', 'head', 'post', 'put', 'patch', 'delete', 'options', 'trace', 'connect']);
 
-function method(name) {
+/** A method name as the WIT `method` variant. */
+export function method(name) {
   const lower = name.toLowerCase();
   return METHODS.has(lower) ? { tag: lower } : { tag: 'other', val: name };
 }
@@ -85,20 +88,19 @@ export class Response {
 }
 
 /**
- * Sends one request and resolves with the whole response, like the web's
- * `fetch` but through sandnet's policy. `init` fields, all optional:
+ * Sends one request and resolves with the whole response. `init` fields, all optional:
  * `method` (any name, default "GET"), `headers` (object or pair list),
  * `body` (string, Uint8Array or ArrayBuffer), `timeoutMs` (total),
  * `connectTimeoutMs`, `firstByteTimeoutMs`, `maxRedirects`, `maxBodyBytes`.
  * Unset options take the policy's limits or the host's defaults.
  * Rejects with a `NetError` when no response arrives.
  */
-export async function fetch(url, init = {}) {
-  return fetchSync(url, init);
+export async function request(url, init = {}) {
+  return requestSync(url, init);
 }
 
-/** `fetch` without the Promise: blocks until the response has arrived. */
-export function fetchSync(url, init = {}) {
+/** `request` without the Promise: blocks until the response has arrived. */
+export function requestSync(url, init = {}) {
   const raw = net(() => http.fetch(toRequest(url, init), toOptions(init)));
   return new Response(raw);
 }
@@ -156,10 +158,35 @@ export class StreamingResponse {
 /**
  * Starts a request and resolves with its `StreamingResponse` once the
  * response head has arrived; requests sent together wait together.
- * Same `init` as `fetch` (`maxBodyBytes` does not apply).
+ * Same `init` as `request` (`maxBodyBytes` does not apply).
  */
 export async function send(url, init = {}) {
-  const pending = net(() => http.send(toRequest(url, init), toOptions(init)));
+  return response(net(() => http.send(toRequest(url, init), toOptions(init))));
+}
+
+/**
+ * Streams a request body and resolves with the `StreamingResponse`.
+ * `init`: as for `send` (default method "POST"), plus `body` (string, bytes,
+ * or an iterable / async iterable of chunks), `totalBytes` (sent as
+ * `content-length`; required by some servers) and `onProgress({ sent,
+ * total })`, called after each chunk. Redirects are never followed.
+ */
+export async function upload(url, init = {}) {
+  const { body, totalBytes, onProgress } = init;
+  const req = toRequest(url, { ...init, method: init.method ?? 'POST', body: undefined });
+  const total = totalBytes === undefined ? undefined : BigInt(totalBytes);
+  const out = net(() => http.upload(req, total, toOptions(init)));
+  const chunks = typeof body === 'string' || ArrayBuffer.isView(body) ? [body] : (body ?? []);
+  for await (const chunk of chunks) {
+    await ready(out.subscribe());
+    net(() => out.write(bytes(chunk)));
+    onProgress?.(out.progress());
+  }
+  return response(net(() => http.OutgoingBody.finish(out)));
+}
+
+/** Waits for a pending response's head (with other `ready()` waiters). */
+async function response(pending) {
   try {
     for (;;) {
       const outcome = pending.get();

@@ -1,6 +1,6 @@
 /**
  * The run itself: arguments, environment, byte-exact output, exit status, and
- * `main`, the `wasi:cli/run` export.
+ * `main`, the `wasi:cli/run` export that drives the event loop.
  */
 
 import { getArguments, getEnvironment } from 'wasi:cli/environment@0.2.12';
@@ -9,6 +9,7 @@ import { getStderr } from 'wasi:cli/stderr@0.2.12';
 import { getStdout } from 'wasi:cli/stdout@0.2.12';
 
 import { bytes } from './bytes.js';
+import { run as runLoop } from './poll.js';
 
 /** The run's arguments, without the program name. */
 export function args() {
@@ -51,23 +52,34 @@ export function exit(code) {
   exitWithCode(code);
 }
 
+/** Prints an exception no code caught, as Deno does. */
+function printUncaught(err) {
+  const text = err instanceof Error ? (err.stack ? `${err}\n${err.stack}` : `${err}`) : `${err}`;
+  const cause = err instanceof Error && err.cause !== undefined ? `\ncaused by: ${err.cause}` : '';
+  stderr.write(`error: Uncaught ${text}${cause}\n`);
+}
+
 /**
  * The `wasi:cli/run` export for `fn(args, env)`, which may be async:
  * `export const run = main(async (args, env) => ...)`.
  *
- * A returned number is the exit status. An uncaught exception is printed to
- * stderr and exits 1 (componentize-js alone would exit 1 silently).
+ * The run lasts until `fn` has settled and no timer, connection or request
+ * is left (the event loop of `poll.js`). A returned number is the exit
+ * status. An exception nobody caught (from `fn`, a timer or an event
+ * handler) is printed to stderr and exits 1.
  */
 export function main(fn) {
   return {
     async run() {
-      let code;
-      try {
-        code = await fn(args(), env());
-      } catch (err) {
-        stderr.write(`${err instanceof Error ? (err.stack ? `${err}\n${err.stack}` : err) : err}\n`);
-        code = 1;
-      }
+      let failed = false;
+      const code = await runLoop(
+        () => fn(args(), env()),
+        (err) => {
+          failed = true;
+          printUncaught(err);
+        },
+      );
+      if (failed) exit(1);
       if (typeof code === 'number' && code !== 0) exit(code);
     },
   };

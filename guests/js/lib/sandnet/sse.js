@@ -1,5 +1,6 @@
 /**
- * Server-Sent Events over `sandnet:net/sse`: `EventSource`.
+ * Server-Sent Events over `sandnet:net/sse`, sandnet's own API:
+ * `EventStream`. The web's `EventSource` is in `web/eventsource.js`.
  */
 
 import * as sse from 'sandnet:net/sse@0.1.0';
@@ -14,10 +15,10 @@ import { ready } from './poll.js';
  * Events are `{ type, data, id }` (`id` undefined when the stream has none).
  * The host reconnects after a drop, sending `Last-Event-ID`.
  *
- *     const events = EventSource.open('http://127.0.0.1:8080/events');
+ *     const events = EventStream.open('http://127.0.0.1:8080/events');
  *     for await (const ev of events) console.log(ev.type, ev.data);
  */
-export class EventSource {
+export class EventStream {
   constructor(raw) {
     this.#raw = raw;
   }
@@ -39,7 +40,7 @@ export class EventSource {
         maxRedirects: options.maxRedirects,
       }),
     );
-    return new EventSource(raw);
+    return new EventStream(raw);
   }
 
   /** Waits for the next event; `NetError` "closed" once the stream ends for good. */

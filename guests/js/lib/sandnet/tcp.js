@@ -1,6 +1,7 @@
 /**
  * TCP over `sandnet:net/tcp`: `TcpStream` to `tcp://` or host-terminated
- * `tls://` targets the policy grants.
+ * `tls://` targets the policy grants, and `TcpListener` on a
+ * `tcp-listen://` grant.
  */
 
 import * as tcp from 'sandnet:net/tcp@0.1.0';
@@ -81,6 +82,53 @@ export class TcpStream {
   }
 
   /** Closes the connection. */
+  close() {
+    this.#raw[Symbol.dispose]();
+  }
+}
+
+/**
+ * A TCP server on a `tcp-listen://ADDR:PORT` grant; accepted peers are
+ * filtered by the rule's `peers`.
+ *
+ *     const server = TcpListener.bind('tcp-listen://127.0.0.1:0');
+ *     const client = await server.acceptAsync();
+ *     client.write(await client.readAsync());
+ */
+export class TcpListener {
+  constructor(raw) {
+    this.#raw = raw;
+  }
+
+  #raw;
+
+  /** Binds through the guard. Throws `NetError`. */
+  static bind(address) {
+    return new TcpListener(net(() => tcp.Listener.bind(address)));
+  }
+
+  /** The bound address as `IP:PORT`. */
+  get localAddress() {
+    return this.#raw.localAddress();
+  }
+
+  /** Waits for the next connection the policy accepts. */
+  accept() {
+    return new TcpStream(net(() => this.#raw.accept()));
+  }
+
+  /** `accept`, waiting together with timers and other `ready()` waiters. */
+  async acceptAsync() {
+    await ready(this.#raw.subscribe());
+    return this.accept();
+  }
+
+  /** Subscribes to connection readiness, for `waitAny`. */
+  subscribe() {
+    return this.#raw.subscribe();
+  }
+
+  /** Stops listening. */
   close() {
     this.#raw[Symbol.dispose]();
   }

@@ -62,6 +62,24 @@ export class UdpSocket {
     return this.receive(timeoutMs);
   }
 
+  /**
+   * Joins multicast `group` (an IP; needs a `udp-multicast://` grant), on
+   * `iface` (a local IP) or the default interface.
+   */
+  joinMulticast(group, iface = undefined) {
+    net(() => this.#raw.joinMulticast(group, iface));
+  }
+
+  /** Leaves multicast `group`. */
+  leaveMulticast(group, iface = undefined) {
+    net(() => this.#raw.leaveMulticast(group, iface));
+  }
+
+  /** Allows sending to broadcast addresses (needs a broadcast grant). */
+  setBroadcast(enabled) {
+    net(() => this.#raw.setBroadcast(enabled));
+  }
+
   /** Subscribes to datagram readiness, for `waitAny`. */
   subscribe() {
     return this.#raw.subscribe();

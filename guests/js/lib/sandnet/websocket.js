@@ -1,6 +1,9 @@
 /**
- * WebSocket over `sandnet:net/websocket`: `WebSocket` client connections to
- * `ws://` or `wss://` URLs the policy grants.
+ * WebSocket over `sandnet:net/websocket`, sandnet's own API:
+ * `WebSocketConnection` (a client to a `ws://` or `wss://` URL the policy
+ * grants, or a client accepted by a listener) and `WebSocketListener` (a
+ * server on a `ws-listen://` grant). The web's `WebSocket` is in
+ * `web/websocket.js`.
  */
 
 import * as websocket from 'sandnet:net/websocket@0.1.0';
@@ -15,11 +18,11 @@ import { ready } from './poll.js';
  * Messages are `{ type: 'text', data: string }`, `{ type: 'binary', data:
  * Uint8Array }` or `{ type: 'close', code, reason }`.
  *
- *     const ws = WebSocket.connect('ws://127.0.0.1:9000/chat');
+ *     const ws = WebSocketConnection.connect('ws://127.0.0.1:9000/chat');
  *     ws.send('hello');
  *     for await (const msg of ws) console.log(msg.data);
  */
-export class WebSocket {
+export class WebSocketConnection {
   constructor(raw) {
     this.#raw = raw;
   }
@@ -41,7 +44,7 @@ export class WebSocket {
         reconnect: options.reconnect,
       }),
     );
-    return new WebSocket(raw);
+    return new WebSocketConnection(raw);
   }
 
   /** The subprotocol the server chose, if any. */
@@ -97,6 +100,57 @@ export class WebSocket {
   /** Subscribes to message readiness, for `waitAny`. */
   subscribe() {
     return this.#raw.subscribe();
+  }
+
+  /** Drops the connection without a close handshake. */
+  dispose() {
+    this.#raw[Symbol.dispose]();
+  }
+}
+
+/**
+ * A WebSocket server on a `ws-listen://ADDR:PORT` grant.
+ *
+ *     const server = WebSocketListener.bind('ws-listen://127.0.0.1:9000');
+ *     const { connection, peer } = await server.acceptAsync();
+ */
+export class WebSocketListener {
+  constructor(raw) {
+    this.#raw = raw;
+  }
+
+  #raw;
+
+  /** Binds `ws-listen://ADDR:PORT` through the guard. Throws `NetError`. */
+  static bind(address) {
+    return new WebSocketListener(net(() => websocket.Listener.bind(address)));
+  }
+
+  /** The bound address as `IP:PORT`. */
+  get localAddress() {
+    return this.#raw.localAddress();
+  }
+
+  /** Waits for the next client the policy accepts: `{ connection, peer }`. */
+  accept() {
+    const [raw, peer] = net(() => this.#raw.accept());
+    return { connection: new WebSocketConnection(raw), peer };
+  }
+
+  /** `accept`, waiting together with timers and other `ready()` waiters. */
+  async acceptAsync() {
+    await ready(this.#raw.subscribe());
+    return this.accept();
+  }
+
+  /** Subscribes to client readiness, for `waitAny`. */
+  subscribe() {
+    return this.#raw.subscribe();
+  }
+
+  /** Stops listening. */
+  close() {
+    this.#raw[Symbol.dispose]();
   }
 }
 
