@@ -190,13 +190,14 @@ const PYTHON: [Template; 25] = [
     script("build.sh", include_str!("../templates/python/build.sh")),
 ];
 
-const JS: [Template; 20] = [
+const JS: [Template; 21] = [
     file("app.js", include_str!("../templates/js/app.js")),
     lib_file!("js", "entry.mjs"),
     lib_file!("js", "sandnet.js"),
     lib_file!("js", "sandnet/bytes.js"),
     lib_file!("js", "sandnet/error.js"),
     lib_file!("js", "sandnet/http.js"),
+    lib_file!("js", "sandnet/listener.js"),
     lib_file!("js", "sandnet/poll.js"),
     lib_file!("js", "sandnet/process.js"),
     lib_file!("js", "sandnet/sse.js"),

@@ -315,7 +315,7 @@ fn redis_outside_policy_refused(guest: &str) {
 // ---------------------------------------------------------------------------
 // tcp-echo-server: a guest serving several connections at once
 
-for_each_lang!("tcp-echo-server":
+for_each_lang!([rust, python, js] "tcp-echo-server":
     echo_server_two_concurrent_clients,
     echo_server_refuses_peers_outside_the_rule,
     echo_server_without_grant_denied,

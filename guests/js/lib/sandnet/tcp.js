@@ -8,6 +8,7 @@ import * as tcp from 'sandnet:net/tcp@0.1.0';
 
 import { bytes, text } from './bytes.js';
 import { net } from './error.js';
+import { Listener } from './listener.js';
 import { ready } from './poll.js';
 
 /**
@@ -89,47 +90,15 @@ export class TcpStream {
 
 /**
  * A TCP server on a `tcp-listen://ADDR:PORT` grant; accepted peers are
- * filtered by the rule's `peers`.
+ * filtered by the rule's `peers`. `accept`/`acceptAsync` give a `TcpStream`.
  *
  *     const server = TcpListener.bind('tcp-listen://127.0.0.1:0');
  *     const client = await server.acceptAsync();
  *     client.write(await client.readAsync());
  */
-export class TcpListener {
-  constructor(raw) {
-    this.#raw = raw;
-  }
-
-  #raw;
-
+export class TcpListener extends Listener {
   /** Binds through the guard. Throws `NetError`. */
   static bind(address) {
-    return new TcpListener(net(() => tcp.Listener.bind(address)));
-  }
-
-  /** The bound address as `IP:PORT`. */
-  get localAddress() {
-    return this.#raw.localAddress();
-  }
-
-  /** Waits for the next connection the policy accepts. */
-  accept() {
-    return new TcpStream(net(() => this.#raw.accept()));
-  }
-
-  /** `accept`, waiting together with timers and other `ready()` waiters. */
-  async acceptAsync() {
-    await ready(this.#raw.subscribe());
-    return this.accept();
-  }
-
-  /** Subscribes to connection readiness, for `waitAny`. */
-  subscribe() {
-    return this.#raw.subscribe();
-  }
-
-  /** Stops listening. */
-  close() {
-    this.#raw[Symbol.dispose]();
+    return new TcpListener(net(() => tcp.Listener.bind(address)), (raw) => new TcpStream(raw));
   }
 }

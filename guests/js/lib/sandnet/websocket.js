@@ -10,6 +10,7 @@ import * as websocket from 'sandnet:net/websocket@0.1.0';
 
 import { bytes } from './bytes.js';
 import { net } from './error.js';
+import { Listener } from './listener.js';
 import { headerList } from './http.js';
 import { ready } from './poll.js';
 
@@ -109,48 +110,20 @@ export class WebSocketConnection {
 }
 
 /**
- * A WebSocket server on a `ws-listen://ADDR:PORT` grant.
+ * A WebSocket server on a `ws-listen://ADDR:PORT` grant. `accept` /
+ * `acceptAsync` give `{ connection, peer }` (a `WebSocketConnection` and the
+ * client's `IP:PORT`).
  *
  *     const server = WebSocketListener.bind('ws-listen://127.0.0.1:9000');
  *     const { connection, peer } = await server.acceptAsync();
  */
-export class WebSocketListener {
-  constructor(raw) {
-    this.#raw = raw;
-  }
-
-  #raw;
-
+export class WebSocketListener extends Listener {
   /** Binds `ws-listen://ADDR:PORT` through the guard. Throws `NetError`. */
   static bind(address) {
-    return new WebSocketListener(net(() => websocket.Listener.bind(address)));
-  }
-
-  /** The bound address as `IP:PORT`. */
-  get localAddress() {
-    return this.#raw.localAddress();
-  }
-
-  /** Waits for the next client the policy accepts: `{ connection, peer }`. */
-  accept() {
-    const [raw, peer] = net(() => this.#raw.accept());
-    return { connection: new WebSocketConnection(raw), peer };
-  }
-
-  /** `accept`, waiting together with timers and other `ready()` waiters. */
-  async acceptAsync() {
-    await ready(this.#raw.subscribe());
-    return this.accept();
-  }
-
-  /** Subscribes to client readiness, for `waitAny`. */
-  subscribe() {
-    return this.#raw.subscribe();
-  }
-
-  /** Stops listening. */
-  close() {
-    this.#raw[Symbol.dispose]();
+    return new WebSocketListener(net(() => websocket.Listener.bind(address)), ([raw, peer]) => ({
+      connection: new WebSocketConnection(raw),
+      peer,
+    }));
   }
 }
 
