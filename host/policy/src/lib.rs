@@ -61,7 +61,7 @@ pub use bus::{BusAction, BusRule, MAX_SUBJECT_BYTES, Subject, SubjectError, Toke
 pub use decision::{Decision, Denial, DenialDetail, RuleList, RuleRef};
 pub use error::{PolicyError, RuleError, TargetError};
 pub use file::Policy;
-pub use guest::GuestPolicy;
+pub use guest::{DEFAULT_CACHE_BYTES, GuestPolicy};
 pub use host::{Host, HostPattern};
 pub use limits::{Limit, LimitKind, Limits, parse_duration, parse_size};
 pub use lint::Lint;
