@@ -43,6 +43,8 @@ class Response:
     headers: List[Tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     url: str = ""
+    attempts: int = 1
+    """Attempts made (1 unless `retries` retried the request)."""
 
     def header(self, name: str) -> Optional[str]:
         """The first value of header `name` (case-insensitive), or None."""
@@ -78,18 +80,33 @@ def fetch(url: str, method: str = "GET", body: Union[bytes, str, None] = None,
           connect_timeout_ms: Optional[int] = None,
           first_byte_timeout_ms: Optional[int] = None,
           max_redirects: Optional[int] = None,
-          max_body_bytes: Optional[int] = None) -> Response:
+          max_body_bytes: Optional[int] = None,
+          retries: Optional[int] = None,
+          retry_backoff_ms: Optional[int] = None,
+          retry_non_idempotent: bool = False,
+          decode: bool = False) -> Response:
     """Sends one request through the host and returns the whole response.
 
     `method` is any method name (standard ones in any case); a str `body` is
     sent as UTF-8. Unset options take the policy's limits or the host's
     defaults; `timeout_ms` is the total deadline. Raises `NetError` when no
     response arrives (denied by the policy, DNS, connect, TLS, timeout, ...).
+
+    `retries`: attempts after a failed one (connect errors, connect and
+    first-byte timeouts, a lost connection, 408/429/502/503/504), with
+    exponential backoff from `retry_backoff_ms` (default 250) and jitter, or
+    the server's Retry-After; only idempotent methods unless
+    `retry_non_idempotent`. `Response.attempts` tells how many ran.
+    `decode`: ask for gzip/deflate/br/zstd and get the decoded body.
     """
     if isinstance(body, str):
         body = body.encode("utf-8")
     request = _http.Request(_method(method), url, header_list(headers), body)
     options = _http.RequestOptions(connect_timeout_ms, first_byte_timeout_ms,
-                                   timeout_ms, max_redirects, max_body_bytes)
+                                   timeout_ms, max_redirects, max_body_bytes,
+                                   retries, retry_backoff_ms,
+                                   True if retry_non_idempotent else None,
+                                   True if decode else None)
     raw = call(_http.fetch, request, options)
-    return Response(raw.status, raw.reason, list(raw.headers), bytes(raw.body), raw.url)
+    return Response(raw.status, raw.reason, list(raw.headers), bytes(raw.body), raw.url,
+                    raw.attempts)

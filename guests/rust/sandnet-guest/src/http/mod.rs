@@ -7,7 +7,8 @@
 //! - [`Request::send`]: the response body is streamed ([`IncomingResponse`],
 //!   which implements [`std::io::Read`]), for downloads larger than memory.
 //! - [`Request::upload`] / [`upload`]: the request body is streamed too
-//!   ([`Upload`], which implements [`std::io::Write`]), with [`Progress`].
+//!   ([`Upload`], which implements [`std::io::Write`]), with [`Progress`];
+//!   [`Multipart`] streams a `multipart/form-data` form (fields and files) that way.
 //!
 //! ```no_run
 //! use sandnet_guest::http::{self, Request};
@@ -30,12 +31,14 @@
 
 mod incoming;
 mod method;
+mod multipart;
 mod request;
 mod response;
 mod upload;
 
 pub use incoming::{IncomingResponse, MAX_READ_CHUNK, PendingResponse};
 pub use method::Method;
+pub use multipart::Multipart;
 pub use request::Request;
 pub use response::Response;
 pub use upload::{Progress, UPLOAD_CHUNK, Upload, upload};
