@@ -17,6 +17,7 @@ mod example_guests;
 mod h2;
 mod multipart;
 mod retries;
+mod tus;
 mod waiting;
 
 use crate::support::assertions::{
