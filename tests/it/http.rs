@@ -9,6 +9,16 @@ use sandnet::ExitStatus;
 use sandnet::audit::Audit;
 use sandnet::guard::Guard;
 use sandnet::net::http::client::{HttpClient, RequestSpec, Settings};
+use sandnet::net::http::retry::Retry;
+
+mod caching;
+mod decoding;
+mod example_guests;
+mod h2;
+mod multipart;
+mod retries;
+mod tus;
+mod waiting;
 
 use crate::support::assertions::{
     Denial, assert_address_withheld, assert_denied, assert_denied_unreached, check,
@@ -655,7 +665,38 @@ fn lib_settings() -> Settings {
         total: Duration::from_secs(10),
         max_redirects: 0,
         max_body: 1024,
+        retry: Retry::NEVER,
+        decode: false,
     }
+}
+
+/// Runs `fut` on the runtime `sandnet run` uses (one thread for the guest
+/// and its connections), then drops that runtime.
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let out = tokio.block_on(fut);
+    tokio.shutdown_background();
+    out
+}
+
+/// Asserts `err` is `limit-exceeded` of the limit `name` (at `value`, if given).
+#[track_caller]
+fn assert_limit(err: Option<&sandnet::error::NetError>, name: &str, value: Option<u64>) {
+    let hit = match err {
+        Some(sandnet::error::NetError::LimitExceeded { name: n, value: v }) => {
+            *n == name && value.is_none_or(|want| want == *v)
+        }
+        _ => false,
+    };
+    assert!(hit, "expected limit-exceeded {name} {value:?}, got {err:?}");
+}
+
+/// A GET of `url` as a validated request.
+fn get(url: &str) -> RequestSpec {
+    RequestSpec::new("GET", url, &[], None).unwrap()
 }
 
 #[test]

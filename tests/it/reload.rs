@@ -73,6 +73,8 @@ fn http_settings() -> Settings {
         total: Duration::from_secs(10),
         max_redirects: 0,
         max_body: 1024,
+        retry: sandnet::net::http::retry::Retry::NEVER,
+        decode: false,
     }
 }
 

@@ -9,8 +9,9 @@ use crate::bus::BusRule;
 use crate::decision::DenialDetail;
 use crate::error::PolicyError;
 use crate::error::RuleError;
+use crate::guest::DEFAULT_CACHE_BYTES;
 use crate::guest::GuestPolicy;
-use crate::limits::{LimitValue, Limits, SetError};
+use crate::limits::{LimitValue, Limits, SetError, format_size, parse_size};
 use crate::program::{MAX_INSTANCES, Program, Restart};
 use crate::rule::Rule;
 
@@ -22,21 +23,23 @@ pub struct Policy {
 }
 
 /// Keys of a `[guest.NAME]` table.
-const GUEST_KEYS: [&str; 10] = [
+const GUEST_KEYS: [&str; 12] = [
     "allow",
     "deny",
     "env",
     "ca_bundle",
     "limits",
     "denial_detail",
+    "cache",
+    "limits_wait",
     "component",
     "args",
     "restart",
     "instances",
 ];
 /// Keys at the top of a file: `guest`, or a single guest's keys.
-const TOP_KEYS: [&str; 11] = {
-    let mut keys = ["guest"; 11];
+const TOP_KEYS: [&str; 13] = {
+    let mut keys = ["guest"; 13];
     let mut i = 0;
     while i < GUEST_KEYS.len() {
         keys[i + 1] = GUEST_KEYS[i];
@@ -324,6 +327,40 @@ impl Parser<'_> {
                         );
                     };
                     guest.denial_detail = detail;
+                }
+                "cache" => {
+                    let cache = match value.get_ref() {
+                        DeValue::String(s) if s.as_ref() == "memory" => Some(DEFAULT_CACHE_BYTES),
+                        DeValue::String(s) => parse_size(s).filter(|&b| b > 0),
+                        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+                            .ok()
+                            .and_then(|n| u64::try_from(n).ok())
+                            .filter(|&b| b > 0),
+                        _ => None,
+                    };
+                    let Some(bytes) = cache else {
+                        return self.invalid(
+                            value.span().start,
+                            format!(
+                                "invalid cache {} (expected \"memory\" for a {} in-memory HTTP cache, or its size like \"16 MiB\")",
+                                describe(value.get_ref()),
+                                format_size(DEFAULT_CACHE_BYTES)
+                            ),
+                        );
+                    };
+                    guest.cache = Some(bytes);
+                }
+                "limits_wait" => {
+                    let Some(wait) = value.get_ref().as_bool() else {
+                        return self.invalid(
+                            value.span().start,
+                            format!(
+                                "invalid limits_wait {} (expected true, the default: a request waits for requests_per_second and max_connections within its timeout, or false to fail at once)",
+                                describe(value.get_ref())
+                            ),
+                        );
+                    };
+                    guest.limits_wait = wait;
                 }
                 "ca_bundle" => {
                     let Some(path) = value.get_ref().as_str() else {

@@ -39,6 +39,13 @@ pub struct GuestPolicy {
     pub ca_bundle: Option<PathBuf>,
     /// How much of a denial the guest sees (`denial_detail`); see [`GuestPolicy::guest_denial`].
     pub denial_detail: DenialDetail,
+    /// `cache`: bytes of the guest's private in-memory HTTP cache (`"memory"`
+    /// is [`DEFAULT_CACHE_BYTES`]); `None`: no cache (the default).
+    pub cache: Option<u64>,
+    /// `limits_wait`: whether an HTTP request waits (within its timeout) for
+    /// `requests_per_second` and `max_connections` (`true`, the default) or
+    /// fails at once with `limit-exceeded` (`false`).
+    pub limits_wait: bool,
     /// What `sandnet up` runs for this guest (`component`, `args`, `restart`,
     /// `instances`); `None` when the table names no component.
     pub program: Option<Program>,
@@ -51,6 +58,9 @@ fn rule_ref(rule: &Rule, list: RuleList) -> RuleRef {
         list,
     }
 }
+
+/// Size of the HTTP cache `cache = "memory"` gives a guest: 16 MiB.
+pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 impl GuestPolicy {
     /// A guest with no rules (everything denied) and default limits.
@@ -66,6 +76,8 @@ impl GuestPolicy {
             env: Vec::new(),
             ca_bundle: None,
             denial_detail: DenialDetail::Full,
+            cache: None,
+            limits_wait: true,
             program: None,
         }
     }

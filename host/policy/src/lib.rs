@@ -65,7 +65,7 @@ pub use decision::{Decision, Denial, DenialDetail, RuleList, RuleRef};
 pub use enforcement::{Enforcement, Judged};
 pub use error::{PolicyError, RuleError, TargetError};
 pub use file::Policy;
-pub use guest::GuestPolicy;
+pub use guest::{DEFAULT_CACHE_BYTES, GuestPolicy};
 pub use host::{Host, HostPattern};
 pub use limits::{Limit, LimitKind, Limits, parse_duration, parse_size};
 pub use lint::Lint;

@@ -362,7 +362,7 @@ impl std::fmt::Display for Limit {
 }
 
 /// `"256 MiB"` for whole MiB (likewise GiB, KiB), else the byte count.
-fn format_size(bytes: u64) -> String {
+pub(crate) fn format_size(bytes: u64) -> String {
     for (unit, factor) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
         if bytes >= factor && bytes.is_multiple_of(factor) {
             return format!("{} {unit}", bytes / factor);

@@ -143,7 +143,7 @@ fn file_errors() {
         ),
         (
             "[guest.a]\nfoo = 1\n",
-            "policy.toml:2: unknown key \"foo\" in [guest.a] (expected one of allow, deny, env, ca_bundle, limits, denial_detail, component, args, restart, instances)",
+            "policy.toml:2: unknown key \"foo\" in [guest.a] (expected one of allow, deny, env, ca_bundle, limits, denial_detail, cache, limits_wait, component, args, restart, instances)",
         ),
         (
             "alow = []\n",
@@ -1656,4 +1656,59 @@ fn guests_never_see_resolved_addresses() {
         denial.for_guest(DenialDetail::Full, &t).reason,
         format!("http://api.internal {hidden}")
     );
+}
+
+#[test]
+fn cache_setting() {
+    let cases: [(&str, Result<Option<u64>, &str>); 7] = [
+        ("allow = []\n", Ok(None)),
+        ("cache = \"memory\"\n", Ok(Some(crate::DEFAULT_CACHE_BYTES))),
+        ("[guest.a]\ncache = \"2 MiB\"\n", Ok(Some(2 << 20))),
+        ("[guest.a]\ncache = 4096\n", Ok(Some(4096))),
+        (
+            "[guest.a]\n\ncache = \"disk\"\n",
+            Err(
+                "policy.toml:3: invalid cache \"disk\" (expected \"memory\" for a 16 MiB in-memory HTTP cache, or its size like \"16 MiB\")",
+            ),
+        ),
+        (
+            "[guest.a]\ncache = 0\n",
+            Err(
+                "policy.toml:2: invalid cache 0 (expected \"memory\" for a 16 MiB in-memory HTTP cache, or its size like \"16 MiB\")",
+            ),
+        ),
+        (
+            "[guest.a]\ncache = true\n",
+            Err(
+                "policy.toml:2: invalid cache of type boolean (expected \"memory\" for a 16 MiB in-memory HTTP cache, or its size like \"16 MiB\")",
+            ),
+        ),
+    ];
+    for (input, want) in cases {
+        let got = Policy::parse(input, "policy.toml")
+            .map_err(|e| e.to_string())
+            .map(|p| p.guests()[0].cache);
+        assert_eq!(got, want.map_err(String::from), "{input:?}");
+    }
+}
+
+#[test]
+fn limits_wait_setting() {
+    let cases: [(&str, Result<bool, &str>); 4] = [
+        ("allow = []\n", Ok(true)),
+        ("limits_wait = false\n", Ok(false)),
+        ("[guest.a]\nlimits_wait = true\n", Ok(true)),
+        (
+            "[guest.a]\nlimits_wait = \"no\"\n",
+            Err(
+                "policy.toml:2: invalid limits_wait \"no\" (expected true, the default: a request waits for requests_per_second and max_connections within its timeout, or false to fail at once)",
+            ),
+        ),
+    ];
+    for (input, want) in cases {
+        let got = Policy::parse(input, "policy.toml")
+            .map_err(|e| e.to_string())
+            .map(|p| p.guests()[0].limits_wait);
+        assert_eq!(got, want.map_err(String::from), "{input:?}");
+    }
 }

@@ -55,6 +55,7 @@ pub use socket::GuardedSocket;
 #[derive(Debug)]
 pub struct ConnectionPermit {
     open: Arc<AtomicUsize>,
+    freed: Arc<tokio::sync::Notify>,
     lease: Option<Arc<Lease>>,
 }
 
@@ -82,6 +83,7 @@ impl ConnectionPermit {
 impl Drop for ConnectionPermit {
     fn drop(&mut self) {
         self.open.fetch_sub(1, Ordering::AcqRel);
+        self.freed.notify_waiters();
     }
 }
 
@@ -170,6 +172,8 @@ pub struct Guard {
     config: GuardConfig,
     /// Connection slots in use (against `max_connections`).
     open: Arc<AtomicUsize>,
+    /// Woken whenever a connection slot frees (for requests waiting on one).
+    slot_freed: Arc<tokio::sync::Notify>,
     /// Live granted connections, re-checked by [`Guard::reload`].
     leases: Arc<Leases>,
     /// `requests_per_second`.
@@ -199,6 +203,7 @@ impl Guard {
         let limits = &policy.limits;
         Guard {
             open: Arc::new(AtomicUsize::new(0)),
+            slot_freed: Arc::default(),
             leases: Arc::new(Leases::default()),
             requests: Mutex::new(limits.requests_per_second.map(TokenBucket::new)),
             datagrams: Mutex::new(limits.datagrams_per_second.map(TokenBucket::new)),
@@ -357,15 +362,22 @@ impl Guard {
 
     /// Takes a token from `bucket` (a rate limit named `name`).
     fn take(bucket: &Mutex<Option<TokenBucket>>, name: Limit) -> Result<(), NetError> {
+        Self::take_or_wait(bucket, name).map_err(|(err, _)| err)
+    }
+
+    /// Takes a token from `bucket`, or gives the `limit-exceeded` error and
+    /// how long until the next token.
+    fn take_or_wait(
+        bucket: &Mutex<Option<TokenBucket>>,
+        name: Limit,
+    ) -> Result<(), (NetError, Duration)> {
         let mut bucket = bucket.lock().unwrap_or_else(|p| p.into_inner());
         let Some(bucket) = bucket.as_mut() else {
             return Ok(());
         };
-        if bucket.try_take() {
-            Ok(())
-        } else {
-            Err(NetError::limit(name, u64::from(bucket.per_second())))
-        }
+        bucket
+            .take_or_wait()
+            .map_err(|wait| (NetError::limit(name, u64::from(bucket.per_second())), wait))
     }
 
     /// One datagram against the guest's `datagrams_per_second` (every UDP
@@ -378,6 +390,47 @@ impl Guard {
     /// limit. Denials are audited and returned as [`NetError::Denied`]; an
     /// allowed request gets the [`Granted`] proof that dialing needs.
     pub fn check_request(&self, target: &Target) -> Result<Granted, NetError> {
+        self.check_request_or_wait(target)
+            .map_err(|(err, _)| self.rate_refused(target, err))
+    }
+
+    /// [`Guard::check_request`] for a request that may wait for the request
+    /// rate: when the policy's `limits_wait` is on (the default) and a token
+    /// comes before `until`, it waits for it and asks the policy again; else
+    /// the `requests_per_second` refusal comes at once. Denials never wait.
+    pub async fn admit_request(
+        &self,
+        target: &Target,
+        until: Instant,
+    ) -> Result<Granted, NetError> {
+        loop {
+            match self.check_request_or_wait(target) {
+                Ok(granted) => return Ok(granted),
+                Err((err, None)) => return Err(err),
+                Err((err, Some(wait))) => {
+                    if !self.policy.load().limits_wait || Instant::now() + wait > until {
+                        return Err(self.rate_refused(target, err));
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Audits a refusal by the request rate (other errors are audited where made).
+    fn rate_refused(&self, target: &Target, err: NetError) -> NetError {
+        if matches!(err, NetError::LimitExceeded { .. }) {
+            self.record_failure("request", target, &err, |_| {});
+        }
+        err
+    }
+
+    /// The request check; a refusal by the request rate (not yet audited)
+    /// comes with the wait until the next token.
+    fn check_request_or_wait(
+        &self,
+        target: &Target,
+    ) -> Result<Granted, (NetError, Option<Duration>)> {
         let generation = self.generation.load(Ordering::Acquire);
         let policy = self.policy.load();
         match self.judge(policy.check(target), target.host.ip()) {
@@ -392,13 +445,12 @@ impl Guard {
                         .as_ref()
                         .map(|r| format!("{}: {}", r.line, r.text));
                 });
-                Err(self.refuse(&denial, target))
+                Err((self.refuse(&denial, target), None))
             }
             passed => {
-                let rate = Self::take(&self.requests, Limit::RequestsPerSecond);
-                if let Err(err) = rate {
-                    self.record_failure("request", target, &err, |_| {});
-                    return Err(err);
+                let rate = Self::take_or_wait(&self.requests, Limit::RequestsPerSecond);
+                if let Err((err, wait)) = rate {
+                    return Err((err, Some(wait)));
                 }
                 match &passed {
                     Judged::Allow(rule) => self.record("request", target, Verdict::Allow, |ev| {
@@ -446,9 +498,32 @@ impl Guard {
         granted: &Granted,
         timeout: Duration,
     ) -> Result<GuardedStream, NetError> {
+        self.connect_with(granted, timeout, None).await
+    }
+
+    /// [`Guard::connect`] that, when every `max_connections` slot is taken
+    /// and the policy's `limits_wait` is on, waits for one until `slot_until`
+    /// (the wait is not part of `timeout`); `None` fails at once.
+    pub async fn connect_with(
+        &self,
+        granted: &Granted,
+        timeout: Duration,
+        slot_until: Option<Instant>,
+    ) -> Result<GuardedStream, NetError> {
         let target = &granted.target;
+        let permit = match slot_until.filter(|_| self.policy.load().limits_wait) {
+            Some(until) => self.wait_permit(until).await,
+            None => self.try_permit(),
+        };
+        let permit = match permit {
+            Ok(permit) => permit,
+            Err(err) => {
+                self.record_failure("connect", target, &err, |_| {});
+                return Err(err);
+            }
+        };
         let started = Instant::now();
-        let result = tokio::time::timeout(timeout, self.connect_inner(granted)).await;
+        let result = tokio::time::timeout(timeout, self.connect_inner(granted, permit)).await;
         let result = match result {
             Ok(inner) => inner,
             Err(_) => Err((NetError::Timeout(TimeoutKind::Connect), Vec::new())),
@@ -476,9 +551,9 @@ impl Guard {
     async fn connect_inner(
         &self,
         granted: &Granted,
+        mut permit: ConnectionPermit,
     ) -> Result<(GuardedStream, Vec<IpAddr>), (NetError, Vec<IpAddr>)> {
         let target = &granted.target;
-        let mut permit = self.try_permit().map_err(|e| (e, Vec::new()))?;
         let (vetted, resolved) = self.vet(target).await?;
         let mut last_err = None;
         for ip in vetted {
@@ -584,8 +659,28 @@ impl Guard {
             .map_err(|_| NetError::limit(Limit::MaxConnections, u64::from(max)))?;
         Ok(ConnectionPermit {
             open: Arc::clone(&self.open),
+            freed: Arc::clone(&self.slot_freed),
             lease: None,
         })
+    }
+
+    /// Takes one of the guest's `max_connections` slots, waiting until
+    /// `until` for one to free when all are taken; then `limit-exceeded`.
+    pub async fn wait_permit(&self, until: Instant) -> Result<ConnectionPermit, NetError> {
+        loop {
+            let freed = self.slot_freed.notified();
+            tokio::pin!(freed);
+            // Registered before trying, so a slot freed in between still wakes us.
+            freed.as_mut().enable();
+            match self.try_permit() {
+                Ok(permit) => return Ok(permit),
+                Err(err) => {
+                    if tokio::time::timeout_at(until.into(), freed).await.is_err() {
+                        return Err(err);
+                    }
+                }
+            }
+        }
     }
 
     /// A slot for a socket bound under `grant` (a `udp-bind` socket), with

@@ -1,7 +1,7 @@
 //! The one token bucket behind every rate limit of a guest.
 
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A token bucket: `per_second` tokens, refilled continuously, at most one
 /// second's worth banked. Used for `requests_per_second` and `datagrams_per_second`.
@@ -46,12 +46,17 @@ impl TokenBucket {
 
     /// Takes one token, or says the rate is exhausted.
     pub fn try_take(&mut self) -> bool {
+        self.take_or_wait().is_ok()
+    }
+
+    /// Takes one token, or says how long until the next one is banked.
+    pub fn take_or_wait(&mut self) -> Result<(), Duration> {
         self.refill(Instant::now());
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
-            true
+            Ok(())
         } else {
-            false
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
         }
     }
 }
@@ -75,6 +80,17 @@ mod tests {
 
     fn drain(bucket: &mut TokenBucket) -> usize {
         (0..1000).take_while(|_| bucket.try_take()).count()
+    }
+
+    #[test]
+    fn an_empty_bucket_says_how_long_until_the_next_token() {
+        let mut bucket = TokenBucket::new(4);
+        assert_eq!(drain(&mut bucket), 4);
+        let wait = bucket.take_or_wait().unwrap_err();
+        assert!(
+            wait > Duration::from_millis(200) && wait <= Duration::from_millis(250),
+            "{wait:?}"
+        );
     }
 
     #[test]

@@ -198,6 +198,32 @@ impl Server {
         Server::start("https", Some(ca.https_config()), true)
     }
 
+    /// An HTTPS server speaking HTTP/2 only (ALPN `h2`), certificate from `ca`,
+    /// with the test routes.
+    pub fn h2(ca: &TestCa) -> Server {
+        let log: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = Arc::clone(&log);
+        let listener = Loopback::start(
+            Some(ca.h2_config()),
+            Arc::new(move |_, io| {
+                let log = Arc::clone(&seen);
+                Box::pin(async move {
+                    let service = service_fn(move |req| route(req, Arc::clone(&log)));
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(TokioIo::new(io), service)
+                    .await;
+                })
+            }),
+        );
+        Server {
+            listener,
+            scheme: "https",
+            log,
+        }
+    }
+
     /// Accepts connections and never sends a byte (for first-byte timeouts).
     pub fn black_hole() -> Server {
         Server::start("http", None, false)
@@ -280,6 +306,18 @@ static BARRIERS: std::sync::LazyLock<
 /// - `/barrier?key=K&n=N`: 200 `together` once N requests for K are waiting
 /// - `/slow?ms=N`: 200 `slow` after N milliseconds (the connection is
 ///   accepted at once), for tests that time concurrent requests
+/// - `/flaky?fail=N[&after=S]`: the first N identical requests get 503 (with
+///   `Retry-After: S` when given), later ones 200 `recovered`
+/// - `/encoded?coding=C&n=BYTES`: BYTES zero bytes coded with C (gzip,
+///   deflate, br or zstd), with `content-encoding: C`
+/// - `/cached?max-age=N`: 200 `cached body` with `cache-control: max-age=N`
+///   and `etag: "v1"`; 304 when the request says `if-none-match: "v1"`
+/// - `/version`: 200, the request's HTTP version (`HTTP/1.1`, `HTTP/2.0`)
+/// - `/multipart`: parses a `multipart/form-data` body (with `multer`) and
+///   answers one line per part: `NAME FILENAME CONTENT-TYPE BYTES CHECK`
+///   (`-` for absent ones; CHECK is the text of a field, else whether every
+///   byte of the file is the first letter of its file name); 400 if it
+///   does not parse
 async fn route(
     req: Request<Incoming>,
     log: Arc<Mutex<Vec<String>>>,
@@ -292,7 +330,13 @@ async fn route(
     } else {
         format!("{method} {path}?{query}")
     };
-    lock(&log).push(entry);
+    let seen_before = {
+        let mut log = lock(&log);
+        let n = log.iter().filter(|e| **e == entry).count();
+        log.push(entry);
+        n
+    };
+    let version = req.version();
     let headers = req.headers().clone();
     let body = req
         .into_body()
@@ -400,6 +444,61 @@ async fn route(
             .unwrap_or(0);
         tokio::time::sleep(Duration::from_millis(ms)).await;
         text(StatusCode::OK, "slow")
+    } else if path == "/flaky" {
+        let fail = query_param(&query, "fail")
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0);
+        if seen_before < fail {
+            let mut response = text(StatusCode::SERVICE_UNAVAILABLE, "try again");
+            if let Some(after) = query_param(&query, "after")
+                .and_then(|a| a.parse::<hyper::header::HeaderValue>().ok())
+            {
+                response.headers_mut().insert("retry-after", after);
+            }
+            response
+        } else {
+            text(StatusCode::OK, "recovered")
+        }
+    } else if path == "/encoded" {
+        let n = query_param(&query, "n")
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0);
+        let coding = query_param(&query, "coding").unwrap_or_default();
+        match encode(&coding, &vec![0u8; n]).await {
+            Some(coded) => {
+                let mut response = text(StatusCode::OK, coded);
+                response.headers_mut().insert(
+                    "content-encoding",
+                    coding.parse().expect("coding is a header value"),
+                );
+                response
+            }
+            None => text(StatusCode::BAD_REQUEST, "unknown coding"),
+        }
+    } else if path == "/cached" {
+        let max_age = query_param(&query, "max-age").unwrap_or_else(|| "60".to_owned());
+        let mut response = if headers
+            .get("if-none-match")
+            .is_some_and(|v| v.as_bytes() == b"\"v1\"")
+        {
+            text(StatusCode::NOT_MODIFIED, "")
+        } else {
+            text(StatusCode::OK, "cached body")
+        };
+        let h = response.headers_mut();
+        h.insert("etag", "\"v1\"".parse().expect("etag"));
+        h.insert(
+            "cache-control",
+            format!("max-age={max_age}").parse().expect("cache-control"),
+        );
+        response
+    } else if path == "/multipart" {
+        match parse_multipart(&headers, body).await {
+            Ok(listing) => text(StatusCode::OK, listing),
+            Err(err) => text(StatusCode::BAD_REQUEST, format!("bad multipart: {err}")),
+        }
+    } else if path == "/version" {
+        text(StatusCode::OK, format!("{version:?}"))
     } else if path == "/headers" {
         let mut out = String::new();
         for (name, value) in &headers {
@@ -413,6 +512,55 @@ async fn route(
         text(StatusCode::NOT_FOUND, "not found")
     };
     Ok(response)
+}
+
+/// One line per part of a `multipart/form-data` body (see [`route`]).
+async fn parse_multipart(headers: &hyper::HeaderMap, body: Bytes) -> Result<String, multer::Error> {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let boundary = multer::parse_boundary(content_type)?;
+    let stream = futures::stream::once(async move { Ok::<Bytes, Infallible>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let mut out = String::new();
+    while let Some(field) = form.next_field().await? {
+        let name = field.name().unwrap_or("-").to_owned();
+        let file = field.file_name().map(str::to_owned);
+        let kind = field
+            .content_type()
+            .map_or_else(|| "-".to_owned(), |m| m.to_string());
+        let data = field.bytes().await?;
+        let check = match &file {
+            None => String::from_utf8_lossy(&data).replace(' ', "_"),
+            Some(f) => {
+                let first = f.bytes().next().unwrap_or(0);
+                (data.iter().all(|&b| b == first)).to_string()
+            }
+        };
+        out.push_str(&format!(
+            "{name} {} {kind} {} {check}\n",
+            file.as_deref().unwrap_or("-"),
+            data.len()
+        ));
+    }
+    Ok(out)
+}
+
+/// `data` coded with `coding` (gzip, deflate, br or zstd), by the same
+/// codec library the host decodes with; `None` for another coding.
+async fn encode(coding: &str, data: &[u8]) -> Option<Vec<u8>> {
+    use async_compression::tokio::bufread as enc;
+    let mut out = Vec::new();
+    let read = match coding {
+        "gzip" => enc::GzipEncoder::new(data).read_to_end(&mut out).await,
+        "deflate" => enc::ZlibEncoder::new(data).read_to_end(&mut out).await,
+        "br" => enc::BrotliEncoder::new(data).read_to_end(&mut out).await,
+        "zstd" => enc::ZstdEncoder::new(data).read_to_end(&mut out).await,
+        _ => return None,
+    };
+    read.ok()?;
+    Some(out)
 }
 
 // ---------------------------------------------------------------------------

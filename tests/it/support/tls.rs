@@ -90,4 +90,11 @@ impl TestCa {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Arc::new(config)
     }
+
+    /// The server side offering only HTTP/2 by ALPN (`h2`).
+    pub fn h2_config(&self) -> Arc<rustls::ServerConfig> {
+        let mut config = (*self.server_config).clone();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Arc::new(config)
+    }
 }

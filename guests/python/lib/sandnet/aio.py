@@ -170,7 +170,8 @@ async def request(method: str, url: Any, *, timeout: Any = None, allow_redirects
     prepared = (session or Session()).prepare_request(method, url, **kwargs)
     started = time.monotonic()
     try:
-        pending = call(_http.send, wit_of(prepared), options_for(timeout, allow_redirects))
+        options = options_for(timeout, allow_redirects, "accept-encoding" not in prepared.headers)
+        pending = call(_http.send, wit_of(prepared), options)
         await ready(pending.subscribe())
         incoming = outcome(pending)
     except NetError as e:

@@ -13,7 +13,7 @@ the guest's policy before anything leaves the sandbox.
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
 
 from componentize_py_types import Err
 from wit_world.imports import http as _http
@@ -47,6 +47,8 @@ class Response:
     headers: List[Tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     url: str = ""
+    attempts: int = 1
+    """Attempts made (1 unless `retries` retried the request)."""
 
     def header(self, name: str) -> Optional[str]:
         """The first value of header `name` (case-insensitive), or None."""
@@ -80,11 +82,25 @@ def request_options(*, timeout_ms: Optional[int] = None,
                     connect_timeout_ms: Optional[int] = None,
                     first_byte_timeout_ms: Optional[int] = None,
                     max_redirects: Optional[int] = None,
-                    max_body_bytes: Optional[int] = None) -> "_http.RequestOptions":
+                    max_body_bytes: Optional[int] = None,
+                    retries: Optional[int] = None,
+                    retry_backoff_ms: Optional[int] = None,
+                    retry_non_idempotent: bool = False,
+                    decode: bool = False) -> "_http.RequestOptions":
     """The WIT `request-options`; unset fields take the policy's limits or the
-    host's defaults (an option can only tighten the policy)."""
+    host's defaults (an option can only tighten the policy).
+
+    `timeout_ms` is the total deadline. `retries`: attempts after a failed
+    one (connect errors, connect and first-byte timeouts, a lost connection,
+    408/429/502/503/504), with exponential backoff from `retry_backoff_ms`
+    (default 250) and jitter, or the server's Retry-After; only idempotent
+    methods unless `retry_non_idempotent`. `decode`: ask for
+    gzip/deflate/br/zstd and get the decoded body."""
     return _http.RequestOptions(connect_timeout_ms, first_byte_timeout_ms,
-                                timeout_ms, max_redirects, max_body_bytes)
+                                timeout_ms, max_redirects, max_body_bytes,
+                                retries, retry_backoff_ms,
+                                True if retry_non_idempotent else None,
+                                True if decode else None)
 
 
 def wit_request(method: str, url: str, body: Union[bytes, str, None] = None,
@@ -96,19 +112,21 @@ def wit_request(method: str, url: str, body: Union[bytes, str, None] = None,
 
 
 def fetch(url: str, method: str = "GET", body: Union[bytes, str, None] = None,
-          headers: Optional[Headers] = None, **options: Optional[int]) -> Response:
+          headers: Optional[Headers] = None, **options: Any) -> Response:
     """Sends one request through the host and returns the whole response.
 
     `method` is any method name (standard ones in any case); a str `body` is
-    sent as UTF-8. `options` are those of `request_options` (`timeout_ms` is
-    the total deadline, `connect_timeout_ms`, `first_byte_timeout_ms`,
-    `max_redirects`, `max_body_bytes`); unset ones take the policy's limits or
-    the host's defaults. Raises `NetError` when no response arrives (denied by
-    the policy, DNS, connect, TLS, timeout, ...).
+    sent as UTF-8. `options` are those of `request_options` (`timeout_ms`,
+    `connect_timeout_ms`, `first_byte_timeout_ms`, `max_redirects`,
+    `max_body_bytes`, `retries`, `retry_backoff_ms`, `retry_non_idempotent`,
+    `decode`); unset ones take the policy's limits or the host's defaults.
+    `Response.attempts` tells how many attempts ran. Raises `NetError` when no
+    response arrives (denied by the policy, DNS, connect, TLS, timeout, ...).
     """
     raw = call(_http.fetch, wit_request(method, url, body, headers),
                request_options(**options))
-    return Response(raw.status, raw.reason, list(raw.headers), bytes(raw.body), raw.url)
+    return Response(raw.status, raw.reason, list(raw.headers), bytes(raw.body), raw.url,
+                    raw.attempts)
 
 
 def outcome(pending: "_http.PendingResponse") -> "_http.IncomingResponse":
@@ -176,7 +194,7 @@ class Incoming:
 
 
 def open(url: str, method: str = "GET", body: Union[bytes, str, None] = None,  # noqa: A001
-         headers: Optional[Headers] = None, **options: Optional[int]) -> Incoming:
+         headers: Optional[Headers] = None, **options: Any) -> Incoming:
     """Sends a request and returns once the response head is in; the body is
     then read in pieces (for downloads bigger than guest memory). Options as
     `fetch`."""
@@ -189,7 +207,7 @@ def open(url: str, method: str = "GET", body: Union[bytes, str, None] = None,  #
 def upload(url: str, chunks: Iterable[Union[bytes, str]], *, total: Optional[int] = None,
            method: str = "POST", headers: Optional[Headers] = None,
            progress: Optional[Callable[[int, Optional[int]], None]] = None,
-           **options: Optional[int]) -> Response:
+           **options: Any) -> Response:
     """Streams a request body from `chunks` (bytes or str pieces), calling
     `progress(sent, total)` after each one, and returns the whole response.
     `total` (bytes) is sent as content-length; without it the body is chunked.

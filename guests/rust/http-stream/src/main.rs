@@ -6,6 +6,13 @@
 //! - `upload URL SIZE CHUNK`: `upload` (POST) of SIZE bytes written CHUNK at a
 //!   time with `content-length`; prints one `progress SENT/TOTAL` line per write,
 //!   then `STATUS BODYLEN`.
+//! - `multipart URL SIZE`: POSTs a `multipart/form-data` form of a text
+//!   field `note` and two files (`a.bin`, SIZE bytes; `b.txt`, SIZE/2 bytes)
+//!   in one request; prints `progress N SENT/TOTAL` (N progress reports, the
+//!   last one), then `STATUS` and the response body.
+//! - `tus CREATE_URL SIZE CHUNK`: a tus 1.0 resumable upload of SIZE bytes
+//!   (byte i is `i % 251`) in PATCHes of CHUNK bytes; prints
+//!   `progress CONFIRMED/TOTAL` per chunk, then `done URL resumes=N`.
 //! - `race SLOW_URL FAST_URL`: starts both requests, waits on both pollables at
 //!   once (`poll::wait_any`, i.e. `wasi:io/poll.poll`), and prints
 //!   `first STATUS URL` for whichever head arrives first, then
@@ -15,7 +22,7 @@
 
 use std::fmt::Display;
 
-use sandnet_guest::http::Request;
+use sandnet_guest::http::{Multipart, Progress, Request, TusUpload};
 use sandnet_guest::poll::{Pollable, wait_any};
 use sandnet_guest::process::exit;
 
@@ -26,7 +33,7 @@ fn fail(err: impl Display) -> ! {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: http-stream download URL CHUNK | upload URL SIZE CHUNK | race SLOW_URL FAST_URL"
+        "usage: http-stream download URL CHUNK | upload URL SIZE CHUNK | multipart URL SIZE | tus CREATE_URL SIZE CHUNK | race SLOW_URL FAST_URL"
     );
     exit(2)
 }
@@ -63,6 +70,63 @@ fn upload(url: &str, size: u64, chunk: u64) {
     let status = response.status();
     let body = response.bytes().unwrap_or_else(|e| fail(e));
     println!("{status} {}", body.len());
+}
+
+fn multipart(url: &str, size: u64) {
+    let size = usize::try_from(size).unwrap_or_else(|_| usage());
+    let form = Multipart::new()
+        .text("note", "two files")
+        .file(
+            "first",
+            "a.bin",
+            "application/octet-stream",
+            vec![b'a'; size],
+        )
+        .file_reader(
+            "second",
+            "b.txt",
+            "text/plain",
+            std::io::repeat(b'b'),
+            (size / 2) as u64,
+        );
+    let (mut reports, mut last, mut grew) = (0u64, None, true);
+    let response = form
+        .send(Request::post(url), |p| {
+            reports += 1;
+            grew &= last.is_none_or(|l: Progress| p.sent >= l.sent);
+            last = Some(p);
+        })
+        .unwrap_or_else(|e| fail(e));
+    let last = last.unwrap_or(Progress {
+        sent: 0,
+        total: None,
+    });
+    if !grew {
+        fail("progress went backwards");
+    }
+    println!(
+        "progress {reports} {}/{}",
+        last.sent,
+        last.total.unwrap_or(0)
+    );
+    let status = response.status();
+    let body = response.bytes().unwrap_or_else(|e| fail(e));
+    println!("{status}");
+    print!("{}", String::from_utf8_lossy(&body));
+}
+
+fn tus(create_url: &str, size: u64, chunk: u64) {
+    let size = usize::try_from(size).unwrap_or_else(|_| usage());
+    let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    let upload =
+        TusUpload::new(&data).chunk_bytes(usize::try_from(chunk).unwrap_or_else(|_| usage()));
+    let url = upload.create(create_url).unwrap_or_else(|e| fail(e));
+    let resumes = upload
+        .send(&url, |p| {
+            println!("progress {}/{}", p.sent, p.total.unwrap_or(0))
+        })
+        .unwrap_or_else(|e| fail(e));
+    println!("done {url} resumes={resumes}");
 }
 
 fn race(slow: &str, fast: &str) {
@@ -116,6 +180,8 @@ fn main() {
         Some("upload") if args.len() == 4 => {
             upload(&args[1], number(args.get(2)), number(args.get(3)))
         }
+        Some("multipart") if args.len() == 3 => multipart(&args[1], number(args.get(2))),
+        Some("tus") if args.len() == 4 => tus(&args[1], number(args.get(2)), number(args.get(3))),
         Some("race") if args.len() == 3 => race(&args[1], &args[2]),
         _ => usage(),
     }

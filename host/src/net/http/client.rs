@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Buf, Bytes};
 use futures::FutureExt;
@@ -33,6 +33,23 @@ use crate::net::common::headers::{guest_headers, is_framing};
 use crate::net::common::url::intake;
 use crate::net::common::wire;
 
+use super::cache::{Lookup, Recording, ResponseCache, SharedCache, Stored};
+use super::decode;
+use super::retry::{self, Retry};
+
+/// A response body from the wire as [`ResponseBody`].
+fn boxed(body: Incoming) -> ResponseBody {
+    body.map_err(|e| -> BoxError { Box::new(e) }).boxed_unsync()
+}
+
+/// Locks the guest's cache, shrugging off poisoning (entries stay consistent:
+/// every update is a whole insert or remove).
+fn lock(cache: &SharedCache) -> std::sync::MutexGuard<'_, ResponseCache> {
+    cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Largest chunk one `read` call hands to the guest.
 pub const MAX_READ_CHUNK: u32 = 1024 * 1024;
 /// Chunks an upload may queue ahead of the connection before `write` waits.
@@ -46,9 +63,13 @@ const CREDENTIAL_HEADERS: [HeaderName; 3] = [
     header::PROXY_AUTHORIZATION,
 ];
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The error type of request and response bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Request body type: in-memory bytes or a channel fed by the guest.
 pub type RequestBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+/// Response body type: from the wire, possibly recorded for the cache and
+/// decoded, or from the cache.
+pub type ResponseBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
 
 tokio::task_local! {
     /// The request being sent on this task: its connect timeout and the guard's
@@ -63,6 +84,9 @@ tokio::task_local! {
 struct Sending {
     granted: Granted,
     connect_timeout: Duration,
+    /// Until when a new connection may wait for a `max_connections` slot
+    /// (`None`: fail at once, as standard `wasi:http` does).
+    slot_until: Option<Instant>,
 }
 
 /// Per-request timing and size settings, already clamped to the policy.
@@ -82,6 +106,10 @@ pub struct Settings {
     pub max_redirects: u32,
     /// Largest buffered body.
     pub max_body: u64,
+    /// How failed attempts are retried.
+    pub retry: Retry,
+    /// Whether the host asks for compressed responses and decodes them.
+    pub decode: bool,
 }
 
 /// A request as the guest described it, validated.
@@ -156,12 +184,16 @@ pub struct Exchange {
     pub url: Url,
     /// The body, read in bounded chunks.
     pub body: BodyReader,
+    /// Attempts made for it (1 unless retried).
+    pub attempts: u32,
+    /// Whether the guest's cache answered (possibly after a `304` revalidation).
+    pub from_cache: bool,
 }
 
 /// Reads a response body in bounded chunks, under the idle timeout and the
 /// exchange's deadline, counting bytes against the guest's quota.
 pub struct BodyReader {
-    body: Incoming,
+    body: ResponseBody,
     buf: Bytes,
     done: bool,
     error: Option<NetError>,
@@ -209,7 +241,7 @@ impl BodyReader {
                 Ok(Some(Err(err))) => {
                     // A connection a policy reload revoked says `denied`.
                     self.error =
-                        Some(find_net_error(&err).unwrap_or_else(|| {
+                        Some(find_net_error(err.as_ref()).unwrap_or_else(|| {
                             NetError::Protocol(format!("response body: {err}"))
                         }));
                     return;
@@ -463,7 +495,9 @@ impl tower_service::Service<Uri> for GuardedConnector {
                     granted.target()
                 )));
             }
-            let conn = guard.connect(granted, sending.connect_timeout).await?;
+            let conn = guard
+                .connect_with(granted, sending.connect_timeout, sending.slot_until)
+                .await?;
             Ok(GuardedIo {
                 io: TokioIo::new(conn.stream),
                 _permit: conn.permit,
@@ -477,6 +511,8 @@ impl tower_service::Service<Uri> for GuardedConnector {
 pub struct HttpClient {
     guard: Arc<Guard>,
     client: Client<HttpsConnector<GuardedConnector>, RequestBody>,
+    /// The guest's private response cache, when its policy asks for one.
+    cache: Option<SharedCache>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -502,7 +538,15 @@ impl HttpClient {
                 usize::try_from(guard.policy().limits.max_connections).unwrap_or(16),
             )
             .build(https);
-        HttpClient { guard, client }
+        let cache = guard
+            .policy()
+            .cache
+            .map(|bytes| Arc::new(std::sync::Mutex::new(ResponseCache::new(bytes))));
+        HttpClient {
+            guard,
+            client,
+            cache,
+        }
     }
 
     /// The guard this client connects through.
@@ -511,15 +555,44 @@ impl HttpClient {
     }
 
     /// Sends `spec`, following up to `settings.max_redirects` redirects (each hop
-    /// checked again), and returns the response head with its body unread.
-    pub async fn send(
+    /// checked again) and retrying as `settings.retry` allows, and returns the
+    /// response head with its body unread.
+    pub async fn send(&self, spec: RequestSpec, settings: Settings) -> Result<Exchange, NetError> {
+        retry::send_with_retries(self, spec, settings).await
+    }
+
+    /// One attempt of [`HttpClient::send`]: redirects followed, no retries.
+    /// A GET goes through the guest's cache, after the policy check.
+    pub async fn send_once(
         &self,
         mut spec: RequestSpec,
         settings: Settings,
     ) -> Result<Exchange, NetError> {
+        if settings.decode {
+            decode::ask_for_encodings(&mut spec.headers);
+        }
         let mut hops = 0;
         loop {
-            let granted = self.check(&spec)?;
+            let granted = self.check(&spec, &settings).await?;
+            let cache = self
+                .cache
+                .as_ref()
+                .filter(|_| ResponseCache::caches(&spec.method) && spec.body.is_none());
+            let key = spec.url.to_string();
+            let lookup = cache.map_or(Lookup::Miss, |c| {
+                lock(c).lookup(&key, &spec.headers, SystemTime::now())
+            });
+            let revalidation = match lookup {
+                Lookup::Fresh(stored) => {
+                    return Ok(self.cached_exchange(stored, spec, settings));
+                }
+                Lookup::Revalidate(headers) => Some(RequestSpec {
+                    headers,
+                    ..spec.clone()
+                }),
+                Lookup::Miss => None,
+            };
+            let sent = revalidation.as_ref().unwrap_or(&spec);
             let target = granted.target();
             let body_len = spec.body.as_ref().map_or(0, |b| b.len() as u64);
             request_body_fits(body_len, settings.max_body)?;
@@ -534,7 +607,7 @@ impl HttpClient {
             };
             let response = self
                 .round_trip(
-                    &spec,
+                    sent,
                     &granted,
                     body,
                     settings,
@@ -542,13 +615,54 @@ impl HttpClient {
                 )
                 .await?;
             let status = response.status();
+            if let Some(cache) = cache {
+                let now = SystemTime::now();
+                if revalidation.is_some()
+                    && let Some(stored) = lock(cache).revalidated(
+                        &key,
+                        &sent.headers,
+                        status,
+                        response.headers(),
+                        now,
+                    )
+                {
+                    return Ok(self.cached_exchange(stored, spec, settings));
+                }
+                if !status.is_redirection()
+                    && let Some(policy) = ResponseCache::storable(
+                        &key,
+                        &sent.headers,
+                        status,
+                        response.headers(),
+                        now,
+                    )
+                {
+                    let (parts, body) = response.into_parts();
+                    let headers = parts.headers.clone();
+                    let cache = Arc::clone(cache);
+                    let store = Box::new(move |body: Bytes| {
+                        lock(&cache).store(
+                            &key,
+                            policy,
+                            Stored {
+                                status,
+                                headers,
+                                body,
+                            },
+                        );
+                    });
+                    let body = Recording::new(boxed(body), settings.max_body, store);
+                    return Ok(self.exchange(parts, body.boxed_unsync(), &spec, settings));
+                }
+            }
             let location = if status.is_redirection() && settings.max_redirects > 0 {
                 response.headers().get(header::LOCATION).cloned()
             } else {
                 None
             };
             let Some(location) = location else {
-                return Ok(self.exchange(response, spec.url, settings));
+                let (parts, body) = response.into_parts();
+                return Ok(self.exchange(parts, boxed(body), &spec, settings));
             };
             let next_url = redirect_target(&spec.url, &location)?;
             if hops == settings.max_redirects {
@@ -579,7 +693,7 @@ impl HttpClient {
         ),
         NetError,
     > {
-        let granted = self.check(&spec)?;
+        let granted = self.check_now(&spec)?;
         if let Some(total) = total {
             request_body_fits(total, settings.max_body)?;
         }
@@ -600,12 +714,26 @@ impl HttpClient {
             let response = client
                 .round_trip(&spec, &granted, body, settings, true)
                 .await?;
-            Ok(client.exchange(response, spec.url, settings))
+            let (parts, body) = response.into_parts();
+            Ok(client.exchange(parts, boxed(body), &spec, settings))
         });
         Ok((UploadSender { tx, sent }, task))
     }
 
-    fn check(&self, spec: &RequestSpec) -> Result<Granted, NetError> {
+    /// The guard's decision on `spec`, waiting (until the request's deadline)
+    /// for the request rate when the policy's `limits_wait` allows.
+    async fn check(&self, spec: &RequestSpec, settings: &Settings) -> Result<Granted, NetError> {
+        let target = self.target(spec)?;
+        self.guard.admit_request(&target, settings.deadline).await
+    }
+
+    /// The guard's decision on `spec` without waiting.
+    fn check_now(&self, spec: &RequestSpec) -> Result<Granted, NetError> {
+        let target = self.target(spec)?;
+        self.guard.check_request(&target)
+    }
+
+    fn target(&self, spec: &RequestSpec) -> Result<Target, NetError> {
         let target = Target::parse(spec.url.as_str())
             .map_err(|e| NetError::InvalidArgument(format!("invalid URL {}: {e}", spec.url)))?
             .with_method(spec.method.as_str());
@@ -615,7 +743,7 @@ impl HttpClient {
                 spec.url
             )));
         }
-        self.guard.check_request(&target)
+        Ok(target)
     }
 
     /// Sends one request: the request line is built from the CHECKED `target`
@@ -641,7 +769,7 @@ impl HttpClient {
         let request = request
             .body(body)
             .map_err(|e| NetError::InvalidArgument(format!("cannot build request: {e}")))?;
-        self.dispatch(request, granted, settings).await
+        self.dispatch(request, granted, settings, true).await
     }
 
     /// Sends a request a standard interface (`wasi:http/outgoing-handler`) built:
@@ -695,17 +823,20 @@ impl HttpClient {
             sent: 0,
         }
         .boxed_unsync();
-        self.dispatch(hyper::Request::from_parts(parts, body), &granted, settings)
-            .await
+        let request = hyper::Request::from_parts(parts, body);
+        self.dispatch(request, &granted, settings, false).await
     }
 
     /// Sends a request the guard granted; its connection, if a new one is
-    /// needed, is made for exactly that decision.
+    /// needed, is made for exactly that decision. With `wait_for_slot`, a new
+    /// connection may wait for a `max_connections` slot until the head is due
+    /// (when the policy's `limits_wait` allows).
     async fn dispatch(
         &self,
         request: hyper::Request<RequestBody>,
         granted: &Granted,
         settings: Settings,
+        wait_for_slot: bool,
     ) -> Result<hyper::Response<Incoming>, NetError> {
         let now = Instant::now();
         let head_by = now + settings.first_byte + settings.connect;
@@ -717,6 +848,7 @@ impl HttpClient {
         let sending = Sending {
             granted: granted.clone(),
             connect_timeout: settings.connect,
+            slot_until: wait_for_slot.then_some(until),
         };
         let fut = SENDING.scope(sending, self.client.request(request));
         match tokio::time::timeout_at(until.into(), fut).await {
@@ -726,24 +858,53 @@ impl HttpClient {
         }
     }
 
+    /// The answer to `spec` from the guest's cache.
+    fn cached_exchange(&self, stored: Stored, spec: RequestSpec, settings: Settings) -> Exchange {
+        let mut response = http::Response::new(());
+        *response.status_mut() = stored.status;
+        *response.headers_mut() = stored.headers;
+        let body = http_body_util::Full::new(stored.body)
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        let mut ex = self.exchange(response.into_parts().0, body, &spec, settings);
+        ex.from_cache = true;
+        ex
+    }
+
+    /// The exchange for a response head and body to `spec`; the body is
+    /// decoded when the guest asked for it and the response has one.
     fn exchange(
         &self,
-        response: hyper::Response<Incoming>,
-        url: Url,
+        parts: http::response::Parts,
+        body: ResponseBody,
+        spec: &RequestSpec,
         settings: Settings,
     ) -> Exchange {
-        let (parts, body) = response.into_parts();
         let reason = parts
             .extensions
             .get::<hyper::ext::ReasonPhrase>()
             .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
             .or_else(|| parts.status.canonical_reason().map(str::to_owned))
             .unwrap_or_default();
+        let mut headers = parts.headers;
+        let has_body = spec.method != Method::HEAD
+            && !matches!(
+                parts.status,
+                StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
+            );
+        let body = match decode::codings(&headers) {
+            Some(codings) if settings.decode && has_body => {
+                decode::decode(body, &codings, &mut headers)
+            }
+            _ => body,
+        };
         Exchange {
             status: parts.status,
             reason,
-            headers: parts.headers,
-            url,
+            headers,
+            url: spec.url.clone(),
+            attempts: 1,
+            from_cache: false,
             body: BodyReader {
                 body,
                 buf: Bytes::new(),

@@ -1,7 +1,10 @@
 //! Host side of `sandnet:net/http`: translates the WIT calls and resources to the
 //! client core in [`client`].
 
+pub mod cache;
 pub mod client;
+pub mod decode;
+pub mod retry;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -23,6 +26,7 @@ use crate::net::common::pollable_resource_methods;
 use client::{
     BodyReader, Exchange, MAX_READ_CHUNK, RequestSpec, Settings, UploadSender, header_text,
 };
+use retry::Retry;
 
 use crate::net::NetView;
 
@@ -33,6 +37,7 @@ pub struct IncomingResponse {
     reason: String,
     headers: Headers,
     url: String,
+    attempts: u32,
     body: BodyReader,
 }
 
@@ -43,6 +48,7 @@ impl From<Exchange> for IncomingResponse {
             reason: ex.reason,
             headers: wit_headers(&ex.headers),
             url: ex.url.to_string(),
+            attempts: ex.attempts,
             body: ex.body,
         }
     }
@@ -166,6 +172,10 @@ fn settings(limits: &Limits, options: Option<&wit::RequestOptions>) -> Settings 
         total_timeout_ms: None,
         max_redirects: None,
         max_body_bytes: None,
+        retries: None,
+        retry_backoff_ms: None,
+        retry_non_idempotent: None,
+        decode: None,
     });
     let total = tighten_ms(o.total_timeout_ms, limits.request_timeout);
     Settings {
@@ -176,6 +186,12 @@ fn settings(limits: &Limits, options: Option<&wit::RequestOptions>) -> Settings 
         total,
         max_redirects: opt_in(o.max_redirects, limits.max_redirects),
         max_body: tighten(o.max_body_bytes, limits.max_body_bytes),
+        retry: Retry::new(
+            o.retries.unwrap_or(0),
+            o.retry_backoff_ms,
+            o.retry_non_idempotent.unwrap_or(false),
+        ),
+        decode: o.decode.unwrap_or(false),
     }
 }
 
@@ -202,6 +218,7 @@ impl Host for NetView<'_> {
             headers: wit_headers(&ex.headers),
             body,
             url: ex.url.to_string(),
+            attempts: ex.attempts,
         })
     }
 
@@ -262,6 +279,10 @@ impl HostIncomingResponse for NetView<'_> {
 
     async fn url(&mut self, this: Resource<IncomingResponse>) -> wasmtime::Result<String> {
         Ok(self.table.get(&this)?.url.clone())
+    }
+
+    async fn attempts(&mut self, this: Resource<IncomingResponse>) -> wasmtime::Result<u32> {
+        Ok(self.table.get(&this)?.attempts)
     }
 
     async fn read(

@@ -114,6 +114,8 @@ fn settings(guard: &Guard, options: Option<&RequestOptions>) -> Settings {
         total: limits.request_timeout,
         max_redirects: 0,
         max_body: limits.max_body_bytes,
+        retry: crate::net::http::retry::Retry::NEVER,
+        decode: false,
     }
 }
 

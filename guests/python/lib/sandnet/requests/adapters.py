@@ -34,16 +34,20 @@ def _ms(seconds: Optional[float]) -> Optional[int]:
     return max(1, min(int(seconds * 1000), 0xFFFF_FFFF))
 
 
-def options_for(timeout: Timeout, allow_redirects: bool) -> "_http.RequestOptions":
+def options_for(timeout: Timeout, allow_redirects: bool,
+                decode: bool = True) -> "_http.RequestOptions":
     """`timeout` (seconds, or (connect, read)) as the connect and first-byte
     deadlines; the host's total deadline (the policy's `total_timeout`) still
-    applies. `allow_redirects` as a redirect count."""
+    applies. `allow_redirects` as a redirect count. `decode`: the host asks
+    for gzip/deflate/br/zstd and hands over the decoded body, as `requests`
+    does (off when the caller set its own Accept-Encoding)."""
     if isinstance(timeout, tuple):
         connect, read = timeout
     else:
         connect = read = timeout
     return request_options(connect_timeout_ms=_ms(connect), first_byte_timeout_ms=_ms(read),
-                           max_redirects=MAX_REDIRECTS if allow_redirects else 0)
+                           max_redirects=MAX_REDIRECTS if allow_redirects else 0,
+                           decode=decode)
 
 
 def wit_of(prepared: PreparedRequest) -> "_http.Request":
@@ -79,7 +83,7 @@ def send(prepared: PreparedRequest, *, timeout: Timeout = None, allow_redirects:
          stream: bool = False) -> Response:
     """Sends `prepared` through the host, waiting for the response head (and
     the whole body unless `stream`)."""
-    options = options_for(timeout, allow_redirects)
+    options = options_for(timeout, allow_redirects, "accept-encoding" not in prepared.headers)
     started = time.monotonic()
     try:
         if not stream:

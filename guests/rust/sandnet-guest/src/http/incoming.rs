@@ -104,6 +104,11 @@ impl IncomingResponse {
         self.raw.url()
     }
 
+    /// Attempts made (1 unless [`Request::retries`](super::Request::retries) retried it).
+    pub fn attempts(&self) -> u32 {
+        self.raw.attempts()
+    }
+
     /// Reads up to `max_bytes` body bytes (the host caps a chunk at
     /// [`MAX_READ_CHUNK`]), waiting until some are available.
     /// Returns `Ok(None)` once the body has ended.

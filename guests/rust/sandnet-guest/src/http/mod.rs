@@ -7,7 +7,9 @@
 //! - [`Request::send`]: the response body is streamed ([`IncomingResponse`],
 //!   which implements [`std::io::Read`]), for downloads larger than memory.
 //! - [`Request::upload`] / [`upload`]: the request body is streamed too
-//!   ([`Upload`], which implements [`std::io::Write`]), with [`Progress`].
+//!   ([`Upload`], which implements [`std::io::Write`]), with [`Progress`];
+//!   [`Multipart`] streams a `multipart/form-data` form (fields and files) that way.
+//! - [`TusUpload`]: a resumable upload (tus 1.0) that survives a dropped connection.
 //!
 //! ```no_run
 //! use sandnet_guest::http::{self, Request};
@@ -30,15 +32,19 @@
 
 mod incoming;
 mod method;
+mod multipart;
 mod nonblocking;
 mod request;
 mod response;
+mod tus;
 mod upload;
 
 pub use incoming::{IncomingResponse, MAX_READ_CHUNK, PendingResponse};
 pub use method::Method;
+pub use multipart::Multipart;
 pub use request::Request;
 pub use response::Response;
+pub use tus::{TUS_VERSION, TusUpload};
 pub use upload::{Progress, UPLOAD_CHUNK, Upload, upload};
 
 use crate::Result;

@@ -46,6 +46,10 @@ impl Request {
                 total_timeout_ms: None,
                 max_redirects: None,
                 max_body_bytes: None,
+                retries: None,
+                retry_backoff_ms: None,
+                retry_non_idempotent: None,
+                decode: None,
             },
         }
     }
@@ -122,6 +126,41 @@ impl Request {
     /// Largest response body [`fetch`](Request::fetch) buffers, in bytes.
     pub fn max_body_bytes(mut self, bytes: u64) -> Self {
         self.options.max_body_bytes = Some(bytes);
+        self
+    }
+
+    /// Retries a failed attempt up to `n` more times: connect errors, connect
+    /// and first-byte timeouts, a lost connection, and statuses 408, 429, 502,
+    /// 503, 504, with exponential backoff and jitter (or the server's
+    /// `Retry-After`), all within the total timeout. Only idempotent methods
+    /// (GET, HEAD, PUT, DELETE, OPTIONS) unless
+    /// [`retry_non_idempotent`](Request::retry_non_idempotent). Every attempt
+    /// is checked by the policy and counts against its rates. Never for
+    /// [`upload`](Request::upload). [`Response::attempts`] tells how many ran.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.options.retries = Some(n);
+        self
+    }
+
+    /// Wait before the first retry, in milliseconds (default 250), doubled
+    /// for each later one.
+    pub fn retry_backoff_ms(mut self, ms: u32) -> Self {
+        self.options.retry_backoff_ms = Some(ms);
+        self
+    }
+
+    /// Retries POST, PATCH and other non-idempotent methods too (the server
+    /// may then see the request more than once).
+    pub fn retry_non_idempotent(mut self) -> Self {
+        self.options.retry_non_idempotent = Some(true);
+        self
+    }
+
+    /// Asks for a compressed response (gzip, deflate, br, zstd) and gets the
+    /// decoded body; `content-encoding` and `content-length` are removed. The
+    /// decoded size is what the body caps count.
+    pub fn decode(mut self) -> Self {
+        self.options.decode = Some(true);
         self
     }
 

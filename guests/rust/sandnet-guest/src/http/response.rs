@@ -13,6 +13,7 @@ pub struct Response {
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     url: String,
+    attempts: u32,
 }
 
 impl Response {
@@ -60,6 +61,11 @@ impl Response {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// Attempts made (1 unless [`Request::retries`](super::Request::retries) retried it).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
 }
 
 impl Response {
@@ -89,6 +95,7 @@ impl From<wit::Response> for Response {
             headers: raw.headers,
             body: raw.body,
             url: raw.url,
+            attempts: raw.attempts,
         }
     }
 }

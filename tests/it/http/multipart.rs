@@ -1,0 +1,45 @@
+//! Multipart: the Rust SDK's `Multipart` streams a `multipart/form-data` form
+//! of a field and two files through `upload` in one request, with progress;
+//! a loopback server parses it with `multer`.
+
+use crate::support::assertions::check;
+use crate::support::guests::run_cli;
+use crate::support::policy::policy;
+use crate::support::servers::Server;
+
+#[test]
+fn two_files_go_up_in_one_multipart_request_with_progress() {
+    let srv = Server::http();
+    let p = policy(&format!("allow = [\"POST {}\"]", srv.url("/multipart")));
+    let out = run_cli(
+        "rust-http-stream",
+        &p,
+        &[],
+        &["multipart", &srv.url("/multipart"), "300000"],
+    );
+    check!(out.code == Some(0), out);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    check!(lines.len() == 5, out);
+    let progress: Vec<&str> = lines[0].split([' ', '/']).collect();
+    check!(progress[0] == "progress", out);
+    let reports: u64 = progress[1].parse().unwrap();
+    check!(
+        reports >= 7,
+        out,
+        "300 KB + 150 KB in 64 KiB chunks: several reports"
+    );
+    let sent: u64 = progress[2].parse().unwrap();
+    let total: u64 = progress[3].parse().unwrap();
+    // Parts' heads and the closing boundary add a few hundred bytes.
+    check!(total > 450_000 && total < 451_000, out);
+    // `sent` counts what the connection took; the last chunks may still be queued.
+    check!(sent > 0 && sent <= total, out);
+    check!(lines[1] == "200", out);
+    check!(lines[2] == "note - - 9 two_files", out);
+    check!(
+        lines[3] == "first a.bin application/octet-stream 300000 true",
+        out
+    );
+    check!(lines[4] == "second b.txt text/plain 150000 true", out);
+    check!(srv.requests() == 1, out);
+}

@@ -1,0 +1,162 @@
+//! A small tus 1.0 server on loopback (creation, `HEAD` offset, `PATCH`) that
+//! can drop the connection once in the middle of an upload, to test resuming.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+
+use super::servers::{Loopback, lock};
+
+#[derive(Debug, Default)]
+struct State {
+    /// Upload id → (announced length, bytes received).
+    uploads: HashMap<String, (u64, Vec<u8>)>,
+    next_id: usize,
+    /// Drop the connection once an upload holds this many bytes (once).
+    drop_at: Option<u64>,
+    dropped: usize,
+}
+
+/// The tus server; uploads live at `/files/N`.
+#[derive(Debug)]
+pub struct TusServer {
+    listener: Loopback,
+    state: Arc<Mutex<State>>,
+}
+
+impl TusServer {
+    /// Starts the server; with `drop_at`, the `PATCH` that brings an upload
+    /// to that many bytes loses its connection mid-body (the bytes read so
+    /// far are kept, as a tus server does).
+    pub fn start(drop_at: Option<u64>) -> TusServer {
+        let state = Arc::new(Mutex::new(State {
+            drop_at,
+            ..State::default()
+        }));
+        let shared = Arc::clone(&state);
+        let listener = Loopback::start(
+            None,
+            Arc::new(move |_, io| {
+                let state = Arc::clone(&shared);
+                Box::pin(async move {
+                    let service = service_fn(move |req| serve(req, Arc::clone(&state)));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(io), service)
+                        .await;
+                })
+            }),
+        );
+        TusServer { listener, state }
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.listener.port())
+    }
+
+    /// The announced length and the bytes of upload `id`.
+    pub fn upload(&self, id: &str) -> Option<(u64, Vec<u8>)> {
+        lock(&self.state).uploads.get(id).cloned()
+    }
+
+    /// Connections dropped on purpose so far.
+    pub fn dropped(&self) -> usize {
+        lock(&self.state).dropped
+    }
+}
+
+fn reply(status: StatusCode, headers: &[(&str, String)]) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert("tus-resumable", "1.0.0".parse().expect("header"));
+    for (name, value) in headers {
+        response.headers_mut().insert(
+            hyper::header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            value.parse().expect("value"),
+        );
+    }
+    response
+}
+
+fn number(req: &Request<Incoming>, name: &str) -> Option<u64> {
+    req.headers().get(name)?.to_str().ok()?.parse().ok()
+}
+
+async fn serve(
+    req: Request<Incoming>,
+    state: Arc<Mutex<State>>,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    let path = req.uri().path().to_owned();
+    let id = path.strip_prefix("/files/").map(str::to_owned);
+    match (req.method().clone(), id) {
+        (Method::POST, None) if path == "/files" => {
+            let Some(total) = number(&req, "upload-length") else {
+                return Ok(reply(StatusCode::BAD_REQUEST, &[]));
+            };
+            let mut state = lock(&state);
+            state.next_id += 1;
+            let id = state.next_id.to_string();
+            state.uploads.insert(id.clone(), (total, Vec::new()));
+            Ok(reply(
+                StatusCode::CREATED,
+                &[("location", format!("/files/{id}"))],
+            ))
+        }
+        (Method::HEAD, Some(id)) => match lock(&state).uploads.get(&id) {
+            Some((total, data)) => Ok(reply(
+                StatusCode::OK,
+                &[
+                    ("upload-offset", data.len().to_string()),
+                    ("upload-length", total.to_string()),
+                    ("cache-control", "no-store".to_owned()),
+                ],
+            )),
+            None => Ok(reply(StatusCode::NOT_FOUND, &[])),
+        },
+        (Method::PATCH, Some(id)) => {
+            let offset = number(&req, "upload-offset");
+            let held = lock(&state).uploads.get(&id).map(|(_, d)| d.len() as u64);
+            if held.is_none() {
+                return Ok(reply(StatusCode::NOT_FOUND, &[]));
+            }
+            if offset != held {
+                return Ok(reply(StatusCode::CONFLICT, &[]));
+            }
+            let mut body = req.into_body();
+            while let Some(frame) = body.frame().await {
+                let Ok(data) = frame.map_err(std::io::Error::other)?.into_data() else {
+                    continue;
+                };
+                let mut state = lock(&state);
+                let drop_at = state.drop_at;
+                let State { uploads, .. } = &mut *state;
+                let Some((total, stored)) = uploads.get_mut(&id) else {
+                    return Ok(reply(StatusCode::NOT_FOUND, &[]));
+                };
+                let room = usize::try_from(*total).unwrap_or(usize::MAX) - stored.len();
+                stored.extend_from_slice(&data[..data.len().min(room)]);
+                let len = stored.len() as u64;
+                if drop_at.is_some_and(|at| len >= at) {
+                    state.drop_at = None;
+                    state.dropped += 1;
+                    // An error from the service makes hyper drop the connection.
+                    return Err(std::io::Error::other("deliberate drop mid-upload"));
+                }
+            }
+            let len = lock(&state).uploads.get(&id).map_or(0, |(_, d)| d.len());
+            Ok(reply(
+                StatusCode::NO_CONTENT,
+                &[("upload-offset", len.to_string())],
+            ))
+        }
+        _ => Ok(reply(StatusCode::METHOD_NOT_ALLOWED, &[])),
+    }
+}
