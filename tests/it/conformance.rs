@@ -18,7 +18,7 @@ use crate::support::servers::{
     Behaviour, LineServer, Reply, Server, SseServer, UdpEchoPeer, WsServer,
 };
 
-for_each_lang!([rust, python, js] "conformance":
+for_each_lang!([rust, python, js, c] "conformance":
     get_json,
     post_json,
     headers_both_ways,

@@ -4,6 +4,19 @@
  * A thin layer over what `wit-bindgen c wit --world script` generates
  * (script.h, not included here): NUL-terminated strings in, malloc'd strings
  * and buffers out, one error struct for every call, `bool` for success.
+ * Sections by concept: errors, HTTP (fetch, streamed download, streamed
+ * upload with progress), waiting (pollables, timers), WebSocket (client and
+ * listener), Server-Sent Events, TCP (client and listener), UDP.
+ *
+ * Memory: arguments are borrowed for the call only; the library never keeps
+ * a caller's pointer. Every resource (`sandnet_*` handle) returned is owned
+ * by the caller and released by the one function its comment names
+ * (`_free` / `_close`, all NULL-safe); every `char *` returned is malloc'd
+ * and freed with free(); every struct a call fills (`sandnet_error`,
+ * `sandnet_response`, `sandnet_ws_message`, `sandnet_sse_event`,
+ * `sandnet_datagram`) is released with its `_free` function. A function that
+ * "frees `p` (always)" consumes its argument whether it succeeds or not.
+ * Drop a resource's pollables before freeing the resource.
  *
  *     #include "sandnet.h"
  *
@@ -136,6 +149,263 @@ const char *sandnet_response_header(const sandnet_response *resp, const char *na
 void sandnet_response_free(sandnet_response *resp);
 
 /* ------------------------------------------------------------------------ */
+/* Waiting on several resources (wasi:io/poll)                              */
+
+/** Something to wait on, from a *_subscribe call or sandnet_timer; the
+ *  caller owns it: release with sandnet_pollable_drop before freeing the
+ *  resource it watches. */
+typedef struct sandnet_pollable {
+    int32_t handle;
+} sandnet_pollable;
+
+/** Ready `ms` milliseconds from now (a timeout to wait on alongside others). */
+sandnet_pollable sandnet_timer(uint64_t ms);
+
+/** Blocks until at least one of `n` pollables is ready; writes the indices of
+ *  the ready ones to `ready` (room for `n`) and returns how many. */
+size_t sandnet_poll(const sandnet_pollable *pollables, size_t n, size_t *ready);
+
+/** Releases a pollable. */
+void sandnet_pollable_drop(sandnet_pollable p);
+
+/** Sleeps `ms` milliseconds (a timer waited on alone). */
+void sandnet_sleep_ms(uint64_t ms);
+
+/* ------------------------------------------------------------------------ */
+/* HTTP: streamed download (send -> pending -> incoming)                    */
+
+/** A request in flight whose response head may not have arrived yet. */
+typedef struct sandnet_http_pending sandnet_http_pending;
+
+/** A response whose body is read in chunks. */
+typedef struct sandnet_http_incoming sandnet_http_incoming;
+
+/** Sends `req` (its body, if any, in one piece) and returns at once; the
+ *  caller owns the result (sandnet_http_pending_wait or _free it). Several
+ *  may be in flight together: wait on their pollables with sandnet_poll.
+ *  NULL with `err` filled when the request could not start (e.g. denied). */
+sandnet_http_pending *sandnet_http_send(const sandnet_request *req, sandnet_error *err);
+
+/** Ready when sandnet_http_pending_try would return true. */
+sandnet_pollable sandnet_http_pending_subscribe(sandnet_http_pending *p);
+
+/** Whether the outcome has arrived, without waiting. When it has (true):
+ *  `*out` is the response (caller frees it) or NULL with `err` filled; `p`
+ *  is spent and may only be freed. False while the request is still waiting. */
+bool sandnet_http_pending_try(sandnet_http_pending *p, sandnet_http_incoming **out, sandnet_error *err);
+
+/** Waits for the response head, then frees `p` (always). NULL with `err`
+ *  filled on failure (e.g. timeout). */
+sandnet_http_incoming *sandnet_http_pending_wait(sandnet_http_pending *p, sandnet_error *err);
+
+/** Cancels the request if still waiting and frees `p` (NULL is fine). */
+void sandnet_http_pending_free(sandnet_http_pending *p);
+
+/** Status code, reason phrase and URL that answered; the strings are owned
+ *  by `in` (valid until sandnet_http_incoming_free). */
+uint16_t sandnet_http_incoming_status(const sandnet_http_incoming *in);
+const char *sandnet_http_incoming_reason(const sandnet_http_incoming *in);
+const char *sandnet_http_incoming_url(const sandnet_http_incoming *in);
+
+/** The first value of header `name` (case-insensitive), owned by `in`, or NULL. */
+const char *sandnet_http_incoming_header(const sandnet_http_incoming *in, const char *name);
+
+/** Reads up to `cap` body bytes (at most 1 MiB) into the caller's `buf`,
+ *  waiting for some; `*len` is 0 once the body has ended. */
+bool sandnet_http_incoming_read(sandnet_http_incoming *in, void *buf, size_t cap, size_t *len,
+                                sandnet_error *err);
+
+/** Ready when sandnet_http_incoming_read would not wait. */
+sandnet_pollable sandnet_http_incoming_subscribe(sandnet_http_incoming *in);
+
+/** Cancels the rest of the body and frees `in` (NULL is fine). */
+void sandnet_http_incoming_free(sandnet_http_incoming *in);
+
+/* ------------------------------------------------------------------------ */
+/* HTTP: streamed upload with progress                                      */
+
+/** A request whose body the guest writes in chunks. */
+typedef struct sandnet_http_upload sandnet_http_upload;
+
+/** sandnet_http_upload_start's `total_bytes` when the size is not known
+ *  (the body is then sent chunked). */
+#define SANDNET_UNKNOWN_TOTAL UINT64_MAX
+
+/** How much of an upload the connection has taken. */
+typedef struct sandnet_progress {
+    uint64_t sent;  /**< body bytes handed to the connection so far */
+    uint64_t total; /**< the announced total, or SANDNET_UNKNOWN_TOTAL */
+} sandnet_progress;
+
+/** Starts `req` (whose `body` must be NULL) with a body the guest streams;
+ *  `total_bytes` is sent as content-length. Redirects are never followed.
+ *  The caller owns the result (sandnet_http_upload_finish or _free it). */
+sandnet_http_upload *sandnet_http_upload_start(const sandnet_request *req, uint64_t total_bytes,
+                                               sandnet_error *err);
+
+/** Writes one chunk (copied; at most the announced total overall), waiting
+ *  while the connection applies back-pressure. */
+bool sandnet_http_upload_write(sandnet_http_upload *up, const void *data, size_t len,
+                               sandnet_error *err);
+
+/** Bytes sent so far and the announced total. */
+sandnet_progress sandnet_http_upload_progress(sandnet_http_upload *up);
+
+/** Ready when sandnet_http_upload_write would not wait. */
+sandnet_pollable sandnet_http_upload_subscribe(sandnet_http_upload *up);
+
+/** Ends the body and frees `up` (always); returns the pending response
+ *  (caller owns it), or NULL with `err` filled (e.g. fewer bytes than announced). */
+sandnet_http_pending *sandnet_http_upload_finish(sandnet_http_upload *up, sandnet_error *err);
+
+/** Abandons the upload (the request is cancelled) and frees `up` (NULL is fine). */
+void sandnet_http_upload_free(sandnet_http_upload *up);
+
+/* ------------------------------------------------------------------------ */
+/* WebSocket                                                                */
+
+/** A WebSocket connection (client or accepted by a listener). */
+typedef struct sandnet_ws sandnet_ws;
+
+/** Options for sandnet_ws_connect; zero-initialise, then set what you need.
+ *  0 leaves a number to the policy; the caller keeps ownership of every pointer. */
+typedef struct sandnet_ws_options {
+    const sandnet_header *headers;     /**< extra handshake headers */
+    size_t header_count;
+    const char *const *subprotocols;   /**< offered, in preference order */
+    size_t subprotocol_count;
+    uint32_t heartbeat_ms;             /**< ping interval */
+    uint32_t connect_timeout_ms;
+    uint32_t reconnect_max_attempts;   /**< 0: never reconnect */
+    uint32_t reconnect_initial_backoff_ms;
+    uint32_t reconnect_max_backoff_ms;
+} sandnet_ws_options;
+
+/** Connection states, as the WIT `state`. */
+typedef enum sandnet_ws_state {
+    SANDNET_WS_CONNECTING,
+    SANDNET_WS_OPEN,
+    SANDNET_WS_CLOSING,
+    SANDNET_WS_CLOSED,
+} sandnet_ws_state;
+
+/** What a received message is. */
+typedef enum sandnet_ws_message_kind {
+    SANDNET_WS_TEXT,   /**< `data` holds UTF-8 text (NUL-terminated too) */
+    SANDNET_WS_BINARY, /**< `data` holds the bytes (plus a NUL) */
+    SANDNET_WS_CLOSE,  /**< the peer closed: `close_code` and `close_reason` */
+} sandnet_ws_message_kind;
+
+/** One message. Owns its buffers: release with sandnet_ws_message_free. */
+typedef struct sandnet_ws_message {
+    sandnet_ws_message_kind kind;
+    uint8_t *data; /**< text or binary payload; NULL for a close */
+    size_t len;
+    uint16_t close_code;
+    char *close_reason; /**< for a close; NULL otherwise */
+} sandnet_ws_message;
+
+/** Connects to a ws:// or wss:// URL; `opts` may be NULL. The caller owns
+ *  the connection (sandnet_ws_free). NULL with `err` filled on failure. */
+sandnet_ws *sandnet_ws_connect(const char *url, const sandnet_ws_options *opts, sandnet_error *err);
+
+/** The subprotocol the server chose (malloc'd, caller frees), or NULL. */
+char *sandnet_ws_subprotocol(sandnet_ws *ws);
+
+/** The current state. */
+sandnet_ws_state sandnet_ws_state_of(sandnet_ws *ws);
+
+/** Sends a text message (NUL-terminated UTF-8) or binary bytes. A send after
+ *  the peer closed fails with SANDNET_ERR_CLOSED; sandnet_ws_receive then
+ *  returns the peer's close. */
+bool sandnet_ws_send_text(sandnet_ws *ws, const char *text, sandnet_error *err);
+bool sandnet_ws_send_binary(sandnet_ws *ws, const void *data, size_t len, sandnet_error *err);
+
+/** Waits for the next message into `msg` (caller frees it). After a close
+ *  message further calls fail with SANDNET_ERR_CLOSED. */
+bool sandnet_ws_receive(sandnet_ws *ws, sandnet_ws_message *msg, sandnet_error *err);
+
+/** Like sandnet_ws_receive without waiting: `*got` says whether `msg` was filled. */
+bool sandnet_ws_try_receive(sandnet_ws *ws, sandnet_ws_message *msg, bool *got, sandnet_error *err);
+
+/** Frees what a receive put in `msg` (safe on a zeroed struct). */
+void sandnet_ws_message_free(sandnet_ws_message *msg);
+
+/** Starts the close handshake (code 1000-4999, reason at most 123 bytes);
+ *  the peer's answering close arrives through sandnet_ws_receive. */
+bool sandnet_ws_close(sandnet_ws *ws, uint16_t code, const char *reason, sandnet_error *err);
+
+/** Ready when sandnet_ws_receive would not wait. */
+sandnet_pollable sandnet_ws_subscribe(sandnet_ws *ws);
+
+/** Drops the connection (closing it) and frees `ws` (NULL is fine). */
+void sandnet_ws_free(sandnet_ws *ws);
+
+/** A WebSocket server socket (needs a ws-listen://ADDR:PORT grant). */
+typedef struct sandnet_ws_listener sandnet_ws_listener;
+
+/** Binds "ws-listen://ADDR:PORT"; the caller owns the listener. */
+sandnet_ws_listener *sandnet_ws_listen(const char *address, sandnet_error *err);
+
+/** The bound address as "IP:PORT" (malloc'd, caller frees). */
+char *sandnet_ws_listener_address(sandnet_ws_listener *l);
+
+/** Waits for the next client whose handshake succeeded; the caller owns the
+ *  connection and, when `peer` is not NULL, `*peer` ("IP:PORT", malloc'd). */
+sandnet_ws *sandnet_ws_accept(sandnet_ws_listener *l, char **peer, sandnet_error *err);
+
+/** Ready when sandnet_ws_accept would not wait. */
+sandnet_pollable sandnet_ws_listener_subscribe(sandnet_ws_listener *l);
+
+/** Stops listening and frees `l` (NULL is fine). */
+void sandnet_ws_listener_free(sandnet_ws_listener *l);
+
+/* ------------------------------------------------------------------------ */
+/* Server-Sent Events                                                       */
+
+/** An open event stream (reconnects with Last-Event-ID by itself). */
+typedef struct sandnet_sse sandnet_sse;
+
+/** Options for sandnet_sse_open; zero-initialise. 0 keeps a number's default;
+ *  the caller keeps ownership of every pointer. */
+typedef struct sandnet_sse_options {
+    const sandnet_header *headers;    /**< extra request headers */
+    size_t header_count;
+    const char *const *event_types;   /**< deliver only these types (all when none) */
+    size_t event_type_count;
+    bool no_reconnect;                /**< true: end at the first drop */
+    uint32_t max_reconnects;          /**< consecutive failures before `closed` */
+    uint32_t max_redirects;
+} sandnet_sse_options;
+
+/** One event. Owns its strings: release with sandnet_sse_event_free. */
+typedef struct sandnet_sse_event {
+    char *type; /**< the `event` field, or "message" */
+    char *data; /**< data lines joined by '\n' */
+    char *id;   /**< the last event id seen on the stream, or NULL */
+} sandnet_sse_event;
+
+/** Opens an event stream at an http:// or https:// URL (policy: an sse+http
+ *  or http rule); `opts` may be NULL. The caller owns the stream. */
+sandnet_sse *sandnet_sse_open(const char *url, const sandnet_sse_options *opts, sandnet_error *err);
+
+/** Waits for the next event into `ev` (caller frees it). At the end of the
+ *  stream fails with SANDNET_ERR_CLOSED. */
+bool sandnet_sse_next(sandnet_sse *s, sandnet_sse_event *ev, sandnet_error *err);
+
+/** Like sandnet_sse_next without waiting: `*got` says whether `ev` was filled. */
+bool sandnet_sse_try_next(sandnet_sse *s, sandnet_sse_event *ev, bool *got, sandnet_error *err);
+
+/** Frees the strings of `ev` (safe on a zeroed struct). */
+void sandnet_sse_event_free(sandnet_sse_event *ev);
+
+/** Ready when sandnet_sse_next would not wait. */
+sandnet_pollable sandnet_sse_subscribe(sandnet_sse *s);
+
+/** Closes the stream and frees `s` (NULL is fine). */
+void sandnet_sse_close(sandnet_sse *s);
+
+/* ------------------------------------------------------------------------ */
 /* TCP                                                                      */
 
 /** A connected TCP (or host-terminated TLS) stream. */
@@ -155,32 +425,89 @@ bool sandnet_tcp_write(sandnet_tcp_stream *s, const void *data, size_t len, sand
 /** Closes the write half: the peer reads end of stream, reading goes on. */
 bool sandnet_tcp_shutdown(sandnet_tcp_stream *s, sandnet_error *err);
 
-/** The peer's address as "IP:PORT" (malloc'd). */
+/** Reads through the first `delim_len`-byte delimiter `delim` (included),
+ *  at most `max` bytes; `*out` is malloc'd (caller frees; NUL-terminated,
+ *  `*len` excludes the NUL). At end of stream: the rest, no delimiter. */
+bool sandnet_tcp_read_until(sandnet_tcp_stream *s, const void *delim, size_t delim_len, size_t max,
+                            uint8_t **out, size_t *len, sandnet_error *err);
+
+/** The peer's and the local address as "IP:PORT" (malloc'd, caller frees). */
 char *sandnet_tcp_peer_address(sandnet_tcp_stream *s);
+char *sandnet_tcp_local_address(sandnet_tcp_stream *s);
 
 /** Closes the connection and frees `s` (NULL is fine). */
 void sandnet_tcp_close(sandnet_tcp_stream *s);
 
-/* ------------------------------------------------------------------------ */
-/* Waiting on several resources (wasi:io/poll)                              */
-
-/** Something to wait on; from a *_subscribe call. Drop with sandnet_pollable_drop. */
-typedef struct sandnet_pollable {
-    int32_t handle;
-} sandnet_pollable;
-
 /** Ready when sandnet_tcp_read would not wait. */
 sandnet_pollable sandnet_tcp_subscribe(sandnet_tcp_stream *s);
 
-/** Ready `ms` milliseconds from now (a timeout to wait on alongside others). */
-sandnet_pollable sandnet_timer(uint64_t ms);
+/** A listening TCP socket (needs a tcp-listen://ADDR:PORT grant). */
+typedef struct sandnet_tcp_listener sandnet_tcp_listener;
 
-/** Blocks until at least one of `n` pollables is ready; writes the indices of
- *  the ready ones to `ready` (room for `n`) and returns how many. */
-size_t sandnet_poll(const sandnet_pollable *pollables, size_t n, size_t *ready);
+/** Binds "tcp-listen://ADDR:PORT" (port 0: a free port, if granted); the
+ *  caller owns the listener. NULL with `err` filled on failure. */
+sandnet_tcp_listener *sandnet_tcp_listen(const char *address, sandnet_error *err);
 
-/** Releases a pollable. */
-void sandnet_pollable_drop(sandnet_pollable p);
+/** The bound address as "IP:PORT" (malloc'd, caller frees). */
+char *sandnet_tcp_listener_address(sandnet_tcp_listener *l);
+
+/** Waits for the next connection from a peer the policy accepts; the caller
+ *  owns the stream (sandnet_tcp_close). */
+sandnet_tcp_stream *sandnet_tcp_accept(sandnet_tcp_listener *l, sandnet_error *err);
+
+/** Ready when sandnet_tcp_accept would not wait. */
+sandnet_pollable sandnet_tcp_listener_subscribe(sandnet_tcp_listener *l);
+
+/** Stops listening and frees `l` (NULL is fine). */
+void sandnet_tcp_listener_close(sandnet_tcp_listener *l);
+
+/* ------------------------------------------------------------------------ */
+/* UDP                                                                      */
+
+/** A UDP socket. */
+typedef struct sandnet_udp_socket sandnet_udp_socket;
+
+/** One received datagram. Owns its buffers: release with sandnet_datagram_free. */
+typedef struct sandnet_datagram {
+    uint8_t *data; /**< payload (plus a NUL) */
+    size_t len;
+    char *sender; /**< "IP:PORT" */
+} sandnet_datagram;
+
+/** Binds "udp-bind://ADDR:PORT" (a grant), or with NULL an ephemeral port
+ *  (no grant needed: for send-and-read-replies). The caller owns the socket. */
+sandnet_udp_socket *sandnet_udp_bind(const char *address, sandnet_error *err);
+
+/** The bound address as "IP:PORT" (malloc'd, caller frees). */
+char *sandnet_udp_local_address(sandnet_udp_socket *s);
+
+/** Sends one datagram to "udp://host:port" (checked by the policy). */
+bool sandnet_udp_send_to(sandnet_udp_socket *s, const char *target, const void *data, size_t len,
+                         sandnet_error *err);
+
+/** Waits up to `timeout_ms` (0: the policy's read timeout) for a datagram
+ *  into `d` (caller frees it); SANDNET_ERR_TIMEOUT ("idle") when none came. */
+bool sandnet_udp_receive(sandnet_udp_socket *s, uint32_t timeout_ms, sandnet_datagram *d,
+                         sandnet_error *err);
+
+/** Frees what sandnet_udp_receive put in `d` (safe on a zeroed struct). */
+void sandnet_datagram_free(sandnet_datagram *d);
+
+/** Joins / leaves multicast group `group` on IPv4 `iface` (NULL: the
+ *  kernel's choice); needs a udp-multicast://GROUP grant. */
+bool sandnet_udp_join_multicast(sandnet_udp_socket *s, const char *group, const char *iface,
+                                sandnet_error *err);
+bool sandnet_udp_leave_multicast(sandnet_udp_socket *s, const char *group, const char *iface,
+                                 sandnet_error *err);
+
+/** Allows sending to broadcast addresses (needs a broadcast grant). */
+bool sandnet_udp_set_broadcast(sandnet_udp_socket *s, bool enabled, sandnet_error *err);
+
+/** Ready when sandnet_udp_receive would not wait. */
+sandnet_pollable sandnet_udp_subscribe(sandnet_udp_socket *s);
+
+/** Closes the socket and frees `s` (NULL is fine). */
+void sandnet_udp_close(sandnet_udp_socket *s);
 
 /* ------------------------------------------------------------------------ */
 /* Process                                                                  */

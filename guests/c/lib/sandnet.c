@@ -1,7 +1,9 @@
 /*
  * sandnet.c: sandnet.h over the bindings `wit-bindgen c` generates for the
  * sandnet:net world `script` (script.h / script.c, made at build time), and
- * the `wasi:cli/run` export that calls the guest's main().
+ * the `wasi:cli/run` export that calls the guest's main(). Sections follow
+ * the header's: errors, HTTP (fetch, download, upload), WebSocket, SSE, TCP,
+ * UDP, waiting, process.
  */
 #include "sandnet.h"
 
@@ -25,6 +27,13 @@ static char *copy_bytes(const uint8_t *ptr, size_t len) {
 
 static char *copy_string(const script_string_t *s) {
     return copy_bytes(s->ptr, s->len);
+}
+
+/** A malloc'd copy of a string the host handed over; frees the original. */
+static char *take_string(script_string_t *s) {
+    char *out = copy_string(s);
+    script_string_free(s);
+    return out;
 }
 
 /** Borrows `s` as a WIT string (no copy; the callee does not keep it). */
@@ -133,41 +142,95 @@ static script_option_u32_t opt_u32(uint32_t v) {
     return out;
 }
 
-bool sandnet_http_fetch(const sandnet_request *req, sandnet_response *resp, sandnet_error *err) {
-    memset(resp, 0, sizeof *resp);
-    script_tuple2_string_string_t *headers = NULL;
-    if (req->header_count > 0) {
-        headers = calloc(req->header_count, sizeof *headers);
-        if (headers == NULL) abort();
-        for (size_t i = 0; i < req->header_count; i++) {
-            headers[i].f0 = borrow_string(req->headers[i].name);
-            headers[i].f1 = borrow_string(req->headers[i].value);
+/** Headers as a borrowed WIT list; free `out->ptr` (not the strings) after the call. */
+static sandnet_net_types_headers_t borrow_headers(const sandnet_header *headers, size_t count) {
+    sandnet_net_types_headers_t out = {NULL, count};
+    if (count > 0) {
+        out.ptr = calloc(count, sizeof *out.ptr);
+        if (out.ptr == NULL) abort();
+        for (size_t i = 0; i < count; i++) {
+            out.ptr[i].f0 = borrow_string(headers[i].name);
+            out.ptr[i].f1 = borrow_string(headers[i].value);
         }
     }
-    sandnet_net_http_request_t wit_req;
-    memset(&wit_req, 0, sizeof wit_req);
-    wit_req.method = method_of(req->method);
-    wit_req.url = borrow_string(req->url);
-    wit_req.headers.ptr = headers;
-    wit_req.headers.len = req->header_count;
+    return out;
+}
+
+/** Strings as a borrowed WIT list; free `out.ptr` after the call. */
+static script_list_string_t borrow_strings(const char *const *items, size_t count) {
+    script_list_string_t out = {NULL, count};
+    if (count > 0) {
+        out.ptr = calloc(count, sizeof *out.ptr);
+        if (out.ptr == NULL) abort();
+        for (size_t i = 0; i < count; i++) out.ptr[i] = borrow_string(items[i]);
+    }
+    return out;
+}
+
+/** A request and its options, borrowed from a sandnet_request for one call. */
+typedef struct wit_request {
+    sandnet_net_http_request_t req;
+    sandnet_net_http_request_options_t options;
+} wit_request;
+
+static void wit_request_init(wit_request *w, const sandnet_request *req) {
+    memset(w, 0, sizeof *w);
+    w->req.method = method_of(req->method);
+    w->req.url = borrow_string(req->url);
+    w->req.headers = borrow_headers(req->headers, req->header_count);
     if (req->body != NULL) {
-        wit_req.body.is_some = true;
-        wit_req.body.val = borrow_bytes(req->body, req->body_len);
+        w->req.body.is_some = true;
+        w->req.body.val = borrow_bytes(req->body, req->body_len);
     }
     const sandnet_request_options *o = &req->options;
-    sandnet_net_http_request_options_t options;
-    memset(&options, 0, sizeof options);
-    options.total_timeout_ms = opt_u32(o->timeout_ms);
-    options.connect_timeout_ms = opt_u32(o->connect_timeout_ms);
-    options.first_byte_timeout_ms = opt_u32(o->first_byte_timeout_ms);
-    options.max_redirects = opt_u32(o->max_redirects);
-    options.max_body_bytes.is_some = o->max_body_bytes != 0;
-    options.max_body_bytes.val = o->max_body_bytes;
+    w->options.total_timeout_ms = opt_u32(o->timeout_ms);
+    w->options.connect_timeout_ms = opt_u32(o->connect_timeout_ms);
+    w->options.first_byte_timeout_ms = opt_u32(o->first_byte_timeout_ms);
+    w->options.max_redirects = opt_u32(o->max_redirects);
+    w->options.max_body_bytes.is_some = o->max_body_bytes != 0;
+    w->options.max_body_bytes.val = o->max_body_bytes;
+}
 
+static void wit_request_release(wit_request *w) {
+    free(w->req.headers.ptr);
+}
+
+/** Malloc'd copies of a WIT header list (sets `*count`). */
+static sandnet_header *copy_headers(const sandnet_net_types_headers_t *raw, size_t *count) {
+    *count = raw->len;
+    if (raw->len == 0) return NULL;
+    sandnet_header *out = calloc(raw->len, sizeof *out);
+    if (out == NULL) abort();
+    for (size_t i = 0; i < raw->len; i++) {
+        out[i].name = copy_string(&raw->ptr[i].f0);
+        out[i].value = copy_string(&raw->ptr[i].f1);
+    }
+    return out;
+}
+
+static void free_headers(sandnet_header *headers, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        free((char *)headers[i].name);
+        free((char *)headers[i].value);
+    }
+    free(headers);
+}
+
+static const char *find_header(const sandnet_header *headers, size_t count, const char *name) {
+    for (size_t i = 0; i < count; i++) {
+        if (strcasecmp(headers[i].name, name) == 0) return headers[i].value;
+    }
+    return NULL;
+}
+
+bool sandnet_http_fetch(const sandnet_request *req, sandnet_response *resp, sandnet_error *err) {
+    memset(resp, 0, sizeof *resp);
+    wit_request w;
+    wit_request_init(&w, req);
     sandnet_net_http_response_t raw;
     sandnet_net_http_net_error_t raw_err;
-    bool ok = sandnet_net_http_fetch(&wit_req, &options, &raw, &raw_err);
-    free(headers);
+    bool ok = sandnet_net_http_fetch(&w.req, &w.options, &raw, &raw_err);
+    wit_request_release(&w);
     if (!ok) {
         take_error(&raw_err, err);
         return false;
@@ -177,15 +240,7 @@ bool sandnet_http_fetch(const sandnet_request *req, sandnet_response *resp, sand
     resp->url = copy_string(&raw.url);
     resp->body = (uint8_t *)copy_bytes(raw.body.ptr, raw.body.len);
     resp->body_len = raw.body.len;
-    resp->header_count = raw.headers.len;
-    if (raw.headers.len > 0) {
-        resp->headers = calloc(raw.headers.len, sizeof *resp->headers);
-        if (resp->headers == NULL) abort();
-        for (size_t i = 0; i < raw.headers.len; i++) {
-            resp->headers[i].name = copy_string(&raw.headers.ptr[i].f0);
-            resp->headers[i].value = copy_string(&raw.headers.ptr[i].f1);
-        }
-    }
+    resp->headers = copy_headers(&raw.headers, &resp->header_count);
     sandnet_net_http_response_free(&raw);
     return true;
 }
@@ -198,22 +253,555 @@ bool sandnet_http_get(const char *url, sandnet_response *resp, sandnet_error *er
 }
 
 const char *sandnet_response_header(const sandnet_response *resp, const char *name) {
-    for (size_t i = 0; i < resp->header_count; i++) {
-        if (strcasecmp(resp->headers[i].name, name) == 0) return resp->headers[i].value;
-    }
-    return NULL;
+    return find_header(resp->headers, resp->header_count, name);
 }
 
 void sandnet_response_free(sandnet_response *resp) {
-    for (size_t i = 0; i < resp->header_count; i++) {
-        free((char *)resp->headers[i].name);
-        free((char *)resp->headers[i].value);
-    }
-    free(resp->headers);
+    free_headers(resp->headers, resp->header_count);
     free(resp->reason);
     free(resp->url);
     free(resp->body);
     memset(resp, 0, sizeof *resp);
+}
+
+/* ------------------------------------------------------------------------ */
+/* HTTP: streamed download                                                  */
+
+static sandnet_pollable pollable_of(int32_t handle) {
+    sandnet_pollable p = {handle};
+    return p;
+}
+
+/** malloc or abort: the guest has no way on without memory. */
+static void *alloc_zeroed(size_t size) {
+    void *out = calloc(1, size);
+    if (out == NULL) abort();
+    return out;
+}
+
+struct sandnet_http_pending {
+    sandnet_net_http_own_pending_response_t own;
+    bool spent; /**< the outcome was taken (the handle is still to drop) */
+};
+
+struct sandnet_http_incoming {
+    sandnet_net_http_own_incoming_response_t own;
+    uint16_t status;
+    char *reason;
+    char *url;
+    sandnet_header *headers;
+    size_t header_count;
+};
+
+static sandnet_http_pending *pending_of(sandnet_net_http_own_pending_response_t own) {
+    sandnet_http_pending *p = alloc_zeroed(sizeof *p);
+    p->own = own;
+    return p;
+}
+
+sandnet_http_pending *sandnet_http_send(const sandnet_request *req, sandnet_error *err) {
+    wit_request w;
+    wit_request_init(&w, req);
+    sandnet_net_http_own_pending_response_t own;
+    sandnet_net_http_net_error_t raw_err;
+    bool ok = sandnet_net_http_send(&w.req, &w.options, &own, &raw_err);
+    wit_request_release(&w);
+    if (!ok) {
+        take_error(&raw_err, err);
+        return NULL;
+    }
+    return pending_of(own);
+}
+
+sandnet_pollable sandnet_http_pending_subscribe(sandnet_http_pending *p) {
+    return pollable_of(
+        sandnet_net_http_method_pending_response_subscribe(sandnet_net_http_borrow_pending_response(p->own))
+            .__handle);
+}
+
+/** Reads the head of a response the host handed over and keeps its handle. */
+static sandnet_http_incoming *incoming_of(sandnet_net_http_own_incoming_response_t own) {
+    sandnet_http_incoming *in = alloc_zeroed(sizeof *in);
+    sandnet_net_http_borrow_incoming_response_t b = sandnet_net_http_borrow_incoming_response(own);
+    in->own = own;
+    in->status = sandnet_net_http_method_incoming_response_status(b);
+    script_string_t text;
+    sandnet_net_http_method_incoming_response_reason(b, &text);
+    in->reason = copy_string(&text);
+    script_string_free(&text);
+    sandnet_net_http_method_incoming_response_url(b, &text);
+    in->url = copy_string(&text);
+    script_string_free(&text);
+    sandnet_net_http_headers_t headers;
+    sandnet_net_http_method_incoming_response_headers(b, &headers);
+    in->headers = copy_headers(&headers, &in->header_count);
+    sandnet_net_types_headers_free(&headers);
+    return in;
+}
+
+bool sandnet_http_pending_try(sandnet_http_pending *p, sandnet_http_incoming **out, sandnet_error *err) {
+    *out = NULL;
+    if (p->spent) {
+        memset(err, 0, sizeof *err);
+        err->kind = SANDNET_ERR_INVALID_ARGUMENT;
+        const char *why = "the response was already taken from this pending request";
+        err->reason = copy_bytes((const uint8_t *)why, strlen(why));
+        return true;
+    }
+    sandnet_net_http_result_own_incoming_response_net_error_t result;
+    if (!sandnet_net_http_method_pending_response_get(sandnet_net_http_borrow_pending_response(p->own),
+                                                      &result)) {
+        return false;
+    }
+    p->spent = true;
+    if (result.is_err) {
+        take_error(&result.val.err, err);
+    } else {
+        *out = incoming_of(result.val.ok);
+    }
+    return true;
+}
+
+sandnet_http_incoming *sandnet_http_pending_wait(sandnet_http_pending *p, sandnet_error *err) {
+    sandnet_http_incoming *in = NULL;
+    while (!sandnet_http_pending_try(p, &in, err)) {
+        sandnet_pollable ready = sandnet_http_pending_subscribe(p);
+        size_t index;
+        sandnet_poll(&ready, 1, &index);
+        sandnet_pollable_drop(ready);
+    }
+    sandnet_http_pending_free(p);
+    return in;
+}
+
+void sandnet_http_pending_free(sandnet_http_pending *p) {
+    if (p == NULL) return;
+    sandnet_net_http_pending_response_drop_own(p->own);
+    free(p);
+}
+
+uint16_t sandnet_http_incoming_status(const sandnet_http_incoming *in) {
+    return in->status;
+}
+
+const char *sandnet_http_incoming_reason(const sandnet_http_incoming *in) {
+    return in->reason;
+}
+
+const char *sandnet_http_incoming_url(const sandnet_http_incoming *in) {
+    return in->url;
+}
+
+const char *sandnet_http_incoming_header(const sandnet_http_incoming *in, const char *name) {
+    return find_header(in->headers, in->header_count, name);
+}
+
+/** The WIT `max-bytes` for a caller's buffer of `cap` bytes. */
+static uint32_t max_bytes(size_t cap) {
+    return cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+}
+
+bool sandnet_http_incoming_read(sandnet_http_incoming *in, void *buf, size_t cap, size_t *len,
+                                sandnet_error *err) {
+    script_option_list_u8_t chunk;
+    sandnet_net_http_net_error_t raw_err;
+    *len = 0;
+    if (!sandnet_net_http_method_incoming_response_read(sandnet_net_http_borrow_incoming_response(in->own),
+                                                        max_bytes(cap), &chunk, &raw_err)) {
+        take_error(&raw_err, err);
+        return false;
+    }
+    if (chunk.is_some) {
+        size_t n = chunk.val.len < cap ? chunk.val.len : cap; /* the host never sends more */
+        if (n > 0) memcpy(buf, chunk.val.ptr, n);
+        *len = n;
+        script_list_u8_free(&chunk.val);
+    }
+    return true;
+}
+
+sandnet_pollable sandnet_http_incoming_subscribe(sandnet_http_incoming *in) {
+    return pollable_of(sandnet_net_http_method_incoming_response_subscribe(
+                           sandnet_net_http_borrow_incoming_response(in->own))
+                           .__handle);
+}
+
+void sandnet_http_incoming_free(sandnet_http_incoming *in) {
+    if (in == NULL) return;
+    sandnet_net_http_incoming_response_drop_own(in->own);
+    free(in->reason);
+    free(in->url);
+    free_headers(in->headers, in->header_count);
+    free(in);
+}
+
+/* ------------------------------------------------------------------------ */
+/* HTTP: streamed upload                                                    */
+
+struct sandnet_http_upload {
+    sandnet_net_http_own_outgoing_body_t own;
+};
+
+static sandnet_net_http_borrow_outgoing_body_t borrow_upload(sandnet_http_upload *up) {
+    return sandnet_net_http_borrow_outgoing_body(up->own);
+}
+
+sandnet_http_upload *sandnet_http_upload_start(const sandnet_request *req, uint64_t total_bytes,
+                                               sandnet_error *err) {
+    wit_request w;
+    wit_request_init(&w, req);
+    uint64_t total = total_bytes;
+    sandnet_net_http_own_outgoing_body_t own;
+    sandnet_net_http_net_error_t raw_err;
+    bool ok = sandnet_net_http_upload(&w.req, total_bytes == SANDNET_UNKNOWN_TOTAL ? NULL : &total,
+                                      &w.options, &own, &raw_err);
+    wit_request_release(&w);
+    if (!ok) {
+        take_error(&raw_err, err);
+        return NULL;
+    }
+    sandnet_http_upload *up = alloc_zeroed(sizeof *up);
+    up->own = own;
+    return up;
+}
+
+bool sandnet_http_upload_write(sandnet_http_upload *up, const void *data, size_t len,
+                               sandnet_error *err) {
+    script_list_u8_t chunk = borrow_bytes(data, len);
+    sandnet_net_http_net_error_t raw_err;
+    if (!sandnet_net_http_method_outgoing_body_write(borrow_upload(up), &chunk, &raw_err)) {
+        take_error(&raw_err, err);
+        return false;
+    }
+    return true;
+}
+
+sandnet_progress sandnet_http_upload_progress(sandnet_http_upload *up) {
+    sandnet_net_http_progress_t raw;
+    sandnet_net_http_method_outgoing_body_progress(borrow_upload(up), &raw);
+    sandnet_progress out = {raw.sent, raw.total.is_some ? raw.total.val : SANDNET_UNKNOWN_TOTAL};
+    return out;
+}
+
+sandnet_pollable sandnet_http_upload_subscribe(sandnet_http_upload *up) {
+    return pollable_of(sandnet_net_http_method_outgoing_body_subscribe(borrow_upload(up)).__handle);
+}
+
+sandnet_http_pending *sandnet_http_upload_finish(sandnet_http_upload *up, sandnet_error *err) {
+    sandnet_net_http_own_pending_response_t own;
+    sandnet_net_http_net_error_t raw_err;
+    bool ok = sandnet_net_http_static_outgoing_body_finish(up->own, &own, &raw_err);
+    free(up); /* finish took the handle either way */
+    if (!ok) {
+        take_error(&raw_err, err);
+        return NULL;
+    }
+    return pending_of(own);
+}
+
+void sandnet_http_upload_free(sandnet_http_upload *up) {
+    if (up == NULL) return;
+    sandnet_net_http_outgoing_body_drop_own(up->own);
+    free(up);
+}
+
+/* ------------------------------------------------------------------------ */
+/* WebSocket                                                                */
+
+struct sandnet_ws {
+    sandnet_net_websocket_own_connection_t own;
+};
+
+struct sandnet_ws_listener {
+    sandnet_net_websocket_own_listener_t own;
+};
+
+static sandnet_net_websocket_borrow_connection_t borrow_ws(sandnet_ws *ws) {
+    return sandnet_net_websocket_borrow_connection(ws->own);
+}
+
+static sandnet_ws *ws_of(sandnet_net_websocket_own_connection_t own) {
+    sandnet_ws *ws = alloc_zeroed(sizeof *ws);
+    ws->own = own;
+    return ws;
+}
+
+sandnet_ws *sandnet_ws_connect(const char *url, const sandnet_ws_options *opts, sandnet_error *err) {
+    static const sandnet_ws_options NONE;
+    if (opts == NULL) opts = &NONE;
+    sandnet_net_websocket_connect_options_t options;
+    memset(&options, 0, sizeof options);
+    options.headers = borrow_headers(opts->headers, opts->header_count);
+    options.subprotocols = borrow_strings(opts->subprotocols, opts->subprotocol_count);
+    options.heartbeat_ms = opt_u32(opts->heartbeat_ms);
+    options.connect_timeout_ms = opt_u32(opts->connect_timeout_ms);
+    if (opts->reconnect_max_attempts > 0) {
+        options.reconnect.is_some = true;
+        options.reconnect.val.max_attempts = opts->reconnect_max_attempts;
+        options.reconnect.val.initial_backoff_ms = opts->reconnect_initial_backoff_ms;
+        options.reconnect.val.max_backoff_ms = opts->reconnect_max_backoff_ms;
+    }
+    script_string_t wit_url = borrow_string(url);
+    sandnet_net_websocket_own_connection_t own;
+    sandnet_net_websocket_net_error_t raw_err;
+    bool ok = sandnet_net_websocket_static_connection_connect(&wit_url, &options, &own, &raw_err);
+    free(options.headers.ptr);
+    free(options.subprotocols.ptr);
+    if (!ok) {
+        take_error(&raw_err, err);
+        return NULL;
+    }
+    return ws_of(own);
+}
+
+char *sandnet_ws_subprotocol(sandnet_ws *ws) {
+    script_string_t raw;
+    if (!sandnet_net_websocket_method_connection_subprotocol(borrow_ws(ws), &raw)) return NULL;
+    char *out = copy_string(&raw);
+    script_string_free(&raw);
+    return out;
+}
+
+sandnet_ws_state sandnet_ws_state_of(sandnet_ws *ws) {
+    return (sandnet_ws_state)sandnet_net_websocket_method_connection_state(borrow_ws(ws));
+}
+
+bool sandnet_ws_send_text(sandnet_ws *ws, const char *text, sandnet_error *err) {
+    script_string_t wit_text = borrow_string(text);
+    sandnet_net_websocket_net_error_t raw_err;
+    if (!sandnet_net_websocket_method_connection_send_text(borrow_ws(ws), &wit_text, &raw_err)) {
+        take_error(&raw_err, err);
+        return false;
+    }
+    return true;
+}
+
+bool sandnet_ws_send_binary(sandnet_ws *ws, const void *data, size_t len, sandnet_error *err) {
+    script_list_u8_t bytes = borrow_bytes(data, len);
+    sandnet_net_websocket_net_error_t raw_err;
+    if (!sandnet_net_websocket_method_connection_send_binary(borrow_ws(ws), &bytes, &raw_err)) {
+        take_error(&raw_err, err);
+        return false;
+    }
+    return true;
+}
+
+/** Fills `msg` from the generated message and frees the generated one. */
+static void take_message(sandnet_net_websocket_message_t *raw, sandnet_ws_message *msg) {
+    memset(msg, 0, sizeof *msg);
+    switch (raw->tag) {
+    case SANDNET_NET_WEBSOCKET_MESSAGE_TEXT:
+        msg->kind = SANDNET_WS_TEXT;
+        msg->data = (uint8_t *)copy_string(&raw->val.text);
+        msg->len = raw->val.text.len;
+        break;
+    case SANDNET_NET_WEBSOCKET_MESSAGE_BINARY:
+        msg->kind = SANDNET_WS_BINARY;
+        msg->data = (uint8_t *)copy_bytes(raw->val.binary.ptr, raw->val.binary.len);
+        msg->len = raw->val.binary.len;
+        break;
+    default:
+        msg->kind = SANDNET_WS_CLOSE;
+        msg->close_code = raw->val.close.code;
+        msg->close_reason = copy_string(&raw->val.close.reason);
+        break;
+    }
+    sandnet_net_websocket_message_free(raw);
+}
+
+bool sandnet_ws_receive(sandnet_ws *ws, sandnet_ws_message *msg, sandnet_error *err) {
+    sandnet_net_websocket_message_t raw;
+    sandnet_net_websocket_net_error_t raw_err;
+    memset(msg, 0, sizeof *msg);
+    if (!sandnet_net_websocket_method_connection_receive(borrow_ws(ws), &raw, &raw_err)) {
+        take_error(&raw_err, err);
+        return false;
+    }
+    take_message(&raw, msg);
+    return true;
+}
+
+bool sandnet_ws_try_receive(sandnet_ws *ws, sandnet_ws_message *msg, bool *got, sandnet_error *err) {
+    sandnet_net_websocket_option_message_t raw;
+    sandnet_net_websocket_net_error_t raw_err;
+    memset(msg, 0, sizeof *msg);
+    *got = false;
+    if (!sandnet_net_websocket_method_connection_try_receive(borrow_ws(ws), &raw, &raw_err)) {
+        take_error(&raw_err, err);
+        return false;
+    }
+    if (raw.is_some) {
+        take_message(&raw.val, msg);
+        *got = true;
+    }
+    return true;
+}
+
+void sandnet_ws_message_free(sandnet_ws_message *msg) {
+    free(msg->data);
+    free(msg->close_reason);
+    memset(msg, 0, sizeof *msg);
+}
+
+bool sandnet_ws_close(sandnet_ws *ws, uint16_t code, const char *reason, sandnet_error *err) {
+    script_string_t wit_reason = borrow_string(reason != NULL ? reason : "");
+    sandnet_net_websocket_net_error_t raw_err;
+    if (!sandnet_net_websocket_method_connection_close(borrow_ws(ws), code, &wit_reason, &raw_err)) {
+        take_error(&raw_err, err);
+        return false;
+    }
+    return true;
+}
+
+sandnet_pollable sandnet_ws_subscribe(sandnet_ws *ws) {
+    return pollable_of(sandnet_net_websocket_method_connection_subscribe(borrow_ws(ws)).__handle);
+}
+
+void sandnet_ws_free(sandnet_ws *ws) {
+    if (ws == NULL) return;
+    sandnet_net_websocket_connection_drop_own(ws->own);
+    free(ws);
+}
+
+static sandnet_net_websocket_borrow_listener_t borrow_ws_listener(sandnet_ws_listener *l) {
+    return sandnet_net_websocket_borrow_listener(l->own);
+}
+
+sandnet_ws_listener *sandnet_ws_listen(const char *address, sandnet_error *err) {
+    script_string_t wit_address = borrow_string(address);
+    sandnet_net_websocket_own_listener_t own;
+    sandnet_net_websocket_net_error_t raw_err;
+    if (!sandnet_net_websocket_static_listener_bind(&wit_address, &own, &raw_err)) {
+        take_error(&raw_err, err);
+        return NULL;
+    }
+    sandnet_ws_listener *l = alloc_zeroed(sizeof *l);
+    l->own = own;
+    return l;
+}
+
+char *sandnet_ws_listener_address(sandnet_ws_listener *l) {
+    script_string_t raw;
+    sandnet_net_websocket_method_listener_local_address(borrow_ws_listener(l), &raw);
+    return take_string(&raw);
+}
+
+sandnet_ws *sandnet_ws_accept(sandnet_ws_listener *l, char **peer, sandnet_error *err) {
+    sandnet_net_websocket_tuple2_own_connection_string_t raw;
+    sandnet_net_websocket_net_error_t raw_err;
+    if (!sandnet_net_websocket_method_listener_accept(borrow_ws_listener(l), &raw, &raw_err)) {
+        take_error(&raw_err, err);
+        return NULL;
+    }
+    char *address = take_string(&raw.f1);
+    if (peer != NULL) {
+        *peer = address;
+    } else {
+        free(address);
+    }
+    return ws_of(raw.f0);
+}
+
+sandnet_pollable sandnet_ws_listener_subscribe(sandnet_ws_listener *l) {
+    return pollable_of(sandnet_net_websocket_method_listener_subscribe(borrow_ws_listener(l)).__handle);
+}
+
+void sandnet_ws_listener_free(sandnet_ws_listener *l) {
+    if (l == NULL) return;
+    sandnet_net_websocket_listener_drop_own(l->own);
+    free(l);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Server-Sent Events                                                       */
+
+struct sandnet_sse {
+    sandnet_net_sse_own_event_stream_t own;
+};
+
+static sandnet_net_sse_borrow_event_stream_t borrow_sse(sandnet_sse *s) {
+    return sandnet_net_sse_borrow_event_stream(s->own);
+}
+
+sandnet_sse *sandnet_sse_open(const char *url, const sandnet_sse_options *opts, sandnet_error *err) {
+    static const sandnet_sse_options NONE;
+    if (opts == NULL) opts = &NONE;
+    sandnet_net_sse_open_options_t options;
+    memset(&options, 0, sizeof options);
+    options.headers = borrow_headers(opts->headers, opts->header_count);
+    options.event_types = borrow_strings(opts->event_types, opts->event_type_count);
+    if (opts->no_reconnect) {
+        options.reconnect.is_some = true;
+        options.reconnect.val = false;
+    }
+    options.max_reconnects = opt_u32(opts->max_reconnects);
+    options.max_redirects = opt_u32(opts->max_redirects);
+    script_string_t wit_url = borrow_string(url);
+    sandnet_net_sse_own_event_stream_t own;
+    sandnet_net_sse_net_error_t raw_err;
+    bool ok = sandnet_net_sse_static_event_stream_open(&wit_url, &options, &own, &raw_err);
+    free(options.headers.ptr);
+    free(options.event_types.ptr);
+    if (!ok) {
+        take_error(&raw_err, err);
+        return NULL;
+    }
+    sandnet_sse *s = alloc_zeroed(sizeof *s);
+    s->own = own;
+    return s;
+}
+
+/** Fills `ev` from the generated event and frees the generated one. */
+static void take_event(sandnet_net_sse_event_t *raw, sandnet_sse_event *ev) {
+    ev->type = copy_string(&raw->event_type);
+    ev->data = copy_string(&raw->data);
+    ev->id = raw->id.is_some ? copy_string(&raw->id.val) : NULL;
+    sandnet_net_sse_event_free(raw);
+}
+
+bool sandnet_sse_next(sandnet_sse *s, sandnet_sse_event *ev, sandnet_error *err) {
+    sandnet_net_sse_event_t raw;
+    sandnet_net_sse_net_error_t raw_err;
+    memset(ev, 0, sizeof *ev);
+    if (!sandnet_net_sse_method_event_stream_next(borrow_sse(s), &raw, &raw_err)) {
+        take_error(&raw_err, err);
+        return false;
+    }
+    take_event(&raw, ev);
+    return true;
+}
+
+bool sandnet_sse_try_next(sandnet_sse *s, sandnet_sse_event *ev, bool *got, sandnet_error *err) {
+    sandnet_net_sse_option_event_t raw;
+    sandnet_net_sse_net_error_t raw_err;
+    memset(ev, 0, sizeof *ev);
+    *got = false;
+    if (!sandnet_net_sse_method_event_stream_try_next(borrow_sse(s), &raw, &raw_err)) {
+        take_error(&raw_err, err);
+        return false;
+    }
+    if (raw.is_some) {
+        take_event(&raw.val, ev);
+        *got = true;
+    }
+    return true;
+}
+
+void sandnet_sse_event_free(sandnet_sse_event *ev) {
+    free(ev->type);
+    free(ev->data);
+    free(ev->id);
+    memset(ev, 0, sizeof *ev);
+}
+
+sandnet_pollable sandnet_sse_subscribe(sandnet_sse *s) {
+    return pollable_of(sandnet_net_sse_method_event_stream_subscribe(borrow_sse(s)).__handle);
+}
+
+void sandnet_sse_close(sandnet_sse *s) {
+    if (s == NULL) return;
+    sandnet_net_sse_event_stream_drop_own(s->own);
+    free(s);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -223,8 +811,18 @@ struct sandnet_tcp_stream {
     sandnet_net_tcp_own_stream_t own;
 };
 
+struct sandnet_tcp_listener {
+    sandnet_net_tcp_own_listener_t own;
+};
+
 static sandnet_net_tcp_borrow_stream_t borrow_stream(sandnet_tcp_stream *s) {
     return sandnet_net_tcp_borrow_stream(s->own);
+}
+
+static sandnet_tcp_stream *stream_of(sandnet_net_tcp_own_stream_t own) {
+    sandnet_tcp_stream *s = alloc_zeroed(sizeof *s);
+    s->own = own;
+    return s;
 }
 
 sandnet_tcp_stream *sandnet_tcp_connect(const char *url, sandnet_error *err) {
@@ -235,23 +833,37 @@ sandnet_tcp_stream *sandnet_tcp_connect(const char *url, sandnet_error *err) {
         take_error(&raw_err, err);
         return NULL;
     }
-    sandnet_tcp_stream *s = malloc(sizeof *s);
-    if (s == NULL) abort();
-    s->own = own;
-    return s;
+    return stream_of(own);
 }
 
 bool sandnet_tcp_read(sandnet_tcp_stream *s, void *buf, size_t cap, size_t *len, sandnet_error *err) {
     script_list_u8_t data;
     sandnet_net_tcp_net_error_t raw_err;
-    uint32_t max = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
-    if (!sandnet_net_tcp_method_stream_read(borrow_stream(s), max, &data, &raw_err)) {
+    if (!sandnet_net_tcp_method_stream_read(borrow_stream(s), max_bytes(cap), &data, &raw_err)) {
         take_error(&raw_err, err);
         return false;
     }
     size_t n = data.len < cap ? data.len : cap; /* the host never sends more than max */
     if (n > 0) memcpy(buf, data.ptr, n);
     *len = n;
+    script_list_u8_free(&data);
+    return true;
+}
+
+bool sandnet_tcp_read_until(sandnet_tcp_stream *s, const void *delim, size_t delim_len, size_t max,
+                            uint8_t **out, size_t *len, sandnet_error *err) {
+    script_list_u8_t wit_delim = borrow_bytes(delim, delim_len);
+    script_list_u8_t data;
+    sandnet_net_tcp_net_error_t raw_err;
+    *out = NULL;
+    *len = 0;
+    if (!sandnet_net_tcp_method_stream_read_until(borrow_stream(s), &wit_delim, max_bytes(max), &data,
+                                                  &raw_err)) {
+        take_error(&raw_err, err);
+        return false;
+    }
+    *out = (uint8_t *)copy_bytes(data.ptr, data.len);
+    *len = data.len;
     script_list_u8_free(&data);
     return true;
 }
@@ -278,9 +890,17 @@ bool sandnet_tcp_shutdown(sandnet_tcp_stream *s, sandnet_error *err) {
 char *sandnet_tcp_peer_address(sandnet_tcp_stream *s) {
     script_string_t raw;
     sandnet_net_tcp_method_stream_peer_address(borrow_stream(s), &raw);
-    char *out = copy_string(&raw);
-    script_string_free(&raw);
-    return out;
+    return take_string(&raw);
+}
+
+char *sandnet_tcp_local_address(sandnet_tcp_stream *s) {
+    script_string_t raw;
+    sandnet_net_tcp_method_stream_local_address(borrow_stream(s), &raw);
+    return take_string(&raw);
+}
+
+sandnet_pollable sandnet_tcp_subscribe(sandnet_tcp_stream *s) {
+    return pollable_of(sandnet_net_tcp_method_stream_subscribe(borrow_stream(s)).__handle);
 }
 
 void sandnet_tcp_close(sandnet_tcp_stream *s) {
@@ -289,17 +909,163 @@ void sandnet_tcp_close(sandnet_tcp_stream *s) {
     free(s);
 }
 
+static sandnet_net_tcp_borrow_listener_t borrow_tcp_listener(sandnet_tcp_listener *l) {
+    return sandnet_net_tcp_borrow_listener(l->own);
+}
+
+sandnet_tcp_listener *sandnet_tcp_listen(const char *address, sandnet_error *err) {
+    script_string_t wit_address = borrow_string(address);
+    sandnet_net_tcp_own_listener_t own;
+    sandnet_net_tcp_net_error_t raw_err;
+    if (!sandnet_net_tcp_static_listener_bind(&wit_address, &own, &raw_err)) {
+        take_error(&raw_err, err);
+        return NULL;
+    }
+    sandnet_tcp_listener *l = alloc_zeroed(sizeof *l);
+    l->own = own;
+    return l;
+}
+
+char *sandnet_tcp_listener_address(sandnet_tcp_listener *l) {
+    script_string_t raw;
+    sandnet_net_tcp_method_listener_local_address(borrow_tcp_listener(l), &raw);
+    return take_string(&raw);
+}
+
+sandnet_tcp_stream *sandnet_tcp_accept(sandnet_tcp_listener *l, sandnet_error *err) {
+    sandnet_net_tcp_own_stream_t own;
+    sandnet_net_tcp_net_error_t raw_err;
+    if (!sandnet_net_tcp_method_listener_accept(borrow_tcp_listener(l), &own, &raw_err)) {
+        take_error(&raw_err, err);
+        return NULL;
+    }
+    return stream_of(own);
+}
+
+sandnet_pollable sandnet_tcp_listener_subscribe(sandnet_tcp_listener *l) {
+    return pollable_of(sandnet_net_tcp_method_listener_subscribe(borrow_tcp_listener(l)).__handle);
+}
+
+void sandnet_tcp_listener_close(sandnet_tcp_listener *l) {
+    if (l == NULL) return;
+    sandnet_net_tcp_listener_drop_own(l->own);
+    free(l);
+}
+
+/* ------------------------------------------------------------------------ */
+/* UDP                                                                      */
+
+struct sandnet_udp_socket {
+    sandnet_net_udp_own_socket_t own;
+};
+
+static sandnet_net_udp_borrow_socket_t borrow_socket(sandnet_udp_socket *s) {
+    return sandnet_net_udp_borrow_socket(s->own);
+}
+
+sandnet_udp_socket *sandnet_udp_bind(const char *address, sandnet_error *err) {
+    script_string_t wit_address = borrow_string(address != NULL ? address : "");
+    sandnet_net_udp_own_socket_t own;
+    sandnet_net_udp_net_error_t raw_err;
+    if (!sandnet_net_udp_static_socket_bind(address != NULL ? &wit_address : NULL, &own, &raw_err)) {
+        take_error(&raw_err, err);
+        return NULL;
+    }
+    sandnet_udp_socket *s = alloc_zeroed(sizeof *s);
+    s->own = own;
+    return s;
+}
+
+char *sandnet_udp_local_address(sandnet_udp_socket *s) {
+    script_string_t raw;
+    sandnet_net_udp_method_socket_local_address(borrow_socket(s), &raw);
+    return take_string(&raw);
+}
+
+bool sandnet_udp_send_to(sandnet_udp_socket *s, const char *target, const void *data, size_t len,
+                         sandnet_error *err) {
+    script_string_t wit_target = borrow_string(target);
+    script_list_u8_t bytes = borrow_bytes(data, len);
+    sandnet_net_udp_net_error_t raw_err;
+    if (!sandnet_net_udp_method_socket_send_to(borrow_socket(s), &wit_target, &bytes, &raw_err)) {
+        take_error(&raw_err, err);
+        return false;
+    }
+    return true;
+}
+
+bool sandnet_udp_receive(sandnet_udp_socket *s, uint32_t timeout_ms, sandnet_datagram *d,
+                         sandnet_error *err) {
+    sandnet_net_udp_datagram_t raw;
+    sandnet_net_udp_net_error_t raw_err;
+    memset(d, 0, sizeof *d);
+    if (!sandnet_net_udp_method_socket_receive(borrow_socket(s), timeout_ms != 0 ? &timeout_ms : NULL,
+                                               &raw, &raw_err)) {
+        take_error(&raw_err, err);
+        return false;
+    }
+    d->data = (uint8_t *)copy_bytes(raw.data.ptr, raw.data.len);
+    d->len = raw.data.len;
+    d->sender = copy_string(&raw.sender);
+    sandnet_net_udp_datagram_free(&raw);
+    return true;
+}
+
+void sandnet_datagram_free(sandnet_datagram *d) {
+    free(d->data);
+    free(d->sender);
+    memset(d, 0, sizeof *d);
+}
+
+/** join-multicast or leave-multicast, which take the same arguments. */
+static bool multicast(bool join, sandnet_udp_socket *s, const char *group, const char *iface,
+                      sandnet_error *err) {
+    script_string_t wit_group = borrow_string(group);
+    script_string_t wit_iface = borrow_string(iface != NULL ? iface : "");
+    script_string_t *maybe_iface = iface != NULL ? &wit_iface : NULL;
+    sandnet_net_udp_net_error_t raw_err;
+    bool ok = join ? sandnet_net_udp_method_socket_join_multicast(borrow_socket(s), &wit_group,
+                                                                  maybe_iface, &raw_err)
+                   : sandnet_net_udp_method_socket_leave_multicast(borrow_socket(s), &wit_group,
+                                                                   maybe_iface, &raw_err);
+    if (!ok) take_error(&raw_err, err);
+    return ok;
+}
+
+bool sandnet_udp_join_multicast(sandnet_udp_socket *s, const char *group, const char *iface,
+                                sandnet_error *err) {
+    return multicast(true, s, group, iface, err);
+}
+
+bool sandnet_udp_leave_multicast(sandnet_udp_socket *s, const char *group, const char *iface,
+                                 sandnet_error *err) {
+    return multicast(false, s, group, iface, err);
+}
+
+bool sandnet_udp_set_broadcast(sandnet_udp_socket *s, bool enabled, sandnet_error *err) {
+    sandnet_net_udp_net_error_t raw_err;
+    if (!sandnet_net_udp_method_socket_set_broadcast(borrow_socket(s), enabled, &raw_err)) {
+        take_error(&raw_err, err);
+        return false;
+    }
+    return true;
+}
+
+sandnet_pollable sandnet_udp_subscribe(sandnet_udp_socket *s) {
+    return pollable_of(sandnet_net_udp_method_socket_subscribe(borrow_socket(s)).__handle);
+}
+
+void sandnet_udp_close(sandnet_udp_socket *s) {
+    if (s == NULL) return;
+    sandnet_net_udp_socket_drop_own(s->own);
+    free(s);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Waiting                                                                  */
 
-sandnet_pollable sandnet_tcp_subscribe(sandnet_tcp_stream *s) {
-    sandnet_pollable p = {sandnet_net_tcp_method_stream_subscribe(borrow_stream(s)).__handle};
-    return p;
-}
-
 sandnet_pollable sandnet_timer(uint64_t ms) {
-    sandnet_pollable p = {wasi_clocks_monotonic_clock_subscribe_duration(ms * 1000000u).__handle};
-    return p;
+    return pollable_of(wasi_clocks_monotonic_clock_subscribe_duration(ms * 1000000u).__handle);
 }
 
 size_t sandnet_poll(const sandnet_pollable *pollables, size_t n, size_t *ready) {
@@ -322,6 +1088,13 @@ size_t sandnet_poll(const sandnet_pollable *pollables, size_t n, size_t *ready) 
 void sandnet_pollable_drop(sandnet_pollable p) {
     wasi_io_poll_own_pollable_t own = {p.handle};
     wasi_io_poll_pollable_drop_own(own);
+}
+
+void sandnet_sleep_ms(uint64_t ms) {
+    sandnet_pollable timer = sandnet_timer(ms);
+    size_t index;
+    sandnet_poll(&timer, 1, &index);
+    sandnet_pollable_drop(timer);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -1,0 +1,342 @@
+/*
+ * conformance CASE TARGET: one case of the cross-language guest conformance
+ * suite (tests/it/conformance.rs), written with sandnet.h as a C user would.
+ * Every language's conformance guest prints the same lines for a case; the
+ * cases are listed in the test module. Exits 1 on an unexpected net-error
+ * (printed to stderr) and 2 on bad usage or an unknown case.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sandnet.h"
+
+enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+/** Reports an unexpected error and ends the run with EXIT_FAILED. */
+static _Noreturn void fail(sandnet_error *err) {
+    sandnet_error_print(err, "conformance", stderr);
+    sandnet_error_free(err);
+    sandnet_exit(EXIT_FAILED);
+}
+
+/*
+ * The value of top-level field `name` in a flat JSON object, as text: a
+ * string's characters (escapes kept as written), or a number's digits.
+ * Enough for the test server's fixed answers; NULL when absent. Malloc'd.
+ */
+static char *json_field(const char *body, const char *name) {
+    size_t name_len = strlen(name);
+    for (const char *at = strchr(body, '"'); at != NULL; at = strchr(at + 1, '"')) {
+        if (strncmp(at + 1, name, name_len) != 0 || at[1 + name_len] != '"') continue;
+        const char *value = at + 2 + name_len;
+        value += strspn(value, " \t\r\n");
+        if (*value != ':') continue;
+        value += 1 + strspn(value + 1, " \t\r\n");
+        size_t len;
+        if (*value == '"') {
+            value++;
+            for (len = 0; value[len] != '\0' && value[len] != '"'; len++) {
+                if (value[len] == '\\' && value[len + 1] != '\0') len++;
+            }
+        } else {
+            len = strcspn(value, ",} \t\r\n");
+        }
+        char *out = malloc(len + 1);
+        if (out == NULL) abort();
+        memcpy(out, value, len);
+        out[len] = '\0';
+        return out;
+    }
+    return NULL;
+}
+
+/** Fetches `req`; fails the run on a net-error. */
+static void fetch(const sandnet_request *req, sandnet_response *resp) {
+    sandnet_error err;
+    if (!sandnet_http_fetch(req, resp, &err)) fail(&err);
+}
+
+/** Prints the status and the fields `a` and `b` of a JSON response body. */
+static void print_fields(const sandnet_response *resp, const char *a, const char *b) {
+    char *first = json_field((const char *)resp->body, a);
+    char *second = json_field((const char *)resp->body, b);
+    printf("%u %s %s\n", resp->status, first ? first : "null", second ? second : "null");
+    free(first);
+    free(second);
+}
+
+static void get_json(const char *target) {
+    sandnet_header accept = {"accept", "application/json"};
+    sandnet_request req = {.url = target, .headers = &accept, .header_count = 1};
+    sandnet_response resp;
+    fetch(&req, &resp);
+    print_fields(&resp, "hello", "n");
+    sandnet_response_free(&resp);
+}
+
+static void post_json(const char *target) {
+    static const char BODY[] = "{\"n\": 41}";
+    sandnet_header type = {"content-type", "application/json"};
+    sandnet_request req = {.method = "POST", .url = target, .headers = &type, .header_count = 1,
+                           .body = BODY, .body_len = sizeof BODY - 1};
+    sandnet_response resp;
+    fetch(&req, &resp);
+    print_fields(&resp, "n", "content_type");
+    sandnet_response_free(&resp);
+}
+
+static void headers(const char *target) {
+    sandnet_header mine = {"X-Conformance", "yes"};
+    sandnet_request req = {.url = target, .headers = &mine, .header_count = 1};
+    sandnet_response resp;
+    fetch(&req, &resp);
+    const char *reflected = sandnet_response_header(&resp, "X-Reflected");
+    printf("%u %s\n", resp.status, reflected ? reflected : "-");
+    sandnet_response_free(&resp);
+}
+
+static void denied(const char *target) {
+    sandnet_response resp;
+    sandnet_error err;
+    if (sandnet_http_get(target, &resp, &err)) {
+        printf("allowed\n");
+        sandnet_response_free(&resp);
+        return;
+    }
+    if (err.kind != SANDNET_ERR_DENIED) fail(&err);
+    printf("denied %s\n", err.suggestion ? err.suggestion : "");
+    sandnet_error_free(&err);
+}
+
+static void timeout(const char *target) {
+    sandnet_request req = {.url = target, .options = {.timeout_ms = 300}};
+    sandnet_response resp;
+    sandnet_error err;
+    if (sandnet_http_fetch(&req, &resp, &err)) {
+        printf("answered\n");
+        sandnet_response_free(&resp);
+        return;
+    }
+    if (err.kind != SANDNET_ERR_TIMEOUT) fail(&err);
+    printf("timeout\n");
+    sandnet_error_free(&err);
+}
+
+static void download(const char *target) {
+    sandnet_request req = {.url = target};
+    sandnet_error err;
+    sandnet_http_pending *pending = sandnet_http_send(&req, &err);
+    if (pending == NULL) fail(&err);
+    sandnet_http_incoming *in = sandnet_http_pending_wait(pending, &err);
+    if (in == NULL) fail(&err);
+    static uint8_t chunk[64 * 1024];
+    size_t size = 0, len;
+    do {
+        if (!sandnet_http_incoming_read(in, chunk, sizeof chunk, &len, &err)) fail(&err);
+        size += len;
+    } while (len > 0);
+    printf("%u %zu\n", sandnet_http_incoming_status(in), size);
+    sandnet_http_incoming_free(in);
+}
+
+static void upload(const char *target) {
+    enum { TOTAL = 1000000, CHUNK = 64 * 1024 };
+    static uint8_t chunk[CHUNK];
+    memset(chunk, 'u', sizeof chunk);
+    sandnet_request req = {.method = "POST", .url = target};
+    sandnet_error err;
+    sandnet_http_upload *up = sandnet_http_upload_start(&req, TOTAL, &err);
+    if (up == NULL) fail(&err);
+    /* Progress counts bytes the connection took; it trails the writes. */
+    bool steady = true;
+    uint64_t last = 0;
+    for (size_t sent = 0; sent < TOTAL; sent += CHUNK) {
+        size_t n = TOTAL - sent < CHUNK ? TOTAL - sent : CHUNK;
+        if (!sandnet_http_upload_write(up, chunk, n, &err)) fail(&err);
+        sandnet_progress p = sandnet_http_upload_progress(up);
+        steady = steady && p.sent >= last && p.sent <= TOTAL;
+        last = p.sent;
+    }
+    printf(steady ? "progress ok\n" : "progress bad\n");
+    sandnet_http_pending *pending = sandnet_http_upload_finish(up, &err);
+    if (pending == NULL) fail(&err);
+    sandnet_http_incoming *in = sandnet_http_pending_wait(pending, &err);
+    if (in == NULL) fail(&err);
+    char body[64];
+    size_t used = 0, len;
+    do {
+        if (!sandnet_http_incoming_read(in, body + used, sizeof body - 1 - used, &len, &err)) fail(&err);
+        used += len;
+    } while (len > 0 && used < sizeof body - 1);
+    printf("%u %.*s\n", sandnet_http_incoming_status(in), (int)used, body);
+    sandnet_http_incoming_free(in);
+}
+
+/** Receives until the peer's close and prints "close CODE REASON". */
+static void print_close(sandnet_ws *ws) {
+    sandnet_ws_message msg;
+    sandnet_error err;
+    for (;;) {
+        if (!sandnet_ws_receive(ws, &msg, &err)) fail(&err);
+        bool closed = msg.kind == SANDNET_WS_CLOSE;
+        if (closed) printf("close %u %s\n", msg.close_code, msg.close_reason);
+        sandnet_ws_message_free(&msg);
+        if (closed) return;
+    }
+}
+
+static sandnet_ws *ws_connect(const char *target) {
+    sandnet_error err;
+    sandnet_ws *ws = sandnet_ws_connect(target, NULL, &err);
+    if (ws == NULL) fail(&err);
+    return ws;
+}
+
+static void ws_echo(const char *target) {
+    sandnet_ws *ws = ws_connect(target);
+    sandnet_error err;
+    if (!sandnet_ws_send_text(ws, "ping", &err)) fail(&err);
+    sandnet_ws_message msg;
+    if (!sandnet_ws_receive(ws, &msg, &err)) fail(&err);
+    if (msg.kind == SANDNET_WS_TEXT) printf("%s\n", (const char *)msg.data);
+    sandnet_ws_message_free(&msg);
+    if (!sandnet_ws_send_text(ws, "close-me", &err)) fail(&err);
+    print_close(ws);
+    sandnet_ws_free(ws);
+}
+
+static void ws_close_first(const char *target) {
+    sandnet_ws *ws = ws_connect(target);
+    print_close(ws);
+    sandnet_ws_free(ws);
+}
+
+static void ws_send_after_close(const char *target) {
+    sandnet_ws *ws = ws_connect(target);
+    sandnet_sleep_ms(300); /* the peer's close arrives before our first send */
+    sandnet_error err;
+    if (sandnet_ws_send_text(ws, "too late", &err)) {
+        printf("sent\n");
+    } else {
+        if (err.kind != SANDNET_ERR_CLOSED) fail(&err);
+        sandnet_error_free(&err);
+        print_close(ws);
+    }
+    sandnet_ws_free(ws);
+}
+
+static void sse(const char *target) {
+    sandnet_error err;
+    sandnet_sse *stream = sandnet_sse_open(target, NULL, &err);
+    if (stream == NULL) fail(&err);
+    sandnet_sse_event ev;
+    while (sandnet_sse_next(stream, &ev, &err)) {
+        printf("%s %s\n", ev.id ? ev.id : "", ev.data);
+        sandnet_sse_event_free(&ev);
+    }
+    if (err.kind != SANDNET_ERR_CLOSED) fail(&err); /* closed: the stream ended */
+    sandnet_error_free(&err);
+    sandnet_sse_close(stream);
+}
+
+static void tcp_echo(const char *target) {
+    sandnet_error err;
+    sandnet_tcp_stream *conn = sandnet_tcp_connect(target, &err);
+    if (conn == NULL) fail(&err);
+    if (!sandnet_tcp_write(conn, "hello\n", 6, &err)) fail(&err);
+    uint8_t *line;
+    size_t len;
+    if (!sandnet_tcp_read_until(conn, "\n", 1, 1024, &line, &len, &err)) fail(&err);
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+    printf("%.*s\n", (int)len, (const char *)line);
+    free(line);
+    sandnet_tcp_close(conn);
+}
+
+static void udp_echo(const char *target) {
+    sandnet_error err;
+    sandnet_udp_socket *sock = sandnet_udp_bind(NULL, &err);
+    if (sock == NULL) fail(&err);
+    if (!sandnet_udp_send_to(sock, target, "ping", 4, &err)) fail(&err);
+    sandnet_datagram d;
+    if (!sandnet_udp_receive(sock, 5000, &d, &err)) fail(&err);
+    printf("%.*s\n", (int)d.len, (const char *)d.data);
+    sandnet_datagram_free(&d);
+    sandnet_udp_close(sock);
+}
+
+/** Two requests in flight at once: send both, then poll both until each
+ *  has its answer (the server answers only when both are waiting). */
+static void concurrent(const char *target) {
+    sandnet_request req = {.url = target, .options = {.timeout_ms = 5000}};
+    sandnet_error err;
+    sandnet_http_pending *pending[2];
+    sandnet_http_incoming *answers[2] = {NULL, NULL};
+    bool done[2] = {false, false};
+    for (size_t i = 0; i < 2; i++) {
+        pending[i] = sandnet_http_send(&req, &err);
+        if (pending[i] == NULL) fail(&err);
+    }
+    while (!done[0] || !done[1]) {
+        sandnet_pollable waits[2];
+        size_t owner[2], n = 0, ready[2];
+        for (size_t i = 0; i < 2; i++) {
+            if (done[i]) continue;
+            waits[n] = sandnet_http_pending_subscribe(pending[i]);
+            owner[n++] = i;
+        }
+        size_t count = sandnet_poll(waits, n, ready);
+        for (size_t r = 0; r < count; r++) {
+            size_t i = owner[ready[r]];
+            if (!sandnet_http_pending_try(pending[i], &answers[i], &err)) continue;
+            if (answers[i] == NULL) fail(&err);
+            done[i] = true;
+        }
+        for (size_t k = 0; k < n; k++) sandnet_pollable_drop(waits[k]);
+    }
+    printf("%u %u\n", sandnet_http_incoming_status(answers[0]),
+           sandnet_http_incoming_status(answers[1]));
+    for (size_t i = 0; i < 2; i++) {
+        sandnet_http_incoming_free(answers[i]);
+        sandnet_http_pending_free(pending[i]);
+    }
+}
+
+/** A case name and the function that runs it. */
+typedef struct conformance_case {
+    const char *name;
+    void (*run)(const char *target);
+} conformance_case;
+
+static const conformance_case CASES[] = {
+    {"get-json", get_json},
+    {"post-json", post_json},
+    {"headers", headers},
+    {"denied", denied},
+    {"timeout", timeout},
+    {"download", download},
+    {"upload", upload},
+    {"ws-echo", ws_echo},
+    {"ws-close-first", ws_close_first},
+    {"ws-send-after-close", ws_send_after_close},
+    {"sse", sse},
+    {"tcp-echo", tcp_echo},
+    {"udp-echo", udp_echo},
+    {"concurrent", concurrent},
+};
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: conformance CASE TARGET\n");
+        return EXIT_USAGE;
+    }
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        if (strcmp(CASES[i].name, argv[1]) == 0) {
+            CASES[i].run(argv[2]);
+            return 0;
+        }
+    }
+    fprintf(stderr, "conformance: unknown case \"%s\"\n", argv[1]);
+    return EXIT_USAGE;
+}
