@@ -295,7 +295,10 @@ mod tests {
             capacity: 1,
             ..QueueOptions::default()
         };
-        let sub = bus.subscribe(pattern, options, Some(receiver.bus_filter()));
+        let sub = bus
+            .subscribe(pattern, options, Some(receiver.bus_filter()))
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
         for topic in ["a.secret", "a.one", "a.two"] {
             let subject = Subject::topic(topic).unwrap_or_else(|e| panic!("{e}"));
             let message = Message {
@@ -303,6 +306,7 @@ mod tests {
                 payload: Vec::new(),
                 headers: Vec::new(),
                 reply_to: None,
+                no_responders: false,
             };
             let sent = bus
                 .publish(&subject, message, std::time::Duration::from_millis(10))
@@ -333,6 +337,7 @@ mod tests {
             payload: Vec::new(),
             headers: Vec::new(),
             reply_to: None,
+            no_responders: false,
         };
         let delivery = bus
             .publish(&subject, message, std::time::Duration::from_millis(10))
