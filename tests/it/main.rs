@@ -20,6 +20,7 @@ mod differential;
 mod guests;
 mod http;
 mod metrics;
+mod mqtt;
 mod reload;
 mod runtime;
 mod sse;

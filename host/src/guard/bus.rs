@@ -153,23 +153,18 @@ impl Guard {
         verdict: Verdict,
         fill: impl FnOnce(&mut AuditEvent),
     ) {
-        if !self.audit().enabled() {
-            return;
-        }
         let scheme = if event == "subscribe" || event == "overflow" {
             "bus-subscribe"
         } else {
             "bus-publish"
         };
-        let mut ev = AuditEvent::new(
-            &self.policy.load().name,
+        self.emit(
             "bus",
             event,
-            format!("{scheme}://{subject}"),
+            || format!("{scheme}://{subject}"),
             verdict,
+            fill,
         );
-        fill(&mut ev);
-        self.audit().emit(&ev);
     }
 }
 

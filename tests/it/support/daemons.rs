@@ -1,4 +1,4 @@
-//! Real message brokers (nats-server) started on 127.0.0.1 for one test and killed when dropped; a missing binary fails the test loudly unless its skip variable is set.
+//! Real message brokers (nats-server, mosquitto) started on 127.0.0.1 for one test and killed when dropped; a missing binary fails the test loudly unless its skip variable is set.
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -47,6 +47,36 @@ impl Daemon {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start nats-server: {e}"));
         Some(Daemon::ready(child, port, None))
+    }
+
+    /// mosquitto on a free port (anonymous clients allowed), or `None` when
+    /// it is missing and `SANDNET_SKIP_MQTT=1` says to skip.
+    pub fn mosquitto() -> Option<Daemon> {
+        let binary = find(
+            "mosquitto",
+            "mosquitto mosquitto-clients",
+            "SANDNET_SKIP_MQTT",
+        )?;
+        find("mosquitto_sub", "mosquitto-clients", "SANDNET_SKIP_MQTT")?;
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let config = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let child = Command::new(binary)
+            .arg("-c")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start mosquitto: {e}"));
+        Some(Daemon::ready(child, port, Some(dir)))
     }
 
     /// Waits until the port accepts connections.
