@@ -40,7 +40,13 @@ pub struct BusCtx {
 
 impl BusCtx {
     fn received(&mut self, message: &Message) {
-        if let Some(inbox) = &message.reply_to {
+        // Only host-made inboxes are answerable without a grant (a backend
+        // hands over no other reply-to; this keeps it so).
+        if let Some(inbox) = message
+            .reply_to
+            .as_ref()
+            .filter(|t| t.starts_with(broker::INBOX_PREFIX))
+        {
             if self.replyable.len() == REPLYABLE {
                 self.replyable.pop_front();
             }

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use sandnet_policy::Subject;
 
-use super::broker::{Filter, Message, PublishError, Queue, QueueOptions, Subscriber};
+use super::broker::{Filter, INBOX_PREFIX, Message, PublishError, Queue, QueueOptions, Subscriber};
 
 /// How long a `back-pressure` subscription's feeder waits for room before
 /// looking again (it waits as long as the subscription lives; meanwhile
@@ -219,6 +219,17 @@ impl NatsLink {
         Ok(Subscriber::fed_by(queue, feeder.abort_handle()))
     }
 
+    /// The bus inbox a NATS reply subject names, if it is one: under the
+    /// prefix and an `_INBOX.` topic. Anything else is not offered to the
+    /// guest as a reply-to, because answering a reply-to needs no publish
+    /// grant: a peer on the NATS server that set `PREFIX.commands.x` as the
+    /// reply subject would otherwise let the guest publish there.
+    fn inbox_of(&self, reply: &str) -> Option<String> {
+        let inbox = reply.strip_prefix(&self.prefix)?;
+        let valid = inbox.starts_with(INBOX_PREFIX) && Subject::topic(inbox).is_ok();
+        valid.then(|| inbox.to_owned())
+    }
+
     /// The bus message of a NATS one, or `None` (logged) when its subject
     /// is not a topic under the prefix.
     fn to_bus_message(&self, incoming: async_nats::Message) -> Option<Message> {
@@ -231,12 +242,10 @@ impl NatsLink {
                 return None;
             }
         };
-        // A reply subject outside the prefix cannot be answered through the bus.
         let reply_to = incoming
             .reply
             .as_ref()
-            .and_then(|r| r.as_str().strip_prefix(&self.prefix))
-            .map(str::to_owned);
+            .and_then(|r| self.inbox_of(r.as_str()));
         let headers = incoming
             .headers
             .as_ref()
@@ -322,6 +331,35 @@ mod tests {
             secret.is_err_and(|e| !e.contains("hunter2")),
             "the refusal must not echo the password"
         );
+    }
+
+    #[tokio::test]
+    async fn only_inboxes_under_the_prefix_become_reply_tos() {
+        // A link whose client never connected: inbox_of is pure.
+        let client = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect("nats://127.0.0.1:1")
+            .await;
+        let Ok(client) = client else {
+            panic!("a client that connects in the background")
+        };
+        let link = NatsLink {
+            client,
+            prefix: "p.".into(),
+            next_id: AtomicU64::new(0),
+            inbox_keys: RandomState::new(),
+        };
+        let inbox = "_INBOX.0123456789abcdef0123456789abcdef";
+        assert_eq!(link.inbox_of(&format!("p.{inbox}")).as_deref(), Some(inbox));
+        for forged in [
+            "p.commands.x",
+            "q._INBOX.abc",
+            "_INBOX.abc",
+            "p._INBOX",
+            "p._INBOX..x",
+        ] {
+            assert_eq!(link.inbox_of(forged), None, "{forged}");
+        }
     }
 
     #[test]
