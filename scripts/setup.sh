@@ -6,7 +6,8 @@
 #   - clang, lld, wasi-libc, wasm32 compiler-rt, node and npm (Debian packages),
 #     wit-bindgen-cli and wasm-tools (cargo install, pinned) for the C guests;
 #   - componentize-js and jco into guests/js/node_modules (npm, lockfile);
-#   - redis-server for the TCP tests ("servers").
+#   - redis-server, nats-server, mosquitto and mosquitto-clients for the
+#     integration tests ("servers").
 # `scripts/setup.sh [rust] [python] [js] [c] [servers]` installs only those
 # parts (the demo needs rust and python); no argument installs everything.
 # Idempotent and silent when everything is already in place.
@@ -128,26 +129,39 @@ if wants js && { [[ ! -f "$js_dir/node_modules/.package-lock.json" ]] ||
     (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
-# redis-server for tests/tcp.rs (redis_ping_*). Not needed to build anything,
-# so a failed install warns loudly instead of failing the setup; the redis
-# tests then fail naming this step.
-if wants servers && ! command -v redis-server >/dev/null 2>&1 && [[ ! -x /usr/bin/redis-server ]]; then
-    sudo_cmd=()
+# Servers the integration tests start on 127.0.0.1 (Debian packages):
+# redis-server (tests/tcp.rs), nats-server (tests/bus.rs, NATS across hosts),
+# mosquitto + mosquitto-clients (tests/mqtt.rs). Not needed to build
+# anything, so a failed install warns loudly instead of failing the setup;
+# the tests that need the server then fail naming this step.
+# install_server COMMAND TESTS PACKAGE...: installs PACKAGEs unless COMMAND exists.
+install_server() {
+    local command="$1" tests="$2"
+    shift 2
+    if command -v "$command" >/dev/null 2>&1 || [[ -x "/usr/bin/$command" ]] || [[ -x "/usr/sbin/$command" ]]; then
+        return 0
+    fi
+    local sudo_cmd=() installed=0
     if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
-    installed=0
     if command -v apt-get >/dev/null 2>&1; then
-        say "installing redis-server (Debian package) for the TCP tests"
-        if ! apt-cache policy redis-server 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        say "installing $* (Debian packages) for $tests"
+        if ! apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
             "${sudo_cmd[@]}" apt-get update -qq >/dev/null 2>&1 || true
         fi
         if DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq \
-            --no-install-recommends redis-server >/dev/null 2>&1; then
+            --no-install-recommends "$@" >/dev/null 2>&1; then
             installed=1
         fi
     fi
     if [[ $installed -eq 0 ]]; then
-        say "WARNING: could not install redis-server (no apt-get, no permission or no network)."
-        say "WARNING: the redis tests in tests/tcp.rs will FAIL until it is installed:"
-        say "WARNING:   apt-get install redis-server"
+        say "WARNING: could not install $* (no apt-get, no permission or no network)."
+        say "WARNING: the tests in $tests will FAIL until it is installed:"
+        say "WARNING:   apt-get install $*"
     fi
+}
+if wants servers; then
+    install_server redis-server tests/it/tcp.rs redis-server
+    install_server nats-server tests/it/bus.rs nats-server
+    install_server mosquitto tests/it/mqtt.rs mosquitto
+    install_server mosquitto_sub tests/it/mqtt.rs mosquitto-clients
 fi

@@ -31,8 +31,9 @@ wasmtime::component::bindgen!({
         "sandnet:net/tcp.listener": crate::net::tcp::Listener,
         "sandnet:net/udp.socket": crate::net::udp::Socket,
         "sandnet:net/bus.subscription": crate::net::bus::Subscription,
+        "sandnet:net/mqtt.client": crate::net::mqtt::Client,
     },
 });
 
-pub use sandnet::net::{bus, http, sse, tcp, types, udp, websocket};
+pub use sandnet::net::{bus, http, mqtt, sse, tcp, types, udp, websocket};
 pub use wasi::sockets::ip_name_lookup;

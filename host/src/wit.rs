@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 /// The `sandnet:net` WIT files, as `(file name, text)`.
-pub const WIT_FILES: [(&str, &str); 9] = [
+pub const WIT_FILES: [(&str, &str); 10] = [
     ("types.wit", include_str!("../../wit/types.wit")),
     ("http.wit", include_str!("../../wit/http.wit")),
     ("websocket.wit", include_str!("../../wit/websocket.wit")),
@@ -12,6 +12,7 @@ pub const WIT_FILES: [(&str, &str); 9] = [
     ("tcp.wit", include_str!("../../wit/tcp.wit")),
     ("udp.wit", include_str!("../../wit/udp.wit")),
     ("bus.wit", include_str!("../../wit/bus.wit")),
+    ("mqtt.wit", include_str!("../../wit/mqtt.wit")),
     ("world.wit", include_str!("../../wit/world.wit")),
     ("host.wit", include_str!("../../wit/host.wit")),
 ];
@@ -44,4 +45,27 @@ pub fn files() -> impl Iterator<Item = (PathBuf, &'static str)> {
         (path, text)
     });
     own.chain(deps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_wit_file_of_the_package_is_embedded() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|name| name.ends_with(".wit"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        on_disk.sort();
+        let mut embedded: Vec<String> = WIT_FILES.iter().map(|(n, _)| (*n).to_owned()).collect();
+        embedded.sort();
+        assert_eq!(embedded, on_disk, "wit/*.wit and WIT_FILES differ");
+    }
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::support::assertions::check;
+use crate::support::daemons::Daemon;
 use crate::support::guests::{Background, Cli, guest, run_cli};
 use crate::support::policy::write_policy;
 
@@ -32,6 +33,16 @@ fn seen_all(up: &mut Background, needles: &[&str]) {
             up.line_with(needle, LIMIT);
         }
     }
+}
+
+/// The first line starting with `prefix`, waiting for it if not seen yet.
+fn seen_line(up: &mut Background, prefix: &str) -> String {
+    seen_all(up, &[prefix]);
+    up.seen()
+        .iter()
+        .find(|l| l.starts_with(prefix))
+        .cloned()
+        .unwrap_or_default()
 }
 
 #[test]
@@ -259,4 +270,123 @@ fn a_reply_to_an_inbox_the_guest_was_not_handed_needs_a_publish_grant() {
         &["bus-reply", "_INBOX.0123456789abcdef"],
     );
     check!(out.code == Some(0) && out.stdout.contains("replied"), out);
+}
+
+// ---------------------------------------------------------------------------
+// Across hosts: two `sandnet up` processes joined by one real nats-server
+
+/// `sandnet up POLICY --bus nats://...` on `nats`.
+fn up_on_nats(nats: &Daemon, text: &str) -> (Background, crate::support::policy::PolicyFile) {
+    let policy = write_policy(text);
+    let up = Cli::up(&policy, &["--bus", &nats.url("nats"), "--bus-prefix", "it"]).background();
+    (up, policy)
+}
+
+#[test]
+fn guests_in_two_hosts_talk_over_nats_under_each_hosts_policy() {
+    let Some(nats) = Daemon::nats() else { return };
+    // Host A: the subscriber may see chat.* but not chat.secret (checked
+    // at delivery, on host A), and an echo that answers requests.
+    let (mut a, _pa) = up_on_nats(
+        &nats,
+        &[
+            table(
+                "sub",
+                "bus-sub",
+                &["chat.*", "2"],
+                "allow = [\"bus-subscribe://chat.*\"]\ndeny = [\"bus-subscribe://chat.secret\"]",
+            ),
+            table(
+                "echo",
+                "bus-echo",
+                &["echo.>", "1"],
+                "allow = [\"bus-subscribe://echo.>\"]",
+            ),
+        ]
+        .concat(),
+    );
+    seen_all(
+        &mut a,
+        &[
+            "sub          | subscribed chat.*",
+            "echo         | serving echo.>",
+        ],
+    );
+    // Host B: the publisher sends the secret topic first, then the visible
+    // one, again and again; the requester may only publish on echo.>.
+    let (mut b, _pb) = up_on_nats(
+        &nats,
+        &[
+            table(
+                "pub",
+                "bus-pub",
+                &["chat.secret", "hidden", "@chat.room", "visible"],
+                "allow = [\"bus-publish://chat.>\"]\nrestart = \"always\"",
+            ),
+            table(
+                "asker",
+                "bus-request",
+                &["echo.hi", "ping"],
+                "allow = [\"bus-publish://echo.>\"]\nrestart = \"on-failure\"",
+            ),
+            table(
+                "rogue",
+                "bus-pub",
+                &["admin.shutdown", "now"],
+                "allow = [\"bus-publish://chat.>\"]",
+            ),
+        ]
+        .concat(),
+    );
+    let first = a.line_with("sub          | chat.", LIMIT);
+    let second = a.line_with("sub          | chat.", LIMIT);
+    for line in [&first, &second] {
+        check!(line == "sub          | chat.room visible", line);
+    }
+    let reply = seen_line(&mut b, "asker        | _INBOX.");
+    check!(reply.ends_with(" ping"), reply, "the reply crossed back");
+    let hint = seen_line(&mut b, "rogue        | hint:");
+    check!(hint.contains("\"bus-publish://admin.shutdown\""), hint);
+    seen_all(&mut a, &["echo         | answered echo.hi"]);
+    b.signal("TERM");
+    a.signal("TERM");
+    let mut all = a.seen().to_vec();
+    let (code, rest, stderr) = a.finish_within(Duration::from_secs(30));
+    check!(code.is_some(), format!("{rest:?}\n{stderr}"));
+    all.extend(rest);
+    check!(
+        !all.iter()
+            .any(|l| l.contains("hidden") || l.contains("chat.secret")),
+        format!("{all:?}"),
+        "host A never delivered the denied topic"
+    );
+    let (code, rest, stderr) = b.finish_within(Duration::from_secs(30));
+    check!(code.is_some(), format!("{rest:?}\n{stderr}"));
+}
+
+#[test]
+fn an_unreachable_nats_server_or_a_url_with_credentials_is_refused_at_start() {
+    let policy = write_policy(&table(
+        "sub",
+        "bus-sub",
+        &["a.b"],
+        "allow = [\"bus-subscribe://a.b\"]",
+    ));
+    let port = crate::support::servers::free_port();
+    let out = Cli::up(&policy, &["--bus", &format!("nats://127.0.0.1:{port}")])
+        .output_within(Duration::from_secs(30));
+    check!(out.code.is_some_and(|c| c != 0), out);
+    check!(
+        out.stderr.contains(&format!(
+            "cannot connect to the NATS server nats://127.0.0.1:{port}"
+        )),
+        out
+    );
+    let out = Cli::up(&policy, &["--bus", "nats://me:secret@127.0.0.1:4222"])
+        .output_within(Duration::from_secs(30));
+    check!(out.code.is_some_and(|c| c != 0), out);
+    check!(
+        out.stderr.contains("SANDNET_BUS_USER") && !out.stderr.contains("secret"),
+        out
+    );
 }

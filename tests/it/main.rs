@@ -22,6 +22,7 @@ mod guests;
 mod http;
 mod metrics;
 mod policy_workflow;
+mod mqtt;
 mod reload;
 mod runtime;
 mod sse;

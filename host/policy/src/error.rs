@@ -19,6 +19,9 @@ pub enum RuleError {
     /// A bus rule whose subject pattern is invalid.
     #[error(transparent)]
     Bus(#[from] crate::bus::SubjectError),
+    /// An MQTT rule whose topic filter is invalid.
+    #[error(transparent)]
+    Topic(#[from] crate::mqtt::TopicError),
     /// A bus rule written as a table (`{ rule = "bus://..." }`).
     #[error(
         "a bus rule takes no \"addresses\" or \"peers\"; write it as a plain string like \"bus://telemetry.>\""

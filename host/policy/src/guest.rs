@@ -51,7 +51,7 @@ pub struct GuestPolicy {
     pub program: Option<Program>,
 }
 
-fn rule_ref(rule: &Rule, list: RuleList) -> RuleRef {
+pub(crate) fn rule_ref(rule: &Rule, list: RuleList) -> RuleRef {
     RuleRef {
         line: rule.line,
         text: rule.text.clone(),

@@ -45,6 +45,8 @@ pub struct Limits {
     pub datagrams_per_second: Option<u32>,
     /// `max_bus_message_bytes`: largest bus message payload. Default 1 MiB.
     pub max_bus_message_bytes: u64,
+    /// `max_mqtt_message_bytes`: largest MQTT payload published or received. Default 256 KiB.
+    pub max_mqtt_message_bytes: u64,
     /// `bus_messages_per_second`: token-bucket rate of bus messages published. Default unlimited.
     pub bus_messages_per_second: Option<u32>,
 }
@@ -74,6 +76,7 @@ impl Default for Limits {
             max_datagram_bytes: 65507,
             datagrams_per_second: None,
             max_bus_message_bytes: MIB,
+            max_mqtt_message_bytes: 256 * 1024,
             bus_messages_per_second: None,
         }
     }
@@ -156,6 +159,8 @@ pub enum Limit {
     MaxBusMessageBytes,
     /// `bus_messages_per_second`: token-bucket rate of bus messages published.
     BusMessagesPerSecond,
+    /// `max_mqtt_message_bytes`: largest MQTT payload published or received.
+    MaxMqttMessageBytes,
 }
 
 /// What kind of value a limit takes.
@@ -171,7 +176,7 @@ pub enum LimitKind {
 
 impl Limit {
     /// Every limit, in the order messages and docs list them.
-    pub const ALL: [Limit; 21] = [
+    pub const ALL: [Limit; 22] = [
         Limit::Memory,
         Limit::WallTime,
         Limit::CpuTime,
@@ -193,6 +198,7 @@ impl Limit {
         Limit::DatagramsPerSecond,
         Limit::MaxBusMessageBytes,
         Limit::BusMessagesPerSecond,
+        Limit::MaxMqttMessageBytes,
     ];
 
     /// The key in a `[limits]` table, also the name a `limit-exceeded` error reports.
@@ -219,6 +225,7 @@ impl Limit {
             Limit::DatagramsPerSecond => "datagrams_per_second",
             Limit::MaxBusMessageBytes => "max_bus_message_bytes",
             Limit::BusMessagesPerSecond => "bus_messages_per_second",
+            Limit::MaxMqttMessageBytes => "max_mqtt_message_bytes",
         }
     }
 
@@ -241,7 +248,8 @@ impl Limit {
             | Limit::MaxWsFrameBytes
             | Limit::MaxSseEventBytes
             | Limit::MaxDatagramBytes
-            | Limit::MaxBusMessageBytes => LimitKind::Size,
+            | Limit::MaxBusMessageBytes
+            | Limit::MaxMqttMessageBytes => LimitKind::Size,
             Limit::WallTime
             | Limit::CpuTime
             | Limit::ConnectTimeout
@@ -300,6 +308,9 @@ impl Limit {
             Limit::MaxDatagramBytes => "Largest UDP datagram.",
             Limit::DatagramsPerSecond => "Token-bucket rate of datagrams sent.",
             Limit::MaxBusMessageBytes => "Largest bus message payload (published or requested).",
+            Limit::MaxMqttMessageBytes => {
+                "Largest MQTT payload published, or received (a larger one ends the connection)."
+            }
             Limit::BusMessagesPerSecond => {
                 "Token-bucket rate of bus messages published (requests and replies count)."
             }
@@ -333,6 +344,7 @@ impl Limit {
             Limit::MaxDatagramBytes => size(limits.max_datagram_bytes),
             Limit::DatagramsPerSecond => opt(limits.datagrams_per_second.map(|n| n.to_string())),
             Limit::MaxBusMessageBytes => size(limits.max_bus_message_bytes),
+            Limit::MaxMqttMessageBytes => size(limits.max_mqtt_message_bytes),
             Limit::BusMessagesPerSecond => {
                 opt(limits.bus_messages_per_second.map(|n| n.to_string()))
             }
@@ -388,7 +400,7 @@ const COUNT_HINT: &str = "expected a positive integer";
 impl Limits {
     /// The keys a limits table accepts (`memory_bytes` is also accepted for
     /// `memory`): [`Limit::name`] of every [`Limit::ALL`].
-    pub const KEYS: [&'static str; 21] = [
+    pub const KEYS: [&'static str; 22] = [
         "memory",
         "wall_time",
         "cpu_time",
@@ -410,6 +422,7 @@ impl Limits {
         "datagrams_per_second",
         "max_bus_message_bytes",
         "bus_messages_per_second",
+        "max_mqtt_message_bytes",
     ];
 
     /// Sets one limit from its TOML key and value.
@@ -476,6 +489,7 @@ impl Limits {
             Limit::MaxWsMessageBytes => self.max_ws_message_bytes = size()?,
             Limit::MaxWsFrameBytes => self.max_ws_frame_bytes = size()?,
             Limit::MaxBusMessageBytes => self.max_bus_message_bytes = size()?,
+            Limit::MaxMqttMessageBytes => self.max_mqtt_message_bytes = size()?,
             Limit::BusMessagesPerSecond => {
                 self.bus_messages_per_second = if unlimited { None } else { Some(count(false)?) }
             }
@@ -616,8 +630,9 @@ mod tests {
         let tail = [
             "| `max_bus_message_bytes` | 1 MiB | Largest bus message payload (published or requested). |",
             "| `bus_messages_per_second` | unlimited | Token-bucket rate of bus messages published (requests and replies count). |",
+            "| `max_mqtt_message_bytes` | 256 KiB | Largest MQTT payload published, or received (a larger one ends the connection). |",
         ];
-        assert_eq!(lines[lines.len() - 2..], tail, "{table}");
+        assert_eq!(lines[lines.len() - 3..], tail, "{table}");
         let sizes = [
             (1u64, "1"),
             (1024, "1 KiB"),

@@ -100,6 +100,12 @@ fn rule_lints(rule: &Rule) -> Vec<String> {
         }
         HostPattern::Any => false,
     };
+    if rule.topics.as_ref().is_some_and(|t| t.is_everything()) {
+        out.push(format!(
+            "rule \"{text}\" grants every MQTT topic of the broker; name the topics the guest needs, like \"{}://broker/sensors/#\"",
+            rule.scheme
+        ));
+    }
     if public && rule.scheme.is_cleartext_web() {
         out.push(format!(
             "rule \"{text}\" sends requests to a public host unencrypted (credentials in clear); use {} unless the service has no TLS",
@@ -147,7 +153,7 @@ mod tests {
 
     #[test]
     fn lints() {
-        let cases: [(&str, &[&str], &[&str]); 16] = [
+        let cases: [(&str, &[&str], &[&str]); 18] = [
             ("https://api.example.com/v1/*", &[], &[]),
             (
                 "https://*",
@@ -182,6 +188,14 @@ mod tests {
                 ],
             ),
             ("tcp://10.0.0.0/16:5432", &[], &[]),
+            (
+                "mqtt://broker.example/#",
+                &[],
+                &[
+                    "rule \"mqtt://broker.example/#\" grants every MQTT topic of the broker; name the topics the guest needs, like \"mqtt://broker/sensors/#\"",
+                ],
+            ),
+            ("mqtt://broker.example/sensors/#", &[], &[]),
             (
                 "tcp://[2000::/3]:5432",
                 &[],

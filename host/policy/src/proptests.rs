@@ -392,18 +392,18 @@ fn bus_pattern() -> impl Strategy<Value = String> {
     )
 }
 
-/// Every concrete topic over {a, b, c} of 1 to `max_len` tokens (`c` stands
-/// for any token neither pattern names).
-fn all_topics(max_len: usize) -> Vec<Vec<&'static str>> {
+/// Every sequence of 1 to `max_len` words from `alphabet`: the concrete
+/// topics a brute-force containment check tries.
+fn all_words(alphabet: &[&'static str], max_len: usize) -> Vec<Vec<&'static str>> {
     let mut out: Vec<Vec<&'static str>> = vec![vec![]];
     let mut all = Vec::new();
     for _ in 0..max_len {
         out = out
             .iter()
             .flat_map(|t| {
-                ["a", "b", "c"].map(|x| {
+                alphabet.iter().map(|x| {
                     let mut t = t.clone();
-                    t.push(x);
+                    t.push(*x);
                     t
                 })
             })
@@ -411,6 +411,12 @@ fn all_topics(max_len: usize) -> Vec<Vec<&'static str>> {
         all.extend(out.iter().cloned());
     }
     all
+}
+
+/// Every concrete topic over {a, b, c} of 1 to `max_len` tokens (`c` stands
+/// for any token neither pattern names).
+fn all_topics(max_len: usize) -> Vec<Vec<&'static str>> {
+    all_words(&["a", "b", "c"], max_len)
 }
 
 proptest! {
@@ -434,5 +440,57 @@ proptest! {
     fn bus_subject_parse_never_panics(text in "[a-b.*> ]{0,12}") {
         let _ = crate::Subject::pattern(&text);
         let _ = crate::Subject::topic(&text);
+    }
+}
+
+/// A small MQTT filter over the levels {a, $s, ""}: up to 4 levels, `#` last only.
+fn mqtt_filter() -> impl Strategy<Value = String> {
+    let level = prop_oneof![Just("a"), Just("$s"), Just(""), Just("+")];
+    (prop::collection::vec(level, 0..4), any::<bool>()).prop_filter_map(
+        "empty filter",
+        |(levels, rest)| {
+            let mut levels: Vec<&str> = levels;
+            if rest {
+                levels.push("#");
+            }
+            let text = levels.join("/");
+            (!text.is_empty()).then_some(text)
+        },
+    )
+}
+
+/// Every concrete MQTT topic over {a, $s, "", c} of 1 to `max_len` levels.
+fn all_mqtt_topics(max_len: usize) -> Vec<String> {
+    all_words(&["a", "$s", "", "c"], max_len)
+        .iter()
+        .map(|t| t.join("/"))
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// MQTT filter containment agrees with brute force over every topic up
+    /// to one level longer than either filter (so a subscription inside a
+    /// grant never receives a topic the grant does not match).
+    #[test]
+    fn mqtt_containment_matches_brute_force(outer in mqtt_filter(), inner in mqtt_filter()) {
+        let o = crate::TopicFilter::filter(&outer).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let i = crate::TopicFilter::filter(&inner).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let depth = outer.split('/').count().max(inner.split('/').count()) + 1;
+        let topics: Vec<crate::TopicFilter> = all_mqtt_topics(depth)
+            .iter()
+            .filter_map(|t| crate::TopicFilter::topic(t).ok())
+            .collect();
+        let brute = topics.iter().all(|t| !i.matches(t) || o.matches(t));
+        prop_assert_eq!(o.contains(&i), brute, "{} contains {}", outer, inner);
+    }
+
+    /// MQTT topic and filter parsing never panics.
+    #[test]
+    fn mqtt_filter_parse_never_panics(text in "[a/+#$\u{0} ]{0,12}") {
+        let _ = crate::TopicFilter::filter(&text);
+        let _ = crate::TopicFilter::topic(&text);
     }
 }

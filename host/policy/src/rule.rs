@@ -7,6 +7,7 @@ use ipnet::IpNet;
 use crate::addr::canonical_ip;
 use crate::error::RuleError;
 use crate::host::{HostPattern, parse_cidr};
+use crate::mqtt::TopicFilter;
 use crate::path::PathPattern;
 use crate::ports::PortPattern;
 use crate::scheme::Scheme;
@@ -34,6 +35,10 @@ pub struct Rule {
     /// For listening rules: the only peers whose connections or datagrams are
     /// accepted (`peers = [...]`); empty accepts any peer that can reach the socket.
     pub peers: Vec<IpNet>,
+    /// For MQTT rules: the topic filter after the broker
+    /// (`mqtt://broker/sensors/#`); `None` grants (or denies) the broker
+    /// connection only — or, on a deny rule, every topic.
+    pub topics: Option<TopicFilter>,
 }
 
 impl Rule {
@@ -56,10 +61,24 @@ impl Rule {
         let scheme = Scheme::parse(scheme_text)
             .ok_or_else(|| RuleError::UnknownScheme(scheme_text.to_string()))?;
         let methods = methods.map(|m| parse_methods(m, scheme)).transpose()?;
-        if let Some(i) = rest.find(['?', '#']) {
-            return Err(RuleError::QueryNotAllowed(rest[i..].to_string()));
-        }
-        let (host_text, ports_text, path_text) = split_authority(rest)?;
+        let (host_text, ports_text, path_text) = if scheme.is_mqtt() {
+            // The topic filter may hold '#' and '?'; only the broker part may not.
+            let parts = split_authority(rest)?;
+            let broker = format!("{}:{}", parts.0, parts.1.unwrap_or_default());
+            if let Some(i) = broker.find(['?', '#']) {
+                return Err(RuleError::QueryNotAllowed(broker[i..].to_string()));
+            }
+            parts
+        } else {
+            if let Some(i) = rest.find(['?', '#']) {
+                return Err(RuleError::QueryNotAllowed(rest[i..].to_string()));
+            }
+            split_authority(rest)?
+        };
+        let (path_text, topics) = match path_text.strip_prefix('/') {
+            Some(filter) if scheme.is_mqtt() => ("", Some(TopicFilter::filter(filter)?)),
+            _ => (path_text, None),
+        };
         let host = HostPattern::parse(host_text)?;
         let ports = match ports_text {
             Some(p) => PortPattern::parse(p)?,
@@ -89,6 +108,7 @@ impl Rule {
             path,
             addresses: Vec::new(),
             peers: Vec::new(),
+            topics,
         })
     }
 
@@ -188,9 +208,18 @@ impl Rule {
         self.matches_endpoint(target) && self.path.allows(&target.path)
     }
 
-    /// As a deny rule: endpoint, some reading of the path, and the method match.
+    /// As a deny rule for an MQTT broker's topics: scheme, host and port
+    /// match (see [`crate::mqtt`]).
+    pub(crate) fn catches_broker(&self, broker: &Target) -> bool {
+        self.catches_endpoint(broker)
+    }
+
+    /// As a deny rule: endpoint, some reading of the path, and the method
+    /// match. An MQTT deny rule with a topic filter denies those topics, not
+    /// the broker connection.
     pub fn catches(&self, target: &Target) -> bool {
-        self.catches_endpoint(target)
+        self.topics.is_none()
+            && self.catches_endpoint(target)
             && self.path.catches(&target.path)
             && self.method_matches(target)
     }
@@ -200,6 +229,7 @@ impl Rule {
     /// host or names `ip` (or an IPv4 address `ip` embeds).
     pub fn catches_address(&self, target: &Target, ip: IpAddr) -> bool {
         self.methods.is_none()
+            && self.topics.is_none()
             && self.path == PathPattern::Any
             && self.scheme.covers(target.scheme)
             && self.ports.matches(target.port)
@@ -461,7 +491,7 @@ mod tests {
             ),
             (
                 "htp://x",
-                "unknown scheme \"htp\" (expected one of http, https, ws, wss, sse+http, sse+https, tcp, tls, tcp-listen, ws-listen, udp, udp-bind, udp-multicast, bus, bus-publish, bus-subscribe)",
+                "unknown scheme \"htp\" (expected one of http, https, ws, wss, sse+http, sse+https, tcp, tls, tcp-listen, ws-listen, udp, udp-bind, udp-multicast, mqtt, mqtts, mqtt-publish, mqtt-subscribe, bus, bus-publish, bus-subscribe)",
             ),
             ("https://", "missing host (write \"*\" to allow any host)"),
             (

@@ -34,6 +34,14 @@ pub enum Scheme {
     UdpBind,
     /// `udp-multicast`, joining a multicast group; the port is optional.
     UdpMulticast,
+    /// `mqtt`, an MQTT broker connection (publish and subscribe), port 1883.
+    Mqtt,
+    /// `mqtts`, MQTT over TLS (publish and subscribe), port 8883.
+    Mqtts,
+    /// `mqtt-publish`, publishing only, over `mqtt` or `mqtts`; port 1883.
+    MqttPublish,
+    /// `mqtt-subscribe`, subscribing only, over `mqtt` or `mqtts`; port 1883.
+    MqttSubscribe,
 }
 
 impl Scheme {
@@ -44,7 +52,7 @@ impl Scheme {
     }
 
     /// Every scheme, in the order error messages list them.
-    pub const ALL: [Scheme; 13] = [
+    pub const ALL: [Scheme; 17] = [
         Scheme::Http,
         Scheme::Https,
         Scheme::Ws,
@@ -58,6 +66,10 @@ impl Scheme {
         Scheme::Udp,
         Scheme::UdpBind,
         Scheme::UdpMulticast,
+        Scheme::Mqtt,
+        Scheme::Mqtts,
+        Scheme::MqttPublish,
+        Scheme::MqttSubscribe,
     ];
 
     /// The scheme as written in a policy or URL, e.g. `"sse+https"`.
@@ -76,6 +88,10 @@ impl Scheme {
             Scheme::Udp => "udp",
             Scheme::UdpBind => "udp-bind",
             Scheme::UdpMulticast => "udp-multicast",
+            Scheme::Mqtt => "mqtt",
+            Scheme::Mqtts => "mqtts",
+            Scheme::MqttPublish => "mqtt-publish",
+            Scheme::MqttSubscribe => "mqtt-subscribe",
         }
     }
 
@@ -84,6 +100,8 @@ impl Scheme {
         match self {
             Scheme::Http | Scheme::Ws | Scheme::SseHttp => Some(80),
             Scheme::Https | Scheme::Wss | Scheme::SseHttps => Some(443),
+            Scheme::Mqtt | Scheme::MqttPublish | Scheme::MqttSubscribe => Some(1883),
+            Scheme::Mqtts => Some(8883),
             _ => None,
         }
     }
@@ -113,6 +131,15 @@ impl Scheme {
         )
     }
 
+    /// Whether this is one of the MQTT schemes, whose rules end in a topic
+    /// filter (`mqtt://broker/sensors/#`) rather than a path.
+    pub fn is_mqtt(self) -> bool {
+        matches!(
+            self,
+            Scheme::Mqtt | Scheme::Mqtts | Scheme::MqttPublish | Scheme::MqttSubscribe
+        )
+    }
+
     /// Whether rules of this scheme may carry a method list (`GET,HEAD https://...`).
     pub fn takes_methods(self) -> bool {
         matches!(self, Scheme::Http | Scheme::Https)
@@ -136,12 +163,18 @@ impl Scheme {
     }
 
     /// Whether a rule of scheme `self` covers a target of scheme `target`:
-    /// the same scheme, or `http(s)` covering `sse+http(s)` (an SSE stream is a GET).
+    /// the same scheme, `http(s)` covering `sse+http(s)` (an SSE stream is a
+    /// GET), or `mqtt-publish`/`mqtt-subscribe` covering both `mqtt` and `mqtts`.
     pub fn covers(self, target: Scheme) -> bool {
         self == target
             || matches!(
                 (self, target),
-                (Scheme::Http, Scheme::SseHttp) | (Scheme::Https, Scheme::SseHttps)
+                (Scheme::Http, Scheme::SseHttp)
+                    | (Scheme::Https, Scheme::SseHttps)
+                    | (
+                        Scheme::MqttPublish | Scheme::MqttSubscribe,
+                        Scheme::Mqtt | Scheme::Mqtts
+                    )
             )
     }
 }
@@ -172,6 +205,10 @@ mod tests {
             ("udp", Some(Scheme::Udp), None),
             ("udp-bind", Some(Scheme::UdpBind), None),
             ("udp-multicast", Some(Scheme::UdpMulticast), None),
+            ("mqtt", Some(Scheme::Mqtt), Some(1883)),
+            ("mqtts", Some(Scheme::Mqtts), Some(8883)),
+            ("mqtt-publish", Some(Scheme::MqttPublish), Some(1883)),
+            ("mqtt-subscribe", Some(Scheme::MqttSubscribe), Some(1883)),
             ("htp", None, None),
             ("", None, None),
         ];
@@ -196,6 +233,11 @@ mod tests {
             (Scheme::Https, Scheme::Wss, false),
             (Scheme::Tcp, Scheme::Tls, false),
             (Scheme::Udp, Scheme::Udp, true),
+            (Scheme::Mqtt, Scheme::Mqtts, false),
+            (Scheme::Mqtts, Scheme::Mqtt, false),
+            (Scheme::MqttPublish, Scheme::Mqtts, true),
+            (Scheme::MqttSubscribe, Scheme::Mqtt, true),
+            (Scheme::Mqtt, Scheme::MqttPublish, false),
         ];
         for (rule, target, want) in cases {
             assert_eq!(rule.covers(target), want, "{rule:?} covers {target:?}");

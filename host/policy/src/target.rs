@@ -68,6 +68,7 @@ impl Target {
         let port = match port_text {
             Some(p) => parse_port(p).map_err(invalid)?,
             None if scheme == Scheme::UdpMulticast => 0,
+            None if scheme.is_mqtt() => scheme.default_port().unwrap_or_default(),
             None => {
                 return Err(TargetError::MissingPort {
                     target: url.to_string(),
@@ -497,7 +498,7 @@ mod tests {
             ),
             (
                 "ftp://x",
-                "invalid target \"ftp://x\": unknown scheme \"ftp\" (expected one of http, https, ws, wss, sse+http, sse+https, tcp, tls, tcp-listen, ws-listen, udp, udp-bind, udp-multicast)",
+                "invalid target \"ftp://x\": unknown scheme \"ftp\" (expected one of http, https, ws, wss, sse+http, sse+https, tcp, tls, tcp-listen, ws-listen, udp, udp-bind, udp-multicast, mqtt, mqtts, mqtt-publish, mqtt-subscribe)",
             ),
             (
                 "tcp://db.internal",

@@ -135,7 +135,7 @@ fn file_errors() {
     let cases = [
         (
             "[guest.a]\nallow = [\n  \"htp://x\",\n]\n",
-            "policy.toml:3: invalid rule \"htp://x\": unknown scheme \"htp\" (expected one of http, https, ws, wss, sse+http, sse+https, tcp, tls, tcp-listen, ws-listen, udp, udp-bind, udp-multicast, bus, bus-publish, bus-subscribe)",
+            "policy.toml:3: invalid rule \"htp://x\": unknown scheme \"htp\" (expected one of http, https, ws, wss, sse+http, sse+https, tcp, tls, tcp-listen, ws-listen, udp, udp-bind, udp-multicast, mqtt, mqtts, mqtt-publish, mqtt-subscribe, bus, bus-publish, bus-subscribe)",
         ),
         (
             "[guest.a]\nallw = []\n",
@@ -151,7 +151,7 @@ fn file_errors() {
         ),
         (
             "[guest.a.limits]\nmax_body = \"1 MiB\"\n",
-            "policy.toml:2: unknown key \"max_body\" in [guest.a.limits] (expected one of memory, wall_time, cpu_time, max_connections, max_body_bytes, connect_timeout, first_byte_timeout, request_timeout, read_timeout, max_redirects, requests_per_second, bytes_out_total, bytes_in_total, max_ws_message_bytes, max_ws_frame_bytes, ws_heartbeat, max_sse_event_bytes, max_datagram_bytes, datagrams_per_second, max_bus_message_bytes, bus_messages_per_second)",
+            "policy.toml:2: unknown key \"max_body\" in [guest.a.limits] (expected one of memory, wall_time, cpu_time, max_connections, max_body_bytes, connect_timeout, first_byte_timeout, request_timeout, read_timeout, max_redirects, requests_per_second, bytes_out_total, bytes_in_total, max_ws_message_bytes, max_ws_frame_bytes, ws_heartbeat, max_sse_event_bytes, max_datagram_bytes, datagrams_per_second, max_bus_message_bytes, bus_messages_per_second, max_mqtt_message_bytes)",
         ),
         (
             "[guest.a.limits]\nmax_conections = 3\n",

@@ -6,7 +6,10 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use sandnet_policy::{BusAction, Decision, GuestPolicy, Policy, Subject, Target, split_bus_url};
+use sandnet_policy::{
+    BusAction, Decision, GuestPolicy, MqttAction, Policy, Scheme, Subject, Target, TopicFilter,
+    split_bus_url,
+};
 
 use super::{Format, load_policy, select_guest};
 use crate::exit::Code;
@@ -15,8 +18,10 @@ use crate::exit::Code;
 ///
 /// TARGET is a URL (`https://api.example.com/v1/x`, `tcp://db:5432`),
 /// optionally preceded by a method (`"POST https://api.example.com/v1/x"`),
-/// or a bus action: `bus-publish://TOPIC`, `bus-subscribe://PATTERN`
-/// (`bus://X` asks both).
+/// a bus action: `bus-publish://TOPIC`, `bus-subscribe://PATTERN`
+/// (`bus://X` asks both), or an MQTT one: `mqtt-publish://BROKER/TOPIC`,
+/// `mqtt-subscribe://BROKER/FILTER` (`mqtt://` or `mqtts://BROKER/X` asks
+/// both, over that transport).
 /// Exits 0 when allowed, 1 when denied.
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
@@ -80,6 +85,9 @@ pub(super) fn exec(args: &Args) -> ExitCode {
     let mut out = Out::new(args.format);
     if let Some((action, subject)) = split_bus_url(text) {
         return explain_bus(&policy, guest, action, subject, out);
+    }
+    if let Some((broker, topic)) = split_mqtt_url(text) {
+        return explain_mqtt(&policy, guest, &broker, topic, out);
     }
     let (method, url) = match text.split_once(char::is_whitespace) {
         Some((m, u)) => (Some(m), u.trim()),
@@ -223,6 +231,80 @@ fn explain_bus(
             &label,
             guest.check_bus_subscribe(&pattern),
         );
+    }
+    out.finish(allowed)
+}
+
+/// Splits `mqtt-publish://host:1883/sensors/x` into the broker target
+/// (`mqtt://host:1883`; `mqtts` kept) and the topic, when the text is an
+/// MQTT URL with a topic. The action is the scheme's.
+fn split_mqtt_url(text: &str) -> Option<((Scheme, String), &str)> {
+    let (scheme_text, rest) = text.split_once("://")?;
+    let scheme = Scheme::parse(scheme_text).filter(|s| s.is_mqtt())?;
+    let authority_end = match rest.strip_prefix('[') {
+        Some(v6) => v6.find(']').map(|i| i + 2)?,
+        None => 0,
+    };
+    let slash = authority_end + rest[authority_end..].find('/')?;
+    let transport = if scheme == Scheme::Mqtts {
+        "mqtts"
+    } else {
+        "mqtt"
+    };
+    Some((
+        (scheme, format!("{transport}://{}", &rest[..slash])),
+        &rest[slash + 1..],
+    ))
+}
+
+/// Answers for an MQTT broker and topic: connecting, then publishing and/or
+/// subscribing as the scheme asks.
+fn explain_mqtt(
+    policy: &Policy,
+    guest: &GuestPolicy,
+    (scheme, broker_url): &(Scheme, String),
+    topic: &str,
+    mut out: Out,
+) -> ExitCode {
+    let broker = match Target::parse(broker_url) {
+        Ok(t) => t,
+        Err(err) => {
+            eprintln!("sandnet: {err}");
+            return ExitCode::from(Code::Usage);
+        }
+    };
+    let filter = match TopicFilter::filter(topic) {
+        Ok(f) => f,
+        Err(err) => {
+            eprintln!("sandnet: {err}");
+            return ExitCode::from(Code::Usage);
+        }
+    };
+    // A filter with wildcards asks only about subscribing.
+    let publish = scheme.grants_mqtt(MqttAction::Publish) && !filter.has_wildcard();
+    let subscribe = scheme.grants_mqtt(MqttAction::Subscribe);
+    if !publish && !subscribe {
+        eprintln!(
+            "sandnet: MQTT topic \"{filter}\" contains a wildcard; publish on a concrete topic"
+        );
+        return ExitCode::from(Code::Usage);
+    }
+    let mut allowed = print_decision(
+        &mut out,
+        policy,
+        guest,
+        &broker.describe(),
+        guest.check(&broker),
+    );
+    if publish {
+        let label = format!("mqtt-publish {broker}/{filter}");
+        let decision = guest.check_mqtt_publish(&broker, &filter);
+        allowed &= print_decision(&mut out, policy, guest, &label, decision);
+    }
+    if subscribe {
+        let label = format!("mqtt-subscribe {broker}/{filter}");
+        let decision = guest.check_mqtt_subscribe(&broker, &filter);
+        allowed &= print_decision(&mut out, policy, guest, &label, decision);
     }
     out.finish(allowed)
 }

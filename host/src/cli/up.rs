@@ -19,6 +19,8 @@ use crate::exit::Code;
 use crate::fleet::{Event, EventKind, Fleet, FleetConfig, InstanceStatus};
 use crate::guard::{GuardConfig, SystemResolver, TcpDialer};
 use crate::metrics::Metrics;
+use crate::net::bus::broker::Bus;
+use crate::net::bus::nats::{NatsLink, NatsOptions};
 use crate::runtime::{Runtime, RuntimeConfig, default_cache_dir};
 
 /// Width the guest-name column of text output is padded to.
@@ -68,6 +70,46 @@ pub(super) struct Args {
     /// Compile components even if a cached compilation exists.
     #[arg(long)]
     no_cache: bool,
+    /// Carry the bus over a NATS server (nats://HOST:4222, or tls://HOST:4222)
+    /// instead of the embedded broker, so guests of every `sandnet up` on it
+    /// talk; each host still checks its own guests' policies. User and
+    /// password or a token come from SANDNET_BUS_USER/SANDNET_BUS_PASSWORD or
+    /// SANDNET_BUS_TOKEN. See docs/bus.md.
+    #[arg(long, value_name = "URL")]
+    bus: Option<String>,
+    /// The NATS subject prefix of bus topics (`telemetry.cpu` is
+    /// `PREFIX.telemetry.cpu`); hosts talk only under the same prefix.
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        default_value = "sandnet",
+        requires = "bus"
+    )]
+    bus_prefix: String,
+    /// A NATS credentials file (JWT and NKey seed) for --bus.
+    #[arg(long, value_name = "FILE", requires = "bus")]
+    bus_creds: Option<PathBuf>,
+    /// A PEM CA bundle to verify the NATS server's certificate (TLS required).
+    #[arg(long, value_name = "FILE", requires = "bus")]
+    bus_tls_ca: Option<PathBuf>,
+}
+
+/// The fleet's one bus: the embedded broker, or a NATS link from `--bus`.
+fn open_bus(args: &Args, guests: &tokio::runtime::Runtime) -> anyhow::Result<Bus> {
+    let Some(url) = &args.bus else {
+        return Ok(Bus::new());
+    };
+    let options = NatsOptions {
+        url: url.clone(),
+        prefix: args.bus_prefix.clone(),
+        creds: args.bus_creds.clone(),
+        tls_ca: args.bus_tls_ca.clone(),
+        ..NatsOptions::default()
+    }
+    .with_env_secrets();
+    // The connection's task runs with the guests' tasks.
+    let link = guests.block_on(NatsLink::connect(&options))?;
+    Ok(Bus::Nats(Arc::new(link)))
 }
 
 fn parse_grace(text: &str) -> Result<Duration, String> {
@@ -115,14 +157,18 @@ pub(super) fn exec(args: Args) -> ExitCode {
         Ok(r) => r.with_progress(std::io::IsTerminal::is_terminal(&std::io::stderr())),
         Err(err) => return fail(Code::HostFailure, &err),
     };
+    let bus = match open_bus(&args, &guests) {
+        Ok(bus) => bus,
+        Err(err) => return fail(Code::HostFailure, &err),
+    };
     let config = FleetConfig {
         runtime,
         guard: GuardConfig {
             resolver: Arc::new(SystemResolver::with_overrides(args.resolve.clone())),
             dialer: Arc::new(TcpDialer),
             audit,
-            // One broker for the whole fleet: every guest's guard shares it.
-            bus: crate::net::bus::broker::Bus::new(),
+            // One bus for the whole fleet: every guest's guard shares it.
+            bus,
             enforcement,
         },
         guests: guests.handle().clone(),

@@ -165,18 +165,13 @@ impl Guard {
         verdict: Verdict,
         fill: impl FnOnce(&mut AuditEvent),
     ) {
-        if !self.audit().enabled() {
-            return;
-        }
-        let mut ev = AuditEvent::new(
-            &self.policy.load().name,
+        self.emit(
             "bus",
             event,
-            bus_target(event, subject),
+            || bus_target(event, subject),
             verdict,
+            fill,
         );
-        fill(&mut ev);
-        self.audit().emit(&ev);
     }
 }
 
@@ -313,7 +308,10 @@ mod tests {
             capacity: 1,
             ..QueueOptions::default()
         };
-        let sub = bus.subscribe(pattern, options, Some(receiver.bus_filter()));
+        let sub = bus
+            .subscribe(pattern, options, Some(receiver.bus_filter()))
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
         for topic in ["a.secret", "a.one", "a.two"] {
             let subject = Subject::topic(topic).unwrap_or_else(|e| panic!("{e}"));
             let message = Message {
@@ -321,6 +319,7 @@ mod tests {
                 payload: Vec::new(),
                 headers: Vec::new(),
                 reply_to: None,
+                no_responders: false,
             };
             let sent = bus
                 .publish(&subject, message, std::time::Duration::from_millis(10))
@@ -351,6 +350,7 @@ mod tests {
             payload: Vec::new(),
             headers: Vec::new(),
             reply_to: None,
+            no_responders: false,
         };
         let delivery = bus
             .publish(&subject, message, std::time::Duration::from_millis(10))

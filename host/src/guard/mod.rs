@@ -33,6 +33,7 @@ use crate::metrics::Direction;
 mod bus;
 mod dialer;
 mod lease;
+mod mqtt;
 mod rate;
 mod reload;
 mod report;
@@ -324,16 +325,29 @@ impl Guard {
         verdict: Verdict,
         fill: impl FnOnce(&mut AuditEvent),
     ) {
+        self.emit(
+            target.scheme.as_str(),
+            event,
+            || target.to_string(),
+            verdict,
+            fill,
+        );
+    }
+
+    /// Emits one audit event of `protocol` about the target `target` makes,
+    /// when the log is on (nothing is built when it is off).
+    fn emit(
+        &self,
+        protocol: &str,
+        event: &'static str,
+        target: impl FnOnce() -> String,
+        verdict: Verdict,
+        fill: impl FnOnce(&mut AuditEvent),
+    ) {
         if !self.audit().enabled() {
             return;
         }
-        let mut ev = AuditEvent::new(
-            &self.policy.load().name,
-            target.scheme.as_str(),
-            event,
-            target.to_string(),
-            verdict,
-        );
+        let mut ev = AuditEvent::new(&self.policy.load().name, protocol, event, target(), verdict);
         fill(&mut ev);
         self.audit().emit(&ev);
     }

@@ -13,6 +13,7 @@
 pub mod bus;
 pub mod common;
 pub mod http;
+pub mod mqtt;
 pub mod sse;
 pub mod standard;
 pub mod tcp;
@@ -41,17 +42,20 @@ pub enum Protocol {
     Udp,
     /// `sandnet:net/bus`.
     Bus,
+    /// `sandnet:net/mqtt`.
+    Mqtt,
 }
 
 impl Protocol {
     /// Every protocol, in the order the WIT package lists them.
-    pub const ALL: [Protocol; 6] = [
+    pub const ALL: [Protocol; 7] = [
         Protocol::Http,
         Protocol::Websocket,
         Protocol::Sse,
         Protocol::Tcp,
         Protocol::Udp,
         Protocol::Bus,
+        Protocol::Mqtt,
     ];
 
     /// The interface name in the WIT package (`sandnet:net/<name>`).
@@ -63,6 +67,7 @@ impl Protocol {
             Protocol::Tcp => "tcp",
             Protocol::Udp => "udp",
             Protocol::Bus => "bus",
+            Protocol::Mqtt => "mqtt",
         }
     }
 
@@ -81,6 +86,7 @@ impl Protocol {
             Protocol::Tcp => b::tcp::add_to_linker::<T, NetData>(linker, view),
             Protocol::Udp => b::udp::add_to_linker::<T, NetData>(linker, view),
             Protocol::Bus => b::bus::add_to_linker::<T, NetData>(linker, view),
+            Protocol::Mqtt => b::mqtt::add_to_linker::<T, NetData>(linker, view),
         }
     }
 }

@@ -18,7 +18,7 @@
 //! }
 //! ```
 //!
-//! One module per protocol: [`http`], [`websocket`], [`sse`], [`tcp`], [`udp`], [`bus`];
+//! One module per protocol: [`http`], [`websocket`], [`sse`], [`tcp`], [`udp`], [`bus`], [`mqtt`];
 //! [`poll`] waits on several of their resources at once, [`rt`] runs async
 //! code (several requests and sockets at once), [`Error`] is the
 //! `net-error` every call can fail with, [`process`] ends the run with a status.
@@ -30,6 +30,7 @@ pub mod bindings;
 pub mod bus;
 mod error;
 pub mod http;
+pub mod mqtt;
 pub mod poll;
 pub mod process;
 pub mod rt;

@@ -1,10 +1,9 @@
-//! The embedded in-process broker: subscriptions with bounded queues, fan-out by subject pattern, per-receiver delivery filters, reply inboxes.
+//! The bus a guest's binding talks to: [`Bus`], chosen once per host, is the embedded in-process broker (bounded queues, fan-out by subject pattern, per-receiver delivery filters, reply inboxes) or a NATS link ([`super::nats`]).
 //!
 //! No policy here: the caller checks grants before publishing and
 //! subscribing, and hands each subscription a [`Filter`] that asks the
-//! receiving guest's policy about every delivered topic. A NATS backend
-//! would implement the same three operations (publish, subscribe,
-//! new inbox) with the filter applied on receipt (see docs/bus.md).
+//! receiving guest's policy about every delivered topic. Both backends
+//! deliver into the same bounded [`Subscriber`] queues after that filter.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
@@ -15,6 +14,8 @@ use std::time::Duration;
 
 use sandnet_policy::Subject;
 use tokio::sync::Notify;
+
+use super::nats::NatsLink;
 
 /// Default messages a subscription holds.
 pub const DEFAULT_CAPACITY: usize = 256;
@@ -34,6 +35,9 @@ pub struct Message {
     pub headers: Vec<(String, String)>,
     /// The inbox a request waits on.
     pub reply_to: Option<String>,
+    /// A NATS "no responders" notice on a request's inbox (never delivered
+    /// to a guest: `request` turns it into `closed`).
+    pub no_responders: bool,
 }
 
 /// What a full queue does with the next message.
@@ -77,14 +81,22 @@ pub struct Delivery {
     pub filtered: usize,
 }
 
-/// Why a publish failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a publish, subscription or request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PublishError {
     /// A `back-pressure` subscription stayed full for the whole timeout.
     Full {
         /// Its capacity.
         capacity: usize,
     },
+    /// A request found no subscriber allowed to receive it.
+    NoResponders,
+    /// A request got no reply in time.
+    Timeout,
+    /// The NATS link refused or failed the operation (the text says why).
+    Nats(String),
+    /// A header NATS cannot carry (the text names it).
+    BadHeader(String),
 }
 
 #[derive(Debug, Default)]
@@ -97,7 +109,7 @@ struct QueueState {
 
 /// One subscription's bounded queue.
 #[derive(Debug)]
-struct Queue {
+pub(super) struct Queue {
     options: QueueOptions,
     state: Mutex<QueueState>,
     arrived: Notify,
@@ -105,12 +117,34 @@ struct Queue {
 }
 
 impl Queue {
+    pub(super) fn new(options: QueueOptions) -> Arc<Queue> {
+        let options = QueueOptions {
+            capacity: options.capacity.clamp(1, MAX_CAPACITY),
+            ..options
+        };
+        Arc::new(Queue {
+            options,
+            state: Mutex::default(),
+            arrived: Notify::new(),
+            space: Notify::new(),
+        })
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether the subscription is gone.
+    pub(super) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
     /// Queues `message`, dropping the oldest or waiting for room per the rule.
-    async fn push(&self, message: &Arc<Message>, timeout: Duration) -> Result<(), PublishError> {
+    pub(super) async fn push(
+        &self,
+        message: &Arc<Message>,
+        timeout: Duration,
+    ) -> Result<(), PublishError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let space = self.space.notified();
@@ -176,7 +210,7 @@ struct Inner {
     subscriptions: HashMap<u64, Entry>,
 }
 
-/// The broker; share it with [`Bus`] handles.
+/// The embedded broker; [`Bus::Embedded`] handles share it.
 #[derive(Default)]
 pub struct Broker {
     inner: Mutex<Inner>,
@@ -184,28 +218,128 @@ pub struct Broker {
     inbox_keys: RandomState,
 }
 
-/// A handle on one broker: clones share it. The default is a fresh private
-/// broker (one guest under `sandnet run`); `sandnet up` hands one to every
-/// guest of the fleet through [`GuardConfig`](crate::guard::GuardConfig).
-#[derive(Clone, Default)]
-pub struct Bus(Arc<Broker>);
+/// A handle on the host's bus: clones share it. The default is a fresh
+/// private embedded broker (one guest under `sandnet run`); `sandnet up`
+/// hands one to every guest of the fleet through
+/// [`GuardConfig`](crate::guard::GuardConfig), embedded or NATS
+/// (`--bus nats://...`), chosen once at start.
+#[derive(Clone)]
+pub enum Bus {
+    /// In-process: guests of this host only.
+    Embedded(Arc<Broker>),
+    /// Subjects under a prefix on a NATS server: guests of every host on it.
+    Nats(Arc<NatsLink>),
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Bus::Embedded(Arc::default())
+    }
+}
 
 impl std::fmt::Debug for Bus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bus")
-            .field("subscriptions", &self.subscription_count())
-            .finish()
+        match self {
+            Bus::Embedded(broker) => f
+                .debug_struct("Bus::Embedded")
+                .field("subscriptions", &broker.subscription_count())
+                .finish(),
+            Bus::Nats(link) => f.debug_tuple("Bus::Nats").field(link).finish(),
+        }
     }
 }
 
 impl Bus {
-    /// A fresh broker.
+    /// A fresh embedded broker.
     pub fn new() -> Bus {
         Bus::default()
     }
 
+    /// Subscribes to `pattern`; `filter` vets every topic delivered.
+    pub async fn subscribe(
+        &self,
+        pattern: Subject,
+        options: QueueOptions,
+        filter: Option<Filter>,
+    ) -> Result<Subscriber, PublishError> {
+        match self {
+            Bus::Embedded(broker) => Ok(broker.subscribe(pattern, options, filter)),
+            Bus::Nats(link) => link.subscribe(&pattern, options, filter).await,
+        }
+    }
+
+    /// Publishes `message` on the concrete `topic`: queued on every matching
+    /// subscription whose filter admits it (embedded; a `back-pressure`
+    /// queue that stays full for `timeout` fails the publish, queues before
+    /// it keep the message), or handed to the NATS server (which then
+    /// delivers it to every host, each applying its receivers' filters).
+    pub async fn publish(
+        &self,
+        topic: &Subject,
+        message: Message,
+        timeout: Duration,
+    ) -> Result<Delivery, PublishError> {
+        match self {
+            Bus::Embedded(broker) => broker.publish(topic, message, timeout).await,
+            Bus::Nats(link) => link.publish(message).await.map(|()| Delivery::default()),
+        }
+    }
+
+    /// Publishes `message` (its `reply_to` is set here to a fresh inbox) and
+    /// waits up to `wait` for the first reply, which the requester receives
+    /// whatever its subscribe grants. `NoResponders` at once when nothing
+    /// may receive the request.
+    pub async fn request(
+        &self,
+        topic: &Subject,
+        mut message: Message,
+        publish_timeout: Duration,
+        wait: Duration,
+    ) -> Result<Arc<Message>, PublishError> {
+        if let Bus::Embedded(broker) = self
+            && !broker.has_subscriber(topic)
+        {
+            return Err(PublishError::NoResponders);
+        }
+        let inbox = self.new_inbox();
+        let inbox_subject =
+            Subject::topic(&inbox).map_err(|e| PublishError::Nats(e.to_string()))?;
+        // The requester's own inbox: no filter (only the host knows its name).
+        let one = QueueOptions {
+            capacity: 1,
+            overflow: Overflow::DropOldest,
+        };
+        let replies = self.subscribe(inbox_subject, one, None).await?;
+        message.reply_to = Some(inbox);
+        let delivery = self.publish(topic, message, publish_timeout).await?;
+        if let Bus::Embedded(_) = self
+            && delivery.delivered == 0
+        {
+            return Err(PublishError::NoResponders);
+        }
+        match tokio::time::timeout(wait, replies.next()).await {
+            Ok(reply) if reply.no_responders => Err(PublishError::NoResponders),
+            Ok(reply) => Ok(reply),
+            Err(_) => Err(PublishError::Timeout),
+        }
+    }
+
+    /// A fresh, unguessable reply inbox topic (`_INBOX.<32 hex digits>`).
+    pub fn new_inbox(&self) -> String {
+        let (next_id, keys) = match self {
+            Bus::Embedded(broker) => (&broker.next_id, &broker.inbox_keys),
+            Bus::Nats(link) => (&link.next_id, &link.inbox_keys),
+        };
+        let n = next_id.fetch_add(1, Ordering::Relaxed);
+        let a = keys.hash_one(n);
+        let b = keys.hash_one((n, a));
+        format!("{INBOX_PREFIX}{a:016x}{b:016x}")
+    }
+}
+
+impl Broker {
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.0.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Live subscriptions (for reports and tests).
@@ -213,24 +347,14 @@ impl Bus {
         self.inner().subscriptions.len()
     }
 
-    /// Subscribes to `pattern`; `filter` vets every topic delivered.
-    pub fn subscribe(
-        &self,
+    fn subscribe(
+        self: &Arc<Self>,
         pattern: Subject,
         options: QueueOptions,
         filter: Option<Filter>,
     ) -> Subscriber {
-        let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
-        let options = QueueOptions {
-            capacity: options.capacity.clamp(1, MAX_CAPACITY),
-            ..options
-        };
-        let queue = Arc::new(Queue {
-            options,
-            state: Mutex::default(),
-            arrived: Notify::new(),
-            space: Notify::new(),
-        });
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let queue = Queue::new(options);
         self.inner().subscriptions.insert(
             id,
             Entry {
@@ -240,25 +364,20 @@ impl Bus {
             },
         );
         Subscriber {
-            bus: self.clone(),
-            id,
+            detach: Detach::Embedded(Arc::clone(self), id),
             queue,
         }
     }
 
     /// Whether some subscription's pattern matches `topic` (filters aside).
-    pub fn has_subscriber(&self, topic: &Subject) -> bool {
+    fn has_subscriber(&self, topic: &Subject) -> bool {
         self.inner()
             .subscriptions
             .values()
             .any(|e| e.pattern.matches(topic))
     }
 
-    /// Queues `message` (on the concrete `topic`) on every matching
-    /// subscription whose filter admits it. A `back-pressure` queue that
-    /// stays full for `timeout` fails the publish (queues before it keep the
-    /// message).
-    pub async fn publish(
+    async fn publish(
         &self,
         topic: &Subject,
         message: Message,
@@ -295,30 +414,37 @@ impl Bus {
             .map(|(_, e)| (e.filter.clone(), Arc::clone(&e.queue)))
             .collect()
     }
+}
 
-    /// A fresh, unguessable reply inbox topic (`_INBOX.<32 hex digits>`).
-    pub fn new_inbox(&self) -> String {
-        let n = self.0.next_id.fetch_add(1, Ordering::Relaxed);
-        let a = self.0.inbox_keys.hash_one(n);
-        let b = self.0.inbox_keys.hash_one((n, a));
-        format!("{INBOX_PREFIX}{a:016x}{b:016x}")
-    }
+/// How a subscriber leaves its backend when dropped.
+enum Detach {
+    /// Removes entry `.1` from the embedded broker.
+    Embedded(Arc<Broker>, u64),
+    /// Ends the task feeding the queue from NATS (which unsubscribes).
+    Nats(tokio::task::AbortHandle),
 }
 
 /// The receiving end of a subscription; dropping it unsubscribes.
 pub struct Subscriber {
-    bus: Bus,
-    id: u64,
+    detach: Detach,
     queue: Arc<Queue>,
 }
 
 impl std::fmt::Debug for Subscriber {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Subscriber").field("id", &self.id).finish()
+        f.debug_struct("Subscriber").finish_non_exhaustive()
     }
 }
 
 impl Subscriber {
+    /// A subscriber on `queue` fed by the task `feeder` (NATS).
+    pub(super) fn fed_by(queue: Arc<Queue>, feeder: tokio::task::AbortHandle) -> Subscriber {
+        Subscriber {
+            detach: Detach::Nats(feeder),
+            queue,
+        }
+    }
+
     /// Waits for the next message.
     pub async fn next(&self) -> Arc<Message> {
         loop {
@@ -347,7 +473,12 @@ impl Subscriber {
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
-        self.bus.inner().subscriptions.remove(&self.id);
+        match &self.detach {
+            Detach::Embedded(broker, id) => {
+                broker.inner().subscriptions.remove(id);
+            }
+            Detach::Nats(feeder) => feeder.abort(),
+        }
         self.queue.lock().closed = true;
         // A back-pressured publisher waiting on this queue stops waiting.
         self.queue.space.notify_waiters();
@@ -368,6 +499,7 @@ mod tests {
             payload: payload.as_bytes().to_vec(),
             headers: Vec::new(),
             reply_to: None,
+            no_responders: false,
         }
     }
 
@@ -390,9 +522,18 @@ mod tests {
     #[tokio::test]
     async fn fans_out_by_pattern_in_publish_order() {
         let bus = Bus::new();
-        let all = bus.subscribe(subject("a.>"), QueueOptions::default(), None);
-        let one = bus.subscribe(subject("a.*"), QueueOptions::default(), None);
-        let other = bus.subscribe(subject("b.*"), QueueOptions::default(), None);
+        let all = bus
+            .subscribe(subject("a.>"), QueueOptions::default(), None)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let one = bus
+            .subscribe(subject("a.*"), QueueOptions::default(), None)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let other = bus
+            .subscribe(subject("b.*"), QueueOptions::default(), None)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
         for (topic, payload) in [("a.x", "1"), ("a.x.y", "2"), ("a.z", "3")] {
             publish(&bus, topic, payload).await;
         }
@@ -400,14 +541,20 @@ mod tests {
         assert_eq!(payloads(&one), ["1", "3"]);
         assert!(payloads(&other).is_empty());
         drop(other);
-        assert_eq!(bus.subscription_count(), 2, "dropping unsubscribes");
+        let Bus::Embedded(broker) = &bus else {
+            panic!("Bus::new is embedded")
+        };
+        assert_eq!(broker.subscription_count(), 2, "dropping unsubscribes");
     }
 
     #[tokio::test]
     async fn filter_hides_topics_the_receiver_may_not_see() {
         let bus = Bus::new();
         let filter: Filter = Arc::new(|t: &Subject| t.as_str() != "a.secret");
-        let sub = bus.subscribe(subject("a.*"), QueueOptions::default(), Some(filter));
+        let sub = bus
+            .subscribe(subject("a.*"), QueueOptions::default(), Some(filter))
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
         let d = publish(&bus, "a.secret", "no").await;
         assert_eq!(
             d,
@@ -427,7 +574,10 @@ mod tests {
             capacity: 2,
             overflow: Overflow::DropOldest,
         };
-        let sub = bus.subscribe(subject("t"), options, None);
+        let sub = bus
+            .subscribe(subject("t"), options, None)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
         for n in 1..=5 {
             publish(&bus, "t", &n.to_string()).await;
         }
@@ -442,7 +592,10 @@ mod tests {
             capacity: 1,
             overflow: Overflow::BackPressure,
         };
-        let sub = bus.subscribe(subject("t"), options, None);
+        let sub = bus
+            .subscribe(subject("t"), options, None)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
         publish(&bus, "t", "1").await;
         let full = bus
             .publish(&subject("t"), message("t", "2"), Duration::from_millis(20))
@@ -470,7 +623,10 @@ mod tests {
             capacity: 1,
             overflow: Overflow::BackPressure,
         };
-        let stuck = bus.subscribe(subject("slow"), options, None);
+        let stuck = bus
+            .subscribe(subject("slow"), options, None)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
         publish(&bus, "slow", "1").await;
         let waiting = {
             let bus = bus.clone();
@@ -484,7 +640,10 @@ mod tests {
             })
         };
         tokio::task::yield_now().await;
-        let other = bus.subscribe(subject("fast"), QueueOptions::default(), None);
+        let other = bus
+            .subscribe(subject("fast"), QueueOptions::default(), None)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
         let sent = tokio::time::timeout(
             Duration::from_secs(5),
             bus.publish(
@@ -507,7 +666,10 @@ mod tests {
     #[tokio::test]
     async fn next_waits_for_a_message() {
         let bus = Bus::new();
-        let sub = bus.subscribe(subject("t"), QueueOptions::default(), None);
+        let sub = bus
+            .subscribe(subject("t"), QueueOptions::default(), None)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
         let waiter = tokio::spawn(async move { sub.next().await.payload.clone() });
         tokio::task::yield_now().await;
         publish(&bus, "t", "hi").await;

@@ -11,6 +11,7 @@
 //! [`Guard::bus_filter`]: crate::guard::Guard::bus_filter
 
 pub mod broker;
+pub mod nats;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -39,7 +40,13 @@ pub struct BusCtx {
 
 impl BusCtx {
     fn received(&mut self, message: &Message) {
-        if let Some(inbox) = &message.reply_to {
+        // Only host-made inboxes are answerable without a grant (a backend
+        // hands over no other reply-to; this keeps it so).
+        if let Some(inbox) = message
+            .reply_to
+            .as_ref()
+            .filter(|t| t.starts_with(broker::INBOX_PREFIX))
+        {
             if self.replyable.len() == REPLYABLE {
                 self.replyable.pop_front();
             }
@@ -110,12 +117,19 @@ fn to_wit(message: &Message) -> wit::Message {
     }
 }
 
-fn publish_error(err: PublishError) -> NetError {
+/// The guest's error for a failed bus operation on `topic`.
+fn publish_error(err: PublishError, topic: &str) -> NetError {
     match err {
         PublishError::Full { capacity } => NetError::LimitExceeded {
             name: "capacity",
             value: u64::try_from(capacity).unwrap_or(u64::MAX),
         },
+        PublishError::NoResponders => NetError::Closed(format!(
+            "no guest may receive bus topic \"{topic}\" (no responders)"
+        )),
+        PublishError::Timeout => NetError::Timeout(TimeoutKind::Total),
+        PublishError::Nats(why) => NetError::Connect(format!("NATS bus: {why}")),
+        PublishError::BadHeader(why) => NetError::InvalidArgument(why),
     }
 }
 
@@ -132,7 +146,7 @@ impl NetView<'_> {
             .bus()
             .publish(topic, message, timeout)
             .await
-            .map_err(publish_error)
+            .map_err(|e| publish_error(e, topic.as_str()))
     }
 }
 
@@ -152,6 +166,7 @@ impl Host for NetView<'_> {
             payload,
             headers,
             reply_to: None,
+            no_responders: false,
         };
         self.send(&subject, message).await?;
         Ok(())
@@ -183,7 +198,9 @@ impl Host for NetView<'_> {
         }
         let subscriber = guard
             .bus()
-            .subscribe(subject, queue, Some(guard.bus_filter()));
+            .subscribe(subject, queue, Some(guard.bus_filter()))
+            .await
+            .map_err(|e| publish_error(e, &pattern))?;
         let subscription = Subscription {
             pattern,
             subscriber,
@@ -203,43 +220,20 @@ impl Host for NetView<'_> {
         let guard = Arc::clone(&self.ctx.guard);
         let subject = guard.check_bus_publish("request", &topic, payload.len())?;
         let timeout = tighten_ms(timeout_ms, guard.policy().limits.request_timeout);
-        let bus = guard.bus().clone();
-        if !bus.has_subscriber(&subject) {
-            return Err(NetError::Closed(format!(
-                "no guest subscribes to bus topic \"{topic}\" (no responders)"
-            ))
-            .into());
-        }
-        let inbox = bus.new_inbox();
-        let inbox_subject = sandnet_policy::Subject::topic(&inbox)
-            .map_err(|e| NetError::InvalidArgument(e.to_string()))?;
-        // The requester's own inbox: no filter, so the reply arrives whatever
-        // its subscribe grants (only the host knows the inbox name).
-        let replies = bus.subscribe(
-            inbox_subject,
-            QueueOptions {
-                capacity: 1,
-                overflow: Overflow::DropOldest,
-            },
-            None,
-        );
         let message = Message {
             topic: subject.as_str().to_owned(),
             payload,
             headers,
-            reply_to: Some(inbox),
+            reply_to: None,
+            no_responders: false,
         };
-        let delivery = self.send(&subject, message).await?;
-        if delivery.delivered == 0 {
-            return Err(NetError::Closed(format!(
-                "no guest may receive bus topic \"{subject}\" (no responders)"
-            ))
-            .into());
-        }
-        match tokio::time::timeout(timeout, replies.next()).await {
-            Ok(reply) => Ok(to_wit(&reply)),
-            Err(_) => Err(NetError::Timeout(TimeoutKind::Total).into()),
-        }
+        let publish_timeout = guard.policy().limits.read_timeout;
+        let reply = guard
+            .bus()
+            .request(&subject, message, publish_timeout, timeout)
+            .await
+            .map_err(|e| publish_error(e, &topic))?;
+        Ok(to_wit(&reply))
     }
 
     async fn reply(
@@ -259,6 +253,7 @@ impl Host for NetView<'_> {
             payload,
             headers,
             reply_to: None,
+            no_responders: false,
         };
         self.send(&subject, message).await?;
         Ok(())
