@@ -22,6 +22,7 @@ mod http;
 mod metrics;
 mod reload;
 mod runtime;
+mod secrets;
 mod sse;
 mod tcp;
 mod udp;

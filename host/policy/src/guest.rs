@@ -13,6 +13,7 @@ use crate::path::PathPattern;
 use crate::program::Program;
 use crate::rule::Rule;
 use crate::scheme::Scheme;
+use crate::secret::SecretHeader;
 use crate::target::Target;
 
 /// The policy of one guest (`[guest.NAME]`).
@@ -37,6 +38,8 @@ pub struct GuestPolicy {
     /// Extra CA certificates (PEM) to trust (`ca_bundle`), relative to the policy
     /// file's directory when read with [`Policy::from_file`](crate::Policy::from_file).
     pub ca_bundle: Option<PathBuf>,
+    /// The line `ca_bundle` is set on (0 when unset), for messages about the bundle.
+    pub ca_bundle_line: u32,
     /// How much of a denial the guest sees (`denial_detail`); see [`GuestPolicy::guest_denial`].
     pub denial_detail: DenialDetail,
     /// What `sandnet up` runs for this guest (`component`, `args`, `restart`,
@@ -65,6 +68,7 @@ impl GuestPolicy {
             limits: Limits::default(),
             env: Vec::new(),
             ca_bundle: None,
+            ca_bundle_line: 0,
             denial_detail: DenialDetail::Full,
             program: None,
         }
@@ -75,6 +79,20 @@ impl GuestPolicy {
     /// Log the original for the operator; return this one to the guest.
     pub fn guest_denial(&self, denial: &Denial, target: &Target) -> Denial {
         denial.for_guest(self.denial_detail, target)
+    }
+
+    /// The allow rule [`GuestPolicy::check`] allows `target` by, for what it
+    /// attaches to the connection (secret headers, pins); `None` when denied.
+    pub fn allowing_rule(&self, target: &Target) -> Option<&Rule> {
+        if self.deny.iter().any(|r| r.catches(target)) {
+            return None;
+        }
+        self.allow.iter().find(|r| r.allows(target))
+    }
+
+    /// Every secret header the guest's allow rules inject, in file order.
+    pub fn secret_headers(&self) -> impl Iterator<Item = &SecretHeader> {
+        self.allow.iter().flat_map(|r| &r.secrets)
     }
 
     /// Request-level decision on scheme, host, port, path and method.

@@ -49,10 +49,12 @@ mod host;
 mod limits;
 mod lint;
 pub mod path;
+mod pin;
 mod ports;
 mod program;
 mod rule;
 mod scheme;
+mod secret;
 mod socket;
 mod target;
 
@@ -66,10 +68,12 @@ pub use host::{Host, HostPattern};
 pub use limits::{Limit, LimitKind, Limits, parse_duration, parse_size};
 pub use lint::Lint;
 pub use path::PathPattern;
+pub use pin::Pin;
 pub use ports::PortPattern;
 pub use program::{Backoff, MAX_INSTANCES, Program, Restart};
 pub use rule::Rule;
 pub use scheme::Scheme;
+pub use secret::{SecretFormat, SecretHeader, SecretSource, secret_header_name};
 pub use socket::IMPLICIT_BIND_LINE;
 pub use target::{Target, canonical_method};
 
@@ -77,3 +81,5 @@ pub use target::{Target, canonical_method};
 mod proptests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_credentials;

@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::load_policy;
+use super::{check_refs, load_policy};
 
 /// Validate a policy file and warn about over-broad rules.
 ///
 /// Exits 0 when the file is valid (warnings included), 78 with the file,
-/// line and offending value when it is not.
+/// line and offending value when it is not — including a `ca_bundle` or a
+/// secret source (`env`, `file`) that `sandnet run` could not read.
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
     /// The policy file.
@@ -20,6 +21,9 @@ pub(super) fn exec(args: &Args) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let Err(code) = check_refs(policy.guests()) {
+        return code;
+    }
     let lints = policy.lint();
     for lint in &lints {
         println!("{}:{}: warning: {}", policy.source(), lint.line, lint);

@@ -87,6 +87,19 @@ fn load_policy(path: &Path) -> Result<Policy, ExitCode> {
     })
 }
 
+/// Reads what the guests' policies name outside themselves (CA bundles,
+/// secret sources), as a run would; the first unusable one is reported with
+/// its policy line and exits [`Code::Policy`].
+fn check_refs<'p>(guests: impl IntoIterator<Item = &'p GuestPolicy>) -> Result<(), ExitCode> {
+    for guest in guests {
+        if let Err(err) = crate::net::common::refs::load(guest) {
+            eprintln!("sandnet: {err}");
+            return Err(ExitCode::from(Code::Policy));
+        }
+    }
+    Ok(())
+}
+
 /// The `[guest.NAME]` table `name` picks (optional with one guest); a missing or
 /// ambiguous one is reported and exits [`Code::Policy`].
 fn select_guest<'p>(policy: &'p Policy, name: Option<&str>) -> Result<&'p GuestPolicy, ExitCode> {

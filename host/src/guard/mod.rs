@@ -22,11 +22,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use sandnet_policy::{Decision, Denial, GuestPolicy, Host, Limit, Scheme, Target};
+use sandnet_policy::{Decision, Denial, GuestPolicy, Host, Limit, Pin, Scheme, Target};
 use tokio::net::TcpStream;
 
 use crate::audit::{Audit, AuditEvent, Verdict};
 use crate::metrics::Direction;
+use crate::net::common::secrets::{Credentials, SecretStore};
 
 mod bus;
 mod dialer;
@@ -101,12 +102,26 @@ pub struct Granted {
     target: Target,
     /// The policy generation that granted it (see [`Guard::reload`]).
     generation: u64,
+    /// The secret headers the allowing rule attaches.
+    credentials: Credentials,
+    /// The allowing rule's SPKI pins (empty: none).
+    pins: Arc<[Pin]>,
 }
 
 impl Granted {
     /// The checked target.
     pub fn target(&self) -> &Target {
         &self.target
+    }
+
+    /// The secret headers the host adds to this request (never shown to the guest).
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// The SPKI pins a TLS connection for this request must satisfy (empty: none).
+    pub fn pins(&self) -> &[Pin] {
+        &self.pins
     }
 }
 
@@ -177,6 +192,8 @@ pub struct Guard {
     /// Addresses the policy's host names resolved to during this run, for
     /// standard sockets (which only ever show the host an address).
     named: Mutex<HashMap<String, Vec<IpAddr>>>,
+    /// The values of the policy's secret headers (see [`Guard::use_secrets`]).
+    secrets: ArcSwap<SecretStore>,
 }
 
 impl std::fmt::Debug for Guard {
@@ -200,10 +217,18 @@ impl Guard {
             bytes_out: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             named: Mutex::new(HashMap::new()),
+            secrets: ArcSwap::from_pointee(SecretStore::default()),
             policy: ArcSwap::new(policy),
             generation: AtomicU64::new(0),
             config,
         }
+    }
+
+    /// Puts in force the secret values read for the policy (at run start,
+    /// with [`crate::net::common::refs::load`]); until then a rule with secret
+    /// headers grants nothing, since its headers cannot be sent.
+    pub fn use_secrets(&self, secrets: SecretStore) {
+        self.secrets.store(Arc::new(secrets));
     }
 
     /// The guest's policy in force now (a later [`Guard::reload`] does not
@@ -225,6 +250,13 @@ impl Guard {
         rate::retune(&self.requests, limits.requests_per_second);
         rate::retune(&self.datagrams, limits.datagrams_per_second);
         rate::retune(&self.bus_messages, limits.bus_messages_per_second);
+        match SecretStore::load(&policy) {
+            Ok(secrets) => self.use_secrets(secrets),
+            // Requests under rules whose secrets cannot be read fail, naming the header.
+            Err(err) => {
+                tracing::warn!(guest = %policy.name, "secrets of the reloaded policy: {err}")
+            }
+        }
         self.policy.store(Arc::clone(&policy));
         self.generation.fetch_add(1, Ordering::AcqRel);
         // Registered after the store: a connection that registers later
@@ -378,16 +410,28 @@ impl Guard {
         match policy.check(target) {
             Decision::Allow(rule) => {
                 let rate = Self::take(&self.requests, Limit::RequestsPerSecond);
-                if let Err(err) = rate {
-                    self.record_failure("request", target, &err, |_| {});
-                    return Err(err);
-                }
+                let attached = policy.allowing_rule(target);
+                let credentials = match (rate, attached) {
+                    (Ok(()), Some(allowing)) => self.secrets.load().credentials(allowing),
+                    (Ok(()), None) => Ok(Credentials::default()),
+                    (Err(err), _) => Err(err),
+                };
+                let credentials = match credentials {
+                    Ok(credentials) => credentials,
+                    Err(err) => {
+                        self.record_failure("request", target, &err, |_| {});
+                        return Err(err);
+                    }
+                };
                 self.record("request", target, Verdict::Allow, |ev| {
                     ev.rule = Some(format!("{}: {}", rule.line, rule.text));
+                    ev.secret = credentials.names();
                 });
                 Ok(Granted {
                     target: target.clone(),
                     generation,
+                    credentials,
+                    pins: attached.map_or_else(|| Arc::from([]), |r| Arc::from(r.pins.as_slice())),
                 })
             }
             Decision::Deny(denial) => {
@@ -895,6 +939,8 @@ mod tests {
         Granted {
             target: target.clone(),
             generation: 0,
+            credentials: Credentials::default(),
+            pins: Arc::from([]),
         }
     }
 

@@ -5,6 +5,8 @@
 pub mod headers;
 pub mod inbox;
 pub mod options;
+pub mod refs;
+pub mod secrets;
 pub mod tls;
 pub mod url;
 pub mod wire;

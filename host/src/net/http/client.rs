@@ -703,10 +703,12 @@ impl HttpClient {
     /// needed, is made for exactly that decision.
     async fn dispatch(
         &self,
-        request: hyper::Request<RequestBody>,
+        mut request: hyper::Request<RequestBody>,
         granted: &Granted,
         settings: Settings,
     ) -> Result<hyper::Response<Incoming>, NetError> {
+        // Each hop's own grant decides its secrets: a redirect that leaves the rule drops them.
+        granted.credentials().inject(request.headers_mut())?;
         let now = Instant::now();
         let head_by = now + settings.first_byte + settings.connect;
         let (until, kind) = if head_by < settings.deadline {
