@@ -20,6 +20,7 @@ mod differential;
 mod guests;
 mod http;
 mod metrics;
+mod pins;
 mod reload;
 mod runtime;
 mod secrets;

@@ -248,7 +248,8 @@ fn a_guest_header_of_the_same_name_is_refused() {
     std::fs::write(&path, &text).expect("policy");
     let policy = sandnet::policy::Policy::from_file(&path).expect("policy parses");
     let guest = Arc::new(policy.guest(None).expect("one guest").clone());
-    let refs = sandnet::net::common::refs::load(&guest).expect("secret file readable");
+    let pins = Arc::new(sandnet::net::common::pins::NoPins);
+    let refs = sandnet::net::common::refs::load(&guest, pins).expect("secret file readable");
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -10,6 +10,7 @@ use crate::decision::{Decision, Denial, DenialDetail, RuleList, RuleRef};
 use crate::host::{Host, HostPattern};
 use crate::limits::Limits;
 use crate::path::PathPattern;
+use crate::pin::Pin;
 use crate::program::Program;
 use crate::rule::Rule;
 use crate::scheme::Scheme;
@@ -88,6 +89,18 @@ impl GuestPolicy {
             return None;
         }
         self.allow.iter().find(|r| r.allows(target))
+    }
+
+    /// The pin sets a TLS connection to `host` must satisfy: one per allow
+    /// rule with `pins` whose host pattern matches `host`, whatever its scheme,
+    /// port or path (a connection carries every request to its host, so pins
+    /// belong to the host). The chain must hold a pin of every set.
+    pub fn pins_for_host(&self, host: &Host) -> Vec<(&Rule, &[Pin])> {
+        self.allow
+            .iter()
+            .filter(|r| !r.pins.is_empty() && r.host.matches(host))
+            .map(|r| (r, r.pins.as_slice()))
+            .collect()
     }
 
     /// Every secret header the guest's allow rules inject, in file order.

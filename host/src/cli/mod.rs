@@ -13,6 +13,7 @@ use crate::exit::Code;
 mod check;
 mod explain;
 mod new;
+mod pin;
 mod run;
 mod status;
 mod up;
@@ -43,6 +44,7 @@ enum Command {
     Explain(explain::Args),
     Wit(wit::Args),
     New(new::Args),
+    Pin(pin::Args),
     Status(status::Args),
 }
 
@@ -57,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::exec(&args),
         Command::Wit(args) => wit::exec(&args),
         Command::New(args) => new::exec(&args),
+        Command::Pin(args) => pin::exec(&args),
         Command::Status(args) => status::exec(&args),
     }
 }
@@ -92,7 +95,7 @@ fn load_policy(path: &Path) -> Result<Policy, ExitCode> {
 /// its policy line and exits [`Code::Policy`].
 fn check_refs<'p>(guests: impl IntoIterator<Item = &'p GuestPolicy>) -> Result<(), ExitCode> {
     for guest in guests {
-        if let Err(err) = crate::net::common::refs::load(guest) {
+        if let Err(err) = crate::net::common::refs::check(guest) {
             eprintln!("sandnet: {err}");
             return Err(ExitCode::from(Code::Policy));
         }

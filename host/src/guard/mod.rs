@@ -27,6 +27,7 @@ use tokio::net::TcpStream;
 
 use crate::audit::{Audit, AuditEvent, Verdict};
 use crate::metrics::Direction;
+use crate::net::common::pins::PinSource;
 use crate::net::common::secrets::{Credentials, SecretStore};
 
 mod bus;
@@ -104,8 +105,6 @@ pub struct Granted {
     generation: u64,
     /// The secret headers the allowing rule attaches.
     credentials: Credentials,
-    /// The allowing rule's SPKI pins (empty: none).
-    pins: Arc<[Pin]>,
 }
 
 impl Granted {
@@ -117,11 +116,6 @@ impl Granted {
     /// The secret headers the host adds to this request (never shown to the guest).
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
-    }
-
-    /// The SPKI pins a TLS connection for this request must satisfy (empty: none).
-    pub fn pins(&self) -> &[Pin] {
-        &self.pins
     }
 }
 
@@ -201,6 +195,17 @@ impl std::fmt::Debug for Guard {
         f.debug_struct("Guard")
             .field("guest", &self.policy.load().name)
             .finish_non_exhaustive()
+    }
+}
+
+impl PinSource for Guard {
+    fn pins_for(&self, host: &Host) -> Vec<Vec<Pin>> {
+        let policy = self.policy.load();
+        policy
+            .pins_for_host(host)
+            .into_iter()
+            .map(|(_, pins)| pins.to_vec())
+            .collect()
     }
 }
 
@@ -431,7 +436,6 @@ impl Guard {
                     target: target.clone(),
                     generation,
                     credentials,
-                    pins: attached.map_or_else(|| Arc::from([]), |r| Arc::from(r.pins.as_slice())),
                 })
             }
             Decision::Deny(denial) => {
@@ -940,7 +944,6 @@ mod tests {
             target: target.clone(),
             generation: 0,
             credentials: Credentials::default(),
-            pins: Arc::from([]),
         }
     }
 

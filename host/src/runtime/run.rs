@@ -245,7 +245,7 @@ impl Runtime {
         // A CA bundle or secret source the policy names but the host cannot
         // read is a policy error (`PolicyRefError`, exit 78 from the CLI),
         // found before the component is compiled.
-        let refs = crate::net::common::refs::load(&request.policy)?;
+        let refs = crate::net::common::refs::load(&request.policy, Arc::clone(&guard) as _)?;
         let started = Instant::now();
         let command = self.command_pre(&request.component)?;
         let load_time = started.elapsed();

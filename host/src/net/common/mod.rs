@@ -5,6 +5,7 @@
 pub mod headers;
 pub mod inbox;
 pub mod options;
+pub mod pins;
 pub mod refs;
 pub mod secrets;
 pub mod tls;

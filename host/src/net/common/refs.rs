@@ -5,7 +5,10 @@
 use sandnet_policy::GuestPolicy;
 
 use super::secrets::SecretStore;
-use super::tls::client_config;
+use std::sync::Arc;
+
+use super::pins::{NoPins, PinSource};
+use super::tls::pinned_client_config;
 
 /// A file or variable the policy names that cannot be used, with the policy line naming it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,9 +31,10 @@ pub struct PolicyRefs {
     pub secrets: SecretStore,
 }
 
-/// Reads the guest's `ca_bundle` and secret sources.
-pub fn load(policy: &GuestPolicy) -> Result<PolicyRefs, PolicyRefError> {
-    let tls = client_config(policy.ca_bundle.as_deref()).map_err(|err| PolicyRefError {
+/// Reads the guest's `ca_bundle` and secret sources; the TLS configuration
+/// checks the pins `pins` names (the guard: those of the policy in force).
+pub fn load(policy: &GuestPolicy, pins: Arc<dyn PinSource>) -> Result<PolicyRefs, PolicyRefError> {
+    let tls = pinned_client_config(policy.ca_bundle.as_deref(), pins).map_err(|err| PolicyRefError {
         file: policy.source.clone(),
         line: policy.ca_bundle_line,
         message: format!(
@@ -41,6 +45,11 @@ pub fn load(policy: &GuestPolicy) -> Result<PolicyRefs, PolicyRefError> {
     Ok(PolicyRefs { tls, secrets })
 }
 
+/// Only checks that the guest's `ca_bundle` and secret sources are usable (`sandnet check`).
+pub fn check(policy: &GuestPolicy) -> Result<(), PolicyRefError> {
+    load(policy, Arc::new(NoPins)).map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,9 +57,7 @@ mod tests {
 
     fn load_text(text: &str) -> Result<(), String> {
         let policy = Policy::parse(text, "p.toml").unwrap_or_else(|e| panic!("{e}"));
-        load(&policy.guests()[0])
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        check(&policy.guests()[0]).map_err(|e| e.to_string())
     }
 
     #[test]

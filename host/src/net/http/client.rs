@@ -880,14 +880,14 @@ fn classify_client_error(err: &hyper_util::client::legacy::Error) -> NetError {
             return net.clone();
         }
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return NetError::Tls(tls.to_string());
+            return NetError::Tls(crate::net::common::tls::describe_tls_error(tls));
         }
         // hyper-rustls wraps tokio-rustls's io::Error in another io::Error:
         // step down through every layer.
         let mut io = e.downcast_ref::<std::io::Error>();
         while let Some(inner) = io.and_then(std::io::Error::get_ref) {
             if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
-                return NetError::Tls(tls.to_string());
+                return NetError::Tls(crate::net::common::tls::describe_tls_error(tls));
             }
             if let Some(net) = inner.downcast_ref::<NetError>() {
                 return net.clone();
