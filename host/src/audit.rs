@@ -183,6 +183,9 @@ pub struct AuditEvent {
     /// The limit that was hit, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<&'static str>,
+    /// Names of the secret headers the host added (never their values).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secret: Vec<String>,
     /// Datagrams dropped (UDP: from senders the policy does not grant).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped: Option<u64>,
@@ -219,6 +222,7 @@ impl AuditEvent {
             bytes_in: None,
             duration_ms: None,
             limit: None,
+            secret: Vec::new(),
             dropped: None,
         }
     }

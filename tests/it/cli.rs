@@ -365,3 +365,69 @@ fn explain_of_a_refused_request_judges_no_address() {
         "a refused request never dials, so no address verdict follows"
     );
 }
+
+#[test]
+fn check_and_run_refuse_what_the_policy_names_but_cannot_use() {
+    // (policy text, line of the error, text the message must contain); the
+    // directory holds `not-pem.pem` (text, no certificate).
+    let cases: [(&str, usize, &str); 8] = [
+        (
+            "[guest.a]\nallow = []\nca_bundle = \"missing.pem\"\n",
+            3,
+            "cannot read CA bundle",
+        ),
+        (
+            "[guest.a]\n\nca_bundle = \"not-pem.pem\"\n",
+            3,
+            "not-pem.pem holds no PEM certificate (expected -----BEGIN CERTIFICATE----- blocks)",
+        ),
+        (
+            "[guest.a]\nallow = [\n  \"GETT https://api.example.com/\",\n]\n",
+            3,
+            "unknown method \"GETT\" (did you mean \"GET\"?)",
+        ),
+        (
+            "[guest.a]\nallow = [\"get https://api.example.com/\"]\n",
+            2,
+            "method \"get\" must be written in upper case, as servers compare methods case-sensitively: write \"GET\"",
+        ),
+        (
+            "[guest.a]\nallow = [\n  { rule = \"https://api.example.com\", headers = { authorization = { env = \"SANDNET_IT_NEVER_SET\" } } },\n]\n",
+            3,
+            "secret header \"authorization\": environment variable SANDNET_IT_NEVER_SET is not set (export it before starting sandnet)",
+        ),
+        (
+            "[guest.a]\nallow = [\n  { rule = \"https://api.example.com\", headers = { x-key = { file = \"absent-token\" } } },\n]\n",
+            3,
+            "secret header \"x-key\": cannot read file ",
+        ),
+        (
+            "[guest.a]\nallow = [\n  { rule = \"https://api.example.com\", pins = [\"sha256/abc\"] },\n]\n",
+            3,
+            "invalid pin \"sha256/abc\"",
+        ),
+        (
+            "[guest.a]\nallow = [\n  { rule = \"tcp://db.example.com:5432\", pins = [\"sha256/AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"] },\n]\n",
+            3,
+            "pins apply only to TLS rules (https, wss, sse+https, tls), not to a tcp rule",
+        ),
+    ];
+    for (text, line, needle) in cases {
+        let p = write_policy(text);
+        std::fs::write(p.dir.path().join("not-pem.pem"), "hello\n").unwrap();
+        let location = format!("{}:{line}: ", p.arg());
+        let checked = sandnet(&["check", p.arg()]);
+        let ran = Cli::new(["run", "unused.wasm", "--policy", p.arg()])
+            .env_remove("SANDNET_IT_NEVER_SET")
+            .output();
+        for out in [checked, ran] {
+            check!(out.code == Some(78), out, "policy:\n{text}");
+            check!(
+                out.stderr.starts_with(&format!("sandnet: {location}")),
+                out,
+                "names {location}; policy:\n{text}"
+            );
+            check!(out.stderr.contains(needle), out, "says {needle:?}");
+        }
+    }
+}

@@ -95,6 +95,38 @@ pub enum RuleError {
         "invalid method \"{0}\" (expected a comma-separated list like \"GET,HEAD\" before the URL)"
     )]
     InvalidMethod(String),
+    /// A method no HTTP server knows, with the likely intended one.
+    #[error("unknown method \"{method}\" ({hint})")]
+    UnknownMethod {
+        /// The method as written.
+        method: String,
+        /// `did you mean "GET"?` or the list of known methods.
+        hint: String,
+    },
+    /// A known method written in lower or mixed case.
+    #[error(
+        "method \"{method}\" must be written in upper case, as servers compare methods case-sensitively: write \"{upper}\""
+    )]
+    MethodCase {
+        /// The method as written.
+        method: String,
+        /// The method in upper case.
+        upper: String,
+    },
+    /// `headers` on a rule whose scheme sends no HTTP headers.
+    #[error(
+        "headers apply only to rules that send HTTP requests (http, https, ws, wss, sse+http, sse+https), not to a {0} rule"
+    )]
+    HeadersNeedHttp(Scheme),
+    /// `pins` on a rule whose scheme uses no TLS.
+    #[error("pins apply only to TLS rules (https, wss, sse+https, tls), not to a {0} rule")]
+    PinsNeedTls(Scheme),
+    /// A pin that does not parse.
+    #[error("{0}")]
+    InvalidPin(String),
+    /// `headers` or `pins` on a deny rule.
+    #[error("deny rules take no {0} (they refuse; nothing is sent)")]
+    NotOnDeny(&'static str),
     /// Stray whitespace.
     #[error("unexpected space in \"{0}\" (write methods, one space, then the URL)")]
     Whitespace(String),

@@ -14,6 +14,7 @@ use crate::guest::GuestPolicy;
 use crate::limits::{LimitValue, Limits, SetError, format_size, parse_size};
 use crate::program::{MAX_INSTANCES, Program, Restart};
 use crate::rule::Rule;
+use crate::secret::{SecretFormat, SecretHeader, SecretSource, secret_header_name};
 
 /// A parsed policy file: one or more guests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +48,9 @@ const TOP_KEYS: [&str; 13] = {
     }
     keys
 };
-const RULE_TABLE_KEYS: [&str; 3] = ["rule", "addresses", "peers"];
+const RULE_TABLE_KEYS: [&str; 5] = ["rule", "addresses", "peers", "headers", "pins"];
+/// Keys of one secret header's table (`{ env = "VAR", format = "Bearer {}" }`).
+const SECRET_KEYS: [&str; 3] = ["env", "file", "format"];
 
 impl Policy {
     /// Reads and parses a policy file; `ca_bundle` paths are resolved relative to its directory.
@@ -370,6 +373,7 @@ impl Parser<'_> {
                         );
                     };
                     guest.ca_bundle = Some(self.relative_path(path));
+                    guest.ca_bundle_line = self.line(key.span().start);
                 }
                 _ => return Err(self.unknown_key(key, context, &GUEST_KEYS)),
             }
@@ -460,11 +464,15 @@ impl Parser<'_> {
                 let mut rule = None;
                 let mut addresses = None;
                 let mut peers = None;
+                let mut headers = None;
+                let mut pins = None;
                 for (key, value) in entries(table) {
                     match key.get_ref().as_ref() {
                         "rule" => rule = Some(value),
                         "addresses" => addresses = Some(value),
                         "peers" => peers = Some(value),
+                        "headers" => headers = Some((key, value)),
+                        "pins" => pins = Some((key, value)),
                         _ => return Err(self.unknown_key(key, "a rule table", &RULE_TABLE_KEYS)),
                     }
                 }
@@ -497,6 +505,29 @@ impl Parser<'_> {
                         .with_peers(&strings)
                         .map_err(|e| rule_error(text, peers.span().start, e))?;
                 }
+                for (key, what) in [(headers, "headers"), (pins, "pins")] {
+                    if let Some((key, _)) = key
+                        && list == "deny"
+                    {
+                        return Err(rule_error(text, key.span().start, RuleError::NotOnDeny(what)));
+                    }
+                }
+                if let Some((_, headers)) = headers {
+                    let secrets = self.secret_headers(headers)?;
+                    parsed = parsed
+                        .with_secrets(secrets)
+                        .map_err(|e| rule_error(text, headers.span().start, e))?;
+                }
+                if let Some((_, pins)) = pins {
+                    let list_hint = "\"pins\" must be an array of pins like [\"sha256/AAAA...=\"] (`sandnet pin HOST:PORT` prints them)";
+                    let strings = self.string_list(pins, list_hint)?;
+                    if strings.is_empty() {
+                        return self.invalid(pins.span().start, format!("{list_hint}, found an empty array"));
+                    }
+                    parsed = parsed
+                        .with_pins(&strings)
+                        .map_err(|e| rule_error(text, pins.span().start, e))?;
+                }
                 Ok(parsed)
             }
             other => self.invalid(
@@ -507,6 +538,87 @@ impl Parser<'_> {
                 ),
             ),
         }
+    }
+
+    /// The secret headers of a rule table: `{ NAME = { env = "VAR" | file = "path", format = "..." } }`.
+    fn secret_headers(
+        &self,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Result<Vec<SecretHeader>, PolicyError> {
+        let example =
+            "headers = { authorization = { env = \"API_TOKEN\", format = \"Bearer {}\" } }";
+        let table = self.table(value, || {
+            format!("\"headers\" must be a table like {example}")
+        })?;
+        let mut headers: Vec<SecretHeader> = Vec::new();
+        for (key, value) in entries(table) {
+            let at = key.span().start;
+            let name = secret_header_name(key.get_ref()).or_else(|m| self.invalid(at, m))?;
+            if headers.iter().any(|h| h.name == name) {
+                return self.invalid(at, format!("header \"{name}\" is listed twice in headers"));
+            }
+            let spec = self.table(value, || {
+                format!("header \"{name}\" must be a table naming where its secret comes from, like {example}")
+            })?;
+            let mut source = None;
+            let mut format = SecretFormat::default();
+            for (k, v) in entries(spec) {
+                let text = v.get_ref().as_str();
+                let kind = k.get_ref().as_ref();
+                match (kind, text) {
+                    ("env" | "file", Some(text)) if !text.is_empty() => {
+                        if source.is_some() {
+                            return self.invalid(
+                                k.span().start,
+                                format!(
+                                    "header \"{name}\" names two sources; keep either env or file"
+                                ),
+                            );
+                        }
+                        source = Some(if kind == "env" {
+                            SecretSource::Env(text.to_owned())
+                        } else {
+                            SecretSource::File(self.relative_path(text))
+                        });
+                    }
+                    ("format", Some(text)) => {
+                        format = SecretFormat::parse(text)
+                            .or_else(|m| self.invalid(v.span().start, m))?;
+                    }
+                    ("env" | "file" | "format", _) => {
+                        return self.invalid(
+                            v.span().start,
+                            format!("\"{kind}\" of header \"{name}\" must be a non-empty string, found {}", describe(v.get_ref())),
+                        );
+                    }
+                    _ => {
+                        return Err(self.unknown_key(
+                            k,
+                            &format!("header \"{name}\""),
+                            &SECRET_KEYS,
+                        ));
+                    }
+                }
+            }
+            let Some(source) = source else {
+                return self.invalid(at, format!(
+                    "header \"{name}\" names no source: add env = \"VAR\" or file = \"path\" (the secret itself never goes in the policy)"
+                ));
+            };
+            headers.push(SecretHeader {
+                name,
+                source,
+                format,
+                line: self.line(at),
+            });
+        }
+        if headers.is_empty() {
+            return self.invalid(
+                value.span().start,
+                format!("\"headers\" is empty; write it like {example}, or remove it"),
+            );
+        }
+        Ok(headers)
     }
 
     /// The strings of a TOML array, or an error at the first non-string.
@@ -608,7 +720,7 @@ fn closest<'v>(key: &str, valid: &[&'v str]) -> Option<&'v str> {
         .map(|(_, v)| v)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

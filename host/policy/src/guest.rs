@@ -10,9 +10,11 @@ use crate::decision::{Decision, Denial, DenialDetail, RuleList, RuleRef};
 use crate::host::{Host, HostPattern};
 use crate::limits::Limits;
 use crate::path::PathPattern;
+use crate::pin::Pin;
 use crate::program::Program;
 use crate::rule::Rule;
 use crate::scheme::Scheme;
+use crate::secret::SecretHeader;
 use crate::target::Target;
 
 /// The policy of one guest (`[guest.NAME]`).
@@ -37,6 +39,8 @@ pub struct GuestPolicy {
     /// Extra CA certificates (PEM) to trust (`ca_bundle`), relative to the policy
     /// file's directory when read with [`Policy::from_file`](crate::Policy::from_file).
     pub ca_bundle: Option<PathBuf>,
+    /// The line `ca_bundle` is set on (0 when unset), for messages about the bundle.
+    pub ca_bundle_line: u32,
     /// How much of a denial the guest sees (`denial_detail`); see [`GuestPolicy::guest_denial`].
     pub denial_detail: DenialDetail,
     /// `cache`: bytes of the guest's private in-memory HTTP cache (`"memory"`
@@ -75,6 +79,7 @@ impl GuestPolicy {
             limits: Limits::default(),
             env: Vec::new(),
             ca_bundle: None,
+            ca_bundle_line: 0,
             denial_detail: DenialDetail::Full,
             cache: None,
             limits_wait: true,
@@ -87,6 +92,32 @@ impl GuestPolicy {
     /// Log the original for the operator; return this one to the guest.
     pub fn guest_denial(&self, denial: &Denial, target: &Target) -> Denial {
         denial.for_guest(self.denial_detail, target)
+    }
+
+    /// The allow rule [`GuestPolicy::check`] allows `target` by, for what it
+    /// attaches to the connection (secret headers, pins); `None` when denied.
+    pub fn allowing_rule(&self, target: &Target) -> Option<&Rule> {
+        if self.deny.iter().any(|r| r.catches(target)) {
+            return None;
+        }
+        self.allow.iter().find(|r| r.allows(target))
+    }
+
+    /// The pin sets a TLS connection to `host` must satisfy: one per allow
+    /// rule with `pins` whose host pattern matches `host`, whatever its scheme,
+    /// port or path (a connection carries every request to its host, so pins
+    /// belong to the host). The chain must hold a pin of every set.
+    pub fn pins_for_host(&self, host: &Host) -> Vec<(&Rule, &[Pin])> {
+        self.allow
+            .iter()
+            .filter(|r| !r.pins.is_empty() && r.host.matches(host))
+            .map(|r| (r, r.pins.as_slice()))
+            .collect()
+    }
+
+    /// Every secret header the guest's allow rules inject, in file order.
+    pub fn secret_headers(&self) -> impl Iterator<Item = &SecretHeader> {
+        self.allow.iter().flat_map(|r| &r.secrets)
     }
 
     /// Request-level decision on scheme, host, port, path and method.

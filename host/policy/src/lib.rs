@@ -52,10 +52,12 @@ mod limits;
 mod lint;
 mod mqtt;
 pub mod path;
+mod pin;
 mod ports;
 mod program;
 mod rule;
 mod scheme;
+mod secret;
 mod socket;
 pub mod suggest;
 mod target;
@@ -72,10 +74,12 @@ pub use limits::{Limit, LimitKind, Limits, parse_duration, parse_size};
 pub use lint::Lint;
 pub use mqtt::{Level, MAX_TOPIC_BYTES, MqttAction, TopicError, TopicFilter};
 pub use path::PathPattern;
+pub use pin::Pin;
 pub use ports::PortPattern;
 pub use program::{Backoff, MAX_INSTANCES, Program, Restart};
 pub use rule::Rule;
 pub use scheme::Scheme;
+pub use secret::{SecretFormat, SecretHeader, SecretSource, secret_header_name};
 pub use socket::IMPLICIT_BIND_LINE;
 pub use target::{Target, canonical_method};
 
@@ -83,3 +87,5 @@ pub use target::{Target, canonical_method};
 mod proptests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_credentials;

@@ -9,8 +9,10 @@ use crate::error::RuleError;
 use crate::host::{HostPattern, parse_cidr};
 use crate::mqtt::TopicFilter;
 use crate::path::PathPattern;
+use crate::pin::Pin;
 use crate::ports::PortPattern;
 use crate::scheme::Scheme;
+use crate::secret::SecretHeader;
 use crate::target::Target;
 
 /// One parsed rule of an `allow` or `deny` list.
@@ -39,6 +41,12 @@ pub struct Rule {
     /// (`mqtt://broker/sensors/#`); `None` grants (or denies) the broker
     /// connection only — or, on a deny rule, every topic.
     pub topics: Option<TopicFilter>,
+    /// Headers the host adds to requests this rule allows (`headers = {...}`),
+    /// with values the guest never sees.
+    pub secrets: Vec<SecretHeader>,
+    /// SPKI pins (`pins = [...]`): a TLS connection this rule allows must
+    /// present a chain holding one of them. Empty: no pinning.
+    pub pins: Vec<Pin>,
 }
 
 impl Rule {
@@ -109,6 +117,8 @@ impl Rule {
             addresses: Vec::new(),
             peers: Vec::new(),
             topics,
+            secrets: Vec::new(),
+            pins: Vec::new(),
         })
     }
 
@@ -131,6 +141,29 @@ impl Rule {
                 },
             })?;
             self.peers.push(net);
+        }
+        Ok(self)
+    }
+
+    /// Attaches headers the host injects (`headers = {...}`); only rules of
+    /// the HTTP family and WebSocket clients send headers.
+    pub fn with_secrets(mut self, secrets: Vec<SecretHeader>) -> Result<Rule, RuleError> {
+        if !self.scheme.has_path() {
+            return Err(RuleError::HeadersNeedHttp(self.scheme));
+        }
+        self.secrets = secrets;
+        Ok(self)
+    }
+
+    /// Attaches SPKI pins (`pins = ["sha256/..."]`); only rules whose
+    /// connections use TLS (https, wss, sse+https, tls) take them.
+    pub fn with_pins<S: AsRef<str>>(mut self, pins: &[S]) -> Result<Rule, RuleError> {
+        if !self.scheme.uses_tls() {
+            return Err(RuleError::PinsNeedTls(self.scheme));
+        }
+        for pin in pins {
+            self.pins
+                .push(Pin::parse(pin.as_ref()).map_err(RuleError::InvalidPin)?);
         }
         Ok(self)
     }
@@ -247,15 +280,61 @@ fn parse_methods(text: &str, scheme: Scheme) -> Result<Vec<String>, RuleError> {
     if !scheme.takes_methods() {
         return Err(RuleError::MethodsNotAllowed(scheme));
     }
-    text.split(',')
-        .map(|m| {
-            if crate::target::is_token(m) {
-                Ok(m.to_ascii_uppercase())
-            } else {
-                Err(RuleError::InvalidMethod(m.to_string()))
-            }
-        })
-        .collect()
+    text.split(',').map(known_method).collect()
+}
+
+/// Methods a rule may name: RFC 9110's (but `CONNECT`, which no guest may
+/// send), `PATCH`, and WebDAV's. Any other token is far likelier a typo that
+/// would silently never match than a method some server understands.
+pub const KNOWN_METHODS: [&str; 18] = [
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "PATCH",
+    "DELETE",
+    "OPTIONS",
+    "TRACE",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
+    "REPORT",
+    "SEARCH",
+    "QUERY",
+];
+
+/// One method of a rule's list, which must be a known method in upper case.
+fn known_method(method: &str) -> Result<String, RuleError> {
+    if !crate::target::is_token(method) {
+        return Err(RuleError::InvalidMethod(method.to_string()));
+    }
+    let upper = method.to_ascii_uppercase();
+    if KNOWN_METHODS.contains(&upper.as_str()) {
+        if upper != method {
+            return Err(RuleError::MethodCase {
+                method: method.to_string(),
+                upper,
+            });
+        }
+        return Ok(upper);
+    }
+    let near = KNOWN_METHODS
+        .iter()
+        .map(|m| (crate::file::edit_distance(&upper, m), *m))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d);
+    let hint = match near {
+        Some((_, m)) => format!("did you mean \"{m}\"?"),
+        None => format!("expected one of {}", KNOWN_METHODS.join(", ")),
+    };
+    Err(RuleError::UnknownMethod {
+        method: method.to_string(),
+        hint,
+    })
 }
 
 /// Splits what follows `scheme://` into host, optional ports and path.
@@ -343,7 +422,7 @@ mod tests {
                 "/v1/*",
             ),
             (
-                "GET,head https://status.example.com/",
+                "GET,HEAD https://status.example.com/",
                 "GET,HEAD",
                 "https",
                 "status.example.com",

@@ -145,6 +145,14 @@ impl Scheme {
         matches!(self, Scheme::Http | Scheme::Https)
     }
 
+    /// Whether connections of this scheme are wrapped in TLS by the host.
+    pub fn uses_tls(self) -> bool {
+        matches!(
+            self,
+            Scheme::Https | Scheme::Wss | Scheme::SseHttps | Scheme::Tls
+        )
+    }
+
     /// Whether this scheme sends requests in the clear over the network.
     pub(crate) fn is_cleartext_web(self) -> bool {
         matches!(self, Scheme::Http | Scheme::Ws | Scheme::SseHttp)

@@ -6,12 +6,13 @@ use std::process::ExitCode;
 use sandnet_policy::Policy;
 use serde::Serialize;
 
-use super::{Format, load_policy};
+use super::{Format, check_refs, load_policy};
 
 /// Validate a policy file and warn about over-broad rules.
 ///
 /// Exits 0 when the file is valid (warnings included), 78 with the file,
-/// line and offending value when it is not.
+/// line and offending value when it is not — including a `ca_bundle` or a
+/// secret source (`env`, `file`) that `sandnet run` could not read.
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
     /// Output format (`json`: one object with the guests and warnings).
@@ -45,6 +46,9 @@ pub(super) fn exec(args: &Args) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let Err(code) = check_refs(policy.guests()) {
+        return code;
+    }
     print(&report(&policy), args.format);
     ExitCode::SUCCESS
 }

@@ -13,6 +13,7 @@ use crate::exit::Code;
 mod check;
 mod explain;
 mod new;
+mod pin;
 mod policy;
 mod run;
 mod status;
@@ -44,6 +45,7 @@ enum Command {
     Explain(explain::Args),
     Wit(wit::Args),
     New(new::Args),
+    Pin(pin::Args),
     Status(status::Args),
     Policy(policy::Args),
 }
@@ -68,6 +70,7 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::exec(&args),
         Command::Wit(args) => wit::exec(&args),
         Command::New(args) => new::exec(&args),
+        Command::Pin(args) => pin::exec(&args),
         Command::Status(args) => status::exec(&args),
         Command::Policy(args) => policy::exec(&args),
     }
@@ -97,6 +100,19 @@ fn load_policy(path: &Path) -> Result<Policy, ExitCode> {
         eprintln!("sandnet: {err}");
         ExitCode::from(Code::Policy)
     })
+}
+
+/// Reads what the guests' policies name outside themselves (CA bundles,
+/// secret sources), as a run would; the first unusable one is reported with
+/// its policy line and exits [`Code::Policy`].
+fn check_refs<'p>(guests: impl IntoIterator<Item = &'p GuestPolicy>) -> Result<(), ExitCode> {
+    for guest in guests {
+        if let Err(err) = crate::net::common::refs::check(guest) {
+            eprintln!("sandnet: {err}");
+            return Err(ExitCode::from(Code::Policy));
+        }
+    }
+    Ok(())
 }
 
 /// The `[guest.NAME]` table `name` picks (optional with one guest); a missing or

@@ -12,6 +12,7 @@ use super::{fail, load_policy, select_guest};
 use crate::audit::Audit;
 use crate::exit::{self, Code};
 use crate::guard::{GuardConfig, SystemResolver, TcpDialer};
+use crate::net::common::refs::PolicyRefError;
 use crate::runtime::{ExitStatus, RunRequest, Runtime, RuntimeConfig, default_cache_dir};
 
 /// Run a guest component under a policy.
@@ -194,6 +195,7 @@ pub(super) fn exec(args: Args) -> ExitCode {
             }
             exit::of_guest(outcome.status.code())
         }
+        Err(err) if err.is::<PolicyRefError>() => fail(Code::Policy, &err),
         Err(err) => fail(Code::HostFailure, &err),
     }
 }

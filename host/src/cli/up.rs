@@ -14,7 +14,7 @@ use sandnet_policy::{Policy, parse_duration};
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::run::{ReportOnly, open_audit, parse_resolve};
-use super::{fail, load_policy};
+use super::{check_refs, fail, load_policy};
 use crate::exit::Code;
 use crate::fleet::{Event, EventKind, Fleet, FleetConfig, InstanceStatus};
 use crate::guard::{GuardConfig, SystemResolver, TcpDialer};
@@ -131,6 +131,10 @@ pub(super) fn exec(args: Args) -> ExitCode {
             policy.source()
         );
         return ExitCode::from(Code::Policy);
+    }
+    let programs = policy.guests().iter().filter(|g| g.program.is_some());
+    if let Err(code) = check_refs(programs) {
+        return code;
     }
     let audit = match open_audit(args.audit.as_deref()) {
         Ok(a) => a,

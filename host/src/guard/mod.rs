@@ -23,12 +23,14 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use sandnet_policy::{
-    Decision, Denial, Enforcement, GuestPolicy, Host, Judged, Limit, Scheme, Target,
+    Decision, Denial, Enforcement, GuestPolicy, Host, Judged, Limit, Pin, Scheme, Target,
 };
 use tokio::net::TcpStream;
 
 use crate::audit::{Audit, AuditEvent, Verdict};
 use crate::metrics::Direction;
+use crate::net::common::pins::PinSource;
+use crate::net::common::secrets::{Credentials, SecretStore};
 
 mod bus;
 mod dialer;
@@ -107,12 +109,19 @@ pub struct Granted {
     target: Target,
     /// The policy generation that granted it (see [`Guard::reload`]).
     generation: u64,
+    /// The secret headers the allowing rule attaches.
+    credentials: Credentials,
 }
 
 impl Granted {
     /// The checked target.
     pub fn target(&self) -> &Target {
         &self.target
+    }
+
+    /// The secret headers the host adds to this request (never shown to the guest).
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
     }
 }
 
@@ -188,6 +197,8 @@ pub struct Guard {
     /// Addresses the policy's host names resolved to during this run, for
     /// standard sockets (which only ever show the host an address).
     named: Mutex<HashMap<String, Vec<IpAddr>>>,
+    /// The values of the policy's secret headers (see [`Guard::use_secrets`]).
+    secrets: ArcSwap<SecretStore>,
 }
 
 impl std::fmt::Debug for Guard {
@@ -195,6 +206,17 @@ impl std::fmt::Debug for Guard {
         f.debug_struct("Guard")
             .field("guest", &self.policy.load().name)
             .finish_non_exhaustive()
+    }
+}
+
+impl PinSource for Guard {
+    fn pins_for(&self, host: &Host) -> Vec<Vec<Pin>> {
+        let policy = self.policy.load();
+        policy
+            .pins_for_host(host)
+            .into_iter()
+            .map(|(_, pins)| pins.to_vec())
+            .collect()
     }
 }
 
@@ -212,10 +234,18 @@ impl Guard {
             bytes_out: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             named: Mutex::new(HashMap::new()),
+            secrets: ArcSwap::from_pointee(SecretStore::default()),
             policy: ArcSwap::new(policy),
             generation: AtomicU64::new(0),
             config,
         }
+    }
+
+    /// Puts in force the secret values read for the policy (at run start,
+    /// with [`crate::net::common::refs::load`]); until then a rule with secret
+    /// headers grants nothing, since its headers cannot be sent.
+    pub fn use_secrets(&self, secrets: SecretStore) {
+        self.secrets.store(Arc::new(secrets));
     }
 
     /// The guest's policy in force now (a later [`Guard::reload`] does not
@@ -237,6 +267,13 @@ impl Guard {
         rate::retune(&self.requests, limits.requests_per_second);
         rate::retune(&self.datagrams, limits.datagrams_per_second);
         rate::retune(&self.bus_messages, limits.bus_messages_per_second);
+        match SecretStore::load(&policy) {
+            Ok(secrets) => self.use_secrets(secrets),
+            // Requests under rules whose secrets cannot be read fail, naming the header.
+            Err(err) => {
+                tracing::warn!(guest = %policy.name, "secrets of the reloaded policy: {err}")
+            }
+        }
         self.policy.store(Arc::clone(&policy));
         self.generation.fetch_add(1, Ordering::AcqRel);
         // Registered after the store: a connection that registers later
@@ -466,10 +503,27 @@ impl Guard {
                 if let Err((err, wait)) = rate {
                     return Err((err, Some(wait)));
                 }
+                // Secrets attach only to what a rule allows (never to a
+                // report-only let-through).
+                let credentials = match &passed {
+                    Judged::Allow(_) => match policy.allowing_rule(target) {
+                        Some(allowing) => self.secrets.load().credentials(allowing),
+                        None => Ok(Credentials::default()),
+                    },
+                    Judged::WouldDeny(_) | Judged::Deny(_) => Ok(Credentials::default()),
+                };
+                let credentials = match credentials {
+                    Ok(credentials) => credentials,
+                    Err(err) => {
+                        self.record_failure("request", target, &err, |_| {});
+                        return Err((err, None));
+                    }
+                };
                 match &passed {
                     Judged::Allow(rule) => self.record("request", target, Verdict::Allow, |ev| {
                         ev.rule = Some(format!("{}: {}", rule.line, rule.text));
                         ev.method = target.method.clone();
+                        ev.secret = credentials.names();
                     }),
                     Judged::WouldDeny(denial) | Judged::Deny(denial) => {
                         self.report_target("request", target, None, denial)
@@ -478,6 +532,7 @@ impl Guard {
                 Ok(Granted {
                     target: target.clone(),
                     generation,
+                    credentials,
                 })
             }
         }
@@ -1082,6 +1137,7 @@ mod tests {
         Granted {
             target: target.clone(),
             generation: 0,
+            credentials: Credentials::default(),
         }
     }
 

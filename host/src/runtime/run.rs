@@ -243,15 +243,17 @@ impl Runtime {
         io: GuestIo,
         guard: Arc<Guard>,
     ) -> anyhow::Result<PreparedRun> {
+        // A CA bundle or secret source the policy names but the host cannot
+        // read is a policy error (`PolicyRefError`, exit 78 from the CLI),
+        // found before the component is compiled.
+        let refs = crate::net::common::refs::load(&request.policy, Arc::clone(&guard) as _)?;
         let started = Instant::now();
         let command = self.command_pre(&request.component)?;
         let load_time = started.elapsed();
         let limits = request.policy.limits.clone();
 
-        let tls = Arc::new(crate::net::common::tls::client_config(
-            request.policy.ca_bundle.as_deref(),
-        )?);
-        let net = NetCtx::new(Arc::clone(&guard), tls);
+        guard.use_secrets(refs.secrets);
+        let net = NetCtx::new(Arc::clone(&guard), Arc::new(refs.tls));
 
         let program = request
             .component

@@ -15,6 +15,18 @@ pub struct TestCa {
     /// The CA certificate, PEM.
     pub ca_pem: PathBuf,
     server_config: Arc<rustls::ServerConfig>,
+    /// The CA's SPKI pin (`sha256/...`), computed from its key pair.
+    pub ca_pin: String,
+    /// The server certificate's SPKI pin, computed from its key pair.
+    pub leaf_pin: String,
+}
+
+/// `sha256/BASE64` of a key pair's SubjectPublicKeyInfo, as rcgen encodes it.
+fn pin_of(key: &rcgen::KeyPair) -> String {
+    use rcgen::PublicKeyData;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key.subject_public_key_info());
+    sandnet::policy::Pin(digest.into()).to_string()
 }
 
 impl fmt::Debug for TestCa {
@@ -42,8 +54,9 @@ impl TestCa {
             KeyUsagePurpose::CrlSign,
             KeyUsagePurpose::DigitalSignature,
         ];
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key"))
-            .expect("CA cert");
+        let ca_key = KeyPair::generate().expect("CA key");
+        let ca_pin = pin_of(&ca_key);
+        let ca = CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA cert");
 
         let mut leaf_params =
             CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
@@ -53,6 +66,7 @@ impl TestCa {
             .push(DnType::CommonName, "sandnet test server");
         leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let leaf_key = KeyPair::generate().expect("leaf key");
+        let leaf_pin = pin_of(&leaf_key);
         let leaf = leaf_params.signed_by(&leaf_key, &*ca).expect("leaf cert");
 
         let dir = tempfile::tempdir().expect("tempdir");
@@ -71,6 +85,8 @@ impl TestCa {
             _dir: dir,
             ca_pem,
             server_config: Arc::new(config),
+            ca_pin,
+            leaf_pin,
         }
     }
 

@@ -5,6 +5,9 @@
 pub mod headers;
 pub mod inbox;
 pub mod options;
+pub mod pins;
+pub mod refs;
+pub mod secrets;
 pub mod tls;
 pub mod url;
 pub mod wire;

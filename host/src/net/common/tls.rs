@@ -8,6 +8,11 @@ use std::sync::Arc;
 use crate::guard::GuardedSocket;
 use anyhow::{Context, bail};
 use rustls::RootCertStore;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::ServerCertVerifier;
+
+use super::pins::PinningVerifier;
+pub use super::pins::{NoPins, PinSource, describe_tls_error, spki_pin};
 use rustls_pki_types::ServerName;
 use sandnet_policy::{Host, Target};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -18,8 +23,24 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
 /// A rustls client config trusting the public webpki roots and, when given,
-/// every certificate in the PEM file `ca_bundle`.
+/// every certificate in the PEM file `ca_bundle`; no pins.
 pub fn client_config(ca_bundle: Option<&Path>) -> anyhow::Result<rustls::ClientConfig> {
+    pinned_client_config(ca_bundle, Arc::new(NoPins))
+}
+
+/// As [`client_config`], with SPKI pins: after the normal WebPKI verification
+/// succeeds, a chain must also hold a pin of every set `pins` names for the host.
+pub fn pinned_client_config(
+    ca_bundle: Option<&Path>,
+    pins: Arc<dyn PinSource>,
+) -> anyhow::Result<rustls::ClientConfig> {
+    let webpki = webpki_verifier(ca_bundle)?;
+    client_config_with(Arc::new(PinningVerifier { webpki, pins }))
+}
+
+/// The WebPKI verifier trusting the public webpki roots and, when given,
+/// every certificate in the PEM file `ca_bundle`.
+pub fn webpki_verifier(ca_bundle: Option<&Path>) -> anyhow::Result<Arc<WebPkiServerVerifier>> {
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -46,13 +67,26 @@ pub fn client_config(ca_bundle: Option<&Path>) -> anyhow::Result<rustls::ClientC
             );
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+        .build()
+        .context("cannot build the certificate verifier")
+}
+
+/// A client config (TLS 1.2 minimum, no client auth) whose certificates
+/// `verifier` checks.
+pub fn client_config_with(
+    verifier: Arc<dyn ServerCertVerifier>,
+) -> anyhow::Result<rustls::ClientConfig> {
+    Ok(rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .context("TLS provider rejects TLS 1.2/1.3")?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(config)
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// Any byte stream a protocol can run on (TCP, TLS over TCP).
@@ -89,7 +123,7 @@ fn tls_detail(err: &std::io::Error) -> String {
     let mut inner = err.get_ref();
     while let Some(e) = inner {
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return tls.to_string();
+            return describe_tls_error(tls);
         }
         inner = e
             .downcast_ref::<std::io::Error>()

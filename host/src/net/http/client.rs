@@ -833,11 +833,13 @@ impl HttpClient {
     /// (when the policy's `limits_wait` allows).
     async fn dispatch(
         &self,
-        request: hyper::Request<RequestBody>,
+        mut request: hyper::Request<RequestBody>,
         granted: &Granted,
         settings: Settings,
         wait_for_slot: bool,
     ) -> Result<hyper::Response<Incoming>, NetError> {
+        // Each hop's own grant decides its secrets: a redirect that leaves the rule drops them.
+        granted.credentials().inject(request.headers_mut())?;
         let now = Instant::now();
         let head_by = now + settings.first_byte + settings.connect;
         let (until, kind) = if head_by < settings.deadline {
@@ -1039,14 +1041,14 @@ fn classify_client_error(err: &hyper_util::client::legacy::Error) -> NetError {
             return net.clone();
         }
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return NetError::Tls(tls.to_string());
+            return NetError::Tls(crate::net::common::tls::describe_tls_error(tls));
         }
         // hyper-rustls wraps tokio-rustls's io::Error in another io::Error:
         // step down through every layer.
         let mut io = e.downcast_ref::<std::io::Error>();
         while let Some(inner) = io.and_then(std::io::Error::get_ref) {
             if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
-                return NetError::Tls(tls.to_string());
+                return NetError::Tls(crate::net::common::tls::describe_tls_error(tls));
             }
             if let Some(net) = inner.downcast_ref::<NetError>() {
                 return net.clone();

@@ -267,6 +267,9 @@ async fn round_trip(
             builder = builder.header(name, value);
         }
     }
+    if let Some(headers) = builder.headers_mut() {
+        granted.credentials().inject(headers)?;
+    }
     if let Some(id) = last_event_id {
         match HeaderValue::from_str(id) {
             Ok(value) => builder = builder.header("last-event-id", value),

@@ -366,6 +366,21 @@ async fn dial(
     settings: &Settings,
 ) -> Result<(Ws, ConnectionPermit, Option<String>), NetError> {
     let granted = guard.check_request(&spec.target)?;
+    // The handshake's request line and Host come from the checked target; it
+    // is built (secrets included) before anything is dialled.
+    let mut request = wire::absolute_uri(&spec.target, spec.url.query())?
+        .into_client_request()
+        .map_err(|e| NetError::InvalidArgument(format!("{}: {e}", spec.url)))?;
+    let headers = request.headers_mut();
+    for (name, value) in &spec.headers {
+        headers.append(name.clone(), value.clone());
+    }
+    granted.credentials().inject(headers)?;
+    if !spec.subprotocols.is_empty() {
+        let offer = HeaderValue::from_str(&spec.subprotocols.join(", "))
+            .map_err(|e| NetError::InvalidArgument(format!("subprotocols: {e}")))?;
+        headers.insert("sec-websocket-protocol", offer);
+    }
     let attempt = async {
         let conn = guard.connect(&granted, settings.connect_timeout).await?;
         let io: Box<dyn Io> = if spec.target.scheme == Scheme::Wss {
@@ -373,19 +388,6 @@ async fn dial(
         } else {
             Box::new(conn.stream)
         };
-        // The handshake's request line and Host come from the checked target.
-        let mut request = wire::absolute_uri(&spec.target, spec.url.query())?
-            .into_client_request()
-            .map_err(|e| NetError::InvalidArgument(format!("{}: {e}", spec.url)))?;
-        let headers = request.headers_mut();
-        for (name, value) in &spec.headers {
-            headers.append(name.clone(), value.clone());
-        }
-        if !spec.subprotocols.is_empty() {
-            let offer = HeaderValue::from_str(&spec.subprotocols.join(", "))
-                .map_err(|e| NetError::InvalidArgument(format!("subprotocols: {e}")))?;
-            headers.insert("sec-websocket-protocol", offer);
-        }
         let (ws, response) =
             tokio_tungstenite::client_async_with_config(request, io, Some(settings.config()))
                 .await
