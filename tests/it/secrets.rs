@@ -267,6 +267,8 @@ fn a_guest_header_of_the_same_name_is_refused() {
             total: Duration::from_secs(10),
             max_redirects: 0,
             max_body: 1024,
+            retry: sandnet::net::http::retry::Retry::NEVER,
+            decode: false,
         };
         let own = [("AUTHORIZATION".to_owned(), "Bearer mine".to_owned())];
         let spec = RequestSpec::new("GET", &srv.url("/api/a"), &own, None).expect("spec");

@@ -165,13 +165,7 @@ impl Guard {
         verdict: Verdict,
         fill: impl FnOnce(&mut AuditEvent),
     ) {
-        self.emit(
-            "bus",
-            event,
-            || bus_target(event, subject),
-            verdict,
-            fill,
-        );
+        self.emit("bus", event, || bus_target(event, subject), verdict, fill);
     }
 }
 
