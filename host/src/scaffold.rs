@@ -124,7 +124,7 @@ macro_rules! rust_lib_file {
     };
 }
 
-const RUST: [Template; 21] = [
+const RUST: [Template; 24] = [
     file("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
     file("src/main.rs", include_str!("../templates/rust/main.rs")),
     file(
@@ -137,11 +137,14 @@ const RUST: [Template; 21] = [
     rust_lib_file!("src/http/incoming.rs"),
     rust_lib_file!("src/http/method.rs"),
     rust_lib_file!("src/http/mod.rs"),
+    rust_lib_file!("src/http/multipart.rs"),
     rust_lib_file!("src/http/nonblocking.rs"),
     rust_lib_file!("src/http/request.rs"),
     rust_lib_file!("src/http/response.rs"),
+    rust_lib_file!("src/http/tus.rs"),
     rust_lib_file!("src/http/upload.rs"),
     rust_lib_file!("src/lib.rs"),
+    rust_lib_file!("src/mqtt.rs"),
     rust_lib_file!("src/poll.rs"),
     rust_lib_file!("src/process.rs"),
     rust_lib_file!("src/rt.rs"),
@@ -162,26 +165,27 @@ macro_rules! lib_file {
     };
 }
 
-const PYTHON: [Template; 25] = [
+const PYTHON: [Template; 26] = [
     file("app.py", include_str!("../templates/python/app.py")),
     lib_file!("python", "sandnet/__init__.py"),
     lib_file!("python", "sandnet/aio.py"),
     lib_file!("python", "sandnet/bus.py"),
     lib_file!("python", "sandnet/error.py"),
     lib_file!("python", "sandnet/http.py"),
+    lib_file!("python", "sandnet/mqtt.py"),
     lib_file!("python", "sandnet/poll.py"),
     lib_file!("python", "sandnet/process.py"),
-    lib_file!("python", "sandnet/script.py"),
-    lib_file!("python", "sandnet/sse.py"),
-    lib_file!("python", "sandnet/tcp.py"),
-    lib_file!("python", "sandnet/udp.py"),
-    lib_file!("python", "sandnet/websocket.py"),
     lib_file!("python", "sandnet/requests/__init__.py"),
     lib_file!("python", "sandnet/requests/adapters.py"),
     lib_file!("python", "sandnet/requests/exceptions.py"),
     lib_file!("python", "sandnet/requests/models.py"),
     lib_file!("python", "sandnet/requests/sessions.py"),
     lib_file!("python", "sandnet/requests/structures.py"),
+    lib_file!("python", "sandnet/script.py"),
+    lib_file!("python", "sandnet/sse.py"),
+    lib_file!("python", "sandnet/tcp.py"),
+    lib_file!("python", "sandnet/udp.py"),
+    lib_file!("python", "sandnet/websocket.py"),
     lib_file!("python", "sandnet/websockets/__init__.py"),
     lib_file!("python", "sandnet/websockets/client.py"),
     lib_file!("python", "sandnet/websockets/exceptions.py"),

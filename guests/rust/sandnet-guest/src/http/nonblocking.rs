@@ -17,14 +17,17 @@ impl Request {
     /// the guest's own limit).
     pub async fn fetch_async(self) -> Result<Response> {
         let incoming = self.send_async().await?;
-        let (status, reason, headers, url) = (
+        let (status, reason, headers, url, attempts) = (
             incoming.status(),
             incoming.reason(),
             incoming.headers(),
             incoming.url(),
+            incoming.attempts(),
         );
         let body = incoming.bytes_async().await?;
-        Ok(Response::from_parts(status, reason, headers, body, url))
+        Ok(Response::from_parts(
+            status, reason, headers, body, url, attempts,
+        ))
     }
 }
 

@@ -76,6 +76,7 @@ impl Response {
         headers: Vec<(String, String)>,
         body: Vec<u8>,
         url: String,
+        attempts: u32,
     ) -> Response {
         Response {
             status,
@@ -83,6 +84,7 @@ impl Response {
             headers,
             body,
             url,
+            attempts,
         }
     }
 }
