@@ -254,6 +254,10 @@ fn endpoints(new: &GuestPolicy, old: &GuestPolicy, scheme: Scheme, found: &mut F
                 path: paths[0].clone(),
                 method: None,
             };
+            // Nothing at this endpoint is allowed without an allow rule for it.
+            if !new.allow.iter().any(|r| r.matches_endpoint(&endpoint)) {
+                continue;
+            }
             // The addresses a connection to this endpoint may reach: the
             // literal itself, or any candidate a name may resolve to.
             let reach: Vec<IpAddr> = match host {
