@@ -23,7 +23,7 @@ mod waiting;
 use crate::support::assertions::{
     Denial, assert_address_withheld, assert_denied, assert_denied_unreached, check,
 };
-use crate::support::guests::{Cli, for_each_lang, guest, run_cli};
+use crate::support::guests::{Cli, for_each_lang, guest, lib_http_settings, run_cli};
 use crate::support::policy::{allow_only, guest_policy, line_of, policy};
 use crate::support::recording::{
     DialMode, LOOPBACK, METADATA, PRIVATE, RecordingDialer, guard_with, run_recorded,
@@ -655,21 +655,6 @@ fn lib_client(policy: Arc<sandnet::policy::GuestPolicy>, dialer: &RecordingDiale
     )
 }
 
-/// Request settings for library tests: generous timeouts, a 1 KiB body cap.
-fn lib_settings() -> Settings {
-    Settings {
-        connect: Duration::from_secs(5),
-        first_byte: Duration::from_secs(5),
-        idle: Duration::from_secs(5),
-        deadline: Instant::now() + Duration::from_secs(10),
-        total: Duration::from_secs(10),
-        max_redirects: 0,
-        max_body: 1024,
-        retry: Retry::NEVER,
-        decode: false,
-    }
-}
-
 /// Runs `fut` on the runtime `sandnet run` uses (one thread for the guest
 /// and its connections), then drops that runtime.
 fn block_on<F: std::future::Future>(fut: F) -> F::Output {
@@ -713,7 +698,7 @@ fn connection_reused_within_a_guest() {
     tokio.block_on(async {
         let client = lib_client(policy, &dialer);
         for i in 0..REQUESTS {
-            let settings = lib_settings();
+            let settings = lib_http_settings();
             let spec = RequestSpec::new("GET", &srv.url("/ok"), &[], None).unwrap();
             let mut exchange = client
                 .send(spec, settings)
@@ -892,7 +877,7 @@ fn request_body_over_max_body_bytes_is_refused_before_sending() {
         .unwrap();
     let err = tokio.block_on(async {
         let client = lib_client(policy, &dialer);
-        let settings = lib_settings();
+        let settings = lib_http_settings();
         let spec =
             RequestSpec::new("POST", &srv.url("/echo"), &[], Some(vec![b'x'; 2048])).unwrap();
         client.send(spec, settings).await.err()

@@ -17,7 +17,7 @@ use sandnet::net::websocket::session::{self, ClientSpec, Settings as WsSettings,
 use sandnet::policy::GuestPolicy;
 use sandnet::{ExitStatus, RunRequest, Runtime, RuntimeConfig};
 
-use crate::support::guests::{guest, shared_cache_dir};
+use crate::support::guests::{guest, lib_http_settings, shared_cache_dir};
 use crate::support::policy::{guest_policy, guest_section};
 use crate::support::recording::AuditBuffer;
 use crate::support::servers::{
@@ -64,20 +64,6 @@ fn timeouts() -> Timeouts {
     }
 }
 
-fn http_settings() -> Settings {
-    Settings {
-        connect: Duration::from_secs(5),
-        first_byte: Duration::from_secs(5),
-        idle: Duration::from_secs(5),
-        deadline: Instant::now() + Duration::from_secs(10),
-        total: Duration::from_secs(10),
-        max_redirects: 0,
-        max_body: 1024,
-        retry: sandnet::net::http::retry::Retry::NEVER,
-        decode: false,
-    }
-}
-
 /// Asserts `err` is a revocation of `target`, with the line that would allow it.
 #[track_caller]
 fn assert_revoked(err: &NetError, target: &str) {
@@ -110,11 +96,11 @@ fn a_request_denied_before_a_reload_is_allowed_after_it() {
     );
     block_on(async {
         let get = || RequestSpec::new("GET", &srv.url("/ok"), &[], None).unwrap();
-        let err = client.send(get(), http_settings()).await.unwrap_err();
+        let err = client.send(get(), lib_http_settings()).await.unwrap_err();
         assert!(matches!(err, NetError::Denied(_)), "{err}");
         let report = guard.reload(policy(&format!("allow = [\"{}\"]", srv.url("/ok"))));
         assert_eq!(report, ReloadReport::default(), "nothing was open");
-        let mut exchange = client.send(get(), http_settings()).await.unwrap();
+        let mut exchange = client.send(get(), lib_http_settings()).await.unwrap();
         assert_eq!(exchange.status, 200);
         let body = exchange
             .body
@@ -137,7 +123,7 @@ fn a_pooled_connection_the_new_policy_refuses_is_not_reused() {
     );
     block_on(async {
         let spec = RequestSpec::new("GET", &srv.url("/ok"), &[], None).unwrap();
-        let mut first = client.send(spec, http_settings()).await.unwrap();
+        let mut first = client.send(spec, lib_http_settings()).await.unwrap();
         first
             .body
             .read_all(1024, sandnet::policy::Limit::MaxBodyBytes)
@@ -149,7 +135,7 @@ fn a_pooled_connection_the_new_policy_refuses_is_not_reused() {
         assert_eq!(report.revoked.len(), 1, "{report:?}");
         assert_eq!(report.revoked[0].target, format!("{origin}/ok"));
         let spec = RequestSpec::new("POST", &srv.url("/echo"), &[], Some(b"x".to_vec())).unwrap();
-        let exchange = client.send(spec, http_settings()).await.unwrap();
+        let exchange = client.send(spec, lib_http_settings()).await.unwrap();
         assert_eq!(exchange.status, 200);
     });
     assert_eq!(srv.requests(), 2);
@@ -495,7 +481,7 @@ fn a_response_body_streaming_when_its_connection_is_revoked_fails_with_denied() 
     );
     let received = block_on(async {
         let spec = RequestSpec::new("GET", &url, &[], None).unwrap();
-        let mut exchange = client.send(spec, http_settings()).await.unwrap();
+        let mut exchange = client.send(spec, lib_http_settings()).await.unwrap();
         assert_eq!(exchange.status, 200);
         let mut received = exchange.body.read(1 << 16).await.unwrap().unwrap().len();
         let report = guard.reload(policy("allow = []"));

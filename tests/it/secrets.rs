@@ -18,7 +18,7 @@ use sandnet::guard::Guard;
 use sandnet::net::http::client::{HttpClient, RequestSpec, Settings};
 
 use crate::support::assertions::check;
-use crate::support::guests::{Cli, Output};
+use crate::support::guests::{Cli, Output, lib_http_settings};
 use crate::support::policy::{PolicyFile, guest_section, policy, write_policy};
 use crate::support::recording::{DialMode, RecordingDialer, audit_events, guard_with};
 use crate::support::servers::{Loopback, WsServer, lock};
@@ -259,17 +259,7 @@ fn a_guest_header_of_the_same_name_is_refused() {
         let guard = Arc::new(Guard::new(guest, guard_with(&[], &dialer, Audit::off())));
         guard.use_secrets(refs.secrets);
         let client = HttpClient::new(guard, refs.tls);
-        let settings = || Settings {
-            connect: Duration::from_secs(5),
-            first_byte: Duration::from_secs(5),
-            idle: Duration::from_secs(5),
-            deadline: Instant::now() + Duration::from_secs(10),
-            total: Duration::from_secs(10),
-            max_redirects: 0,
-            max_body: 1024,
-            retry: sandnet::net::http::retry::Retry::NEVER,
-            decode: false,
-        };
+        let settings = lib_http_settings;
         let own = [("AUTHORIZATION".to_owned(), "Bearer mine".to_owned())];
         let spec = RequestSpec::new("GET", &srv.url("/api/a"), &own, None).expect("spec");
         let err = client.send(spec, settings()).await.err().map(|e| e.to_string());

@@ -451,6 +451,22 @@ impl Finished for LibRun {
     }
 }
 
+/// HTTP request settings for library tests: generous timeouts, a 1 KiB body
+/// cap, no redirects, retries or decoding.
+pub fn lib_http_settings() -> sandnet::net::http::client::Settings {
+    sandnet::net::http::client::Settings {
+        connect: Duration::from_secs(5),
+        first_byte: Duration::from_secs(5),
+        idle: Duration::from_secs(5),
+        deadline: Instant::now() + Duration::from_secs(10),
+        total: Duration::from_secs(10),
+        max_redirects: 0,
+        max_body: 1024,
+        retry: sandnet::net::http::retry::Retry::NEVER,
+        decode: false,
+    }
+}
+
 /// Runs `guest_name` through [`Runtime::run`] with captured output.
 pub fn run_lib(guest_name: &str, policy_text: &str, args: &[&str], guard: GuardConfig) -> LibRun {
     let component = guest(guest_name);
