@@ -3,13 +3,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sandnet::ExitStatus;
 use sandnet::audit::Audit;
 use sandnet::guard::Guard;
-use sandnet::net::http::client::{HttpClient, RequestSpec, Settings};
-use sandnet::net::http::retry::Retry;
+use sandnet::net::http::client::{HttpClient, RequestSpec};
 
 mod caching;
 mod decoding;
@@ -23,7 +22,9 @@ mod waiting;
 use crate::support::assertions::{
     Denial, assert_address_withheld, assert_denied, assert_denied_unreached, check,
 };
-use crate::support::guests::{Cli, for_each_lang, guest, lib_http_settings, run_cli};
+use crate::support::guests::{
+    Cli, for_each_lang, guest, lib_http_settings as lib_settings, run_cli,
+};
 use crate::support::policy::{allow_only, guest_policy, line_of, policy};
 use crate::support::recording::{
     DialMode, LOOPBACK, METADATA, PRIVATE, RecordingDialer, guard_with, run_recorded,
@@ -698,7 +699,7 @@ fn connection_reused_within_a_guest() {
     tokio.block_on(async {
         let client = lib_client(policy, &dialer);
         for i in 0..REQUESTS {
-            let settings = lib_http_settings();
+            let settings = lib_settings();
             let spec = RequestSpec::new("GET", &srv.url("/ok"), &[], None).unwrap();
             let mut exchange = client
                 .send(spec, settings)
@@ -877,7 +878,7 @@ fn request_body_over_max_body_bytes_is_refused_before_sending() {
         .unwrap();
     let err = tokio.block_on(async {
         let client = lib_client(policy, &dialer);
-        let settings = lib_http_settings();
+        let settings = lib_settings();
         let spec =
             RequestSpec::new("POST", &srv.url("/echo"), &[], Some(vec![b'x'; 2048])).unwrap();
         client.send(spec, settings).await.err()

@@ -5,11 +5,11 @@
 //! servers started here.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sandnet::error::NetError;
 use sandnet::guard::{Guard, GuardConfig, ReloadReport};
-use sandnet::net::http::client::{HttpClient, RequestSpec, Settings};
+use sandnet::net::http::client::{HttpClient, RequestSpec};
 use sandnet::net::sse::stream::{self as sse, SseSettings, SseSpec};
 use sandnet::net::tcp::conn::{self, Acceptor, Timeouts};
 use sandnet::net::udp::socket::Socket;

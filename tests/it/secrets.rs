@@ -6,7 +6,6 @@
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -15,7 +14,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use sandnet::audit::Audit;
 use sandnet::guard::Guard;
-use sandnet::net::http::client::{HttpClient, RequestSpec, Settings};
+use sandnet::net::http::client::{HttpClient, RequestSpec};
 
 use crate::support::assertions::check;
 use crate::support::guests::{Cli, Output, lib_http_settings};
