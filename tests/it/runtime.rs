@@ -270,6 +270,75 @@ fn no_cache_writes_nothing() {
     );
 }
 
+/// The cache stays within `SANDNET_CACHE_MAX_BYTES`: a new entry evicts the
+/// least recently used ones, and a cache hit counts as a use.
+#[test]
+fn compile_cache_keeps_to_its_budget_evicting_the_least_recently_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let p = write_policy("[guest.h]\n");
+    let copies: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|name| {
+            let path = tmp.path().join(format!("{name}.wasm"));
+            std::fs::copy(guest(HOSTILE), &path).unwrap();
+            path
+        })
+        .collect();
+    let run = |component: &std::path::Path, budget: &str| {
+        let argv: Vec<std::ffi::OsString> = vec![
+            "run".into(),
+            component.as_os_str().to_owned(),
+            "--policy".into(),
+            p.arg().into(),
+            "--".into(),
+            "exit".into(),
+            "3".into(),
+        ];
+        let out = Cli::new(argv)
+            .env("SANDNET_CACHE_DIR", &cache)
+            .env("SANDNET_CACHE_MAX_BYTES", budget)
+            .output();
+        check!(out.code == Some(3), out);
+    };
+    run(&copies[0], "1 GiB");
+    let entry_a = cwasm_files(&cache);
+    check!(entry_a.len() == 1, "{entry_a:?}");
+    let one_entry = std::fs::metadata(cache.join(&entry_a[0])).unwrap().len();
+    // Room for two entries of this guest, not three.
+    let budget = (one_entry * 2 + one_entry / 2).to_string();
+    std::thread::sleep(Duration::from_millis(20));
+    run(&copies[1], &budget);
+    let entry_b: Vec<_> = cwasm_files(&cache)
+        .into_iter()
+        .filter(|n| !entry_a.contains(n))
+        .collect();
+    std::thread::sleep(Duration::from_millis(20));
+    run(&copies[0], &budget); // a hit: `a` becomes the most recently used
+    std::thread::sleep(Duration::from_millis(20));
+    run(&copies[2], &budget);
+    let left = cwasm_files(&cache);
+    check!(left.len() == 2, "{left:?}");
+    check!(
+        left.contains(&entry_a[0]) && !left.contains(&entry_b[0]),
+        "b was the least recently used and goes; a (hit after b) stays: {left:?}"
+    );
+}
+
+#[test]
+fn a_cache_budget_that_is_not_a_size_is_refused_with_the_value() {
+    let p = write_policy("[guest.h]\n");
+    let out = Cli::run(HOSTILE, &p, &[], &["exit", "0"])
+        .env("SANDNET_CACHE_MAX_BYTES", "lots")
+        .output();
+    check!(out.code != Some(0), out);
+    check!(
+        out.stderr
+            .contains("SANDNET_CACHE_MAX_BYTES=\"lots\" is not a size"),
+        out
+    );
+}
+
 #[test]
 fn cache_dir_writable_by_others_is_not_used() {
     use std::os::unix::fs::PermissionsExt;

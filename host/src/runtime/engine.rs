@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime_wasi::p2::bindings::CommandPre;
 
+use super::compile_cache;
 use crate::state::State;
 use wasmtime::{Config, Engine};
 
@@ -36,6 +37,8 @@ pub struct Runtime {
     prepared: Arc<Mutex<HashMap<String, CommandPre<State>>>>,
     /// Say on stderr when a component is compiled (a first run can take seconds).
     progress: bool,
+    /// Size budget of the compile cache ([`compile_cache::cache_budget`]).
+    cache_budget: u64,
 }
 
 /// Most linked components kept ([`Runtime::command_pre`]); past it the cache
@@ -55,6 +58,7 @@ impl Runtime {
     /// A runtime with its own engine. Starts the epoch ticker thread, which ends
     /// when the last clone of the runtime is dropped.
     pub fn new(config: RuntimeConfig) -> anyhow::Result<Self> {
+        let cache_budget = compile_cache::cache_budget()?;
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
             .epoch_interruption(true)
@@ -78,6 +82,7 @@ impl Runtime {
             config,
             prepared: Arc::default(),
             progress: false,
+            cache_budget,
         })
     }
 
@@ -148,7 +153,7 @@ impl Runtime {
             .with_context(|| format!("cannot read component {}", path.display()))?;
         let cached = dir.join(format!("{}.cwasm", self.cache_key(path, &meta)));
         if cached.exists() {
-            match deserialize_cached(&self.engine, &cached) {
+            match compile_cache::read_entry(&self.engine, &cached) {
                 Ok(component) => return Ok(component),
                 Err(err) => {
                     tracing::warn!(path = %cached.display(), %err, "ignoring unusable cache entry")
@@ -156,7 +161,7 @@ impl Runtime {
             }
         }
         let component = self.compile(path, &read_component(path)?)?;
-        if let Err(err) = store_cached(dir, &cached, &component) {
+        if let Err(err) = compile_cache::write_entry(dir, &cached, &component, self.cache_budget) {
             tracing::warn!(dir = %dir.display(), %err, "cannot write the compile cache");
         }
         Ok(component)
@@ -244,57 +249,6 @@ fn not_a_component(bytes: &[u8]) -> Option<String> {
 
 fn read_component(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read component {}", path.display()))
-}
-
-/// Loads a component this runtime serialised earlier.
-#[allow(
-    unsafe_code,
-    reason = "deserialising our own cache entry; see SAFETY below"
-)]
-fn deserialize_cached(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
-    // SAFETY: wasmtime requires the file to be a component serialised by a
-    // compatible engine and not tampered with. The cache directory is created
-    // by `default_cache_dir` with mode 0700, entries are written atomically by
-    // `store_cached`, and the file name includes the engine's compatibility hash.
-    let component =
-        unsafe { Component::deserialize_file(engine, path) }.map_err(anyhow::Error::from)?;
-    Ok(component)
-}
-
-fn store_cached(dir: &Path, path: &Path, component: &Component) -> anyhow::Result<()> {
-    create_private_dir(dir)?;
-    let bytes = component.serialize().map_err(anyhow::Error::from)?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
-}
-
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let mode = std::fs::metadata(dir)?.permissions().mode();
-    if mode & 0o022 != 0 {
-        bail!(
-            "cache directory {} is writable by others (mode {mode:o}); refusing to use it",
-            dir.display()
-        );
-    }
-    Ok(())
-}
-
-/// `$SANDNET_CACHE_DIR`, else `$XDG_CACHE_HOME/sandnet`, else `~/.cache/sandnet`.
-pub fn default_cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("SANDNET_CACHE_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return Some(PathBuf::from(dir).join("sandnet"));
-    }
-    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache").join("sandnet"))
 }
 
 #[cfg(test)]

@@ -4,7 +4,13 @@
 //!
 //! - `wasi-http-bench URL N`: N sequential GETs, each body read to the end;
 //! - `wasi-http-bench download URL`: one GET whose body is streamed and dropped
-//!   (N = chunks read).
+//!   (N = chunks read);
+//! - `wasi-http-bench raw URL N`: N sequential GETs made with the bare
+//!   `wasi:http` calls (the `wasip2` crate, no wstd): the fewest host calls a
+//!   GET can take. Its request body is finished before the request is handed
+//!   over and never written; wstd writes an empty body after `handle`, which
+//!   `wasmtime run -S http` can report as closed (wstd: "connection reset")
+//!   once its connection task has dropped a GET's body.
 //!
 //! Used by `scripts/bench.sh` (docs/benchmarks.md).
 
@@ -51,17 +57,77 @@ async fn download(url: &str) -> Result<(u32, usize), String> {
     Ok((chunks, bytes))
 }
 
+/// `http://HOST:PORT/PATH` split into authority and path-with-query.
+fn split_http_url(url: &str) -> Result<(&str, &str), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("raw mode takes an http:// URL, got {url:?}"))?;
+    Ok(match rest.find('/') {
+        Some(at) => (&rest[..at], &rest[at..]),
+        None => (rest, "/"),
+    })
+}
+
+/// One GET with the bare `wasi:http` calls; returns the body's length.
+fn raw_get(authority: &str, path: &str) -> Result<usize, String> {
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{Fields, OutgoingBody, OutgoingRequest, Scheme};
+    use wasip2::io::streams::StreamError;
+
+    let request = OutgoingRequest::new(Fields::new());
+    request
+        .set_scheme(Some(&Scheme::Http))
+        .and_then(|()| request.set_authority(Some(authority)))
+        .and_then(|()| request.set_path_with_query(Some(path)))
+        .map_err(|()| format!("invalid request target {authority}{path}"))?;
+    let body = request.body().map_err(|()| "request body taken twice")?;
+    OutgoingBody::finish(body, None).map_err(|e| format!("finishing the body: {e:?}"))?;
+    let future = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
+    future.subscribe().block();
+    let response = match future.get() {
+        Some(Ok(Ok(response))) => response,
+        Some(Ok(Err(e))) => return Err(format!("{e:?}")),
+        _ => return Err("the response was not ready after its pollable".to_owned()),
+    };
+    let incoming = response.consume().map_err(|()| "body consumed twice")?;
+    let stream = incoming.stream().map_err(|()| "body stream taken twice")?;
+    let mut bytes = 0;
+    loop {
+        match stream.blocking_read(64 * 1024) {
+            Ok(chunk) => bytes += chunk.len(),
+            Err(StreamError::Closed) => break,
+            Err(StreamError::LastOperationFailed(e)) => {
+                return Err(format!("reading the body: {}", e.to_debug_string()));
+            }
+        }
+    }
+    Ok(bytes)
+}
+
+fn raw_loop(url: &str, n: u32) -> Result<(u32, usize), String> {
+    let (authority, path) = split_http_url(url)?;
+    let mut bytes = 0;
+    for _ in 0..n {
+        bytes += raw_get(authority, path)?;
+    }
+    Ok((n, bytes))
+}
+
 #[wstd::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let started = Instant::now();
     let result = match (args.first().map(String::as_str), args.get(1)) {
         (Some("download"), Some(url)) => download(url).await,
+        (Some("raw"), Some(url)) => match args.get(2).map(|n| n.parse()) {
+            Some(Ok(n)) => raw_loop(url, n),
+            _ => Err("usage: wasi-http-bench raw URL N".to_owned()),
+        },
         (Some(url), Some(n)) => match n.parse() {
             Ok(n) => get_loop(url, n).await,
             Err(_) => Err(format!("N must be a number, got {n:?}")),
         },
-        _ => Err("usage: wasi-http-bench URL N | download URL".to_owned()),
+        _ => Err("usage: wasi-http-bench URL N | download URL | raw URL N".to_owned()),
     };
     match result {
         Ok((n, bytes)) => {
