@@ -499,12 +499,10 @@ impl Guard {
                 Err((self.refuse(&denial, target), None))
             }
             passed => {
-                let rate = Self::take_or_wait(&self.requests, Limit::RequestsPerSecond);
-                if let Err((err, wait)) = rate {
-                    return Err((err, Some(wait)));
-                }
                 // Secrets attach only to what a rule allows (never to a
-                // report-only let-through).
+                // report-only let-through). Read before the rate token is
+                // taken, so a request that fails on an unreadable secret does
+                // not spend one.
                 let credentials = match &passed {
                     Judged::Allow(_) => match policy.allowing_rule(target) {
                         Some(allowing) => self.secrets.load().credentials(allowing),
@@ -519,6 +517,10 @@ impl Guard {
                         return Err((err, None));
                     }
                 };
+                let rate = Self::take_or_wait(&self.requests, Limit::RequestsPerSecond);
+                if let Err((err, wait)) = rate {
+                    return Err((err, Some(wait)));
+                }
                 match &passed {
                     Judged::Allow(rule) => self.record("request", target, Verdict::Allow, |ev| {
                         ev.rule = Some(format!("{}: {}", rule.line, rule.text));
@@ -1422,6 +1424,25 @@ mod tests {
                 }
             ),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_request_failing_on_an_unreadable_secret_spends_no_rate_token() {
+        let policy = "allow = [\"http://127.0.0.1:1/open/*\", \
+            { rule = \"http://127.0.0.1:1/api/*\", headers = { authorization = { env = \"SANDNET_TEST_UNSET_TOKEN\" } } }]\n\
+            [limits]\nrequests_per_second = 1\n";
+        // No secret values loaded: the /api/ rule's header cannot be filled.
+        let guard = bare_guard(policy);
+        let api = Target::parse("http://127.0.0.1:1/api/x").unwrap();
+        for _ in 0..3 {
+            let err = guard.check_request(&api).unwrap_err();
+            assert!(err.to_string().contains("secret header"), "{err}");
+        }
+        let open = Target::parse("http://127.0.0.1:1/open/x").unwrap();
+        assert!(
+            guard.check_request(&open).is_ok(),
+            "the failed requests left the one token of requests_per_second = 1"
         );
     }
 
