@@ -37,7 +37,7 @@ for_each_lang!([rust, python, js, c] "conformance":
 );
 
 // Joins the list above once every language's library has tus.
-for_each_lang!([rust, python] "conformance": tus_pause_resume_and_cancel);
+for_each_lang!([rust, python, js] "conformance": tus_pause_resume_and_cancel);
 
 /// Runs `guest CASE TARGET` under a policy granting `rules`; asserts exit 0
 /// and `stdout`.

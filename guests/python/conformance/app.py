@@ -1,8 +1,8 @@
 """conformance CASE TARGET: one case of the cross-language guest conformance
 suite (tests/it/conformance.rs), written the way a Python user would: with
-`sandnet.requests`, `sandnet.websockets`, `sandnet.sse`, `sandnet.tcp` and
-`sandnet.udp` and `sandnet.tus`. Every language's conformance guest prints the same lines for
-the same case; the cases are listed in the test module.
+`sandnet.requests`, `sandnet.websockets`, `sandnet.sse`, `sandnet.tcp`,
+`sandnet.udp` and `sandnet.tus`. Every language's conformance guest prints
+the same lines for the same case; the cases are listed in the test module.
 
 A plain script (no `Run`): its top-level code runs each time the guest runs.
 """
