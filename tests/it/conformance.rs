@@ -34,10 +34,8 @@ for_each_lang!([rust, python, js, c] "conformance":
     tcp_line_echo,
     udp_echo,
     concurrent_requests,
+    tus_pause_resume_and_cancel,
 );
-
-// Joins the list above once every language's library has tus.
-for_each_lang!([rust, python, js] "conformance": tus_pause_resume_and_cancel);
 
 /// Runs `guest CASE TARGET` under a policy granting `rules`; asserts exit 0
 /// and `stdout`.
