@@ -103,13 +103,16 @@ elif case == "raise":
     # Not a conformance case: tests/it/runtime.rs checks how a crash prints.
     raise RuntimeError(target)
 elif case == "tus":
+    import io
+
     from sandnet import tus
 
     data = (bytes(range(251)) * (1_000_000 // 251 + 1))[:1_000_000]
     paused = tus.Upload(data, chunk_size=256 * 1024,
                         on_progress=lambda offset, total: tus.PAUSE).start(target)
     print("paused", paused.offset)
-    done = tus.Upload(data, chunk_size=256 * 1024).resume(paused.url)
+    # A seekable binary file works as well as bytes (read as each PATCH goes).
+    done = tus.Upload(io.BytesIO(data), chunk_size=256 * 1024).resume(paused.url)
     print("done", done.url, f"resumes={done.resumes}")
     second = tus.Upload(data, chunk_size=256 * 1024)
     second.on_progress = lambda offset, total: second.cancel()
