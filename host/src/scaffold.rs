@@ -165,7 +165,7 @@ macro_rules! lib_file {
     };
 }
 
-const PYTHON: [Template; 26] = [
+const PYTHON: [Template; 27] = [
     file("app.py", include_str!("../templates/python/app.py")),
     lib_file!("python", "sandnet/__init__.py"),
     lib_file!("python", "sandnet/aio.py"),
@@ -184,6 +184,7 @@ const PYTHON: [Template; 26] = [
     lib_file!("python", "sandnet/script.py"),
     lib_file!("python", "sandnet/sse.py"),
     lib_file!("python", "sandnet/tcp.py"),
+    lib_file!("python", "sandnet/tus.py"),
     lib_file!("python", "sandnet/udp.py"),
     lib_file!("python", "sandnet/websocket.py"),
     lib_file!("python", "sandnet/websockets/__init__.py"),
@@ -194,7 +195,7 @@ const PYTHON: [Template; 26] = [
     script("build.sh", include_str!("../templates/python/build.sh")),
 ];
 
-const JS: [Template; 21] = [
+const JS: [Template; 22] = [
     file("app.js", include_str!("../templates/js/app.js")),
     lib_file!("js", "entry.mjs"),
     lib_file!("js", "sandnet.js"),
@@ -206,6 +207,7 @@ const JS: [Template; 21] = [
     lib_file!("js", "sandnet/process.js"),
     lib_file!("js", "sandnet/sse.js"),
     lib_file!("js", "sandnet/tcp.js"),
+    lib_file!("js", "sandnet/tus.js"),
     lib_file!("js", "sandnet/udp.js"),
     lib_file!("js", "sandnet/websocket.js"),
     lib_file!("js", "sandnet/web/events.js"),

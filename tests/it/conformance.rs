@@ -17,6 +17,7 @@ use crate::support::policy::policy;
 use crate::support::servers::{
     Behaviour, LineServer, Reply, Server, SseServer, UdpEchoPeer, WsServer,
 };
+use crate::support::tus::TusServer;
 
 for_each_lang!([rust, python, js, c] "conformance":
     get_json,
@@ -33,6 +34,7 @@ for_each_lang!([rust, python, js, c] "conformance":
     tcp_line_echo,
     udp_echo,
     concurrent_requests,
+    tus_pause_resume_and_cancel,
 );
 
 /// Runs `guest CASE TARGET` under a policy granting `rules`; asserts exit 0
@@ -208,4 +210,45 @@ fn concurrent_requests(guest: &str) {
         &url,
         "200 200\n",
     );
+}
+
+/// tus resumable upload with pause, resume from the URL and cancel: the
+/// guest uploads 1 MB (byte i is `i % 251`) in 256 KiB chunks, pauses after
+/// the first confirmed chunk, resumes from the upload URL through a
+/// connection the server drops once mid-upload, then starts a second upload
+/// and cancels it after its first chunk (a `DELETE`).
+fn tus_pause_resume_and_cancel(guest: &str) {
+    const SIZE: usize = 1_000_000;
+    let srv = TusServer::start(Some(600_000));
+    let create = srv.url("/files");
+    let post = format!("POST {create}");
+    let uploads = format!("HEAD,PATCH,DELETE {}", srv.url("/files/*"));
+    let first = srv.url("/files/1");
+    expect(
+        guest,
+        &[&post, &uploads],
+        "tus",
+        &create,
+        &format!("paused 262144\ndone {first} resumes=1\ncancelled\n"),
+    );
+    check!(srv.dropped() == 1, guest, "the server dropped one PATCH");
+    let (total, data) = srv.upload("1").unwrap_or_default();
+    check!(
+        total == SIZE as u64 && data.len() == SIZE,
+        guest,
+        "upload 1 is whole"
+    );
+    let whole = data.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8);
+    check!(
+        whole,
+        guest,
+        "every byte of upload 1 arrived once, in order"
+    );
+    check!(srv.created() == 2, guest, "a second upload was created");
+    check!(
+        srv.deleted() == ["2"],
+        guest,
+        "the second upload was deleted"
+    );
+    check!(srv.upload("2").is_none(), guest, "upload 2 is gone");
 }

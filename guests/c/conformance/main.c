@@ -303,6 +303,50 @@ static void concurrent(const char *target) {
     }
 }
 
+/** tus callbacks: stop at the first confirmed chunk. */
+static sandnet_tus_control pause_at_once(sandnet_progress progress, void *ctx) {
+    (void)progress;
+    (void)ctx;
+    return SANDNET_TUS_PAUSE;
+}
+
+static sandnet_tus_control cancel_at_once(sandnet_progress progress, void *ctx) {
+    (void)progress;
+    (void)ctx;
+    return SANDNET_TUS_CANCEL;
+}
+
+/** The state of a tus outcome as the conformance lines name it. */
+static const char *tus_state(const sandnet_tus_result *r) {
+    return r->state == SANDNET_TUS_DONE ? "done" : r->state == SANDNET_TUS_PAUSED ? "paused" : "cancelled";
+}
+
+/* 1 MB (byte i is i % 251) in 256 KiB chunks to the creation URL: pause after
+ * the first confirmed chunk, resume from the upload's URL, then start a
+ * second upload and cancel it after its first chunk. */
+static void tus(const char *create_url) {
+    enum { SIZE = 1000000 };
+    static uint8_t data[SIZE];
+    for (size_t i = 0; i < SIZE; i++) data[i] = (uint8_t)(i % 251);
+    sandnet_tus_options opts;
+    memset(&opts, 0, sizeof opts);
+    opts.chunk_bytes = 256 * 1024;
+    opts.on_progress = pause_at_once;
+    sandnet_tus_result paused, done, cancelled;
+    sandnet_error err;
+    if (!sandnet_tus_start(create_url, data, SIZE, &opts, &paused, &err)) fail(&err);
+    printf("%s %llu\n", tus_state(&paused), (unsigned long long)paused.offset);
+    opts.on_progress = NULL;
+    if (!sandnet_tus_resume(paused.url, data, SIZE, &opts, &done, &err)) fail(&err);
+    printf("%s %s resumes=%u\n", tus_state(&done), done.url, done.resumes);
+    opts.on_progress = cancel_at_once;
+    if (!sandnet_tus_start(create_url, data, SIZE, &opts, &cancelled, &err)) fail(&err);
+    printf("%s\n", tus_state(&cancelled));
+    sandnet_tus_result_free(&paused);
+    sandnet_tus_result_free(&done);
+    sandnet_tus_result_free(&cancelled);
+}
+
 /** A case name and the function that runs it. */
 typedef struct conformance_case {
     const char *name;
@@ -324,6 +368,7 @@ static const conformance_case CASES[] = {
     {"tcp-echo", tcp_echo},
     {"udp-echo", udp_echo},
     {"concurrent", concurrent},
+    {"tus", tus},
 };
 
 int main(int argc, char **argv) {

@@ -6,7 +6,8 @@
  * and buffers out, one error struct for every call, `bool` for success.
  * Sections by concept: errors, HTTP (fetch, streamed download, streamed
  * upload with progress), waiting (pollables, timers), WebSocket (client and
- * listener), Server-Sent Events, TCP (client and listener), UDP.
+ * listener), Server-Sent Events, TCP (client and listener), UDP, resumable
+ * upload (tus 1.0).
  *
  * Memory: arguments are borrowed for the call only; the library never keeps
  * a caller's pointer. Every resource (`sandnet_*` handle) returned is owned
@@ -508,6 +509,88 @@ sandnet_pollable sandnet_udp_subscribe(sandnet_udp_socket *s);
 
 /** Closes the socket and frees `s` (NULL is fine). */
 void sandnet_udp_close(sandnet_udp_socket *s);
+
+/* ------------------------------------------------------------------------ */
+/* HTTP: resumable upload (tus 1.0)                                         */
+/*
+ * creation (POST with Upload-Length), the server's offset (HEAD), one PATCH
+ * per chunk streamed through sandnet_http_upload_*, termination (DELETE).
+ * A PATCH that fails for a transport reason (not a denial, a limit or an
+ * invalid argument) is resumed from the offset a new HEAD reports. After
+ * every chunk the server confirmed (and every resume) the progress callback
+ * answers continue, pause (stop; the upload stays on the server and is
+ * resumed later from its URL with sandnet_tus_resume) or cancel (DELETE).
+ * Policy: POST on the creation URL, HEAD,PATCH,DELETE on the uploads.
+ *
+ *     sandnet_tus_result r;
+ *     if (!sandnet_tus_start("https://up.example.com/files", data, len, NULL, &r, &err)) ...
+ *     printf("%s %s\n", r.state == SANDNET_TUS_DONE ? "done" : "stopped", r.url);
+ *     sandnet_tus_result_free(&r);
+ */
+
+/** The protocol version sent in Tus-Resumable. */
+#define SANDNET_TUS_VERSION "1.0.0"
+
+/** What the progress callback asks for after a confirmed chunk. */
+typedef enum sandnet_tus_control {
+    SANDNET_TUS_CONTINUE, /**< send the next chunk */
+    SANDNET_TUS_PAUSE,    /**< stop; resume later from the upload URL */
+    SANDNET_TUS_CANCEL,   /**< stop and delete the upload (DELETE) */
+} sandnet_tus_control;
+
+/** Called with the confirmed offset (`sent`) and the total; `ctx` is the
+ *  options' `ctx`. */
+typedef sandnet_tus_control (*sandnet_tus_progress_fn)(sandnet_progress progress, void *ctx);
+
+/** Options for sandnet_tus_start / _resume; zero-initialise (or pass NULL). */
+typedef struct sandnet_tus_options {
+    size_t chunk_bytes;               /**< largest PATCH body; 0: 4 MiB (keep it under max_body_bytes) */
+    uint32_t max_resumes;             /**< failed PATCHes resumed; 0: 5 */
+    bool no_resumes;                  /**< true: a failed PATCH fails the upload */
+    sandnet_tus_progress_fn on_progress; /**< NULL: always continue */
+    void *ctx;                        /**< passed to on_progress, never touched */
+} sandnet_tus_options;
+
+/** How an upload ended. */
+typedef enum sandnet_tus_state {
+    SANDNET_TUS_DONE,      /**< the server holds every byte */
+    SANDNET_TUS_PAUSED,    /**< paused on request; `url` resumes it */
+    SANDNET_TUS_CANCELLED, /**< cancelled on request; the server deleted it */
+} sandnet_tus_state;
+
+/** The outcome of sandnet_tus_start / _resume. Owns `url`: release with
+ *  sandnet_tus_result_free. */
+typedef struct sandnet_tus_result {
+    sandnet_tus_state state;
+    char *url;        /**< the upload's URL (malloc'd) */
+    uint64_t offset;  /**< bytes the server confirmed */
+    uint32_t resumes; /**< failed PATCHes resumed */
+} sandnet_tus_result;
+
+/** Creates an upload of `length` bytes at `create_url` (POST); returns its
+ *  URL (malloc'd, caller frees), or NULL with `err` filled. */
+char *sandnet_tus_create(const char *create_url, uint64_t length, sandnet_error *err);
+
+/** The server's offset of the upload at `upload_url` (HEAD) into `*offset`. */
+bool sandnet_tus_offset(const char *upload_url, uint64_t *offset, sandnet_error *err);
+
+/** Deletes the upload at `upload_url` (DELETE), e.g. a paused one. */
+bool sandnet_tus_terminate(const char *upload_url, sandnet_error *err);
+
+/** Creates the upload at `create_url`, then sends `data` as sandnet_tus_resume
+ *  does. `data` is borrowed for the call; `opts` may be NULL. On true `out`
+ *  is filled (caller frees it); on false `err` is (an upload created before
+ *  the failure stays on the server). */
+bool sandnet_tus_start(const char *create_url, const void *data, size_t len,
+                       const sandnet_tus_options *opts, sandnet_tus_result *out, sandnet_error *err);
+
+/** Sends `data` (the same bytes the upload was created for) to the upload at
+ *  `upload_url` from the offset the server reports, in PATCH chunks. */
+bool sandnet_tus_resume(const char *upload_url, const void *data, size_t len,
+                        const sandnet_tus_options *opts, sandnet_tus_result *out, sandnet_error *err);
+
+/** Frees what a start/resume put in `r` (safe on a zeroed struct). */
+void sandnet_tus_result_free(sandnet_tus_result *r);
 
 /* ------------------------------------------------------------------------ */
 /* Process                                                                  */

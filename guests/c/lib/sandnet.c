@@ -3,10 +3,11 @@
  * sandnet:net world `script` (script.h / script.c, made at build time), and
  * the `wasi:cli/run` export that calls the guest's main(). Sections follow
  * the header's: errors, HTTP (fetch, download, upload), WebSocket, SSE, TCP,
- * UDP, waiting, process.
+ * UDP, waiting, resumable upload (tus), process.
  */
 #include "sandnet.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -1095,6 +1096,244 @@ void sandnet_sleep_ms(uint64_t ms) {
     size_t index;
     sandnet_poll(&timer, 1, &index);
     sandnet_pollable_drop(timer);
+}
+
+/* ------------------------------------------------------------------------ */
+/* HTTP: resumable upload (tus 1.0)                                         */
+
+/** Largest piece of a PATCH body handed to the host per write. */
+#define TUS_PIECE ((size_t)64 * 1024)
+/** Defaults of sandnet_tus_options' zero fields. */
+#define TUS_DEFAULT_CHUNK ((size_t)4 * 1024 * 1024)
+#define TUS_DEFAULT_RESUMES 5u
+
+/** Fills `err` with kind `kind` and a formatted reason; returns false. */
+static bool fail_with(sandnet_error *err, sandnet_error_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static bool fail_with(sandnet_error *err, sandnet_error_kind kind, const char *fmt, ...) {
+    memset(err, 0, sizeof *err);
+    err->kind = kind;
+    va_list args;
+    va_start(args, fmt);
+    int len = vsnprintf(NULL, 0, fmt, args);
+    va_end(args);
+    err->reason = malloc(len > 0 ? (size_t)len + 1 : 1);
+    if (err->reason == NULL) abort();
+    va_start(args, fmt);
+    vsnprintf(err->reason, len > 0 ? (size_t)len + 1 : 1, fmt, args);
+    va_end(args);
+    return false;
+}
+
+/** The numeric header `name` of a response that answered `status`. */
+static bool tus_number(uint16_t status, const char *value, const char *name, uint64_t *out,
+                       sandnet_error *err) {
+    while (value != NULL && (*value == ' ' || *value == '\t')) value++;
+    size_t digits = value == NULL ? 0 : strspn(value, "0123456789");
+    bool ok = digits > 0 && digits <= 19 && value[digits + strspn(value + digits, " \t")] == '\0';
+    if (!ok) {
+        return fail_with(err, SANDNET_ERR_PROTOCOL, "tus server answered %u without a numeric %s",
+                         status, name);
+    }
+    *out = strtoull(value, NULL, 10);
+    return true;
+}
+
+/** `location` (absolute, or a path) resolved against `base`'s origin; malloc'd. */
+static char *tus_resolve(const char *base, const char *location) {
+    if (strstr(location, "://") != NULL) return copy_bytes((const uint8_t *)location, strlen(location));
+    const char *scheme_end = strstr(base, "://");
+    const char *path = scheme_end == NULL ? NULL : strchr(scheme_end + 3, '/');
+    size_t origin_len = path == NULL ? strlen(base) : (size_t)(path - base);
+    size_t len = origin_len + strlen(location);
+    char *out = malloc(len + 1);
+    if (out == NULL) abort();
+    memcpy(out, base, origin_len);
+    strcpy(out + origin_len, location);
+    return out;
+}
+
+/** A request with no body and the Tus-Resumable header (plus `extra`). */
+static sandnet_response tus_request(const char *method, const char *url, const char *extra_name,
+                                    const char *extra_value, bool *ok, sandnet_error *err) {
+    sandnet_header headers[] = {{"tus-resumable", SANDNET_TUS_VERSION}, {extra_name, extra_value}};
+    sandnet_request req;
+    memset(&req, 0, sizeof req);
+    req.method = method;
+    req.url = url;
+    req.headers = headers;
+    req.header_count = extra_name == NULL ? 1 : 2;
+    sandnet_response resp;
+    *ok = sandnet_http_fetch(&req, &resp, err);
+    return resp;
+}
+
+char *sandnet_tus_create(const char *create_url, uint64_t length, sandnet_error *err) {
+    char length_text[24];
+    snprintf(length_text, sizeof length_text, "%llu", (unsigned long long)length);
+    bool ok;
+    sandnet_response resp = tus_request("POST", create_url, "upload-length", length_text, &ok, err);
+    if (!ok) return NULL;
+    char *url = NULL;
+    const char *location = sandnet_response_header(&resp, "location");
+    if (resp.status != 201) {
+        fail_with(err, SANDNET_ERR_PROTOCOL, "tus creation at %s answered %u, expected 201",
+                  create_url, resp.status);
+    } else if (location == NULL) {
+        fail_with(err, SANDNET_ERR_PROTOCOL, "tus creation at %s gave no Location", create_url);
+    } else {
+        url = tus_resolve(create_url, location);
+    }
+    sandnet_response_free(&resp);
+    return url;
+}
+
+bool sandnet_tus_offset(const char *upload_url, uint64_t *offset, sandnet_error *err) {
+    bool ok;
+    sandnet_response resp = tus_request("HEAD", upload_url, NULL, NULL, &ok, err);
+    if (!ok) return false;
+    if (resp.status < 200 || resp.status >= 300) {
+        ok = fail_with(err, SANDNET_ERR_PROTOCOL,
+                       "tus upload %s answered HEAD with %u (gone, or not a tus upload)",
+                       upload_url, resp.status);
+    } else {
+        ok = tus_number(resp.status, sandnet_response_header(&resp, "upload-offset"),
+                        "Upload-Offset", offset, err);
+    }
+    sandnet_response_free(&resp);
+    return ok;
+}
+
+bool sandnet_tus_terminate(const char *upload_url, sandnet_error *err) {
+    bool ok;
+    sandnet_response resp = tus_request("DELETE", upload_url, NULL, NULL, &ok, err);
+    if (!ok) return false;
+    if (resp.status < 200 || resp.status >= 300) {
+        ok = fail_with(err, SANDNET_ERR_PROTOCOL, "tus termination of %s answered %u, expected 204",
+                       upload_url, resp.status);
+    }
+    sandnet_response_free(&resp);
+    return ok;
+}
+
+/** Streams bytes `at` to `end` of `data` as one PATCH; sets `*confirmed` to
+ *  the offset the server then holds, which must be past `at`. */
+static bool tus_patch(const char *url, const uint8_t *data, uint64_t at, uint64_t end,
+                      uint64_t total, uint64_t *confirmed, sandnet_error *err) {
+    char at_text[24];
+    snprintf(at_text, sizeof at_text, "%llu", (unsigned long long)at);
+    sandnet_header headers[] = {
+        {"tus-resumable", SANDNET_TUS_VERSION},
+        {"upload-offset", at_text},
+        {"content-type", "application/offset+octet-stream"},
+    };
+    sandnet_request req;
+    memset(&req, 0, sizeof req);
+    req.method = "PATCH";
+    req.url = url;
+    req.headers = headers;
+    req.header_count = sizeof headers / sizeof headers[0];
+    sandnet_http_upload *up = sandnet_http_upload_start(&req, end - at, err);
+    if (up == NULL) return false;
+    for (uint64_t from = at; from < end; from += TUS_PIECE) {
+        size_t n = end - from < TUS_PIECE ? (size_t)(end - from) : TUS_PIECE;
+        if (!sandnet_http_upload_write(up, data + from, n, err)) {
+            sandnet_http_upload_free(up);
+            return false;
+        }
+    }
+    sandnet_http_pending *pending = sandnet_http_upload_finish(up, err);
+    if (pending == NULL) return false;
+    sandnet_http_incoming *in = sandnet_http_pending_wait(pending, err);
+    if (in == NULL) return false;
+    uint16_t status = sandnet_http_incoming_status(in);
+    uint64_t offset = 0;
+    bool ok;
+    if (status != 204) {
+        ok = fail_with(err, SANDNET_ERR_PROTOCOL, "tus PATCH at offset %llu answered %u, expected 204",
+                       (unsigned long long)at, status);
+    } else {
+        ok = tus_number(status, sandnet_http_incoming_header(in, "upload-offset"), "Upload-Offset",
+                        &offset, err);
+        if (ok && (offset <= at || offset > total)) {
+            ok = fail_with(err, SANDNET_ERR_PROTOCOL,
+                           "tus PATCH at offset %llu answered Upload-Offset %llu (expected more than "
+                           "%llu, at most %llu)",
+                           (unsigned long long)at, (unsigned long long)offset,
+                           (unsigned long long)at, (unsigned long long)total);
+        }
+    }
+    sandnet_http_incoming_free(in);
+    if (ok) *confirmed = offset;
+    return ok;
+}
+
+/** Whether a failed PATCH is worth resuming: the connection or the server
+ *  failed, not the policy, a limit or the request itself. */
+static bool tus_resumable(sandnet_error_kind kind) {
+    return kind != SANDNET_ERR_DENIED && kind != SANDNET_ERR_LIMIT_EXCEEDED &&
+           kind != SANDNET_ERR_INVALID_ARGUMENT;
+}
+
+bool sandnet_tus_resume(const char *upload_url, const void *data, size_t len,
+                        const sandnet_tus_options *opts, sandnet_tus_result *out, sandnet_error *err) {
+    memset(out, 0, sizeof *out);
+    sandnet_tus_options o;
+    memset(&o, 0, sizeof o);
+    if (opts != NULL) o = *opts;
+    uint64_t chunk = o.chunk_bytes != 0 ? o.chunk_bytes : TUS_DEFAULT_CHUNK;
+    uint32_t max_resumes = o.no_resumes ? 0 : o.max_resumes != 0 ? o.max_resumes : TUS_DEFAULT_RESUMES;
+    uint64_t total = len, offset;
+    if (!sandnet_tus_offset(upload_url, &offset, err)) return false;
+    uint32_t resumes = 0;
+    sandnet_tus_state state = SANDNET_TUS_DONE;
+    while (offset < total) {
+        uint64_t end = total - offset > chunk ? offset + chunk : total;
+        if (!tus_patch(upload_url, (const uint8_t *)data, offset, end, total, &offset, err)) {
+            if (!tus_resumable(err->kind) || resumes >= max_resumes) return false;
+            sandnet_error_free(err);
+            resumes++;
+            if (!sandnet_tus_offset(upload_url, &offset, err)) return false;
+        }
+        if (o.on_progress == NULL) continue;
+        sandnet_progress progress = {offset, total};
+        sandnet_tus_control asked = o.on_progress(progress, o.ctx);
+        if (asked == SANDNET_TUS_CANCEL) {
+            if (!sandnet_tus_terminate(upload_url, err)) return false;
+            state = SANDNET_TUS_CANCELLED;
+            break;
+        }
+        if (asked == SANDNET_TUS_PAUSE && offset < total) {
+            state = SANDNET_TUS_PAUSED;
+            break;
+        }
+        if (asked != SANDNET_TUS_CONTINUE && asked != SANDNET_TUS_PAUSE) {
+            return fail_with(err, SANDNET_ERR_INVALID_ARGUMENT,
+                             "tus on_progress returned %d; return SANDNET_TUS_CONTINUE, "
+                             "SANDNET_TUS_PAUSE or SANDNET_TUS_CANCEL",
+                             (int)asked);
+        }
+    }
+    out->state = state;
+    out->url = copy_bytes((const uint8_t *)upload_url, strlen(upload_url));
+    out->offset = offset;
+    out->resumes = resumes;
+    return true;
+}
+
+bool sandnet_tus_start(const char *create_url, const void *data, size_t len,
+                       const sandnet_tus_options *opts, sandnet_tus_result *out, sandnet_error *err) {
+    memset(out, 0, sizeof *out);
+    char *url = sandnet_tus_create(create_url, len, err);
+    if (url == NULL) return false;
+    bool ok = sandnet_tus_resume(url, data, len, opts, out, err);
+    free(url);
+    return ok;
+}
+
+void sandnet_tus_result_free(sandnet_tus_result *r) {
+    free(r->url);
+    memset(r, 0, sizeof *r);
 }
 
 /* ------------------------------------------------------------------------ */

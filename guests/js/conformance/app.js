@@ -3,7 +3,7 @@
  * suite (tests/it/conformance.rs), written the way a JavaScript user would:
  * the web platform (`fetch`, `WebSocket`, `EventSource`, `AbortSignal`,
  * `Promise.all`) where the web has it, sandnet's own API (`upload`,
- * `TcpStream`, `UdpSocket`) where it does not. Every language's conformance
+ * `TcpStream`, `UdpSocket`, `TusUpload`) where it does not. Every language's conformance
  * guest prints the same lines for a case; the cases are listed in the test
  * module. `form` is JavaScript's own extra case (a `FormData` body goes out
  * as multipart/form-data; tests/it/guests.rs).
@@ -12,7 +12,7 @@
  * usage. Built by scripts/build-guests.sh into target/guests/js-conformance.wasm.
  */
 
-import { TcpStream, UdpSocket, main, stderr, upload } from '../lib/sandnet.js';
+import { TcpStream, TusUpload, UdpSocket, main, stderr, upload } from '../lib/sandnet.js';
 
 const UPLOAD_TOTAL = 1_000_000;
 const UPLOAD_CHUNK = 65536;
@@ -172,6 +172,20 @@ const cases = {
     const shown = lines.map((l) => (l === boundary ? 'BOUNDARY' : l === `${boundary}--` ? 'END' : l));
     console.log(`${response.status}`);
     console.log(shown.join('|'));
+  },
+
+  async tus(createUrl) {
+    const data = new Uint8Array(1_000_000); // byte i is i % 251
+    const pattern = Uint8Array.from({ length: 251 }, (_, i) => i);
+    for (let at = 0; at < data.length; at += pattern.length) data.set(pattern.subarray(0, data.length - at), at);
+    const chunkSize = 256 * 1024;
+    const paused = await new TusUpload(data, { chunkSize, onProgress: () => 'pause' }).start(createUrl);
+    console.log(`paused ${paused.offset}`);
+    const done = await new TusUpload(data, { chunkSize }).resume(paused.url);
+    console.log(`done ${done.url} resumes=${done.resumes}`);
+    const abort = new AbortController();
+    const second = new TusUpload(data, { chunkSize, signal: abort.signal, onProgress: () => { abort.abort(); } });
+    console.log((await second.start(createUrl)).state);
   },
 };
 

@@ -34,7 +34,7 @@
  * per concept under `sandnet/`: `http` (`request`, `send`, `upload`),
  * `websocket` (`WebSocketConnection`, `WebSocketListener`), `sse`
  * (`EventStream`), `tcp` (`TcpStream`, `TcpListener`), `udp`
- * (`UdpSocket`), `poll` (the event loop: `ready`, `waitAny`), `error`
+ * (`UdpSocket`), `tus` (`TusUpload`, resumable uploads), `poll` (the event loop: `ready`, `waitAny`), `error`
  * (`NetError`), `process` (`main`, `args`, `env`, `stdout`, `stderr`,
  * `exit`), `bytes`, and under `sandnet/web/` the web platform (`fetch`,
  * `WebSocket`, `EventSource`, events, timers, globals).
@@ -48,6 +48,7 @@ export { Response, StreamingResponse, request, requestSync, send, upload } from 
 export { ready, waitAny } from './sandnet/poll.js';
 export { args, env, exit, main, stderr, stdout } from './sandnet/process.js';
 export { TcpListener, TcpStream } from './sandnet/tcp.js';
+export { TUS_VERSION, TusUpload } from './sandnet/tus.js';
 export { UdpSocket } from './sandnet/udp.js';
 export { EventSource } from './sandnet/web/eventsource.js';
 export { CloseEvent, ErrorEvent, MessageEvent } from './sandnet/web/events.js';

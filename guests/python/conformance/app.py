@@ -1,8 +1,8 @@
 """conformance CASE TARGET: one case of the cross-language guest conformance
 suite (tests/it/conformance.rs), written the way a Python user would: with
-`sandnet.requests`, `sandnet.websockets`, `sandnet.sse`, `sandnet.tcp` and
-`sandnet.udp`. Every language's conformance guest prints the same lines for
-the same case; the cases are listed in the test module.
+`sandnet.requests`, `sandnet.websockets`, `sandnet.sse`, `sandnet.tcp`,
+`sandnet.udp` and `sandnet.tus`. Every language's conformance guest prints
+the same lines for the same case; the cases are listed in the test module.
 
 A plain script (no `Run`): its top-level code runs each time the guest runs.
 """
@@ -102,5 +102,20 @@ elif case == "concurrent":
 elif case == "raise":
     # Not a conformance case: tests/it/runtime.rs checks how a crash prints.
     raise RuntimeError(target)
+elif case == "tus":
+    import io
+
+    from sandnet import tus
+
+    data = (bytes(range(251)) * (1_000_000 // 251 + 1))[:1_000_000]
+    paused = tus.Upload(data, chunk_size=256 * 1024,
+                        on_progress=lambda offset, total: tus.PAUSE).start(target)
+    print("paused", paused.offset)
+    # A seekable binary file works as well as bytes (read as each PATCH goes).
+    done = tus.Upload(io.BytesIO(data), chunk_size=256 * 1024).resume(paused.url)
+    print("done", done.url, f"resumes={done.resumes}")
+    second = tus.Upload(data, chunk_size=256 * 1024)
+    second.on_progress = lambda offset, total: second.cancel()
+    print(second.start(target).state)
 else:
     sys.exit(f"conformance: unknown case {case!r}")

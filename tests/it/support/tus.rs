@@ -1,5 +1,6 @@
-//! A small tus 1.0 server on loopback (creation, `HEAD` offset, `PATCH`) that
-//! can drop the connection once in the middle of an upload, to test resuming.
+//! A small tus 1.0 server on loopback (`OPTIONS`, creation, `HEAD` offset,
+//! `PATCH`, termination by `DELETE`) that can drop the connection once in the
+//! middle of an upload, to test resuming.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,12 +19,15 @@ struct State {
     /// Upload id → (announced length, bytes received).
     uploads: HashMap<String, (u64, Vec<u8>)>,
     next_id: usize,
+    /// Uploads removed by `DELETE`.
+    deleted: Vec<String>,
     /// Drop the connection once an upload holds this many bytes (once).
     drop_at: Option<u64>,
     dropped: usize,
 }
 
-/// The tus server; uploads live at `/files/N`.
+/// The tus server; uploads are created at `/files` and live at `/files/N`
+/// (N counts from 1).
 #[derive(Debug)]
 pub struct TusServer {
     listener: Loopback,
@@ -65,6 +69,16 @@ impl TusServer {
         lock(&self.state).uploads.get(id).cloned()
     }
 
+    /// Uploads created so far (`POST`), deleted ones included.
+    pub fn created(&self) -> usize {
+        lock(&self.state).next_id
+    }
+
+    /// The ids of the uploads removed by `DELETE`, in order.
+    pub fn deleted(&self) -> Vec<String> {
+        lock(&self.state).deleted.clone()
+    }
+
     /// Connections dropped on purpose so far.
     pub fn dropped(&self) -> usize {
         lock(&self.state).dropped
@@ -97,6 +111,13 @@ async fn serve(
     let path = req.uri().path().to_owned();
     let id = path.strip_prefix("/files/").map(str::to_owned);
     match (req.method().clone(), id) {
+        (Method::OPTIONS, _) => Ok(reply(
+            StatusCode::NO_CONTENT,
+            &[
+                ("tus-version", "1.0.0".to_owned()),
+                ("tus-extension", "creation,termination".to_owned()),
+            ],
+        )),
         (Method::POST, None) if path == "/files" => {
             let Some(total) = number(&req, "upload-length") else {
                 return Ok(reply(StatusCode::BAD_REQUEST, &[]));
@@ -156,6 +177,14 @@ async fn serve(
                 StatusCode::NO_CONTENT,
                 &[("upload-offset", len.to_string())],
             ))
+        }
+        (Method::DELETE, Some(id)) => {
+            let mut state = lock(&state);
+            if state.uploads.remove(&id).is_none() {
+                return Ok(reply(StatusCode::NOT_FOUND, &[]));
+            }
+            state.deleted.push(id);
+            Ok(reply(StatusCode::NO_CONTENT, &[]))
         }
         _ => Ok(reply(StatusCode::METHOD_NOT_ALLOWED, &[])),
     }

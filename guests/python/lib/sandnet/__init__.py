@@ -12,7 +12,7 @@ of the `sandnet:net` WIT package (world `script`).
         print(e.kind)     # "denied", "dns", "timeout", "limit-exceeded", ...
 
 One module per concept: `http` (`fetch` and `Response` are re-exported here),
-`websocket`, `sse`, `tcp`, `udp`, `bus`, `mqtt`, `poll` (`wait_any` over several resources),
+`tus` (resumable uploads), `websocket`, `sse`, `tcp`, `udp`, `bus`, `mqtt`, `poll` (`wait_any` over several resources),
 `error` (`NetError`, re-exported here) and `process` (`main`, `UsageError`
 and `exit`, re-exported here): `from sandnet import websocket, sse, tcp, udp`.
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::thread::sleep;
 use std::time::Duration;
 
-use sandnet_guest::http::{self, Request};
+use sandnet_guest::http::{self, Request, TusControl, TusOutcome, TusUpload};
 use sandnet_guest::sse::EventStream;
 use sandnet_guest::tcp::TcpStream;
 use sandnet_guest::udp::UdpSocket;
@@ -176,9 +176,32 @@ fn run(case: &str, target: &str) -> Result<(), Error> {
             });
             println!("{} {}", first?.status(), second?.status());
         }
+        "tus" => tus(target)?,
         other => {
             return Err(Error::InvalidArgument(format!("unknown case {other:?}")));
         }
+    }
+    Ok(())
+}
+
+/// tus: 1 MB (byte i is `i % 251`) in 256 KiB chunks to the creation URL
+/// `create`: pause after the first confirmed chunk, resume from the upload's
+/// URL, then start a second upload and cancel it after its first chunk.
+fn tus(create: &str) -> Result<(), Error> {
+    let data: Vec<u8> = (0..1_000_000).map(|i| (i % 251) as u8).collect();
+    let upload = TusUpload::new(&data).chunk_bytes(256 * 1024);
+    let url = match upload.start(create, |_| TusControl::Pause)? {
+        TusOutcome::Paused { url, offset } => {
+            println!("paused {offset}");
+            url
+        }
+        other => return Err(Error::Protocol(format!("not paused: {other:?}"))),
+    };
+    if let TusOutcome::Done { url, resumes } = upload.resume(&url, |_| TusControl::Continue)? {
+        println!("done {url} resumes={resumes}");
+    }
+    if let TusOutcome::Cancelled { .. } = upload.start(create, |_| TusControl::Cancel)? {
+        println!("cancelled");
     }
     Ok(())
 }

@@ -44,7 +44,7 @@ pub use method::Method;
 pub use multipart::Multipart;
 pub use request::Request;
 pub use response::Response;
-pub use tus::{TUS_VERSION, TusUpload};
+pub use tus::{TUS_VERSION, TusControl, TusOutcome, TusUpload};
 pub use upload::{Progress, UPLOAD_CHUNK, Upload, upload};
 
 use crate::Result;
