@@ -22,8 +22,8 @@ from wit_world.imports import poll as _poll
 from .error import NetError, call
 from .poll import wait_any
 
-__all__ = ["Headers", "Incoming", "Response", "fetch", "open", "outcome", "request_options",
-           "upload", "wit_request"]
+__all__ = ["Headers", "Incoming", "Progress", "Response", "fetch", "open", "outcome",
+           "request_options", "upload", "wit_request", "write_body"]
 
 Headers = Union[Mapping[str, str], Sequence[Tuple[str, str]]]
 """Request headers: a mapping, or (name, value) pairs (names may repeat)."""
@@ -204,16 +204,16 @@ def open(url: str, method: str = "GET", body: Union[bytes, str, None] = None,  #
     return Incoming(outcome(pending))
 
 
-def upload(url: str, chunks: Iterable[Union[bytes, str]], *, total: Optional[int] = None,
-           method: str = "POST", headers: Optional[Headers] = None,
-           progress: Optional[Callable[[int, Optional[int]], None]] = None,
-           **options: Any) -> Response:
-    """Streams a request body from `chunks` (bytes or str pieces), calling
-    `progress(sent, total)` after each one, and returns the whole response.
-    `total` (bytes) is sent as content-length; without it the body is chunked.
-    Redirects are not followed (the body cannot be replayed)."""
-    body = call(_http.upload, wit_request(method, url, None, headers), total,
-                request_options(**options))
+Progress = Callable[[int, Optional[int]], None]
+"""`progress(sent, total)`: body bytes the connection took, and the announced
+total (None for a chunked body)."""
+
+
+def write_body(body: "_http.OutgoingBody", chunks: Iterable[Union[bytes, str]],
+               progress: Optional[Progress] = None) -> "_http.PendingResponse":
+    """Writes `chunks` (bytes or str) to a streamed request body, calling
+    `progress` after each one, and ends it; returns the pending response. An
+    exception (from `chunks` or the host) cancels the request and propagates."""
     try:
         for chunk in chunks:
             if isinstance(chunk, str):
@@ -225,7 +225,19 @@ def upload(url: str, chunks: Iterable[Union[bytes, str]], *, total: Optional[int
     except BaseException:
         body.__exit__(None, None, None)  # cancels the request
         raise
-    pending = call(_http.OutgoingBody.finish, body)
+    return call(_http.OutgoingBody.finish, body)
+
+
+def upload(url: str, chunks: Iterable[Union[bytes, str]], *, total: Optional[int] = None,
+           method: str = "POST", headers: Optional[Headers] = None,
+           progress: Optional[Progress] = None, **options: Any) -> Response:
+    """Streams a request body from `chunks` (bytes or str pieces), calling
+    `progress(sent, total)` after each one, and returns the whole response.
+    `total` (bytes) is sent as content-length; without it the body is chunked.
+    Redirects are not followed (the body cannot be replayed)."""
+    body = call(_http.upload, wit_request(method, url, None, headers), total,
+                request_options(**options))
+    pending = write_body(body, chunks, progress)
     wait_any([pending.subscribe()])
     with Incoming(outcome(pending)) as incoming:
         data = b"".join(incoming)
