@@ -29,8 +29,7 @@ from wit_world.imports import poll as _poll
 
 from .error import NetError, call
 from .requests import exceptions as _exc
-from .http import READ_CHUNK, outcome
-from .multipart import Multipart
+from .http import READ_CHUNK, Multipart, outcome
 from .requests.adapters import options_for, start_upload, streamed, wit_of
 from .requests.models import PreparedRequest, Response
 from .requests.sessions import Session, check_supported

@@ -12,8 +12,7 @@ from typing import Optional, Tuple, Union
 from wit_world.imports import http as _http
 
 from ..error import NetError, call
-from ..http import outcome, request_options, wit_request, write_body
-from ..multipart import Multipart
+from ..http import Multipart, outcome, request_options, wit_request, write_body
 from ..poll import wait_any
 from . import exceptions as exc
 from .models import PreparedRequest, Response

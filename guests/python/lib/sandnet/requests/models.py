@@ -13,8 +13,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ..error import NetError
-from ..http import READ_CHUNK
-from ..multipart import Multipart
+from ..http import READ_CHUNK, Multipart
 from . import exceptions as exc
 from .structures import CaseInsensitiveDict
 
