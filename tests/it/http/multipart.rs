@@ -1,6 +1,7 @@
 //! Multipart: the Rust SDK's `Multipart` streams a `multipart/form-data` form
-//! of a field and two files through `upload` in one request, with progress;
-//! a loopback server parses it with `multer`.
+//! of a field and two files through `upload` in one request, with progress,
+//! and so does Python's `requests` for `files=`; a loopback server parses
+//! them with `multer`. (Every SDK's form: the `multipart` conformance case.)
 
 use crate::support::assertions::check;
 use crate::support::guests::run_cli;
@@ -41,5 +42,26 @@ fn two_files_go_up_in_one_multipart_request_with_progress() {
         out
     );
     check!(lines[4] == "second b.txt text/plain 150000 true", out);
+    check!(srv.requests() == 1, out);
+}
+
+#[test]
+fn python_requests_streams_files_and_data_as_one_multipart_form() {
+    let srv = Server::http();
+    let p = policy(&format!("allow = [\"POST {}\"]", srv.url("/multipart")));
+    let out = run_cli(
+        "python-conformance",
+        &p,
+        &[],
+        &["requests-files", &srv.url("/multipart")],
+    );
+    check!(out.code == Some(0), out);
+    check!(
+        out.stdout
+            == "200\nnote - - 9 two_files\n\
+                first a.bin application/octet-stream 300000 i%251\n\
+                second b.txt text/plain 150000 i%251\n",
+        out
+    );
     check!(srv.requests() == 1, out);
 }
