@@ -637,17 +637,27 @@ bool sandnet_multipart_add_text(sandnet_multipart *form, const char *name, const
     return true;
 }
 
+/** Adds a file part once its names and content (`what`, usable when
+ *  `content_ok`) are checked; NULL with `err` filled when they are not. */
+static multipart_part *add_file_part(sandnet_multipart *form, const char *name,
+                                     const char *filename, const char *content_type,
+                                     bool content_ok, const char *what, sandnet_error *err) {
+    if (name == NULL || filename == NULL || !content_ok) {
+        local_error(err, SANDNET_ERR_INVALID_ARGUMENT,
+                    formatted(NULL, "multipart file \"%s\": a name, a file name and %s are needed",
+                              name == NULL ? "(null)" : name, what));
+        return NULL;
+    }
+    return add_part(form, name, filename, content_type);
+}
+
 bool sandnet_multipart_add_file(sandnet_multipart *form, const char *name, const char *filename,
                                 const char *content_type, const void *data, size_t len,
                                 sandnet_error *err) {
-    if (name == NULL || filename == NULL || (data == NULL && len > 0)) {
-        local_error(err, SANDNET_ERR_INVALID_ARGUMENT,
-                    formatted(NULL, "multipart file \"%s\": a name, a file name and data are "
-                              "needed (data may be NULL only when len is 0)",
-                              name == NULL ? "(null)" : name));
-        return false;
-    }
-    multipart_part *part = add_part(form, name, filename, content_type);
+    multipart_part *part = add_file_part(form, name, filename, content_type,
+                                         data != NULL || len == 0,
+                                         "data (NULL only when len is 0)", err);
+    if (part == NULL) return false;
     part->data = len > 0 ? data : (const uint8_t *)"";
     part->size = len;
     return true;
@@ -657,14 +667,9 @@ bool sandnet_multipart_add_file_reader(sandnet_multipart *form, const char *name
                                        const char *filename, const char *content_type,
                                        uint64_t size, sandnet_read_fn read, void *ctx,
                                        sandnet_error *err) {
-    if (name == NULL || filename == NULL || read == NULL) {
-        local_error(err, SANDNET_ERR_INVALID_ARGUMENT,
-                    formatted(NULL, "multipart file \"%s\": a name, a file name and a read "
-                              "function are needed",
-                              name == NULL ? "(null)" : name));
-        return false;
-    }
-    multipart_part *part = add_part(form, name, filename, content_type);
+    multipart_part *part = add_file_part(form, name, filename, content_type, read != NULL,
+                                         "a read function", err);
+    if (part == NULL) return false;
     part->size = size;
     part->read = read;
     part->ctx = ctx;
