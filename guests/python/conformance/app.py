@@ -134,6 +134,16 @@ elif case == "requests-files":
                              "second": ("b.txt", io.BytesIO(pattern[:150_000]), "text/plain")})
     print(r.status_code)
     print(r.text, end="")
+elif case == "multipart-short":
+    # Not a conformance case: tests/it/http/multipart.rs checks that a file
+    # shorter than its announced size cancels the upload with a clear error.
+    form = http.Multipart().file("second", iter([b"b" * 100_000]), filename="b.txt",
+                                 size=150_000)
+    try:
+        form.send(target)
+        print("sent")
+    except ValueError as e:
+        print("ValueError:", e)
 elif case == "raise":
     # Not a conformance case: tests/it/runtime.rs checks how a crash prints.
     raise RuntimeError(target)

@@ -65,3 +65,28 @@ fn python_requests_streams_files_and_data_as_one_multipart_form() {
     );
     check!(srv.requests() == 1, out);
 }
+
+/// Python's and C's forms with a file that ends 50000 bytes before the size
+/// it announced: the upload is cancelled with an error naming the part and
+/// both sizes.
+#[test]
+fn a_file_shorter_than_announced_cancels_the_upload_with_a_clear_error() {
+    let cases = [
+        (
+            "python-conformance",
+            "ValueError: multipart part 'second' announced 150000 bytes but ended after 100000\n",
+        ),
+        (
+            "c-conformance",
+            "invalid-argument: multipart file \"second\" announced 150000 bytes but its read \
+             function returned 0 with 50000 left (asked for 50000)\n",
+        ),
+    ];
+    for (guest, expected) in cases {
+        let srv = Server::http();
+        let p = policy(&format!("allow = [\"POST {}\"]", srv.url("/multipart")));
+        let out = run_cli(guest, &p, &[], &["multipart-short", &srv.url("/multipart")]);
+        check!(out.code == Some(0), out);
+        check!(out.stdout == expected, out, "{guest}");
+    }
+}
