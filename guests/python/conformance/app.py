@@ -134,6 +134,17 @@ elif case == "requests-files":
                              "second": ("b.txt", io.BytesIO(pattern[:150_000]), "text/plain")})
     print(r.status_code)
     print(r.text, end="")
+elif case == "aio-files":
+    # Not a conformance case: tests/it/http/multipart.rs checks that
+    # `sandnet.aio` streams files= too.
+    from sandnet import aio
+
+    pattern = (bytes(range(251)) * 1200)[:300_000]
+    r = aio.run(aio.post(target, data={"note": "two files"},
+                         files={"first": ("a.bin", pattern, "application/octet-stream"),
+                                "second": ("b.txt", pattern[:150_000], "text/plain")}))
+    print(r.status_code)
+    print(r.text, end="")
 elif case == "multipart-short":
     # Not a conformance case: tests/it/http/multipart.rs checks that a file
     # shorter than its announced size cancels the upload with a clear error.

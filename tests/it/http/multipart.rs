@@ -45,25 +45,30 @@ fn two_files_go_up_in_one_multipart_request_with_progress() {
     check!(srv.requests() == 1, out);
 }
 
+/// Python's `requests` (`requests-files`) and `sandnet.aio` (`aio-files`)
+/// send `data=` and two `files=` as one streamed form.
 #[test]
-fn python_requests_streams_files_and_data_as_one_multipart_form() {
-    let srv = Server::http();
-    let p = policy(&format!("allow = [\"POST {}\"]", srv.url("/multipart")));
-    let out = run_cli(
-        "python-conformance",
-        &p,
-        &[],
-        &["requests-files", &srv.url("/multipart")],
-    );
-    check!(out.code == Some(0), out);
-    check!(
-        out.stdout
-            == "200\nnote - - 9 two_files\n\
-                first a.bin application/octet-stream 300000 i%251\n\
-                second b.txt text/plain 150000 i%251\n",
-        out
-    );
-    check!(srv.requests() == 1, out);
+fn python_requests_and_aio_stream_files_and_data_as_one_multipart_form() {
+    for case in ["requests-files", "aio-files"] {
+        let srv = Server::http();
+        let p = policy(&format!("allow = [\"POST {}\"]", srv.url("/multipart")));
+        let out = run_cli(
+            "python-conformance",
+            &p,
+            &[],
+            &[case, &srv.url("/multipart")],
+        );
+        check!(out.code == Some(0), out, "{case}");
+        check!(
+            out.stdout
+                == "200\nnote - - 9 two_files\n\
+                    first a.bin application/octet-stream 300000 i%251\n\
+                    second b.txt text/plain 150000 i%251\n",
+            out,
+            "{case}"
+        );
+        check!(srv.requests() == 1, out, "{case}");
+    }
 }
 
 /// Python's and C's forms with a file that ends 50000 bytes before the size

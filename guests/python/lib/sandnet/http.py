@@ -418,7 +418,7 @@ class Multipart:
         `progress(sent, total)` after each chunk; returns the whole response.
         Options as `sandnet.http.fetch`; redirects are not followed."""
         return upload(url, self.chunks(), total=self.total, method=method,
-                           headers=self.headers(headers), progress=progress, **options)
+                      headers=self.headers(headers), progress=progress, **options)
 
     def headers(self, extra: Optional[Headers] = None) -> List[Tuple[str, str]]:
         """`extra` (but a content-type of its own) plus this form's content-type."""
