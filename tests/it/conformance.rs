@@ -35,6 +35,7 @@ for_each_lang!([rust, python, js, c] "conformance":
     udp_echo,
     concurrent_requests,
     tus_pause_resume_and_cancel,
+    multipart_form_with_two_files,
 );
 
 /// Runs `guest CASE TARGET` under a policy granting `rules`; asserts exit 0
@@ -251,4 +252,25 @@ fn tus_pause_resume_and_cancel(guest: &str) {
         "the second upload was deleted"
     );
     check!(srv.upload("2").is_none(), guest, "upload 2 is gone");
+}
+
+/// One `multipart/form-data` request, streamed with progress: a text field
+/// `note` ("two files"), `first` (a.bin, 300000 bytes from memory) and
+/// `second` (b.txt, 150000 bytes read while sending), byte i of each file
+/// being `i % 251`. The server parses the form with `multer` and answers one
+/// line per part; `i%251` proves every byte arrived in place.
+fn multipart_form_with_two_files(guest: &str) {
+    let srv = Server::http();
+    let url = srv.url("/multipart");
+    expect(
+        guest,
+        &[&format!("POST {url}")],
+        "multipart",
+        &url,
+        "progress ok\n200\n\
+         note - - 9 two_files\n\
+         first a.bin application/octet-stream 300000 i%251\n\
+         second b.txt text/plain 150000 i%251\n",
+    );
+    assert_eq!(srv.requests(), 1, "one request: {:?}", srv.seen());
 }

@@ -267,8 +267,12 @@ fn js_form_data_goes_out_as_multipart() {
     let p = policy(&format!("allow = [\"{}\"]", srv.url("/echo")));
     let out = run_cli("js-conformance", &p, &[], &["form", &srv.url("/echo")]);
     check!(out.code == Some(0), out);
+    // The closing boundary ends with CRLF, as browsers send it: hence `END|`.
     check!(
-        out.stdout == "200\nBOUNDARY|Content-Disposition: form-data; name=\"field\"||value ü|END\n",
+        out.stdout
+            == "200\nBOUNDARY|Content-Disposition: form-data; name=\"field\"||value ü|\
+                BOUNDARY|Content-Disposition: form-data; name=\"doc\"; filename=\"h.txt\"|\
+                Content-Type: text/plain||hi|END|\n",
         out
     );
 }

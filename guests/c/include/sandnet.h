@@ -5,9 +5,9 @@
  * (script.h, not included here): NUL-terminated strings in, malloc'd strings
  * and buffers out, one error struct for every call, `bool` for success.
  * Sections by concept: errors, HTTP (fetch, streamed download, streamed
- * upload with progress), waiting (pollables, timers), WebSocket (client and
- * listener), Server-Sent Events, TCP (client and listener), UDP, resumable
- * upload (tus 1.0).
+ * upload with progress, multipart forms), waiting (pollables, timers),
+ * WebSocket (client and listener), Server-Sent Events, TCP (client and
+ * listener), UDP, resumable upload (tus 1.0).
  *
  * Memory: arguments are borrowed for the call only; the library never keeps
  * a caller's pointer. Every resource (`sandnet_*` handle) returned is owned
@@ -261,6 +261,76 @@ sandnet_http_pending *sandnet_http_upload_finish(sandnet_http_upload *up, sandne
 
 /** Abandons the upload (the request is cancelled) and frees `up` (NULL is fine). */
 void sandnet_http_upload_free(sandnet_http_upload *up);
+
+/* ------------------------------------------------------------------------ */
+/* HTTP: multipart/form-data, streamed with progress                        */
+
+/** A multipart/form-data body (RFC 7578) under construction: text fields
+ *  and files, sent in one streamed request by sandnet_multipart_send.
+ *
+ *  Memory: unlike the rest of this header, a file's `data` (add_file) and a
+ *  reader's `ctx` (add_file_reader) are NOT copied: they must stay valid and
+ *  unchanged until sandnet_multipart_send returns or the form is freed, so a
+ *  large file is never held twice. Names, file names, content types and
+ *  text values are copied. The form is owned by the caller until
+ *  sandnet_multipart_send, which consumes it; otherwise free it with
+ *  sandnet_multipart_free.
+ *
+ *      sandnet_multipart *form = sandnet_multipart_new();
+ *      sandnet_multipart_add_text(form, "title", "holiday", &err);
+ *      sandnet_multipart_add_file(form, "photo", "a.jpg", "image/jpeg", jpeg, jpeg_len, &err);
+ *      sandnet_request req = {.method = "POST", .url = "https://uploads.example.com/form"};
+ *      sandnet_http_pending *p = sandnet_multipart_send(form, &req, show_progress, NULL, &err);
+ *      sandnet_http_incoming *in = p ? sandnet_http_pending_wait(p, &err) : NULL;
+ */
+typedef struct sandnet_multipart sandnet_multipart;
+
+/** Reads the next bytes of a file into `buf` (at most `cap`): returns how
+ *  many (1..cap), 0 if the file ended, or a negative number on an error. */
+typedef ptrdiff_t (*sandnet_read_fn)(void *ctx, void *buf, size_t cap);
+
+/** Called after every chunk sandnet_multipart_send writes. */
+typedef void (*sandnet_progress_fn)(void *ctx, sandnet_progress progress);
+
+/** An empty form with a random boundary (128 bits). Never NULL. */
+sandnet_multipart *sandnet_multipart_new(void);
+
+/** Adds a text field `name` = `value`. False (invalid-argument) when
+ *  `name` or `value` is NULL. */
+bool sandnet_multipart_add_text(sandnet_multipart *form, const char *name, const char *value,
+                                sandnet_error *err);
+
+/** Adds a file of `len` bytes at `data` (borrowed until the form is sent or
+ *  freed). `content_type` NULL means application/octet-stream. */
+bool sandnet_multipart_add_file(sandnet_multipart *form, const char *name, const char *filename,
+                                const char *content_type, const void *data, size_t len,
+                                sandnet_error *err);
+
+/** Adds a file of exactly `size` bytes read by `read(ctx, ...)` while the
+ *  form is sent (`ctx` borrowed until then). A reader that ends early, fails
+ *  or overfills its buffer cancels the request (invalid-argument). */
+bool sandnet_multipart_add_file_reader(sandnet_multipart *form, const char *name,
+                                       const char *filename, const char *content_type,
+                                       uint64_t size, sandnet_read_fn read, void *ctx,
+                                       sandnet_error *err);
+
+/** The body's length in bytes (sent as content-length). */
+uint64_t sandnet_multipart_total(const sandnet_multipart *form);
+
+/** The content-type header value, boundary included; owned by `form`. */
+const char *sandnet_multipart_content_type(const sandnet_multipart *form);
+
+/** Sends the form as the body of `req` (whose `body` must be NULL; its
+ *  content-type header is replaced by the form's) through
+ *  sandnet_http_upload_start, calling `on_progress(ctx, ...)` (if not NULL)
+ *  after every chunk, and frees `form` (always). Returns the pending
+ *  response (caller owns it), or NULL with `err` filled. */
+sandnet_http_pending *sandnet_multipart_send(sandnet_multipart *form, const sandnet_request *req,
+                                             sandnet_progress_fn on_progress, void *ctx,
+                                             sandnet_error *err);
+
+/** Frees a form that was not sent (NULL is fine). */
+void sandnet_multipart_free(sandnet_multipart *form);
 
 /* ------------------------------------------------------------------------ */
 /* WebSocket                                                                */

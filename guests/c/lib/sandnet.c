@@ -2,8 +2,8 @@
  * sandnet.c: sandnet.h over the bindings `wit-bindgen c` generates for the
  * sandnet:net world `script` (script.h / script.c, made at build time), and
  * the `wasi:cli/run` export that calls the guest's main(). Sections follow
- * the header's: errors, HTTP (fetch, download, upload), WebSocket, SSE, TCP,
- * UDP, waiting, resumable upload (tus), process.
+ * the header's: errors, HTTP (fetch, download, upload, multipart), WebSocket,
+ * SSE, TCP, UDP, waiting, resumable upload (tus), process.
  */
 #include "sandnet.h"
 
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "script.h"
 
@@ -504,6 +505,304 @@ void sandnet_http_upload_free(sandnet_http_upload *up) {
     if (up == NULL) return;
     sandnet_net_http_outgoing_body_drop_own(up->own);
     free(up);
+}
+
+/* ------------------------------------------------------------------------ */
+/* HTTP: multipart/form-data                                                */
+
+/** Largest chunk a form is written (and a file read) in. */
+enum { MULTIPART_CHUNK = 64 * 1024 };
+
+/** One part: its header block (boundary line included) and content. */
+typedef struct multipart_part {
+    char *name;
+    char *head;
+    size_t head_len;
+    const uint8_t *data; /**< borrowed bytes, or NULL for a reader */
+    char *text;          /**< a text field's own copy (also `data`) */
+    uint64_t size;
+    sandnet_read_fn read;
+    void *ctx;
+} multipart_part;
+
+struct sandnet_multipart {
+    char boundary[41]; /**< "sandnet-" and 32 hex digits */
+    char *content_type;
+    multipart_part *parts;
+    size_t count;
+    size_t cap;
+};
+
+/** A malloc'd string made by vsnprintf; `*len` (if not NULL) its length. */
+static char *formatted(size_t *len, const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(NULL, 0, fmt, args);
+    va_end(args);
+    if (n < 0) abort();
+    char *out = malloc((size_t)n + 1);
+    if (out == NULL) abort();
+    va_start(args, fmt);
+    vsnprintf(out, (size_t)n + 1, fmt, args);
+    va_end(args);
+    if (len != NULL) *len = (size_t)n;
+    return out;
+}
+
+/** Fills `err` with an error the library itself reports. */
+static void local_error(sandnet_error *err, sandnet_error_kind kind, char *reason) {
+    memset(err, 0, sizeof *err);
+    err->kind = kind;
+    err->reason = reason;
+}
+
+/** `value` as a quoted parameter, `"` CR LF percent-encoded as browsers do
+ *  for form-data names and file names (malloc'd). */
+static char *quoted(const char *value) {
+    size_t len = strlen(value);
+    char *out = malloc(3 * len + 3);
+    if (out == NULL) abort();
+    size_t at = 0;
+    out[at++] = '"';
+    for (const char *c = value; *c != '\0'; c++) {
+        const char *code = *c == '"' ? "%22" : *c == '\r' ? "%0D" : *c == '\n' ? "%0A" : NULL;
+        if (code != NULL) {
+            memcpy(out + at, code, 3);
+            at += 3;
+        } else {
+            out[at++] = *c;
+        }
+    }
+    out[at++] = '"';
+    out[at] = '\0';
+    return out;
+}
+
+sandnet_multipart *sandnet_multipart_new(void) {
+    sandnet_multipart *form = alloc_zeroed(sizeof *form);
+    uint8_t bits[16];
+    if (getentropy(bits, sizeof bits) != 0) abort();
+    memcpy(form->boundary, "sandnet-", 8);
+    for (size_t i = 0; i < sizeof bits; i++) {
+        snprintf(form->boundary + 8 + 2 * i, 3, "%02x", bits[i]);
+    }
+    form->content_type = formatted(NULL, "multipart/form-data; boundary=%s", form->boundary);
+    return form;
+}
+
+/** Appends a part whose header names `name` (and `filename` with its type,
+ *  for a file); the caller sets its content. */
+static multipart_part *add_part(sandnet_multipart *form, const char *name, const char *filename,
+                                const char *content_type) {
+    if (form->count == form->cap) {
+        form->cap = form->cap == 0 ? 4 : 2 * form->cap;
+        form->parts = realloc(form->parts, form->cap * sizeof *form->parts);
+        if (form->parts == NULL) abort();
+    }
+    multipart_part *part = &form->parts[form->count++];
+    memset(part, 0, sizeof *part);
+    part->name = copy_bytes((const uint8_t *)name, strlen(name));
+    char *qname = quoted(name);
+    if (filename == NULL) {
+        part->head = formatted(&part->head_len,
+                               "--%s\r\nContent-Disposition: form-data; name=%s\r\n\r\n",
+                               form->boundary, qname);
+    } else {
+        char *qfile = quoted(filename);
+        const char *given = content_type != NULL ? content_type : "application/octet-stream";
+        char *kind = copy_bytes((const uint8_t *)given, strcspn(given, "\r\n"));
+        part->head = formatted(&part->head_len,
+                               "--%s\r\nContent-Disposition: form-data; name=%s; filename=%s\r\n"
+                               "Content-Type: %s\r\n\r\n",
+                               form->boundary, qname, qfile, kind);
+        free(qfile);
+        free(kind);
+    }
+    free(qname);
+    return part;
+}
+
+bool sandnet_multipart_add_text(sandnet_multipart *form, const char *name, const char *value,
+                                sandnet_error *err) {
+    if (name == NULL || value == NULL) {
+        local_error(err, SANDNET_ERR_INVALID_ARGUMENT,
+                    formatted(NULL, "a multipart text field needs a name and a value (got %s)",
+                              name == NULL ? "no name" : "no value"));
+        return false;
+    }
+    multipart_part *part = add_part(form, name, NULL, NULL);
+    part->size = strlen(value);
+    part->text = copy_bytes((const uint8_t *)value, part->size);
+    part->data = (const uint8_t *)part->text;
+    return true;
+}
+
+/** Adds a file part once its names and content (`what`, usable when
+ *  `content_ok`) are checked; NULL with `err` filled when they are not. */
+static multipart_part *add_file_part(sandnet_multipart *form, const char *name,
+                                     const char *filename, const char *content_type,
+                                     bool content_ok, const char *what, sandnet_error *err) {
+    if (name == NULL || filename == NULL || !content_ok) {
+        local_error(err, SANDNET_ERR_INVALID_ARGUMENT,
+                    formatted(NULL, "multipart file \"%s\": a name, a file name and %s are needed",
+                              name == NULL ? "(null)" : name, what));
+        return NULL;
+    }
+    return add_part(form, name, filename, content_type);
+}
+
+bool sandnet_multipart_add_file(sandnet_multipart *form, const char *name, const char *filename,
+                                const char *content_type, const void *data, size_t len,
+                                sandnet_error *err) {
+    multipart_part *part = add_file_part(form, name, filename, content_type,
+                                         data != NULL || len == 0,
+                                         "data (NULL only when len is 0)", err);
+    if (part == NULL) return false;
+    part->data = len > 0 ? data : (const uint8_t *)"";
+    part->size = len;
+    return true;
+}
+
+bool sandnet_multipart_add_file_reader(sandnet_multipart *form, const char *name,
+                                       const char *filename, const char *content_type,
+                                       uint64_t size, sandnet_read_fn read, void *ctx,
+                                       sandnet_error *err) {
+    multipart_part *part = add_file_part(form, name, filename, content_type, read != NULL,
+                                         "a read function", err);
+    if (part == NULL) return false;
+    part->size = size;
+    part->read = read;
+    part->ctx = ctx;
+    return true;
+}
+
+/** The closing boundary line's length: "--", the boundary, "--\r\n". */
+static size_t closing_len(const sandnet_multipart *form) {
+    return strlen(form->boundary) + 6;
+}
+
+uint64_t sandnet_multipart_total(const sandnet_multipart *form) {
+    uint64_t total = closing_len(form);
+    for (size_t i = 0; i < form->count; i++) {
+        total += form->parts[i].head_len + form->parts[i].size + 2;
+    }
+    return total;
+}
+
+const char *sandnet_multipart_content_type(const sandnet_multipart *form) {
+    return form->content_type;
+}
+
+/** Where sandnet_multipart_send writes, and whom it tells. */
+typedef struct multipart_sink {
+    sandnet_http_upload *up;
+    sandnet_progress_fn on_progress;
+    void *ctx;
+} multipart_sink;
+
+/** Writes `len` bytes in chunks, reporting progress after each. */
+static bool sink_write(multipart_sink *sink, const void *data, size_t len, sandnet_error *err) {
+    const uint8_t *at = data;
+    do {
+        size_t n = len < MULTIPART_CHUNK ? len : MULTIPART_CHUNK;
+        if (!sandnet_http_upload_write(sink->up, at, n, err)) return false;
+        if (sink->on_progress != NULL) {
+            sink->on_progress(sink->ctx, sandnet_http_upload_progress(sink->up));
+        }
+        at += n;
+        len -= n;
+    } while (len > 0);
+    return true;
+}
+
+/** Writes a reader part's content: exactly `part->size` bytes. */
+static bool sink_read_part(multipart_sink *sink, const multipart_part *part, uint8_t *buf,
+                           sandnet_error *err) {
+    uint64_t left = part->size;
+    while (left > 0) {
+        size_t want = left < MULTIPART_CHUNK ? (size_t)left : MULTIPART_CHUNK;
+        ptrdiff_t got = part->read(part->ctx, buf, want);
+        if (got <= 0 || (size_t)got > want) {
+            local_error(err, SANDNET_ERR_INVALID_ARGUMENT,
+                        formatted(NULL, "multipart file \"%s\" announced %llu bytes but its read "
+                                  "function returned %td with %llu left (asked for %zu)",
+                                  part->name, (unsigned long long)part->size, got,
+                                  (unsigned long long)left, want));
+            return false;
+        }
+        if (!sink_write(sink, buf, (size_t)got, err)) return false;
+        left -= (uint64_t)got;
+    }
+    return true;
+}
+
+/** Writes every part and the closing boundary. */
+static bool sink_form(multipart_sink *sink, const sandnet_multipart *form, sandnet_error *err) {
+    uint8_t *buf = malloc(MULTIPART_CHUNK);
+    if (buf == NULL) abort();
+    bool ok = true;
+    for (size_t i = 0; ok && i < form->count; i++) {
+        const multipart_part *part = &form->parts[i];
+        ok = sink_write(sink, part->head, part->head_len, err);
+        if (ok && part->read != NULL) {
+            ok = sink_read_part(sink, part, buf, err);
+        } else if (ok && part->size > 0) {
+            ok = sink_write(sink, part->data, (size_t)part->size, err);
+        }
+        ok = ok && sink_write(sink, "\r\n", 2, err);
+    }
+    free(buf);
+    if (!ok) return false;
+    char closing[48];
+    snprintf(closing, sizeof closing, "--%s--\r\n", form->boundary);
+    return sink_write(sink, closing, closing_len(form), err);
+}
+
+sandnet_http_pending *sandnet_multipart_send(sandnet_multipart *form, const sandnet_request *req,
+                                             sandnet_progress_fn on_progress, void *ctx,
+                                             sandnet_error *err) {
+    if (req->body != NULL) {
+        sandnet_multipart_free(form);
+        local_error(err, SANDNET_ERR_INVALID_ARGUMENT,
+                    formatted(NULL, "sandnet_multipart_send: the request to %s has a body; "
+                              "leave `body` NULL, the form is the body", req->url));
+        return NULL;
+    }
+    sandnet_header *headers = alloc_zeroed((req->header_count + 1) * sizeof *headers);
+    size_t count = 0;
+    for (size_t i = 0; i < req->header_count; i++) {
+        if (strcasecmp(req->headers[i].name, "content-type") != 0) headers[count++] = req->headers[i];
+    }
+    headers[count].name = "content-type";
+    headers[count++].value = form->content_type;
+    sandnet_request with_type = *req;
+    with_type.headers = headers;
+    with_type.header_count = count;
+    multipart_sink sink = {NULL, on_progress, ctx};
+    sink.up = sandnet_http_upload_start(&with_type, sandnet_multipart_total(form), err);
+    free(headers);
+    sandnet_http_pending *pending = NULL;
+    if (sink.up != NULL) {
+        if (sink_form(&sink, form, err)) {
+            pending = sandnet_http_upload_finish(sink.up, err);
+        } else {
+            sandnet_http_upload_free(sink.up);
+        }
+    }
+    sandnet_multipart_free(form);
+    return pending;
+}
+
+void sandnet_multipart_free(sandnet_multipart *form) {
+    if (form == NULL) return;
+    for (size_t i = 0; i < form->count; i++) {
+        free(form->parts[i].name);
+        free(form->parts[i].head);
+        free(form->parts[i].text);
+    }
+    free(form->parts);
+    free(form->content_type);
+    free(form);
 }
 
 /* ------------------------------------------------------------------------ */

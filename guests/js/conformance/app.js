@@ -5,14 +5,15 @@
  * `Promise.all`) where the web has it, sandnet's own API (`upload`,
  * `TcpStream`, `UdpSocket`, `TusUpload`) where it does not. Every language's conformance
  * guest prints the same lines for a case; the cases are listed in the test
- * module. `form` is JavaScript's own extra case (a `FormData` body goes out
- * as multipart/form-data; tests/it/guests.rs).
+ * module. `form` is JavaScript's own extra case (`fetch` streams a
+ * `FormData` body, a field and a `File`, as multipart/form-data;
+ * tests/it/guests.rs).
  *
  * Exits 1 with `conformance: ERROR` on stderr when a case fails, 2 on bad
  * usage. Built by scripts/build-guests.sh into target/guests/js-conformance.wasm.
  */
 
-import { TcpStream, TusUpload, UdpSocket, main, stderr, upload } from '../lib/sandnet.js';
+import { MultipartBody, TcpStream, TusUpload, UdpSocket, main, stderr, stdout, upload } from '../lib/sandnet.js';
 
 const UPLOAD_TOTAL = 1_000_000;
 const UPLOAD_CHUNK = 65536;
@@ -166,6 +167,7 @@ const cases = {
   async form(url) {
     const form = new FormData();
     form.append('field', 'value ü');
+    form.append('doc', new File(['hi'], 'h.txt', { type: 'text/plain' }));
     const response = await fetch(url, { method: 'POST', body: form });
     const lines = (await response.text()).slice('POST '.length).split('\r\n');
     const boundary = lines[0];
@@ -186,6 +188,26 @@ const cases = {
     const abort = new AbortController();
     const second = new TusUpload(data, { chunkSize, signal: abort.signal, onProgress: () => { abort.abort(); } });
     console.log((await second.start(createUrl)).state);
+  },
+
+  async multipart(url) {
+    const pattern = (size) => Uint8Array.from({ length: size }, (_, i) => i % 251);
+    const form = new FormData();
+    form.append('note', 'two files');
+    form.append('first', new Blob([pattern(300000)], { type: 'application/octet-stream' }), 'a.bin');
+    form.append('second', new File([pattern(150000)], 'b.txt', { type: 'text/plain' }));
+    const total = BigInt(new MultipartBody(form).totalBytes);
+    const seen = [];
+    const response = await upload(url, { body: form, onProgress: (p) => seen.push(p) });
+    let answer = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of response) answer += decoder.decode(chunk, { stream: true });
+    // Progress counts bytes the connection took; it trails the writes.
+    const steady = seen.length >= 2
+      && seen.every((p, i) => p.total === total && p.sent <= total && (i === 0 || seen[i - 1].sent <= p.sent));
+    console.log(steady ? 'progress ok' : `progress bad ${seen.map((p) => p.sent)}`);
+    console.log(`${response.status}`);
+    stdout.write(answer);
   },
 };
 

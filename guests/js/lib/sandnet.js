@@ -31,7 +31,8 @@
  * `NetError`; sandnet's own calls throw the `NetError` itself.
  *
  * This file only gathers the library's public names; the code is one module
- * per concept under `sandnet/`: `http` (`request`, `send`, `upload`),
+ * per concept under `sandnet/`: `http` (`request`, `send`, `upload`,
+ * `MultipartBody`: a `FormData` streamed as multipart/form-data),
  * `websocket` (`WebSocketConnection`, `WebSocketListener`), `sse`
  * (`EventStream`), `tcp` (`TcpStream`, `TcpListener`), `udp`
  * (`UdpSocket`), `tus` (`TusUpload`, resumable uploads), `poll` (the event loop: `ready`, `waitAny`), `error`
@@ -44,7 +45,9 @@ import './sandnet/web/globals.js';
 
 export { NetError } from './sandnet/error.js';
 export { EventStream } from './sandnet/sse.js';
-export { Response, StreamingResponse, request, requestSync, send, upload } from './sandnet/http.js';
+export {
+  MultipartBody, Response, StreamingResponse, request, requestSync, send, upload,
+} from './sandnet/http.js';
 export { ready, waitAny } from './sandnet/poll.js';
 export { args, env, exit, main, stderr, stdout } from './sandnet/process.js';
 export { TcpListener, TcpStream } from './sandnet/tcp.js';

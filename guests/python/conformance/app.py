@@ -99,6 +99,62 @@ elif case == "concurrent":
 
     first, second = aio.run(both())
     print(first.status_code, second.status_code)
+elif case == "multipart":
+    def pattern(size):
+        """`size` bytes where byte i is i % 251."""
+        return (bytes(range(251)) * (size // 251 + 1))[:size]
+
+    def generated(size, block=pattern(251 * 256)):
+        """The same bytes as pattern(size), made while they are sent."""
+        for start in range(0, size, len(block)):
+            yield block[:min(len(block), size - start)]
+
+    form = (http.Multipart()
+            .field("note", "two files")
+            .file("first", pattern(300_000), filename="a.bin",
+                  content_type="application/octet-stream")
+            .file("second", generated(150_000), filename="b.txt", content_type="text/plain",
+                  size=150_000))
+    reports = []
+    r = form.send(target, progress=lambda sent, total: reports.append((sent, total)))
+    sent = [s for s, _ in reports]
+    ok = (len(reports) >= 2 and sent == sorted(sent)
+          and all(total == form.total and s <= total for s, total in reports))
+    print("progress", "ok" if ok else f"bad {reports}")
+    print(r.status)
+    print(r.text(), end="")
+elif case == "requests-files":
+    # Not a conformance case: tests/it/http/multipart.rs checks that
+    # `requests` streams files= (a bytes file and a file object) with data=.
+    import io
+
+    pattern = (bytes(range(251)) * 1200)[:300_000]
+    r = requests.post(target, data={"note": "two files"},
+                      files={"first": ("a.bin", pattern, "application/octet-stream"),
+                             "second": ("b.txt", io.BytesIO(pattern[:150_000]), "text/plain")})
+    print(r.status_code)
+    print(r.text, end="")
+elif case == "aio-files":
+    # Not a conformance case: tests/it/http/multipart.rs checks that
+    # `sandnet.aio` streams files= too.
+    from sandnet import aio
+
+    pattern = (bytes(range(251)) * 1200)[:300_000]
+    r = aio.run(aio.post(target, data={"note": "two files"},
+                         files={"first": ("a.bin", pattern, "application/octet-stream"),
+                                "second": ("b.txt", pattern[:150_000], "text/plain")}))
+    print(r.status_code)
+    print(r.text, end="")
+elif case == "multipart-short":
+    # Not a conformance case: tests/it/http/multipart.rs checks that a file
+    # shorter than its announced size cancels the upload with a clear error.
+    form = http.Multipart().file("second", iter([b"b" * 100_000]), filename="b.txt",
+                                 size=150_000)
+    try:
+        form.send(target)
+        print("sent")
+    except ValueError as e:
+        print("ValueError:", e)
 elif case == "raise":
     # Not a conformance case: tests/it/runtime.rs checks how a crash prints.
     raise RuntimeError(target)

@@ -315,9 +315,8 @@ static BARRIERS: std::sync::LazyLock<
 /// - `/version`: 200, the request's HTTP version (`HTTP/1.1`, `HTTP/2.0`)
 /// - `/multipart`: parses a `multipart/form-data` body (with `multer`) and
 ///   answers one line per part: `NAME FILENAME CONTENT-TYPE BYTES CHECK`
-///   (`-` for absent ones; CHECK is the text of a field, else whether every
-///   byte of the file is the first letter of its file name); 400 if it
-///   does not parse
+///   (`-` for absent ones; CHECK is the text of a field, spaces as `_`, else
+///   what the file holds: see [`file_check`]); 400 if it does not parse
 async fn route(
     req: Request<Incoming>,
     log: Arc<Mutex<Vec<String>>>,
@@ -533,10 +532,7 @@ async fn parse_multipart(headers: &hyper::HeaderMap, body: Bytes) -> Result<Stri
         let data = field.bytes().await?;
         let check = match &file {
             None => String::from_utf8_lossy(&data).replace(' ', "_"),
-            Some(f) => {
-                let first = f.bytes().next().unwrap_or(0);
-                (data.iter().all(|&b| b == first)).to_string()
-            }
+            Some(f) => file_check(f, &data).to_owned(),
         };
         out.push_str(&format!(
             "{name} {} {kind} {} {check}\n",
@@ -545,6 +541,24 @@ async fn parse_multipart(headers: &hyper::HeaderMap, body: Bytes) -> Result<Stri
         ));
     }
     Ok(out)
+}
+
+/// What a file part holds: `true` if every byte is the first letter of its
+/// file name, `i%251` if byte i is `i % 251` (a pattern that shows a lost,
+/// repeated or misplaced chunk), else `false`.
+fn file_check(file_name: &str, data: &[u8]) -> &'static str {
+    let first = file_name.bytes().next().unwrap_or(0);
+    if data.iter().all(|&b| b == first) {
+        "true"
+    } else if data
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| usize::from(b) == i % 251)
+    {
+        "i%251"
+    } else {
+        "false"
+    }
 }
 
 /// `data` coded with `coding` (gzip, deflate, br or zstd), by the same

@@ -29,9 +29,9 @@ from wit_world.imports import poll as _poll
 
 from .error import NetError, call
 from .requests import exceptions as _exc
-from .http import READ_CHUNK, outcome
-from .requests.adapters import options_for, streamed, wit_of
-from .requests.models import Response
+from .http import READ_CHUNK, Multipart, outcome
+from .requests.adapters import options_for, start_upload, streamed, wit_of
+from .requests.models import PreparedRequest, Response
 from .requests.sessions import Session, check_supported
 
 __all__ = ["Loop", "ready", "run", "request", "get", "post", "put", "patch", "delete",
@@ -159,6 +159,21 @@ async def _read_all(response: Response, incoming: "_http.IncomingResponse") -> b
         response.close()
 
 
+async def _upload(prepared: PreparedRequest,
+                  options: "_http.RequestOptions") -> "_http.PendingResponse":
+    """Streams a `Multipart` body, waiting for room before each write so
+    other tasks run meanwhile; returns the pending response."""
+    body, form = start_upload(prepared, options)
+    try:
+        for chunk in form.chunks():
+            await ready(body.subscribe())
+            call(body.write, chunk)
+    except BaseException:
+        body.__exit__(None, None, None)  # cancels the request
+        raise
+    return call(_http.OutgoingBody.finish, body)
+
+
 async def request(method: str, url: Any, *, timeout: Any = None, allow_redirects: bool = True,
                   verify: Any = True, session: Optional[Session] = None,
                   **kwargs: Any) -> Response:
@@ -171,7 +186,10 @@ async def request(method: str, url: Any, *, timeout: Any = None, allow_redirects
     started = time.monotonic()
     try:
         options = options_for(timeout, allow_redirects, "accept-encoding" not in prepared.headers)
-        pending = call(_http.send, wit_of(prepared), options)
+        if isinstance(prepared.body, Multipart):
+            pending = await _upload(prepared, options)
+        else:
+            pending = call(_http.send, wit_of(prepared), options)
         await ready(pending.subscribe())
         incoming = outcome(pending)
     except NetError as e:

@@ -2,11 +2,12 @@
 //! suite (tests/it/conformance.rs), written with `sandnet-guest` as a Rust user
 //! would. Every language's conformance guest prints the same lines for a case.
 
+use std::io::Read;
 use std::process::ExitCode;
 use std::thread::sleep;
 use std::time::Duration;
 
-use sandnet_guest::http::{self, Request, TusControl, TusOutcome, TusUpload};
+use sandnet_guest::http::{self, Multipart, Progress, Request, TusControl, TusOutcome, TusUpload};
 use sandnet_guest::sse::EventStream;
 use sandnet_guest::tcp::TcpStream;
 use sandnet_guest::udp::UdpSocket;
@@ -177,6 +178,7 @@ fn run(case: &str, target: &str) -> Result<(), Error> {
             println!("{} {}", first?.status(), second?.status());
         }
         "tus" => tus(target)?,
+        "multipart" => multipart(target)?,
         other => {
             return Err(Error::InvalidArgument(format!("unknown case {other:?}")));
         }
@@ -203,5 +205,57 @@ fn tus(create: &str) -> Result<(), Error> {
     if let TusOutcome::Cancelled { .. } = upload.start(create, |_| TusControl::Cancel)? {
         println!("cancelled");
     }
+    Ok(())
+}
+
+/// File bytes where byte i is `i % 251`, produced while they are sent.
+struct Pattern {
+    next: usize,
+}
+
+impl Read for Pattern {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        for byte in buf.iter_mut() {
+            *byte = (self.next % 251) as u8;
+            self.next += 1;
+        }
+        Ok(buf.len())
+    }
+}
+
+/// Whether upload progress is sound: several reports, `sent` never going
+/// back nor past the form's length, every report announcing that length.
+fn progress_ok(reports: &[Progress], total: u64) -> bool {
+    reports.len() >= 2
+        && reports.windows(2).all(|w| w[0].sent <= w[1].sent)
+        && reports
+            .iter()
+            .all(|p| p.total == Some(total) && p.sent <= total)
+}
+
+/// A text field and two files (one in memory, one read while sending) in one
+/// streamed `multipart/form-data` request with progress.
+fn multipart(target: &str) -> Result<(), Error> {
+    let first: Vec<u8> = (0..300_000).map(|i| (i % 251) as u8).collect();
+    let form = Multipart::new()
+        .text("note", "two files")
+        .file("first", "a.bin", "application/octet-stream", first)
+        .file_reader(
+            "second",
+            "b.txt",
+            "text/plain",
+            Pattern { next: 0 },
+            150_000,
+        );
+    let total = form.total_bytes();
+    let mut reports = Vec::new();
+    let response = form.send(Request::post(target), |p| reports.push(p))?;
+    if progress_ok(&reports, total) {
+        println!("progress ok");
+    } else {
+        println!("progress bad {reports:?}");
+    }
+    println!("{}", response.status());
+    print!("{}", String::from_utf8_lossy(&response.bytes()?));
     Ok(())
 }

@@ -3,13 +3,16 @@
  * `Headers` and `Response` classes, with every request sent through the
  * host's policy by `send` and its pending-response pollable (so requests run
  * concurrently on the one event loop) and the body delivered as a
- * `ReadableStream` read chunk by chunk from the host.
+ * `ReadableStream` read chunk by chunk from the host. A `FormData` body is
+ * streamed as multipart/form-data (`MultipartBody` in `../http.js`); as the
+ * host never replays a streamed body, a redirect answer to it is returned
+ * as is.
  */
 
 import * as http from 'sandnet:net/http@0.1.0';
 
 import { NetError, net } from '../error.js';
-import { method } from '../http.js';
+import { MultipartBody, isFormData, method, writeBody } from '../http.js';
 import { ready } from '../poll.js';
 
 /** Redirects followed for `redirect: 'follow'` (the web's cap); the policy's `max_redirects` may lower it. */
@@ -38,10 +41,14 @@ export function networkError(err) {
  * Fetches `input` (a URL, string or `Request`) with `init` as the web's
  * `fetch` does: resolves with a `Response` once the head has arrived, its
  * body streamed from the host. sandnet extras in `init`: `timeoutMs`
- * (whole exchange), `connectTimeoutMs`, `firstByteTimeoutMs`.
+ * (whole exchange), `connectTimeoutMs`, `firstByteTimeoutMs`. For upload
+ * progress use sandnet's `upload`, which takes the same `FormData`.
  */
 export async function fetch(input, init = undefined) {
-  const request = new Request(input, init);
+  // A FormData body is streamed by sandnet (`MultipartBody`), not serialised
+  // into one buffer by the Request.
+  const form = isFormData(init?.body) ? new MultipartBody(init.body) : undefined;
+  const request = new Request(input, form ? { ...init, body: undefined } : init);
   const signal = init?.signal ?? request.signal;
   signal?.throwIfAborted();
   const body = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer());
@@ -50,16 +57,12 @@ export async function fetch(input, init = undefined) {
     connectTimeoutMs: init?.connectTimeoutMs,
     firstByteTimeoutMs: init?.firstByteTimeoutMs,
     totalTimeoutMs: init?.timeoutMs,
-    maxRedirects: redirect === 'follow' ? FOLLOW_REDIRECTS : 0,
+    maxRedirects: redirect === 'follow' && !form ? FOLLOW_REDIRECTS : 0,
   };
-  const wire = {
-    method: method(request.method),
-    url: request.url,
-    headers: Array.from(request.headers).filter(([name]) => !HOST_MANAGED_HEADERS.has(name)),
-    body,
-  };
+  const headers = Array.from(request.headers).filter(([name]) => !HOST_MANAGED_HEADERS.has(name));
+  const wire = { method: method(request.method), url: request.url, headers, body };
   let incoming;
-  const pending = wrap(() => http.send(wire, options));
+  const pending = form ? await sendForm(wire, form, options, signal) : wrap(() => http.send(wire, options));
   try {
     for (;;) {
       const outcome = pending.get();
@@ -89,6 +92,22 @@ export async function fetch(input, init = undefined) {
   Object.defineProperty(response, 'url', { value: url });
   Object.defineProperty(response, 'redirected', { value: url !== request.url });
   return response;
+}
+
+/**
+ * Starts `wire` as a streamed upload of `form` (its content-type replacing
+ * any other, its length as content-length); resolves with the pending
+ * response once the body is written.
+ */
+async function sendForm(wire, form, options, signal) {
+  wire.headers = [...wire.headers.filter(([name]) => name.toLowerCase() !== 'content-type'),
+    ['content-type', form.contentType]];
+  const out = wrap(() => http.upload(wire, BigInt(form.totalBytes), options));
+  try {
+    return await writeBody(out, form.chunks(), undefined, signal);
+  } catch (err) {
+    throw networkError(err);
+  }
 }
 
 /** Calls a generated import, reporting a `net-error` as the web's `TypeError`. */

@@ -1,7 +1,8 @@
 """How a `PreparedRequest` reaches the host: the `requests` arguments that are
 options (`timeout`, `allow_redirects`) become WIT `request-options`, and the
 request goes out through `sandnet:net/http` (`fetch` for a buffered body, `send`
-for `stream=True`). `sandnet.aio` reuses all of it but the waiting.
+for `stream=True`, `upload` for a `Multipart` body, streamed). `sandnet.aio`
+reuses all of it but the waiting.
 """
 
 import datetime
@@ -11,13 +12,13 @@ from typing import Optional, Tuple, Union
 from wit_world.imports import http as _http
 
 from ..error import NetError, call
-from ..http import outcome, request_options, wit_request
+from ..http import Multipart, outcome, request_options, wit_request, write_body
 from ..poll import wait_any
 from . import exceptions as exc
 from .models import PreparedRequest, Response
 from .structures import from_pairs
 
-__all__ = ["MAX_REDIRECTS", "options_for", "send"]
+__all__ = ["MAX_REDIRECTS", "options_for", "send", "start_upload"]
 
 MAX_REDIRECTS = 30
 """Redirects followed when `allow_redirects` is true (as `requests`); the
@@ -51,9 +52,18 @@ def options_for(timeout: Timeout, allow_redirects: bool,
 
 
 def wit_of(prepared: PreparedRequest) -> "_http.Request":
-    """The WIT request for `prepared`."""
-    return wit_request(prepared.method, prepared.url, prepared.body,
-                       list(prepared.headers.items()))
+    """The WIT request for `prepared` (without its body when that is streamed)."""
+    body = prepared.body if isinstance(prepared.body, bytes) else None
+    return wit_request(prepared.method, prepared.url, body, list(prepared.headers.items()))
+
+
+def start_upload(prepared: PreparedRequest,
+                 options: "_http.RequestOptions") -> Tuple["_http.OutgoingBody", Multipart]:
+    """Starts `prepared`, whose body is a `Multipart`, as a streamed upload
+    (content-length when the form's size is known)."""
+    form = prepared.body
+    assert isinstance(form, Multipart)
+    return call(_http.upload, wit_of(prepared), form.total, options), form
 
 
 def streamed(incoming: "_http.IncomingResponse", prepared: PreparedRequest,
@@ -86,6 +96,14 @@ def send(prepared: PreparedRequest, *, timeout: Timeout = None, allow_redirects:
     options = options_for(timeout, allow_redirects, "accept-encoding" not in prepared.headers)
     started = time.monotonic()
     try:
+        if isinstance(prepared.body, Multipart):
+            body, form = start_upload(prepared, options)
+            pending = write_body(body, form.chunks())
+            wait_any([pending.subscribe()])
+            response = streamed(outcome(pending), prepared, started)
+            if not stream:
+                response.content  # noqa: B018 (reads the body now, as requests does)
+            return response
         if not stream:
             raw = call(_http.fetch, wit_of(prepared), options)
             return Response(status_code=raw.status, reason=raw.reason,

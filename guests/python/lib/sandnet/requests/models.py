@@ -7,14 +7,13 @@ import base64
 import codecs
 import datetime
 import json as _json
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ..error import NetError
-from ..http import READ_CHUNK
+from ..http import READ_CHUNK, Multipart
 from . import exceptions as exc
 from .structures import CaseInsensitiveDict
 
@@ -29,7 +28,8 @@ class PreparedRequest:
     method: str
     url: str
     headers: CaseInsensitiveDict
-    body: Optional[bytes] = None
+    body: Union[bytes, Multipart, None] = None
+    """Bytes, or a `Multipart` form streamed while it is sent."""
 
     def __repr__(self) -> str:
         return f"<PreparedRequest [{self.method}]>"
@@ -88,44 +88,21 @@ def _data_body(data: Any) -> Tuple[Optional[bytes], Optional[str]]:
     raise TypeError(f"data= must be str, bytes, a file, a dict or pairs, not {type(data).__name__}")
 
 
-def _file_part(value: Any) -> Tuple[Optional[str], bytes, Optional[str]]:
-    """(filename, content, content type) of one `files=` value: a file object,
-    bytes/str, or a tuple (filename, fileobj_or_bytes[, content_type[, headers]])."""
-    filename, content, ctype = None, value, None
-    if isinstance(value, tuple):
-        filename, content = value[0], value[1]
-        ctype = value[2] if len(value) > 2 else None
-    elif hasattr(value, "name"):
-        filename = str(value.name).rsplit("/", 1)[-1]
-    if hasattr(content, "read"):
-        content = content.read()
-    if isinstance(content, str):
-        content = content.encode("utf-8")
-    return filename, bytes(content), ctype
-
-
-def _multipart(data: Any, files: Any) -> Tuple[bytes, str]:
-    """A `multipart/form-data` body for `files=` (plus `data=` fields)."""
-    boundary = uuid.uuid4().hex
-    out = bytearray()
-
-    def part(name: str, content: bytes, filename: Optional[str], ctype: Optional[str]) -> None:
-        quoted = name.replace('"', "%22")
-        disposition = f'form-data; name="{quoted}"'
-        if filename is not None:
-            disposition += '; filename="{}"'.format(filename.replace('"', "%22"))
-        out.extend(f"--{boundary}\r\nContent-Disposition: {disposition}\r\n".encode("utf-8"))
-        if ctype or filename is not None:
-            out.extend(f"Content-Type: {ctype or 'application/octet-stream'}\r\n".encode("utf-8"))
-        out.extend(b"\r\n" + content + b"\r\n")
-
+def _multipart(data: Any, files: Any) -> Multipart:
+    """The streamed `multipart/form-data` body for `files=` (after the `data=`
+    fields). A `files=` value is a file object, bytes/str, or a tuple
+    (filename, fileobj_or_bytes[, content_type[, headers]]); files are read
+    while the request is sent."""
+    form = Multipart()
     for name, value in _form_fields(data or {}):
-        part(name, value if isinstance(value, bytes) else value.encode("utf-8"), None, None)
+        form.field(name, value)
     for name, value in (files.items() if isinstance(files, Mapping) else files):
-        filename, content, ctype = _file_part(value)
-        part(str(name), content, filename, ctype)
-    out.extend(f"--{boundary}--\r\n".encode("ascii"))
-    return bytes(out), f"multipart/form-data; boundary={boundary}"
+        filename, content, ctype = None, value, None
+        if isinstance(value, tuple):
+            filename, content = value[0], value[1]
+            ctype = value[2] if len(value) > 2 else None
+        form.file(str(name), content, filename=filename, content_type=ctype)
+    return form
 
 
 def prepare(method: str, url: Any, *, headers: Optional[Mapping[str, str]] = None,
@@ -134,8 +111,12 @@ def prepare(method: str, url: Any, *, headers: Optional[Mapping[str, str]] = Non
     """Builds the request `requests` would send for these arguments."""
     url = _with_params(_check_url(url), params)
     merged = CaseInsensitiveDict(headers or {})
+    body: Union[bytes, Multipart, None]
     if files:
-        body, ctype = _multipart(data, files)
+        body = _multipart(data, files)
+        ctype = body.content_type
+    elif isinstance(data, Multipart):
+        body, ctype = data, data.content_type
     elif data is not None:
         body, ctype = _data_body(data)
     elif json is not None:
