@@ -613,7 +613,7 @@ impl HttpClient {
         settings: Settings,
         attempt: u32,
     ) -> Result<Exchange, NetError> {
-        let mut trail = Trail::new(attempt, Instant::now());
+        let mut trail = Trail::new(&self.guard, attempt);
         match self.follow(spec, settings, &mut trail).await {
             Ok(mut ex) => {
                 ex.body.audit = trail.answered(ex.status);
@@ -766,12 +766,11 @@ impl HttpClient {
         ),
         NetError,
     > {
-        let started = Instant::now();
+        let mut trail = Trail::new(&self.guard, 1);
         let granted = self.check_now(&spec)?;
         if let Some(total) = total {
             request_body_fits(total, settings.max_body)?;
         }
-        let mut trail = Trail::new(1, started);
         trail.granted(&self.guard, granted.target(), &spec.method);
         let (tx, rx) = mpsc::channel(UPLOAD_QUEUE_CHUNKS);
         let sent = Arc::new(AtomicU64::new(0));
@@ -868,7 +867,7 @@ impl HttpClient {
         request: hyper::Request<RequestBody>,
         settings: Settings,
     ) -> Result<StandardResponse, NetError> {
-        let started = Instant::now();
+        let mut trail = Trail::new(&self.guard, 1);
         let (mut parts, body) = request.into_parts();
         let method = canonical_method(parts.method.as_str())?;
         let uri = parts.uri.to_string();
@@ -904,7 +903,6 @@ impl HttpClient {
         let host = HeaderValue::from_str(&wire::authority(&target))
             .map_err(|e| NetError::InvalidArgument(format!("invalid host in {uri}: {e}")))?;
         parts.headers.insert(header::HOST, host);
-        let mut trail = Trail::new(1, started);
         trail.granted(&self.guard, granted.target(), &parts.method);
         // The body's bytes are tallied for the audit event only when it is on.
         let tally = self

@@ -23,7 +23,8 @@ use crate::guard::Guard;
 pub struct Trail {
     ongoing: Option<Ongoing>,
     attempt: u32,
-    started: Instant,
+    /// When the attempt started (`None` when the log is off: no clock read).
+    started: Option<Instant>,
     /// Request body bytes sent, all hops together.
     pub sent: u64,
     /// How the guest's cache took part (`None`: no cache for this request).
@@ -31,12 +32,13 @@ pub struct Trail {
 }
 
 impl Trail {
-    /// The trail of attempt `attempt` (1-based), started at `started`.
-    pub fn new(attempt: u32, started: Instant) -> Self {
+    /// The trail of attempt `attempt` (1-based) of a request through
+    /// `guard`, starting now.
+    pub fn new(guard: &Guard, attempt: u32) -> Self {
         Trail {
             ongoing: None,
             attempt,
-            started,
+            started: guard.audit().enabled().then(Instant::now),
             sent: 0,
             cache: None,
         }
@@ -52,8 +54,9 @@ impl Trail {
             ev.method = Some(method.to_string());
             return;
         }
+        let Some(started) = self.started else { return };
         self.ongoing =
-            response_event(guard, target, method, self.attempt, self.started).map(|mut ongoing| {
+            response_event(guard, target, method, self.attempt, started).map(|mut ongoing| {
                 ongoing.fail(&NetError::Closed(
                     "cancelled: the guest dropped the request before the response came".to_owned(),
                 ));
