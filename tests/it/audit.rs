@@ -186,6 +186,35 @@ fn an_allowed_get_and_post_end_with_one_response_event_each() {
 }
 
 #[test]
+fn a_body_the_guest_drops_unread_still_ends_its_response_event_once() {
+    const BIG: usize = 2_000_000;
+    let srv = Server::http();
+    let p = allow_only(&srv.url("/*"));
+    let big = srv.url(&format!("/big?n={BIG}"));
+    // `race` takes both heads and drops each response without reading its body.
+    let (out, events) = audited(
+        "rust-http-stream",
+        &p,
+        &[],
+        &["race", &srv.url("/slow?ms=200"), &big],
+    );
+    check!(out.code == Some(0), out);
+    let responses = named(&events, "response");
+    assert_eq!(responses.len(), 2, "{events:#?}");
+    let dropped = responses
+        .iter()
+        .find(|r| r["target"] == srv.url("/big"))
+        .unwrap_or_else(|| panic!("no response event for /big in {events:#?}"));
+    assert_eq!(dropped["status"], 200);
+    assert_eq!(dropped["decision"], "allow");
+    let received = dropped["bytes_in"].as_u64().unwrap();
+    assert!(
+        received < BIG as u64,
+        "the guest dropped it unread: {dropped}"
+    );
+}
+
+#[test]
 fn a_denied_request_keeps_its_request_event_and_has_no_response() {
     let srv = Server::http();
     let p = allow_only(&srv.url("/ok"));
