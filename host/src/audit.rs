@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -134,7 +134,35 @@ impl Verdict {
     }
 }
 
-/// One audit line.
+/// How the guest's HTTP cache took part in an exchange (`cache` field; only
+/// when the policy turns the cache on).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CacheOutcome {
+    /// Answered from the cache without asking the server.
+    Hit,
+    /// The server confirmed a stored answer (`304 Not Modified`).
+    Revalidated,
+    /// The cache had nothing usable: the server answered.
+    Miss,
+}
+
+/// Who ended a connection (`closed_by` field of `close` events).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClosedBy {
+    /// The guest closed it or dropped its resource.
+    Guest,
+    /// The peer closed it or the connection was lost.
+    Peer,
+    /// The host ended it: a limit, a protocol violation, a missed heartbeat
+    /// or a policy reload that revoked it.
+    Host,
+}
+
+/// One audit line. `docs/audit.schema.json` describes it field by field; a
+/// field added here must be added there (the `audit` integration test
+/// validates real output against it).
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEvent {
     /// Seconds since the Unix epoch, with milliseconds.
@@ -189,7 +217,35 @@ pub struct AuditEvent {
     /// Datagrams dropped (UDP: from senders the policy does not grant).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped: Option<u64>,
+    /// Which attempt of a retried HTTP request this `response` is (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// How the guest's HTTP cache took part (only when it is on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheOutcome>,
+    /// Messages received: WebSocket messages, SSE events, UDP datagrams.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages_in: Option<u64>,
+    /// Messages sent: WebSocket messages, UDP datagrams.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages_out: Option<u64>,
+    /// Reconnections of a WebSocket or SSE stream so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconnects: Option<u32>,
+    /// The WebSocket close code (1005: the close frame had none; 1006: the
+    /// connection ended without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close_code: Option<u16>,
+    /// The WebSocket close reason, at most [`MAX_CLOSE_REASON_BYTES`] bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close_reason: Option<String>,
+    /// Who ended the connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_by: Option<ClosedBy>,
 }
+
+/// Longest `close_reason` written, in bytes (what fits in a close frame).
+pub const MAX_CLOSE_REASON_BYTES: usize = 123;
 
 impl AuditEvent {
     /// A new event stamped now; fill in the optional fields afterwards.
@@ -200,12 +256,8 @@ impl AuditEvent {
         target: String,
         decision: Verdict,
     ) -> Self {
-        let time = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
         AuditEvent {
-            time: (time * 1000.0).round() / 1000.0,
+            time: unix_now(),
             guest: guest.to_owned(),
             protocol: protocol.to_owned(),
             event,
@@ -224,6 +276,14 @@ impl AuditEvent {
             limit: None,
             secret: Vec::new(),
             dropped: None,
+            attempt: None,
+            cache: None,
+            messages_in: None,
+            messages_out: None,
+            reconnects: None,
+            close_code: None,
+            close_reason: None,
+            closed_by: None,
         }
     }
 
@@ -236,5 +296,214 @@ impl AuditEvent {
     /// Sets the duration from a measured [`Duration`] (in place).
     pub fn set_took(&mut self, elapsed: Duration) {
         self.duration_ms = Some((elapsed.as_secs_f64() * 1e6).round() / 1e3);
+    }
+
+    /// Records how a connection was closed: who closed it, and for a
+    /// WebSocket the close code and reason (cut to [`MAX_CLOSE_REASON_BYTES`]
+    /// at a character boundary; an empty reason is left out).
+    pub fn set_close(&mut self, by: ClosedBy, code: Option<u16>, reason: &str) {
+        self.closed_by = Some(by);
+        self.close_code = code;
+        self.close_reason = (!reason.is_empty()).then(|| cut(reason, MAX_CLOSE_REASON_BYTES));
+    }
+}
+
+/// Seconds since the Unix epoch, to the millisecond.
+fn unix_now() -> f64 {
+    let time = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    (time * 1000.0).round() / 1000.0
+}
+
+/// An error as the operator's audit log records it: a denial with the line that
+/// would allow it.
+pub fn operator_reason(err: &NetError) -> String {
+    match err {
+        NetError::Denied(denial) => format!("denied: {denial}"),
+        other => other.to_string(),
+    }
+}
+
+/// `text` cut to at most `max` bytes at a character boundary.
+fn cut(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+/// An event written once, when what it describes ends: at [`Ongoing::end`]
+/// or, failing that, when it is dropped (a body or stream the guest let go
+/// of early). The duration runs from `started` to the end. Build one only
+/// when [`Audit::enabled`] says the log is on.
+#[derive(Debug)]
+pub struct Ongoing {
+    audit: Audit,
+    event: AuditEvent,
+    started: Instant,
+    ended: bool,
+}
+
+impl Ongoing {
+    /// `event`, to be written to `audit` when it ends.
+    pub fn new(audit: &Audit, event: AuditEvent, started: Instant) -> Self {
+        Ongoing {
+            audit: audit.clone(),
+            event,
+            started,
+            ended: false,
+        }
+    }
+
+    /// The event, to fill in as things happen.
+    pub fn event(&mut self) -> &mut AuditEvent {
+        &mut self.event
+    }
+
+    /// Counts `bytes` and `messages` received.
+    pub fn add_in(&mut self, bytes: u64, messages: u64) {
+        *self.event.bytes_in.get_or_insert(0) += bytes;
+        if messages > 0 {
+            *self.event.messages_in.get_or_insert(0) += messages;
+        }
+    }
+
+    /// Counts `bytes` and `messages` sent.
+    pub fn add_out(&mut self, bytes: u64, messages: u64) {
+        *self.event.bytes_out.get_or_insert(0) += bytes;
+        if messages > 0 {
+            *self.event.messages_out.get_or_insert(0) += messages;
+        }
+    }
+
+    /// Counts one reconnection and returns its `reconnect` event (same guest,
+    /// protocol and target, the count so far, `why` the previous connection
+    /// ended as its reason), timed from `dropped_at`; it is written when dropped.
+    pub fn reconnected(&mut self, why: Option<String>, dropped_at: Instant) -> Ongoing {
+        let reconnects = self.event.reconnects.unwrap_or(0) + 1;
+        self.event.reconnects = Some(reconnects);
+        let mut ev = AuditEvent::new(
+            &self.event.guest,
+            &self.event.protocol,
+            "reconnect",
+            self.event.target.clone(),
+            Verdict::Allow,
+        );
+        ev.reconnects = Some(reconnects);
+        ev.reason = why;
+        Ongoing::new(&self.audit, ev, dropped_at)
+    }
+
+    /// Marks the event failed with `err` (decision `error` or, for a
+    /// revocation, `deny`; the reason as the operator sees it).
+    pub fn fail(&mut self, err: &NetError) {
+        self.event.decision = if matches!(err, NetError::Denied(_)) {
+            Verdict::Deny
+        } else {
+            Verdict::Error
+        };
+        self.event.reason = Some(operator_reason(err));
+    }
+
+    /// Writes the event now, stamped with the time (now) and the duration
+    /// since `started`; later calls (and the drop) write nothing more.
+    pub fn end(&mut self) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        self.event.time = unix_now();
+        self.event.set_took(self.started.elapsed());
+        self.audit.emit(&self.event);
+    }
+}
+
+impl Drop for Ongoing {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    /// A sink tests can read back.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn events(lines: &Lines) -> Vec<serde_json::Value> {
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn ongoing(lines: &Lines) -> Ongoing {
+        let audit = Audit::to_writer(Box::new(lines.clone()));
+        let event = AuditEvent::new("g", "ws", "close", "ws://a.test/".into(), Verdict::Allow);
+        Ongoing::new(&audit, event, Instant::now())
+    }
+
+    #[test]
+    fn an_ongoing_event_is_written_once_whether_ended_dropped_or_both() {
+        let lines = Lines::default();
+        let mut ended = ongoing(&lines);
+        ended.add_in(5, 1);
+        ended.add_in(7, 1);
+        ended.add_out(3, 0);
+        ended.end();
+        ended.end();
+        drop(ended);
+        drop(ongoing(&lines));
+        let events = events(&lines);
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!(events[0]["bytes_in"], 12);
+        assert_eq!(events[0]["messages_in"], 2);
+        assert_eq!(events[0]["bytes_out"], 3);
+        assert!(events[0].get("messages_out").is_none(), "{events:?}");
+        assert!(events[1]["duration_ms"].is_number(), "{events:?}");
+        assert!(events[1].get("bytes_in").is_none(), "{events:?}");
+    }
+
+    #[test]
+    fn a_failed_ongoing_event_says_error_or_deny_with_the_reason() {
+        let lines = Lines::default();
+        let mut timed_out = ongoing(&lines);
+        timed_out.fail(&NetError::Timeout(crate::error::TimeoutKind::Idle));
+        drop(timed_out);
+        let events = events(&lines);
+        assert_eq!(events[0]["decision"], "error");
+        assert!(
+            events[0]["reason"].as_str().unwrap().contains("idle"),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn close_reasons_are_cut_at_a_character_boundary_within_the_frame_limit() {
+        let mut ev = AuditEvent::new("g", "ws", "close", "ws://a.test/".into(), Verdict::Allow);
+        let long = format!("{}é", "x".repeat(MAX_CLOSE_REASON_BYTES - 1));
+        ev.set_close(ClosedBy::Peer, Some(4000), &long);
+        assert_eq!(
+            ev.close_reason.as_deref(),
+            Some(&long[..MAX_CLOSE_REASON_BYTES - 1])
+        );
+        ev.set_close(ClosedBy::Guest, Some(1000), "");
+        assert_eq!(ev.close_reason, None);
+        assert_eq!(ev.closed_by, Some(ClosedBy::Guest));
     }
 }

@@ -14,6 +14,7 @@
 
 mod support;
 
+mod audit;
 mod bus;
 mod cli;
 mod conformance;

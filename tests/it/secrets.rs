@@ -146,6 +146,14 @@ fn the_server_gets_the_secret_the_guest_and_audit_log_never_see() {
         serde_json::json!(["authorization"]),
         "{log}"
     );
+    // The exchange's `response` event (checked by `assert_token_hidden` above
+    // like every line) describes the answer, not the request's headers.
+    let response = audit_events(&log)
+        .into_iter()
+        .find(|e| e["event"] == "response")
+        .unwrap_or_else(|| panic!("no response event in\n{log}"));
+    assert_eq!(response["status"], 200, "{log}");
+    assert_eq!(response["bytes_in"], "ok /api/items".len(), "{log}");
 
     // The guest's environment holds only what the policy's `env` gives it.
     let env = Cli::run("rust-hostile", &policy, &[], &["env"])
@@ -302,16 +310,23 @@ fn the_websocket_handshake_carries_the_secret_and_refuses_the_guests_own() {
         "allow = [{{ rule = \"{}\", headers = {{ x-api-key = {{ env = \"{TOKEN_VAR}\" }} }} }}]",
         srv.url("ws", "/chat")
     ));
+    let audit = policy.dir.path().join("audit.jsonl");
+    let audit_arg = format!("--audit={}", audit.display());
     let run = Cli::run(
         "rust-ws-client",
         &policy,
-        &[],
+        &[&audit_arg],
         &[&srv.url("ws", "/chat"), "hi"],
     )
     .env(TOKEN_VAR, TOKEN)
     .output();
     check!(run.code == Some(0) && run.stdout.starts_with("hi\n"), run);
-    assert_token_hidden(&run, "");
+    let log = std::fs::read_to_string(&audit).expect("audit log");
+    assert!(
+        audit_events(&log).iter().any(|e| e["event"] == "close"),
+        "the session's close event is written (and holds no secret):\n{log}"
+    );
+    assert_token_hidden(&run, &log);
     assert_eq!(srv.log(), [format!("key Some({TOKEN:?})")]);
 
     // The guest's env comes from the policy only, so its header is set there.

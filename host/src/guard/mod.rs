@@ -27,7 +27,7 @@ use sandnet_policy::{
 };
 use tokio::net::TcpStream;
 
-use crate::audit::{Audit, AuditEvent, Verdict};
+use crate::audit::{Audit, AuditEvent, Ongoing, Verdict, operator_reason};
 use crate::metrics::Direction;
 use crate::net::common::pins::PinSource;
 use crate::net::common::secrets::{Credentials, SecretStore};
@@ -387,6 +387,29 @@ impl Guard {
         let mut ev = AuditEvent::new(&self.policy.load().name, protocol, event, target(), verdict);
         fill(&mut ev);
         self.audit().emit(&ev);
+    }
+
+    /// An allowed `event` of `protocol` about the target `target` makes,
+    /// written when what it describes ends ([`Ongoing`]), timed from
+    /// `started`; `None` (and nothing built) when the log is off.
+    pub fn ongoing(
+        &self,
+        protocol: &str,
+        event: &'static str,
+        target: impl FnOnce() -> String,
+        started: Instant,
+    ) -> Option<Ongoing> {
+        if !self.audit().enabled() {
+            return None;
+        }
+        let ev = AuditEvent::new(
+            &self.policy.load().name,
+            protocol,
+            event,
+            target(),
+            Verdict::Allow,
+        );
+        Some(Ongoing::new(self.audit(), ev, started))
     }
 
     /// Emits the audit event of a failed `event` on `target`.
@@ -1019,15 +1042,6 @@ fn count(counter: &AtomicU64, n: u64, limit: Option<u64>, name: Limit) -> Result
     match limit {
         Some(limit) if total > limit => Err(NetError::limit(name, limit)),
         _ => Ok(()),
-    }
-}
-
-/// An error as the operator's audit log records it: a denial with the line that
-/// would allow it.
-fn operator_reason(err: &NetError) -> String {
-    match err {
-        NetError::Denied(denial) => format!("denied: {denial}"),
-        other => other.to_string(),
     }
 }
 

@@ -27,6 +27,7 @@ use sandnet_policy::{Denial, Limit, Scheme, Target};
 use tokio::sync::mpsc;
 use url::Url;
 
+use crate::audit::{CacheOutcome, Ongoing};
 use crate::error::{NetError, TimeoutKind, find_net_error};
 use crate::guard::{ConnectionPermit, Granted, Guard, GuardedSocket};
 use crate::net::common::headers::{guest_headers, is_framing};
@@ -34,6 +35,7 @@ use crate::net::common::url::intake;
 use crate::net::common::wire;
 
 use super::cache::{Lookup, Recording, ResponseCache, SharedCache, Stored};
+use super::completion::{StandardLog, Trail};
 use super::decode;
 use super::retry::{self, Retry};
 
@@ -190,8 +192,20 @@ pub struct Exchange {
     pub from_cache: bool,
 }
 
+/// A response head from the wire for a standard `wasi:http` request, and its
+/// open `response` audit event (`None` when the log is off).
+#[derive(Debug)]
+pub struct StandardResponse {
+    /// Head and body.
+    pub response: hyper::Response<Incoming>,
+    /// The exchange's `response` event, to end with the body.
+    pub log: Option<StandardLog>,
+}
+
 /// Reads a response body in bounded chunks, under the idle timeout and the
-/// exchange's deadline, counting bytes against the guest's quota.
+/// exchange's deadline, counting bytes against the guest's quota. Its
+/// exchange's `response` audit event is written when the body ends, fails or
+/// is dropped, whichever comes first.
 pub struct BodyReader {
     body: ResponseBody,
     buf: Bytes,
@@ -200,6 +214,13 @@ pub struct BodyReader {
     settings: Settings,
     guard: Arc<Guard>,
     received: u64,
+    audit: Option<Ongoing>,
+}
+
+impl Drop for BodyReader {
+    fn drop(&mut self) {
+        self.end_audit(None);
+    }
 }
 
 impl std::fmt::Debug for BodyReader {
@@ -228,11 +249,12 @@ impl BodyReader {
         loop {
             match tokio::time::timeout_at(until.into(), self.body.frame()).await {
                 Err(_) => {
-                    self.error = Some(NetError::Timeout(kind));
+                    self.fail(NetError::Timeout(kind));
                     return;
                 }
                 Ok(None) => {
                     self.done = true;
+                    self.end_audit(None);
                     // Let hyper's pool task take the finished connection back
                     // before the guest's next request checks one out.
                     let_pool_take_connection_back().await;
@@ -240,10 +262,10 @@ impl BodyReader {
                 }
                 Ok(Some(Err(err))) => {
                     // A connection a policy reload revoked says `denied`.
-                    self.error =
-                        Some(find_net_error(err.as_ref()).unwrap_or_else(|| {
-                            NetError::Protocol(format!("response body: {err}"))
-                        }));
+                    self.fail(
+                        find_net_error(err.as_ref())
+                            .unwrap_or_else(|| NetError::Protocol(format!("response body: {err}"))),
+                    );
                     return;
                 }
                 Ok(Some(Ok(frame))) => {
@@ -255,7 +277,7 @@ impl BodyReader {
                     }
                     let len = data.len() as u64;
                     if let Err(err) = self.guard.count_in(len) {
-                        self.error = Some(err);
+                        self.fail(err);
                         return;
                     }
                     self.received += len;
@@ -298,7 +320,7 @@ impl BodyReader {
             match self.body.frame().now_or_never() {
                 None | Some(None) => return,
                 Some(Some(Err(err))) => {
-                    self.error = Some(NetError::Protocol(format!("response body: {err}")));
+                    self.fail(NetError::Protocol(format!("response body: {err}")));
                     return;
                 }
                 Some(Some(Ok(frame))) => {
@@ -307,7 +329,7 @@ impl BodyReader {
                     }; // trailers: skipped
                     let len = data.len() as u64;
                     if let Err(err) = self.guard.count_in(len) {
-                        self.error = Some(err);
+                        self.fail(err);
                         return;
                     }
                     self.received += len;
@@ -330,7 +352,9 @@ impl BodyReader {
                 return Ok(out);
             }
             if out.len() as u64 + self.buf.len() as u64 > max {
-                return Err(NetError::limit(limit_name, max));
+                let err = NetError::limit(limit_name, max);
+                self.end_audit(Some(&err));
+                return Err(err);
             }
             out.extend_from_slice(&self.buf);
             self.buf.clear();
@@ -340,6 +364,24 @@ impl BodyReader {
     /// Bytes received so far.
     pub fn received(&self) -> u64 {
         self.received
+    }
+
+    /// Keeps `err` for the next `read` and ends the audit event with it.
+    fn fail(&mut self, err: NetError) {
+        self.end_audit(Some(&err));
+        self.error = Some(err);
+    }
+
+    /// Writes the exchange's `response` event (once): the bytes received so
+    /// far, and `err` if the body failed.
+    fn end_audit(&mut self, err: Option<&NetError>) {
+        if let Some(mut ongoing) = self.audit.take() {
+            ongoing.event().bytes_in = Some(self.received);
+            if let Some(err) = err {
+                ongoing.fail(err);
+            }
+            ongoing.end();
+        }
     }
 }
 
@@ -561,12 +603,36 @@ impl HttpClient {
         retry::send_with_retries(self, spec, settings).await
     }
 
-    /// One attempt of [`HttpClient::send`]: redirects followed, no retries.
-    /// A GET goes through the guest's cache, after the policy check.
+    /// Attempt `attempt` (1-based) of [`HttpClient::send`]: redirects
+    /// followed, no retries. A GET goes through the guest's cache, after the
+    /// policy check. The attempt's `response` audit event is written when its
+    /// body ends (or at once, if it fails).
     pub async fn send_once(
+        &self,
+        spec: RequestSpec,
+        settings: Settings,
+        attempt: u32,
+    ) -> Result<Exchange, NetError> {
+        let mut trail = Trail::new(&self.guard, attempt);
+        match self.follow(spec, settings, &mut trail).await {
+            Ok(mut ex) => {
+                ex.body.audit = trail.answered(ex.status);
+                Ok(ex)
+            }
+            Err(err) => {
+                trail.failed(&err);
+                Err(err)
+            }
+        }
+    }
+
+    /// [`HttpClient::send_once`] without the audit event's ends: each hop
+    /// granted, the body bytes sent and the cache's part go to `trail`.
+    async fn follow(
         &self,
         mut spec: RequestSpec,
         settings: Settings,
+        trail: &mut Trail,
     ) -> Result<Exchange, NetError> {
         if settings.decode {
             decode::ask_for_encodings(&mut spec.headers);
@@ -574,6 +640,7 @@ impl HttpClient {
         let mut hops = 0;
         loop {
             let granted = self.check(&spec, &settings).await?;
+            trail.granted(&self.guard, granted.target(), &spec.method);
             let cache = self
                 .cache
                 .as_ref()
@@ -582,8 +649,12 @@ impl HttpClient {
             let lookup = cache.map_or(Lookup::Miss, |c| {
                 lock(c).lookup(&key, &spec.headers, SystemTime::now())
             });
+            if cache.is_some() {
+                trail.cache = Some(CacheOutcome::Miss);
+            }
             let revalidation = match lookup {
                 Lookup::Fresh(stored) => {
+                    trail.cache = Some(CacheOutcome::Hit);
                     return Ok(self.cached_exchange(stored, spec, settings));
                 }
                 Lookup::Revalidate(headers) => Some(RequestSpec {
@@ -597,6 +668,7 @@ impl HttpClient {
             let body_len = spec.body.as_ref().map_or(0, |b| b.len() as u64);
             request_body_fits(body_len, settings.max_body)?;
             self.guard.count_out(body_len)?;
+            trail.sent += body_len;
             let body = match &spec.body {
                 Some(bytes) => http_body_util::Full::new(bytes.clone())
                     .map_err(|never| match never {})
@@ -626,6 +698,7 @@ impl HttpClient {
                         now,
                     )
                 {
+                    trail.cache = Some(CacheOutcome::Revalidated);
                     return Ok(self.cached_exchange(stored, spec, settings));
                 }
                 if !status.is_redirection()
@@ -693,10 +766,12 @@ impl HttpClient {
         ),
         NetError,
     > {
+        let mut trail = Trail::new(&self.guard, 1);
         let granted = self.check_now(&spec)?;
         if let Some(total) = total {
             request_body_fits(total, settings.max_body)?;
         }
+        trail.granted(&self.guard, granted.target(), &spec.method);
         let (tx, rx) = mpsc::channel(UPLOAD_QUEUE_CHUNKS);
         let sent = Arc::new(AtomicU64::new(0));
         let body = ChannelBody {
@@ -710,12 +785,23 @@ impl HttpClient {
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(total));
         }
         let client = self.clone();
+        let counted = Arc::clone(&sent);
         let task = tokio::spawn(async move {
             let response = client
                 .round_trip(&spec, &granted, body, settings, true)
-                .await?;
+                .await;
+            trail.sent = counted.load(Ordering::Relaxed);
+            let response = match response {
+                Ok(response) => response,
+                Err(err) => {
+                    trail.failed(&err);
+                    return Err(err);
+                }
+            };
             let (parts, body) = response.into_parts();
-            Ok(client.exchange(parts, boxed(body), &spec, settings))
+            let mut ex = client.exchange(parts, boxed(body), &spec, settings);
+            ex.body.audit = trail.answered(ex.status);
+            Ok(ex)
         });
         Ok((UploadSender { tx, sent }, task))
     }
@@ -775,12 +861,13 @@ impl HttpClient {
     /// Sends a request a standard interface (`wasi:http/outgoing-handler`) built:
     /// checked by the guard like every other request (no redirects followed),
     /// connected through the guarded connector. Returns the response head with
-    /// its body unread.
+    /// its body unread, and the exchange's open `response` audit event.
     pub async fn send_standard(
         &self,
         request: hyper::Request<RequestBody>,
         settings: Settings,
-    ) -> Result<hyper::Response<Incoming>, NetError> {
+    ) -> Result<StandardResponse, NetError> {
+        let mut trail = Trail::new(&self.guard, 1);
         let (mut parts, body) = request.into_parts();
         let method = canonical_method(parts.method.as_str())?;
         let uri = parts.uri.to_string();
@@ -816,15 +903,36 @@ impl HttpClient {
         let host = HeaderValue::from_str(&wire::authority(&target))
             .map_err(|e| NetError::InvalidArgument(format!("invalid host in {uri}: {e}")))?;
         parts.headers.insert(header::HOST, host);
+        trail.granted(&self.guard, granted.target(), &parts.method);
+        // The body's bytes are tallied for the audit event only when it is on.
+        let tally = self
+            .guard
+            .audit()
+            .enabled()
+            .then(|| Arc::new(AtomicU64::new(0)));
         let body = GuardedRequestBody {
             body,
             guard: Arc::clone(&self.guard),
             max: settings.max_body,
             sent: 0,
+            tally: tally.clone(),
         }
         .boxed_unsync();
         let request = hyper::Request::from_parts(parts, body);
-        self.dispatch(request, &granted, settings, false).await
+        match self.dispatch(request, &granted, settings, false).await {
+            Ok(response) => {
+                let log = trail
+                    .answered(response.status())
+                    .zip(tally)
+                    .map(|(ongoing, sent)| StandardLog::new(ongoing, sent));
+                Ok(StandardResponse { response, log })
+            }
+            Err(err) => {
+                trail.sent = tally.map_or(0, |t| t.load(Ordering::Relaxed));
+                trail.failed(&err);
+                Err(err)
+            }
+        }
     }
 
     /// Sends a request the guard granted; its connection, if a new one is
@@ -915,6 +1023,7 @@ impl HttpClient {
                 settings,
                 guard: Arc::clone(&self.guard),
                 received: 0,
+                audit: None,
             },
         }
     }
@@ -937,6 +1046,8 @@ struct GuardedRequestBody {
     guard: Arc<Guard>,
     max: u64,
     sent: u64,
+    /// Bytes taken, for the audit event (only when the log is on).
+    tally: Option<Arc<AtomicU64>>,
 }
 
 impl Body for GuardedRequestBody {
@@ -957,6 +1068,9 @@ impl Body for GuardedRequestBody {
                 request_body_fits(self.sent, self.max).and_then(|()| self.guard.count_out(len));
             if let Err(err) = checked {
                 return Poll::Ready(Some(Err(Box::new(err))));
+            }
+            if let Some(tally) = &self.tally {
+                tally.fetch_add(len, Ordering::Relaxed);
             }
         }
         polled

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod completion;
 pub mod decode;
 pub mod retry;
 

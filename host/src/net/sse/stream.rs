@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use url::Url;
 
 use super::parser::{Event, Parser};
+use crate::audit::{ClosedBy, Ongoing};
 use crate::error::{NetError, TimeoutKind, find_net_error};
 use crate::guard::{Granted, Guard};
 use crate::net::common::headers::guest_headers;
@@ -113,8 +114,10 @@ pub async fn open(
     spec: SseSpec,
     settings: SseSettings,
 ) -> Result<StreamHandle, NetError> {
+    let started = std::time::Instant::now();
     let live = request(&guard, &tls, &spec, &settings, None).await?;
     let (tx, inbox) = Inbox::channel(EVENT_QUEUE, "event stream");
+    let log = close_event(&guard, &spec.url, started);
     let task = StreamTask {
         guard,
         tls,
@@ -122,11 +125,34 @@ pub async fn open(
         settings,
         parser: Parser::new(settings.max_event),
         tx,
+        log,
     };
     Ok(StreamHandle {
         inbox,
         _task: AbortOnDrop(tokio::spawn(task.run(live))),
     })
+}
+
+/// The stream's `close` audit event, open for its life with its counters at
+/// 0 and, until the peer or the host ends it, closed by the guest (dropping
+/// the stream is the guest's only way to close it); `None` when the log is off.
+fn close_event(guard: &Guard, url: &Url, started: std::time::Instant) -> Option<Ongoing> {
+    if !guard.audit().enabled() {
+        return None;
+    }
+    let target = sse_target(url).ok()?;
+    let mut log = guard.ongoing(
+        target.scheme.as_str(),
+        "close",
+        || target.to_string(),
+        started,
+    )?;
+    log.add_in(0, 0);
+    let ev = log.event();
+    ev.messages_in = Some(0);
+    ev.reconnects = Some(0);
+    ev.closed_by = Some(ClosedBy::Guest);
+    Some(log)
 }
 
 /// An answered request whose body is the event stream.
@@ -314,6 +340,8 @@ struct StreamTask {
     settings: SseSettings,
     parser: Parser,
     tx: mpsc::Sender<Result<Event, NetError>>,
+    /// The stream's `close` audit event (written when the task ends or is aborted).
+    log: Option<Ongoing>,
 }
 
 impl StreamTask {
@@ -324,19 +352,41 @@ impl StreamTask {
             let why = match stop {
                 Stop::GuestGone => return,
                 Stop::Fatal(err) => {
+                    self.ended(ClosedBy::Host, &err);
                     let _ = self.tx.send(Err(err)).await;
                     return;
                 }
                 Stop::Ended(why) => why,
             };
             self.parser.reset_connection();
+            let dropped_at = std::time::Instant::now();
+            let reason = self.log.is_some().then(|| why.to_string());
             match self.reconnect(why).await {
-                Ok(next) => live = next,
+                Ok(next) => {
+                    if let Some(log) = &mut self.log {
+                        log.reconnected(reason, dropped_at);
+                    }
+                    live = next;
+                }
                 Err(err) => {
+                    let by = if matches!(err, NetError::Denied(_)) {
+                        ClosedBy::Host
+                    } else {
+                        ClosedBy::Peer
+                    };
+                    self.ended(by, &err);
                     let _ = self.tx.send(Err(err)).await;
                     return;
                 }
             }
+        }
+    }
+
+    /// Notes in the `close` event that `by` ended the stream with `err`.
+    fn ended(&mut self, by: ClosedBy, err: &NetError) {
+        if let Some(log) = &mut self.log {
+            log.event().closed_by = Some(by);
+            log.fail(err);
         }
     }
 
@@ -371,13 +421,21 @@ impl StreamTask {
             if let Err(err) = self.guard.count_in(data.len() as u64) {
                 return Stop::Fatal(err);
             }
+            if let Some(log) = &mut self.log {
+                log.add_in(data.len() as u64, 0);
+            }
             // Events completed before an oversized one are still delivered.
             let parsed = self.parser.feed(&data, &mut events);
             for event in events.drain(..) {
                 let wanted = self.spec.event_types.is_empty()
                     || self.spec.event_types.contains(&event.event_type);
-                if wanted && self.tx.send(Ok(event)).await.is_err() {
-                    return Stop::GuestGone;
+                if wanted {
+                    if self.tx.send(Ok(event)).await.is_err() {
+                        return Stop::GuestGone;
+                    }
+                    if let Some(log) = &mut self.log {
+                        log.add_in(0, 1);
+                    }
                 }
             }
             if let Err(too_big) = parsed {

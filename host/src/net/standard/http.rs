@@ -17,10 +17,11 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::error::{NetError, TimeoutKind};
+use crate::error::{NetError, TimeoutKind, find_net_error};
 use crate::guard::Guard;
 use crate::net::common::options::tighten;
-use crate::net::http::client::{HttpClient, Settings};
+use crate::net::http::client::{HttpClient, Settings, StandardResponse};
+use crate::net::http::completion::StandardLog;
 
 /// The hooks wasmtime-wasi-http calls; `send_request` is the gate.
 pub struct StandardHttpGate {
@@ -76,8 +77,16 @@ impl WasiHttpHooks for StandardHttpGate {
             });
             let uri = request.uri().to_string();
             match client.send_standard(request, settings).await {
-                Ok(response) => {
-                    let response = response.map(|body| CountingBody { body, guard }.boxed_unsync());
+                Ok(StandardResponse { response, log }) => {
+                    let response = response.map(|body| {
+                        CountingBody {
+                            body,
+                            guard,
+                            received: 0,
+                            log,
+                        }
+                        .boxed_unsync()
+                    });
                     let io: Box<dyn std::future::Future<Output = Result<(), HttpError>> + Send> =
                         Box::new(async { Ok(()) });
                     Ok((response, io))
@@ -162,10 +171,29 @@ pub fn to_wasi_error(err: &NetError) -> HttpError {
     }
 }
 
-/// A response body counted against the guest's `bytes_in_total` quota.
+/// A response body counted against the guest's `bytes_in_total` quota; its
+/// exchange's `response` audit event is written when it ends, fails or is
+/// dropped.
 struct CountingBody {
     body: Incoming,
     guard: Arc<Guard>,
+    received: u64,
+    log: Option<StandardLog>,
+}
+
+impl CountingBody {
+    /// Writes the `response` event (once), failed with `err` if given.
+    fn end_log(&mut self, err: Option<&NetError>) {
+        if let Some(log) = self.log.take() {
+            log.end(self.received, err);
+        }
+    }
+}
+
+impl Drop for CountingBody {
+    fn drop(&mut self) {
+        self.end_log(None);
+    }
 }
 
 impl Body for CountingBody {
@@ -178,15 +206,28 @@ impl Body for CountingBody {
     ) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
         match Pin::new(&mut self.body).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref()
-                    && let Err(err) = self.guard.count_in(data.len() as u64)
-                {
-                    return Poll::Ready(Some(Err(to_wasi_error(&err))));
+                if let Some(data) = frame.data_ref() {
+                    let len = data.len() as u64;
+                    if let Err(err) = self.guard.count_in(len) {
+                        self.end_log(Some(&err));
+                        return Poll::Ready(Some(Err(to_wasi_error(&err))));
+                    }
+                    self.received += len;
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(err))) => Poll::Ready(Some(Err(HttpError::Hyper(err)))),
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Err(err))) => {
+                if self.log.is_some() {
+                    let failed = find_net_error(&err)
+                        .unwrap_or_else(|| NetError::Protocol(format!("response body: {err}")));
+                    self.end_log(Some(&failed));
+                }
+                Poll::Ready(Some(Err(HttpError::Hyper(err))))
+            }
+            Poll::Ready(None) => {
+                self.end_log(None);
+                Poll::Ready(None)
+            }
             Poll::Pending => Poll::Pending,
         }
     }

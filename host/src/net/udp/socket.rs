@@ -5,13 +5,13 @@
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sandnet_policy::{Denial, Host, Limit, Scheme, Target, canonical_ip};
 use socket2::{Domain, Protocol, SockRef, Type};
 use tokio::net::UdpSocket;
 
-use crate::audit::{AuditEvent, Verdict};
+use crate::audit::{AuditEvent, Ongoing, Verdict};
 use crate::error::{NetError, TimeoutKind};
 use crate::guard::{ConnectionPermit, Guard};
 
@@ -44,6 +44,8 @@ pub struct Socket {
     sent_to: VecDeque<SocketAddr>,
     /// The slot, and for a `udp-bind` socket the lease a policy reload revokes.
     permit: ConnectionPermit,
+    /// The socket's `close` audit event (`None` when the log is off).
+    log: Option<Ongoing>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -111,6 +113,20 @@ impl Socket {
         let local = socket.local_addr().map_err(|e| os_error(what(), &e))?;
         let max_datagram =
             usize::try_from(guard.policy().limits.max_datagram_bytes).unwrap_or(MAX_UDP_PAYLOAD);
+        let log = guard
+            .ongoing(
+                audit_protocol(bind.as_ref()),
+                "close",
+                || audit_target(bind.as_ref(), local),
+                Instant::now(),
+            )
+            .map(|mut log| {
+                log.add_in(0, 0);
+                log.add_out(0, 0);
+                log.event().messages_in = Some(0);
+                log.event().messages_out = Some(0);
+                log
+            });
         Ok(Socket {
             socket,
             local,
@@ -122,6 +138,7 @@ impl Socket {
             dropped: 0,
             sent_to: VecDeque::new(),
             permit,
+            log,
         })
     }
 
@@ -161,6 +178,9 @@ impl Socket {
             .send_to(data, addr)
             .await
             .map_err(|e| os_error(format!("sending to {addr}"), &e))?;
+        if let Some(log) = &mut self.log {
+            log.add_out(data.len() as u64, 1);
+        }
         if !self.sent_to.contains(&addr) {
             if self.sent_to.len() == MAX_REMEMBERED_DESTINATIONS {
                 self.sent_to.pop_front();
@@ -202,6 +222,9 @@ impl Socket {
                 self.next = Some(Err(NetError::limit(Limit::MaxDatagramBytes, limit)));
                 return;
             }
+            if let Some(log) = &mut self.log {
+                log.add_in(n as u64, 1);
+            }
             self.next = Some(match self.guard.count_in(n as u64) {
                 Ok(()) => Ok(Datagram {
                     data: self.buf[..n].to_vec(),
@@ -226,15 +249,11 @@ impl Socket {
         if !audit.enabled() {
             return;
         }
-        let (protocol, target) = match &self.bind {
-            Some(t) => (t.scheme.as_str(), t.to_string()),
-            None => (Scheme::Udp.as_str(), format!("udp-bind://{}", self.local)),
-        };
         let mut ev = AuditEvent::new(
             &self.guard.policy().name,
-            protocol,
+            audit_protocol(self.bind.as_ref()),
             "drop",
-            target,
+            audit_target(self.bind.as_ref(), self.local),
             Verdict::Deny,
         );
         ev.connected = sender;
@@ -345,8 +364,22 @@ impl Socket {
     }
 }
 
+/// The protocol a socket's audit events name: its `udp-bind` grant's, or `udp`.
+fn audit_protocol(bind: Option<&Target>) -> &'static str {
+    bind.map_or(Scheme::Udp, |t| t.scheme).as_str()
+}
+
+/// The target a socket's audit events name: its `udp-bind` grant, or the
+/// ephemeral address it was bound to.
+fn audit_target(bind: Option<&Target>, local: SocketAddr) -> String {
+    bind.map_or_else(|| format!("udp-bind://{local}"), Target::to_string)
+}
+
 impl Drop for Socket {
     fn drop(&mut self) {
+        if let Some(log) = &mut self.log {
+            log.event().dropped = Some(self.dropped);
+        }
         if self.dropped > 0 {
             tracing::info!(guest = %self.guard.policy().name, local = %self.local, dropped = self.dropped, "UDP socket closed");
             self.audit_drops(

@@ -29,6 +29,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use url::Url;
 
+use crate::audit::{ClosedBy, Ongoing};
 use crate::error::{NetError, TimeoutKind, find_net_error};
 use crate::guard::{ConnectionPermit, Guard, Lease};
 use crate::net::common::headers::guest_headers;
@@ -341,6 +342,7 @@ pub async fn connect(
     settings: Settings,
 ) -> Result<Handle, NetError> {
     let (ws, permit, subprotocol) = dial(&guard, &tls, &spec, &settings).await?;
+    let log = close_event(&guard, &spec.target, None);
     let redial = Redial { tls, spec };
     Ok(start(
         guard,
@@ -349,7 +351,28 @@ pub async fn connect(
         subprotocol,
         settings,
         Some(redial),
+        log,
     ))
+}
+
+/// The `close` audit event of a connection to or from `target` (`peer`: an
+/// accepted client), open for the connection's life with its counters at 0;
+/// `None` when the log is off.
+fn close_event(guard: &Guard, target: &Target, peer: Option<SocketAddr>) -> Option<Ongoing> {
+    let mut log = guard.ongoing(
+        target.scheme.as_str(),
+        "close",
+        || target.to_string(),
+        std::time::Instant::now(),
+    )?;
+    log.add_in(0, 0);
+    log.add_out(0, 0);
+    let ev = log.event();
+    ev.connected = peer;
+    ev.messages_in = Some(0);
+    ev.messages_out = Some(0);
+    ev.reconnects = Some(0);
+    Some(log)
 }
 
 /// What a client connection needs to dial again.
@@ -424,6 +447,7 @@ fn start(
     subprotocol: Option<String>,
     settings: Settings,
     redial: Option<Redial>,
+    log: Option<Ongoing>,
 ) -> Handle {
     let shared = Arc::new(Shared {
         state: AtomicU8::new(ConnState::Open as u8),
@@ -439,6 +463,7 @@ fn start(
         tx,
         commands: command_rx,
         redial,
+        log,
     };
     tokio::spawn(task.run(ws, permit));
     Handle {
@@ -465,6 +490,8 @@ struct Task {
     tx: mpsc::Sender<Result<WsMessage, NetError>>,
     commands: mpsc::Receiver<Command>,
     redial: Option<Redial>,
+    /// The connection's `close` audit event (written when the task ends).
+    log: Option<Ongoing>,
 }
 
 impl Task {
@@ -477,8 +504,11 @@ impl Task {
                 self.shared.set(ConnState::Closed);
                 return;
             };
+            let dropped_at = std::time::Instant::now();
+            let why = self.log.is_some().then(|| err.to_string());
             match self.reconnect(err).await {
                 Ok((next, next_permit, subprotocol)) => {
+                    self.log_reconnect(why, dropped_at);
                     *self
                         .shared
                         .subprotocol
@@ -489,10 +519,46 @@ impl Task {
                     permit = next_permit;
                 }
                 Err(err) => {
+                    let by = if matches!(err, NetError::Denied(_)) {
+                        ClosedBy::Host // a policy reload revoked it
+                    } else {
+                        ClosedBy::Peer
+                    };
+                    self.closed(by, Some(1006), "");
                     self.finish(err).await;
                     return;
                 }
             }
+        }
+    }
+
+    /// Notes who closed the connection and how, unless that is known already
+    /// (the first close wins: a guest's close the peer answers stays the
+    /// guest's).
+    fn closed(&mut self, by: ClosedBy, code: Option<u16>, reason: &str) {
+        if let Some(log) = &mut self.log
+            && log.event().closed_by.is_none()
+        {
+            log.event().set_close(by, code, reason);
+        }
+    }
+
+    /// Writes a `reconnect` event after a successful redial (`why`: what
+    /// ended the previous connection; timed from `dropped_at`), carrying that
+    /// connection's close; the `close` event keeps the count.
+    fn log_reconnect(&mut self, why: Option<String>, dropped_at: std::time::Instant) {
+        let Some(log) = &mut self.log else { return };
+        let mut reconnect = log.reconnected(why, dropped_at);
+        let (closing, closed) = (log.event(), reconnect.event());
+        closed.close_code = closing.close_code.take();
+        closed.close_reason = closing.close_reason.take();
+        closed.closed_by = closing.closed_by.take();
+    }
+
+    /// Counts a message of `len` bytes received.
+    fn note_in(&mut self, len: usize) {
+        if let Some(log) = &mut self.log {
+            log.add_in(len as u64, 1);
         }
     }
 
@@ -555,7 +621,11 @@ impl Task {
                 command = self.commands.recv(), if closing_since.is_none() => {
                     match command {
                         Some(Command::Send(message, ack)) => {
+                            let len = message.len();
                             let sent = ws.send(message).await;
+                            if sent.is_ok() && let Some(log) = &mut self.log {
+                                log.add_out(len as u64, 1);
+                            }
                             let revoked = sent.as_ref().err().and_then(revocation);
                             let failed = sent.is_err();
                             let _ = ack.send(sent.map_err(|e| revocation(&e).unwrap_or_else(|| NetError::Closed(format!("send failed: {e}")))));
@@ -567,6 +637,7 @@ impl Task {
                             }
                         }
                         Some(Command::Close(frame, ack)) => {
+                            self.closed(ClosedBy::Guest, Some(u16::from(frame.code)), frame.reason.as_str());
                             let sent = ws.close(Some(frame)).await;
                             let _ = ack.send(sent.map_err(|e| NetError::Closed(format!("close failed: {e}"))));
                             self.shared.set(ConnState::Closing);
@@ -574,6 +645,7 @@ impl Task {
                         }
                         None => {
                             // The guest dropped the resource: say goodbye.
+                            self.closed(ClosedBy::Guest, Some(1001), "");
                             let frame = CloseFrame { code: CloseCode::Away, reason: Utf8Bytes::from_static("") };
                             let _ = ws.close(Some(frame)).await;
                             self.shared.set(ConnState::Closing);
@@ -584,6 +656,7 @@ impl Task {
                 _ = ticker.tick(), if closing_since.is_none() => {
                     if !heard_since_ping {
                         tracing::debug!(?heartbeat, "WebSocket peer missed its heartbeat");
+                        self.closed(ClosedBy::Host, Some(1006), "");
                         return End::Dropped(NetError::Timeout(TimeoutKind::Idle));
                     }
                     heard_since_ping = false;
@@ -610,12 +683,14 @@ impl Task {
                 if let Err(err) = self.guard.count_in(text.len() as u64) {
                     return Some(self.fatal(ws, err, CloseCode::Policy).await);
                 }
+                self.note_in(text.len());
                 WsMessage::Text(text.as_str().to_owned())
             }
             Message::Binary(data) => {
                 if let Err(err) = self.guard.count_in(data.len() as u64) {
                     return Some(self.fatal(ws, err, CloseCode::Policy).await);
                 }
+                self.note_in(data.len());
                 WsMessage::Binary(data.to_vec())
             }
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return None,
@@ -623,6 +698,7 @@ impl Task {
                 let (code, reason) = frame.map_or((1005, String::new()), |f| {
                     (u16::from(f.code), f.reason.as_str().to_owned())
                 });
+                self.closed(ClosedBy::Peer, Some(code), &reason);
                 self.shared.set(ConnState::Closing);
                 // Let tungstenite send its reply and see the end of the stream.
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
@@ -706,13 +782,18 @@ impl Task {
             code,
             reason: Utf8Bytes::from(truncate(&err.to_string(), MAX_CLOSE_REASON_BYTES)),
         };
+        self.closed(ClosedBy::Host, Some(u16::from(code)), frame.reason.as_str());
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(Some(frame))).await;
         self.finish(err).await;
         End::Done
     }
 
-    /// Ends the connection with `err`: kept for later sends, queued for `receive`.
+    /// Ends the connection with `err`: kept for later sends, queued for
+    /// `receive`, and in the `close` audit event.
     async fn finish(&mut self, err: NetError) {
+        if let Some(log) = &mut self.log {
+            log.fail(&err);
+        }
         self.shared.set(ConnState::Closed);
         *self.shared.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(err.clone());
         let _ = self.tx.send(Err(err)).await;
@@ -841,6 +922,7 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let guard = Arc::clone(&guard);
         let tx = tx.clone();
+        let log_target = guard.audit().enabled().then(|| target.clone());
         // Each handshake on its own task, so a slow client cannot stall the rest.
         tokio::spawn(async move {
             let io: Box<dyn Io> = Box::new(stream);
@@ -848,7 +930,8 @@ async fn accept_loop(
                 tokio_tungstenite::accept_async_with_config(io, Some(settings.config()));
             match tokio::time::timeout(settings.connect_timeout, handshake).await {
                 Ok(Ok(ws)) => {
-                    let handle = start(guard, ws, permit, None, settings, None);
+                    let log = log_target.and_then(|t| close_event(&guard, &t, Some(peer)));
+                    let handle = start(guard, ws, permit, None, settings, None, log);
                     let _ = tx.send(Ok(Accepted { handle, peer })).await;
                 }
                 Ok(Err(err)) => tracing::debug!(%peer, %err, "WebSocket handshake failed"),
