@@ -33,17 +33,16 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 /// The budget from `$SANDNET_CACHE_MAX_BYTES` (bytes, or a size such as
 /// `"500 MiB"`), else [`DEFAULT_CACHE_MAX_BYTES`].
 pub fn cache_budget() -> anyhow::Result<u64> {
-    match std::env::var("SANDNET_CACHE_MAX_BYTES") {
-        Ok(text) => sandnet_policy::parse_size(&text).ok_or_else(|| {
+    let Some(text) = std::env::var_os("SANDNET_CACHE_MAX_BYTES") else {
+        return Ok(DEFAULT_CACHE_MAX_BYTES);
+    };
+    text.to_str()
+        .and_then(sandnet_policy::parse_size)
+        .ok_or_else(|| {
             anyhow::anyhow!(
                 "SANDNET_CACHE_MAX_BYTES={text:?} is not a size; write bytes or e.g. \"500 MiB\""
             )
-        }),
-        Err(std::env::VarError::NotPresent) => Ok(DEFAULT_CACHE_MAX_BYTES),
-        Err(std::env::VarError::NotUnicode(text)) => {
-            bail!("SANDNET_CACHE_MAX_BYTES={text:?} is not a size; write bytes or e.g. \"500 MiB\"")
-        }
-    }
+        })
 }
 
 /// Loads a component this runtime serialised earlier, and marks the entry as
