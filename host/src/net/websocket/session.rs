@@ -1,7 +1,10 @@
 //! WebSocket core behind `sandnet:net/websocket`: guarded dialling (`ws://`,
 //! `wss://`), the guest's listener (`ws-listen://`), and one host task per
-//! connection that owns the socket (heartbeat, size caps, close handshake,
-//! reconnection). `websocket.rs` only translates these types to the bindings.
+//! connection that reads the socket (heartbeat, size caps, close handshake,
+//! reconnection). A guest's send writes the socket's write half from the
+//! calling task itself while the connection is open (no hop through the
+//! connection task); everything else goes through the task.
+//! `websocket.rs` only translates these types to the bindings.
 //!
 //! RFC 6455 work is tungstenite's: it reassembles fragments (with control
 //! frames between them), answers pings, rejects invalid UTF-8 in text and
@@ -11,10 +14,11 @@
 //! `max_connections` slot for its life.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use http::header::{HeaderName, HeaderValue};
 use sandnet_policy::{Limit, Scheme, Target};
@@ -56,6 +60,11 @@ pub const MAX_CLOSE_REASON_BYTES: usize = 123;
 /// Close codes after which a reconnecting connection redials: going away,
 /// abnormal closure, internal error, service restart, try again later.
 pub const RECONNECT_CLOSE_CODES: [u16; 5] = [1001, 1006, 1011, 1012, 1013];
+/// Most bytes one socket read asks for. tungstenite zero-fills this much of
+/// its buffer before every read, including reads that find nothing (128 KiB
+/// by default: at 64-byte messages that fill was the biggest single cost per
+/// message); a larger message still arrives whole, in more reads.
+pub const READ_CHUNK: usize = 16 * 1024;
 /// Handshake headers the host sets itself (besides the framing headers every
 /// protocol refuses, [`crate::net::common::headers::FRAMING_HEADERS`]).
 const MANAGED_HEADERS: [&str; 4] = [
@@ -65,6 +74,10 @@ const MANAGED_HEADERS: [&str; 4] = [
     "sec-websocket-protocol",
 ];
 type Ws = WebSocketStream<Box<dyn Io>>;
+/// The write half of an open connection.
+type WsSink = SplitSink<Ws, Message>;
+/// The read half of an open connection.
+type WsStream = SplitStream<Ws>;
 
 /// One complete message, or the peer's close.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +152,7 @@ impl Settings {
         WebSocketConfig::default()
             .max_message_size(Some(self.max_message))
             .max_frame_size(Some(self.max_frame))
+            .read_buffer_size(READ_CHUNK)
     }
 }
 
@@ -212,23 +226,49 @@ pub fn check_close(code: u16, reason: &str) -> Result<(), NetError> {
 }
 
 /// State both the guest's resource and the connection task see.
-#[derive(Debug)]
 struct Shared {
     state: AtomicU8,
     subprotocol: Mutex<Option<String>>,
     /// Why the connection ended, once it has (for sends after the end).
     error: Mutex<Option<NetError>>,
+    /// The open connection's write half; `None` while (re)connecting and
+    /// after the end. The guest's sends and the task's pings and closes take
+    /// turns on it.
+    sink: tokio::sync::Mutex<Option<WsSink>>,
+    /// Messages and bytes the guest sent through `sink` (the task adds them
+    /// to the `close` audit event).
+    sent_messages: AtomicU64,
+    sent_bytes: AtomicU64,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("state", &self.state)
+            .field("subprotocol", &self.subprotocol)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
     fn set(&self, state: ConnState) {
         self.state.store(state as u8, Ordering::Release);
     }
+
+    fn count_sent(&self, len: usize) {
+        self.sent_messages.fetch_add(1, Ordering::Relaxed);
+        self.sent_bytes.fetch_add(len as u64, Ordering::Relaxed);
+    }
 }
 
 enum Command {
+    /// A send made while the connection was not open (queued until the
+    /// redial, or answered with the reason it ended).
     Send(Message, oneshot::Sender<Result<(), NetError>>),
     Close(CloseFrame, oneshot::Sender<Result<(), NetError>>),
+    /// A send on the write half failed: the connection is gone.
+    SendFailed(NetError),
 }
 
 /// The guest's side of one WebSocket connection. Dropping it ends the
@@ -248,6 +288,7 @@ impl std::fmt::Debug for Command {
         f.write_str(match self {
             Command::Send(..) => "Send",
             Command::Close(..) => "Close",
+            Command::SendFailed(..) => "SendFailed",
         })
     }
 }
@@ -294,7 +335,28 @@ impl Handle {
         self.guard.count_out(len as u64)
     }
 
+    /// Writes `message` from the calling task while the connection is open;
+    /// otherwise hands it to the connection task (which sends it after a
+    /// redial, or answers with why the connection ended).
     async fn send(&mut self, message: Message) -> Result<(), NetError> {
+        if self.state() == ConnState::Open {
+            let mut sink = self.shared.sink.lock().await;
+            if let Some(sink) = sink.as_mut() {
+                let len = message.len();
+                return match sink.send(message).await {
+                    Ok(()) => {
+                        self.shared.count_sent(len);
+                        Ok(())
+                    }
+                    Err(err) => {
+                        let err = send_error(&err);
+                        // The task stops reading a connection that cannot write.
+                        let _ = self.commands.try_send(Command::SendFailed(err.clone()));
+                        Err(err)
+                    }
+                };
+            }
+        }
         let (ack, done) = oneshot::channel();
         self.command(Command::Send(message, ack), done).await
     }
@@ -453,6 +515,9 @@ fn start(
         state: AtomicU8::new(ConnState::Open as u8),
         subprotocol: Mutex::new(subprotocol),
         error: Mutex::new(None),
+        sink: tokio::sync::Mutex::new(None),
+        sent_messages: AtomicU64::new(0),
+        sent_bytes: AtomicU64::new(0),
     });
     let (tx, inbox) = Inbox::channel(INCOMING_QUEUE, "WebSocket connection");
     let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
@@ -494,11 +559,27 @@ struct Task {
     log: Option<Ongoing>,
 }
 
+impl Drop for Task {
+    fn drop(&mut self) {
+        // Before the `close` event is written (when `log` drops after this).
+        if let Some(log) = &mut self.log {
+            log.add_out(
+                self.shared.sent_bytes.load(Ordering::Relaxed),
+                self.shared.sent_messages.load(Ordering::Relaxed),
+            );
+        }
+    }
+}
+
 impl Task {
     async fn run(mut self, mut ws: Ws, mut permit: ConnectionPermit) {
         loop {
-            let end = self.session(&mut ws).await;
-            drop(ws);
+            let (sink, mut stream) = ws.split();
+            *self.shared.sink.lock().await = Some(sink);
+            let end = self.session(&mut stream).await;
+            // Both halves dropped: the socket closes.
+            self.shared.sink.lock().await.take();
+            drop(stream);
             drop(permit);
             let End::Dropped(err) = end else {
                 self.shared.set(ConnState::Closed);
@@ -597,7 +678,7 @@ impl Task {
     }
 
     /// Runs one open connection until it ends.
-    async fn session(&mut self, ws: &mut Ws) -> End {
+    async fn session(&mut self, ws: &mut WsStream) -> End {
         let heartbeat = self.settings.heartbeat;
         let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -610,7 +691,7 @@ impl Task {
                     heard_since_ping = true;
                     match frame {
                         None => return self.dropped("the peer closed the connection without a close frame"),
-                        Some(Err(err)) => return self.failed(ws, err).await,
+                        Some(Err(err)) => return self.failed(err).await,
                         Some(Ok(message)) => {
                             if let Some(end) = self.incoming(ws, message, closing_since.is_some()).await {
                                 return end;
@@ -622,23 +703,20 @@ impl Task {
                     match command {
                         Some(Command::Send(message, ack)) => {
                             let len = message.len();
-                            let sent = ws.send(message).await;
-                            if sent.is_ok() && let Some(log) = &mut self.log {
-                                log.add_out(len as u64, 1);
+                            let sent = self.write(message).await;
+                            if sent.is_ok() {
+                                self.shared.count_sent(len);
                             }
-                            let revoked = sent.as_ref().err().and_then(revocation);
-                            let failed = sent.is_err();
-                            let _ = ack.send(sent.map_err(|e| revocation(&e).unwrap_or_else(|| NetError::Closed(format!("send failed: {e}")))));
-                            if let Some(err) = revoked {
-                                return End::Dropped(err);
-                            }
-                            if failed {
-                                return self.dropped("the connection failed while sending");
+                            let failed = sent.as_ref().err().map(send_error);
+                            let _ = ack.send(sent.map_err(|e| send_error(&e)));
+                            if let Some(err) = failed {
+                                return self.send_failed(err);
                             }
                         }
+                        Some(Command::SendFailed(err)) => return self.send_failed(err),
                         Some(Command::Close(frame, ack)) => {
                             self.closed(ClosedBy::Guest, Some(u16::from(frame.code)), frame.reason.as_str());
-                            let sent = ws.close(Some(frame)).await;
+                            let sent = self.write(Message::Close(Some(frame))).await;
                             let _ = ack.send(sent.map_err(|e| NetError::Closed(format!("close failed: {e}"))));
                             self.shared.set(ConnState::Closing);
                             closing_since = Some(Instant::now());
@@ -647,7 +725,7 @@ impl Task {
                             // The guest dropped the resource: say goodbye.
                             self.closed(ClosedBy::Guest, Some(1001), "");
                             let frame = CloseFrame { code: CloseCode::Away, reason: Utf8Bytes::from_static("") };
-                            let _ = ws.close(Some(frame)).await;
+                            let _ = self.write(Message::Close(Some(frame))).await;
                             self.shared.set(ConnState::Closing);
                             closing_since = Some(Instant::now());
                         }
@@ -660,7 +738,7 @@ impl Task {
                         return End::Dropped(NetError::Timeout(TimeoutKind::Idle));
                     }
                     heard_since_ping = false;
-                    if ws.send(Message::Ping(Default::default())).await.is_err() {
+                    if self.write(Message::Ping(Default::default())).await.is_err() {
                         return self.dropped("the connection failed while sending a ping");
                     }
                 }
@@ -676,19 +754,41 @@ impl Task {
         End::Dropped(NetError::Closed(why.to_owned()))
     }
 
+    /// A send failed with `err` (from [`send_error`]): a revocation ends the
+    /// connection as `denied`, anything else drops it.
+    fn send_failed(&self, err: NetError) -> End {
+        match err {
+            NetError::Denied(_) => End::Dropped(err),
+            _ => self.dropped("the connection failed while sending"),
+        }
+    }
+
+    /// Writes `message` (a ping, a close, a queued send) on the write half.
+    async fn write(&self, message: Message) -> Result<(), WsError> {
+        match self.shared.sink.lock().await.as_mut() {
+            Some(sink) => sink.send(message).await,
+            None => Err(WsError::AlreadyClosed),
+        }
+    }
+
     /// Handles one message from the peer; `Some` ends the session.
-    async fn incoming(&mut self, ws: &mut Ws, message: Message, closing: bool) -> Option<End> {
+    async fn incoming(
+        &mut self,
+        ws: &mut WsStream,
+        message: Message,
+        closing: bool,
+    ) -> Option<End> {
         let delivered = match message {
             Message::Text(text) => {
                 if let Err(err) = self.guard.count_in(text.len() as u64) {
-                    return Some(self.fatal(ws, err, CloseCode::Policy).await);
+                    return Some(self.fatal(err, CloseCode::Policy).await);
                 }
                 self.note_in(text.len());
                 WsMessage::Text(text.as_str().to_owned())
             }
             Message::Binary(data) => {
                 if let Err(err) = self.guard.count_in(data.len() as u64) {
-                    return Some(self.fatal(ws, err, CloseCode::Policy).await);
+                    return Some(self.fatal(err, CloseCode::Policy).await);
                 }
                 self.note_in(data.len());
                 WsMessage::Binary(data.to_vec())
@@ -734,7 +834,7 @@ impl Task {
 
     /// A read error: size caps and protocol violations end the connection
     /// for good (closing with the matching code); transport errors drop it.
-    async fn failed(&mut self, ws: &mut Ws, err: WsError) -> End {
+    async fn failed(&mut self, err: WsError) -> End {
         match err {
             WsError::Capacity(CapacityError::MessageTooLong { max_size, .. }) => {
                 let s = &self.settings;
@@ -743,26 +843,22 @@ impl Task {
                 } else {
                     NetError::limit(Limit::MaxWsMessageBytes, s.max_message as u64)
                 };
-                self.fatal(ws, limit, CloseCode::Size).await
+                self.fatal(limit, CloseCode::Size).await
             }
             WsError::Capacity(other) => {
-                self.fatal(
-                    ws,
-                    NetError::Protocol(other.to_string()),
-                    CloseCode::Protocol,
-                )
-                .await
+                self.fatal(NetError::Protocol(other.to_string()), CloseCode::Protocol)
+                    .await
             }
             WsError::Utf8(detail) => {
                 let err = NetError::Protocol(format!("invalid UTF-8 in a text message: {detail}"));
-                self.fatal(ws, err, CloseCode::Invalid).await
+                self.fatal(err, CloseCode::Invalid).await
             }
             WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
                 self.dropped("the peer reset the connection without a close frame")
             }
             WsError::Protocol(p) => {
                 let err = NetError::Protocol(format!("WebSocket protocol violation: {p}"));
-                self.fatal(ws, err, CloseCode::Protocol).await
+                self.fatal(err, CloseCode::Protocol).await
             }
             WsError::ConnectionClosed | WsError::AlreadyClosed => {
                 self.dropped("the connection is closed")
@@ -776,14 +872,14 @@ impl Task {
     }
 
     /// Closes with `code` (best effort, bounded) and reports `err` to the guest.
-    async fn fatal(&mut self, ws: &mut Ws, err: NetError, code: CloseCode) -> End {
+    async fn fatal(&mut self, err: NetError, code: CloseCode) -> End {
         self.shared.set(ConnState::Closing);
         let frame = CloseFrame {
             code,
             reason: Utf8Bytes::from(truncate(&err.to_string(), MAX_CLOSE_REASON_BYTES)),
         };
         self.closed(ClosedBy::Host, Some(u16::from(code)), frame.reason.as_str());
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(Some(frame))).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.write(Message::Close(Some(frame)))).await;
         self.finish(err).await;
         End::Done
     }
@@ -800,12 +896,14 @@ impl Task {
     }
 }
 
-/// The `denied` error of a socket a policy reload revoked, if `err` is one.
-fn revocation(err: &WsError) -> Option<NetError> {
-    match err {
+/// What the guest sees when a send fails: `denied` for a socket a policy
+/// reload revoked, `closed` otherwise.
+fn send_error(err: &WsError) -> NetError {
+    let revoked = match err {
         WsError::Io(io) => find_net_error(io),
         _ => None,
-    }
+    };
+    revoked.unwrap_or_else(|| NetError::Closed(format!("send failed: {err}")))
 }
 
 fn truncate(text: &str, max: usize) -> String {
