@@ -283,17 +283,24 @@ pub fn download(options: &Options, servers: &Servers, _sizes: Sizes) -> Vec<Cont
         move || sandnet(&o, &guest("rust-http-bench"), &["download", &u, "1048576"]),
         mb_per_second,
     ));
-    let (o, u) = (options.clone(), url.clone());
-    out.push(timed(
-        "sandnet, wasi:http",
-        move || sandnet(&o, &guest("rust-wasi-http-bench"), &["download", &u]),
-        mb_per_second,
-    ));
+    // As in `http`: `raw-download` is the bare-calls mode (`blocking_read` of
+    // 1 MiB), the one `wasmtime run -S http` completes; wstd's is kept beside it.
+    for (name, mode) in [
+        ("sandnet, wasi:http (wstd)", "download"),
+        ("sandnet, wasi:http (bare calls)", "raw-download"),
+    ] {
+        let (o, u) = (options.clone(), url.clone());
+        out.push(timed(
+            name,
+            move || sandnet(&o, &guest("rust-wasi-http-bench"), &[mode, &u]),
+            mb_per_second,
+        ));
+    }
     if let Some(bin) = options.wasmtime.clone() {
         let u = url.clone();
         out.push(timed(
-            "wasmtime run -S http",
-            move || wasmtime_http(&bin, &guest("rust-wasi-http-bench"), &["download", &u]),
+            "wasmtime run -S http (bare calls)",
+            move || wasmtime_http(&bin, &guest("rust-wasi-http-bench"), &["raw-download", &u]),
             mb_per_second,
         ));
     }
