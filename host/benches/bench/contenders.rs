@@ -277,6 +277,12 @@ pub fn download(options: &Options, servers: &Servers, _sizes: Sizes) -> Vec<Cont
         move || native(&["download", &u]),
         mb_per_second,
     ));
+    let u = url.clone();
+    out.push(timed(
+        "native reqwest + copy",
+        move || native(&["download-copy", &u]),
+        mb_per_second,
+    ));
     let (o, u) = (options.clone(), url.clone());
     out.push(timed(
         "sandnet, sandnet:net/http read(1 MiB)",
