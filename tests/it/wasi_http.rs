@@ -145,7 +145,8 @@ fn request_bodies_meet_max_body_bytes_and_bytes_out_total() {
 
 /// The `wasi-http-bench` guest (scripts/bench.sh): a loop of standard wasi:http
 /// GETs shares one pooled connection, and its download modes (wstd and bare
-/// `wasi:http` calls) stream a body larger than `max_body_bytes` to the end.
+/// `wasi:http` calls) stream a body larger than `max_body_bytes` to the end;
+/// its exit mode (the start bench) exits 0.
 #[test]
 fn bench_guest_loops_on_one_connection_and_streams_a_download() {
     let srv = Server::http();
@@ -172,4 +173,11 @@ fn bench_guest_loops_on_one_connection_and_streams_a_download() {
         let fields: Vec<&str> = out.stdout.split_whitespace().collect();
         check!(fields.len() == 3 && fields[1] == "300000", out, "{mode}");
     }
+
+    let out = run_cli("rust-wasi-http-bench", &p, &[], &["exit"]);
+    check!(
+        out.code == Some(0) && out.stdout.is_empty(),
+        out,
+        "exit mode (the start bench) exits 0 at once"
+    );
 }

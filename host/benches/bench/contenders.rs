@@ -43,15 +43,20 @@ pub fn run_rounds(contenders: &[Contender], rounds: usize) -> Vec<(String, Vec<S
         .collect()
 }
 
-/// What a child printed and its peak RSS.
+/// What a child printed, how it exited and its peak RSS.
 struct ChildRun {
     stdout: String,
     rss_kib: u64,
-    ok: bool,
+    /// Exit status; `None` when killed by a signal.
+    code: Option<i32>,
     stderr: String,
 }
 
-/// Runs `cmd` to the end, reading its peak RSS from `wait4`.
+/// Runs `cmd` to the end, reading its peak RSS from `wait4`. Without
+/// `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE`, whatever the caller's environment:
+/// with them, sandnet and wasmtime capture a backtrace for every error they
+/// create (+0.6-0.9 ms on a sandnet start that exits 2) and wasmtime prints a
+/// symbolized one on failure (~60 ms), so figures depended on the shell.
 #[allow(unsafe_code, reason = "wait4 on our own child's pid")]
 #[allow(
     clippy::zombie_processes,
@@ -59,6 +64,8 @@ struct ChildRun {
 )]
 fn run_child(mut cmd: Command) -> ChildRun {
     let mut child = cmd
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -80,11 +87,11 @@ fn run_child(mut cmd: Command) -> ChildRun {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let ok = rc == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    let code = (rc == pid && libc::WIFEXITED(status)).then(|| libc::WEXITSTATUS(status));
     ChildRun {
         stdout,
         rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        ok,
+        code,
         stderr,
     }
 }
@@ -96,7 +103,7 @@ fn figures(name: &str, run: &ChildRun) -> Option<(f64, f64, f64)> {
         .split_whitespace()
         .filter_map(|x| x.parse().ok())
         .collect();
-    if !run.ok || f.len() != 3 {
+    if run.code != Some(0) || f.len() != 3 {
         eprintln!(
             "bench: {name} failed: stdout {:?} stderr {:?}",
             run.stdout.trim(),
@@ -336,10 +343,13 @@ pub fn download(options: &Options, servers: &Servers, _sizes: Sizes) -> Vec<Cont
     out
 }
 
-/// Cached start-to-exit contenders: the wall time of a child, median of `starts`.
+/// Cached start-to-exit contenders: the wall time of a child, median of
+/// `starts`. A child that exits with another status than its contender expects
+/// fails the contender (a `wasmtime run` that cannot link its guest exits 1
+/// in 5 ms: timing it would measure the failure).
 pub fn start(options: &Options, sizes: Sizes) -> Vec<Contender> {
     let mut out = Vec::new();
-    let wall = |name: &str, make: Box<dyn Fn() -> Command>| {
+    let wall = |name: &str, expected: i32, make: Box<dyn Fn() -> Command>| {
         warm(&*make);
         let label = name.to_owned();
         let starts = sizes.starts;
@@ -353,8 +363,12 @@ pub fn start(options: &Options, sizes: Sizes) -> Vec<Contender> {
                     let run = run_child(make());
                     times.push(t.elapsed().as_secs_f64() * 1e3);
                     rss = rss.max(run.rss_kib);
-                    if run.stdout.contains("panicked") || run.stderr.contains("trapped") {
-                        eprintln!("bench: {label} failed: {:?}", run.stderr.trim());
+                    if run.code != Some(expected) {
+                        eprintln!(
+                            "bench: {label} failed: exit status {:?}, expected {expected}: {:?}",
+                            run.code,
+                            run.stderr.trim()
+                        );
                         return None;
                     }
                 }
@@ -366,19 +380,30 @@ pub fn start(options: &Options, sizes: Sizes) -> Vec<Contender> {
             }),
         }
     };
-    for (name, component, args) in [
+    // Python, JS and C guests without arguments print their usage and exit 2.
+    // `rust-wasi-http-bench exit` imports only WASI and `wasi:http`, so
+    // `wasmtime run` starts the same guest (rust-hostile imports sandnet:net).
+    for (name, component, args, expected) in [
         (
             "sandnet run, Rust guest (75 KB)",
             "rust-hostile",
             &["exit", "0"][..],
+            0,
+        ),
+        (
+            "sandnet run, Rust wasi-http-bench exit",
+            "rust-wasi-http-bench",
+            &["exit"][..],
+            0,
         ),
         (
             "sandnet run, Python guest (17.6 MB)",
             "python-http-get",
             &[][..],
+            2,
         ),
-        ("sandnet run, JS guest", "js-http-get", &[][..]),
-        ("sandnet run, C guest", "c-http-get", &[][..]),
+        ("sandnet run, JS guest", "js-http-get", &[][..], 2),
+        ("sandnet run, C guest", "c-http-get", &[][..], 2),
     ] {
         if !guest(component).exists() {
             eprintln!(
@@ -390,26 +415,28 @@ pub fn start(options: &Options, sizes: Sizes) -> Vec<Contender> {
         let o = options.clone();
         out.push(wall(
             name,
+            expected,
             Box::new(move || sandnet(&o, &guest(component), args)),
         ));
     }
     if let Some(bin) = options.wasmtime.clone() {
-        let cwasm = options.peers_dir.join("rust-hostile.cwasm");
+        let cwasm = options.peers_dir.join("rust-wasi-http-bench.cwasm");
         let compiled = Command::new(&bin)
             .arg("compile")
-            .arg(guest("rust-hostile"))
+            .arg(guest("rust-wasi-http-bench"))
             .arg("-o")
             .arg(&cwasm)
             .status()
             .is_ok_and(|s| s.success());
         if compiled {
             out.push(wall(
-                "wasmtime run of a .cwasm, Rust guest",
+                "wasmtime run .cwasm, wasi-http-bench exit",
+                0,
                 Box::new(move || {
                     let mut cmd = Command::new(&bin);
-                    cmd.args(["run", "--allow-precompiled"])
+                    cmd.args(["run", "-S", "http", "--allow-precompiled"])
                         .arg(&cwasm)
-                        .args(["exit", "0"]);
+                        .arg("exit");
                     cmd
                 }),
             ));
@@ -420,6 +447,7 @@ pub fn start(options: &Options, sizes: Sizes) -> Vec<Contender> {
     if let Some(bin) = options.deno.clone() {
         out.push(wall(
             "deno hello",
+            0,
             Box::new(move || {
                 let mut cmd = Command::new(&bin);
                 cmd.args(["eval", "console.log('hello')"]);

@@ -13,7 +13,9 @@
 //!   once its connection task has dropped a GET's body;
 //! - `wasi-http-bench raw-download URL`: one GET made with the bare calls as in
 //!   `raw`, its body read with `blocking_read` of 1 MiB and dropped (N = reads
-//!   that returned bytes): the download that runs under `wasmtime run -S http`.
+//!   that returned bytes): the download that runs under `wasmtime run -S http`;
+//! - `wasi-http-bench exit`: exits with status 0 at once, printing nothing (the
+//!   cached start-to-exit of one guest under both sandnet and `wasmtime run`).
 //!
 //! Used by `scripts/bench.sh` (docs/benchmarks.md).
 
@@ -154,6 +156,7 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let started = Instant::now();
     let result = match (args.first().map(String::as_str), args.get(1)) {
+        (Some("exit"), None) => return ExitCode::SUCCESS,
         (Some("download"), Some(url)) => download(url).await,
         (Some("raw-download"), Some(url)) => raw_download(url),
         (Some("raw"), Some(url)) => match args.get(2).map(|n| n.parse()) {
@@ -165,7 +168,8 @@ async fn main() -> ExitCode {
             Err(_) => Err(format!("N must be a number, got {n:?}")),
         },
         _ => Err(
-            "usage: wasi-http-bench URL N | download URL | raw URL N | raw-download URL".to_owned(),
+            "usage: wasi-http-bench URL N | download URL | raw URL N | raw-download URL | exit"
+                .to_owned(),
         ),
     };
     match result {
