@@ -122,9 +122,23 @@ fn guest(name: &str) -> PathBuf {
     repo().join("target/guests").join(format!("{name}.wasm"))
 }
 
+/// Where the policy every sandnet contender runs under is written. `--serve`
+/// keeps one fixed name (its users pass it by hand); a bench run names its own
+/// by process id, so running it next to a `--serve` with the same peers dir
+/// does not point that policy at this run's ports.
+pub fn policy_path(options: &Options) -> PathBuf {
+    if options.serve {
+        options.peers_dir.join("bench-policy.toml")
+    } else {
+        options
+            .peers_dir
+            .join(format!("bench-policy-{}.toml", std::process::id()))
+    }
+}
+
 /// Writes the policy every sandnet contender runs under: the three servers.
 pub fn write_policy(options: &Options, servers: &Servers) {
-    let path = options.peers_dir.join("bench-policy.toml");
+    let path = policy_path(options);
     let text = format!(
         "allow = [\"{}\", \"{}\", \"{}\"]\n[limits]\nwall_time = \"30m\"\nrequest_timeout = \"30m\"\n",
         servers.http_url, servers.download_url, servers.ws_url
@@ -137,7 +151,7 @@ fn sandnet(options: &Options, component: &Path, args: &[&str]) -> Command {
     cmd.arg("run")
         .arg(component)
         .arg("--policy")
-        .arg(options.peers_dir.join("bench-policy.toml"))
+        .arg(policy_path(options))
         .arg("--")
         .args(args)
         .env("SANDNET_CACHE_DIR", options.peers_dir.join("sandnet-cache"));
