@@ -144,8 +144,9 @@ fn request_bodies_meet_max_body_bytes_and_bytes_out_total() {
 }
 
 /// The `wasi-http-bench` guest (scripts/bench.sh): a loop of standard wasi:http
-/// GETs shares one pooled connection, and its download mode streams a body
-/// larger than `max_body_bytes` to the end.
+/// GETs shares one pooled connection, and its download modes (wstd and bare
+/// `wasi:http` calls) stream a body larger than `max_body_bytes` to the end;
+/// its exit mode (the start bench) exits 0.
 #[test]
 fn bench_guest_loops_on_one_connection_and_streams_a_download() {
     let srv = Server::http();
@@ -166,8 +167,17 @@ fn bench_guest_loops_on_one_connection_and_streams_a_download() {
     check!(srv.connections() == 1, out, "one pooled connection");
 
     let url = format!("{}?n=300000", srv.url("/big"));
-    let out = run_cli("rust-wasi-http-bench", &p, &[], &["download", &url]);
-    check!(out.code == Some(0), out);
-    let fields: Vec<&str> = out.stdout.split_whitespace().collect();
-    check!(fields.len() == 3 && fields[1] == "300000", out);
+    for mode in ["download", "raw-download"] {
+        let out = run_cli("rust-wasi-http-bench", &p, &[], &[mode, &url]);
+        check!(out.code == Some(0), out, "{mode}");
+        let fields: Vec<&str> = out.stdout.split_whitespace().collect();
+        check!(fields.len() == 3 && fields[1] == "300000", out, "{mode}");
+    }
+
+    let out = run_cli("rust-wasi-http-bench", &p, &[], &["exit"]);
+    check!(
+        out.code == Some(0) && out.stdout.is_empty(),
+        out,
+        "exit mode (the start bench) exits 0 at once"
+    );
 }

@@ -1,6 +1,7 @@
 //! The native clients (the baseline): the bench binary re-executed as
-//! `--client http URL N | ws URL N | download URL`, printing `N BYTES MICROS` like
-//! the guests. A current-thread tokio runtime: the fastest native shape.
+//! `--client http URL N | ws URL N | download URL | download-copy URL`, printing
+//! `N BYTES MICROS` like the guests. A current-thread tokio runtime: the fastest
+//! native shape.
 
 use std::time::Instant;
 
@@ -18,7 +19,8 @@ pub fn main(args: Vec<String>) {
         let (n, bytes) = match args.first().map(String::as_str) {
             Some("http") => http(&args[1], args[2].parse().unwrap()).await,
             Some("ws") => ws(&args[1], args[2].parse().unwrap()).await,
-            Some("download") => download(&args[1]).await,
+            Some("download") => download(&args[1], false).await,
+            Some("download-copy") => download(&args[1], true).await,
             other => panic!("unknown client {other:?}"),
         };
         (n, bytes, started.elapsed().as_micros())
@@ -61,10 +63,23 @@ async fn ws(url: &str, n: u32) -> (u64, u64) {
     (u64::from(n), bytes)
 }
 
-async fn download(url: &str) -> (u64, u64) {
+/// Capacity of the buffer `download-copy` copies each chunk into: a guest's
+/// `read(1 MiB)` buffer.
+const COPY_BUFFER: usize = 1 << 20;
+
+/// Streams `url`'s body and drops it. With `copy`, each chunk is first copied
+/// into one reused buffer, as a guest's read must copy it into its own memory:
+/// the floor for any sandboxed download next to reqwest's zero-copy `Bytes`.
+async fn download(url: &str, copy: bool) -> (u64, u64) {
     let mut response = reqwest::Client::new().get(url).send().await.unwrap();
+    let mut buffer: Vec<u8> = Vec::with_capacity(COPY_BUFFER);
     let (mut chunks, mut bytes) = (0, 0);
     while let Some(chunk) = response.chunk().await.unwrap() {
+        if copy {
+            buffer.clear();
+            buffer.extend_from_slice(&chunk);
+            std::hint::black_box(&buffer);
+        }
         chunks += 1;
         bytes += chunk.len() as u64;
     }

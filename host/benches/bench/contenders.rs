@@ -43,15 +43,20 @@ pub fn run_rounds(contenders: &[Contender], rounds: usize) -> Vec<(String, Vec<S
         .collect()
 }
 
-/// What a child printed and its peak RSS.
+/// What a child printed, how it exited and its peak RSS.
 struct ChildRun {
     stdout: String,
     rss_kib: u64,
-    ok: bool,
+    /// Exit status; `None` when killed by a signal.
+    code: Option<i32>,
     stderr: String,
 }
 
-/// Runs `cmd` to the end, reading its peak RSS from `wait4`.
+/// Runs `cmd` to the end, reading its peak RSS from `wait4`. Without
+/// `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE`, whatever the caller's environment:
+/// with them, sandnet and wasmtime capture a backtrace for every error they
+/// create (+0.6-0.9 ms on a sandnet start that exits 2) and wasmtime prints a
+/// symbolized one on failure (~60 ms), so figures depended on the shell.
 #[allow(unsafe_code, reason = "wait4 on our own child's pid")]
 #[allow(
     clippy::zombie_processes,
@@ -59,6 +64,8 @@ struct ChildRun {
 )]
 fn run_child(mut cmd: Command) -> ChildRun {
     let mut child = cmd
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -80,11 +87,11 @@ fn run_child(mut cmd: Command) -> ChildRun {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let ok = rc == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    let code = (rc == pid && libc::WIFEXITED(status)).then(|| libc::WEXITSTATUS(status));
     ChildRun {
         stdout,
         rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        ok,
+        code,
         stderr,
     }
 }
@@ -96,7 +103,7 @@ fn figures(name: &str, run: &ChildRun) -> Option<(f64, f64, f64)> {
         .split_whitespace()
         .filter_map(|x| x.parse().ok())
         .collect();
-    if !run.ok || f.len() != 3 {
+    if run.code != Some(0) || f.len() != 3 {
         eprintln!(
             "bench: {name} failed: stdout {:?} stderr {:?}",
             run.stdout.trim(),
@@ -115,9 +122,23 @@ fn guest(name: &str) -> PathBuf {
     repo().join("target/guests").join(format!("{name}.wasm"))
 }
 
+/// Where the policy every sandnet contender runs under is written. `--serve`
+/// keeps one fixed name (its users pass it by hand); a bench run names its own
+/// by process id, so running it next to a `--serve` with the same peers dir
+/// does not point that policy at this run's ports.
+pub fn policy_path(options: &Options) -> PathBuf {
+    if options.serve {
+        options.peers_dir.join("bench-policy.toml")
+    } else {
+        options
+            .peers_dir
+            .join(format!("bench-policy-{}.toml", std::process::id()))
+    }
+}
+
 /// Writes the policy every sandnet contender runs under: the three servers.
 pub fn write_policy(options: &Options, servers: &Servers) {
-    let path = options.peers_dir.join("bench-policy.toml");
+    let path = policy_path(options);
     let text = format!(
         "allow = [\"{}\", \"{}\", \"{}\"]\n[limits]\nwall_time = \"30m\"\nrequest_timeout = \"30m\"\n",
         servers.http_url, servers.download_url, servers.ws_url
@@ -130,7 +151,7 @@ fn sandnet(options: &Options, component: &Path, args: &[&str]) -> Command {
     cmd.arg("run")
         .arg(component)
         .arg("--policy")
-        .arg(options.peers_dir.join("bench-policy.toml"))
+        .arg(policy_path(options))
         .arg("--")
         .args(args)
         .env("SANDNET_CACHE_DIR", options.peers_dir.join("sandnet-cache"));
@@ -277,23 +298,36 @@ pub fn download(options: &Options, servers: &Servers, _sizes: Sizes) -> Vec<Cont
         move || native(&["download", &u]),
         mb_per_second,
     ));
+    let u = url.clone();
+    out.push(timed(
+        "native reqwest + copy",
+        move || native(&["download-copy", &u]),
+        mb_per_second,
+    ));
     let (o, u) = (options.clone(), url.clone());
     out.push(timed(
         "sandnet, sandnet:net/http read(1 MiB)",
         move || sandnet(&o, &guest("rust-http-bench"), &["download", &u, "1048576"]),
         mb_per_second,
     ));
-    let (o, u) = (options.clone(), url.clone());
-    out.push(timed(
-        "sandnet, wasi:http",
-        move || sandnet(&o, &guest("rust-wasi-http-bench"), &["download", &u]),
-        mb_per_second,
-    ));
+    // As in `http`: `raw-download` is the bare-calls mode (`blocking_read` of
+    // 1 MiB), the one `wasmtime run -S http` completes; wstd's is kept beside it.
+    for (name, mode) in [
+        ("sandnet, wasi:http (wstd)", "download"),
+        ("sandnet, wasi:http (bare calls)", "raw-download"),
+    ] {
+        let (o, u) = (options.clone(), url.clone());
+        out.push(timed(
+            name,
+            move || sandnet(&o, &guest("rust-wasi-http-bench"), &[mode, &u]),
+            mb_per_second,
+        ));
+    }
     if let Some(bin) = options.wasmtime.clone() {
         let u = url.clone();
         out.push(timed(
-            "wasmtime run -S http",
-            move || wasmtime_http(&bin, &guest("rust-wasi-http-bench"), &["download", &u]),
+            "wasmtime run -S http (bare calls)",
+            move || wasmtime_http(&bin, &guest("rust-wasi-http-bench"), &["raw-download", &u]),
             mb_per_second,
         ));
     }
@@ -323,10 +357,13 @@ pub fn download(options: &Options, servers: &Servers, _sizes: Sizes) -> Vec<Cont
     out
 }
 
-/// Cached start-to-exit contenders: the wall time of a child, median of `starts`.
+/// Cached start-to-exit contenders: the wall time of a child, median of
+/// `starts`. A child that exits with another status than its contender expects
+/// fails the contender (a `wasmtime run` that cannot link its guest exits 1
+/// in 5 ms: timing it would measure the failure).
 pub fn start(options: &Options, sizes: Sizes) -> Vec<Contender> {
     let mut out = Vec::new();
-    let wall = |name: &str, make: Box<dyn Fn() -> Command>| {
+    let wall = |name: &str, expected: i32, make: Box<dyn Fn() -> Command>| {
         warm(&*make);
         let label = name.to_owned();
         let starts = sizes.starts;
@@ -340,8 +377,12 @@ pub fn start(options: &Options, sizes: Sizes) -> Vec<Contender> {
                     let run = run_child(make());
                     times.push(t.elapsed().as_secs_f64() * 1e3);
                     rss = rss.max(run.rss_kib);
-                    if run.stdout.contains("panicked") || run.stderr.contains("trapped") {
-                        eprintln!("bench: {label} failed: {:?}", run.stderr.trim());
+                    if run.code != Some(expected) {
+                        eprintln!(
+                            "bench: {label} failed: exit status {:?}, expected {expected}: {:?}",
+                            run.code,
+                            run.stderr.trim()
+                        );
                         return None;
                     }
                 }
@@ -353,19 +394,30 @@ pub fn start(options: &Options, sizes: Sizes) -> Vec<Contender> {
             }),
         }
     };
-    for (name, component, args) in [
+    // Python, JS and C guests without arguments print their usage and exit 2.
+    // `rust-wasi-http-bench exit` imports only WASI and `wasi:http`, so
+    // `wasmtime run` starts the same guest (rust-hostile imports sandnet:net).
+    for (name, component, args, expected) in [
         (
             "sandnet run, Rust guest (75 KB)",
             "rust-hostile",
             &["exit", "0"][..],
+            0,
+        ),
+        (
+            "sandnet run, Rust wasi-http-bench exit",
+            "rust-wasi-http-bench",
+            &["exit"][..],
+            0,
         ),
         (
             "sandnet run, Python guest (17.6 MB)",
             "python-http-get",
             &[][..],
+            2,
         ),
-        ("sandnet run, JS guest", "js-http-get", &[][..]),
-        ("sandnet run, C guest", "c-http-get", &[][..]),
+        ("sandnet run, JS guest", "js-http-get", &[][..], 2),
+        ("sandnet run, C guest", "c-http-get", &[][..], 2),
     ] {
         if !guest(component).exists() {
             eprintln!(
@@ -377,26 +429,28 @@ pub fn start(options: &Options, sizes: Sizes) -> Vec<Contender> {
         let o = options.clone();
         out.push(wall(
             name,
+            expected,
             Box::new(move || sandnet(&o, &guest(component), args)),
         ));
     }
     if let Some(bin) = options.wasmtime.clone() {
-        let cwasm = options.peers_dir.join("rust-hostile.cwasm");
+        let cwasm = options.peers_dir.join("rust-wasi-http-bench.cwasm");
         let compiled = Command::new(&bin)
             .arg("compile")
-            .arg(guest("rust-hostile"))
+            .arg(guest("rust-wasi-http-bench"))
             .arg("-o")
             .arg(&cwasm)
             .status()
             .is_ok_and(|s| s.success());
         if compiled {
             out.push(wall(
-                "wasmtime run of a .cwasm, Rust guest",
+                "wasmtime run .cwasm, wasi-http-bench exit",
+                0,
                 Box::new(move || {
                     let mut cmd = Command::new(&bin);
-                    cmd.args(["run", "--allow-precompiled"])
+                    cmd.args(["run", "-S", "http", "--allow-precompiled"])
                         .arg(&cwasm)
-                        .args(["exit", "0"]);
+                        .arg("exit");
                     cmd
                 }),
             ));
@@ -407,6 +461,7 @@ pub fn start(options: &Options, sizes: Sizes) -> Vec<Contender> {
     if let Some(bin) = options.deno.clone() {
         out.push(wall(
             "deno hello",
+            0,
             Box::new(move || {
                 let mut cmd = Command::new(&bin);
                 cmd.args(["eval", "console.log('hello')"]);

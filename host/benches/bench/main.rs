@@ -125,10 +125,7 @@ fn main() {
         println!("http {}", servers.http_url);
         println!("download {}", servers.download_url);
         println!("ws {}", servers.ws_url);
-        println!(
-            "policy {}",
-            options.peers_dir.join("bench-policy.toml").display()
-        );
+        println!("policy {}", contenders::policy_path(&options).display());
         loop {
             std::thread::park();
         }
@@ -177,4 +174,5 @@ fn main() {
             &contenders::run_rounds(&contenders::start(&options, sizes), sizes.rounds),
         );
     }
+    let _ = std::fs::remove_file(contenders::policy_path(&options));
 }

@@ -10,7 +10,12 @@
 //!   GET can take. Its request body is finished before the request is handed
 //!   over and never written; wstd writes an empty body after `handle`, which
 //!   `wasmtime run -S http` can report as closed (wstd: "connection reset")
-//!   once its connection task has dropped a GET's body.
+//!   once its connection task has dropped a GET's body;
+//! - `wasi-http-bench raw-download URL`: one GET made with the bare calls as in
+//!   `raw`, its body read with `blocking_read` of 1 MiB and dropped (N = reads
+//!   that returned bytes): the download that runs under `wasmtime run -S http`;
+//! - `wasi-http-bench exit`: exits with status 0 at once, printing nothing (the
+//!   cached start-to-exit of one guest under both sandnet and `wasmtime run`).
 //!
 //! Used by `scripts/bench.sh` (docs/benchmarks.md).
 
@@ -68,11 +73,20 @@ fn split_http_url(url: &str) -> Result<(&str, &str), String> {
     })
 }
 
-/// One GET with the bare `wasi:http` calls; returns the body's length.
-fn raw_get(authority: &str, path: &str) -> Result<usize, String> {
+/// Bytes asked of each `blocking_read` in `raw` mode: a 1 KiB body in one read.
+const RAW_GET_READ: u64 = 64 * 1024;
+
+/// Bytes asked of each `blocking_read` in `raw-download` mode, as the
+/// `sandnet:net/http` download's `read(1 MiB)`.
+const RAW_DOWNLOAD_READ: u64 = 1 << 20;
+
+/// Sends one GET with the bare `wasi:http` calls and waits for its response.
+fn raw_response(
+    authority: &str,
+    path: &str,
+) -> Result<wasip2::http::types::IncomingResponse, String> {
     use wasip2::http::outgoing_handler;
     use wasip2::http::types::{Fields, OutgoingBody, OutgoingRequest, Scheme};
-    use wasip2::io::streams::StreamError;
 
     let request = OutgoingRequest::new(Fields::new());
     request
@@ -84,24 +98,48 @@ fn raw_get(authority: &str, path: &str) -> Result<usize, String> {
     OutgoingBody::finish(body, None).map_err(|e| format!("finishing the body: {e:?}"))?;
     let future = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
     future.subscribe().block();
-    let response = match future.get() {
-        Some(Ok(Ok(response))) => response,
-        Some(Ok(Err(e))) => return Err(format!("{e:?}")),
-        _ => return Err("the response was not ready after its pollable".to_owned()),
-    };
+    match future.get() {
+        Some(Ok(Ok(response))) => Ok(response),
+        Some(Ok(Err(e))) => Err(format!("{e:?}")),
+        _ => Err("the response was not ready after its pollable".to_owned()),
+    }
+}
+
+/// Reads `response`'s body to its end with `blocking_read(read_size)`, keeping
+/// nothing; returns (reads that returned bytes, bytes).
+fn raw_drain(
+    response: wasip2::http::types::IncomingResponse,
+    read_size: u64,
+) -> Result<(u32, usize), String> {
+    use wasip2::io::streams::StreamError;
+
     let incoming = response.consume().map_err(|()| "body consumed twice")?;
     let stream = incoming.stream().map_err(|()| "body stream taken twice")?;
-    let mut bytes = 0;
+    let (mut reads, mut bytes) = (0u32, 0usize);
     loop {
-        match stream.blocking_read(64 * 1024) {
-            Ok(chunk) => bytes += chunk.len(),
-            Err(StreamError::Closed) => break,
+        match stream.blocking_read(read_size) {
+            Ok(chunk) if chunk.is_empty() => {}
+            Ok(chunk) => {
+                reads += 1;
+                bytes += chunk.len();
+            }
+            Err(StreamError::Closed) => return Ok((reads, bytes)),
             Err(StreamError::LastOperationFailed(e)) => {
                 return Err(format!("reading the body: {}", e.to_debug_string()));
             }
         }
     }
-    Ok(bytes)
+}
+
+/// One GET with the bare `wasi:http` calls; returns the body's length.
+fn raw_get(authority: &str, path: &str) -> Result<usize, String> {
+    Ok(raw_drain(raw_response(authority, path)?, RAW_GET_READ)?.1)
+}
+
+/// One GET with the bare calls whose body is streamed and dropped.
+fn raw_download(url: &str) -> Result<(u32, usize), String> {
+    let (authority, path) = split_http_url(url)?;
+    raw_drain(raw_response(authority, path)?, RAW_DOWNLOAD_READ)
 }
 
 fn raw_loop(url: &str, n: u32) -> Result<(u32, usize), String> {
@@ -118,7 +156,9 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let started = Instant::now();
     let result = match (args.first().map(String::as_str), args.get(1)) {
+        (Some("exit"), None) => return ExitCode::SUCCESS,
         (Some("download"), Some(url)) => download(url).await,
+        (Some("raw-download"), Some(url)) => raw_download(url),
         (Some("raw"), Some(url)) => match args.get(2).map(|n| n.parse()) {
             Some(Ok(n)) => raw_loop(url, n),
             _ => Err("usage: wasi-http-bench raw URL N".to_owned()),
@@ -127,7 +167,10 @@ async fn main() -> ExitCode {
             Ok(n) => get_loop(url, n).await,
             Err(_) => Err(format!("N must be a number, got {n:?}")),
         },
-        _ => Err("usage: wasi-http-bench URL N | download URL | raw URL N".to_owned()),
+        _ => Err(
+            "usage: wasi-http-bench URL N | download URL | raw URL N | raw-download URL | exit"
+                .to_owned(),
+        ),
     };
     match result {
         Ok((n, bytes)) => {
