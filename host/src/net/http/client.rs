@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -301,27 +301,28 @@ impl BodyReader {
             return Ok(None);
         }
         let max = max.max(1);
-        let mut out = Vec::with_capacity(max.min(self.buf.len()));
-        self.take_ready(&mut out, max);
-        Ok(Some(out))
+        let chunks = self.take_ready(max);
+        Ok(Some(join(chunks)))
     }
 
-    /// Moves buffered bytes into `out` until it holds `max`, pulling frames that
-    /// have already arrived without waiting. An error is kept for the next
+    /// Takes buffered bytes, then frames that have already arrived (without
+    /// waiting), until `max` bytes are taken. An error is kept for the next
     /// `read`; the end of the body is left for `fill` to see.
-    fn take_ready(&mut self, out: &mut Vec<u8>, max: usize) {
+    fn take_ready(&mut self, max: usize) -> Vec<Bytes> {
+        let mut chunks = Vec::new();
+        let mut taken = 0;
         loop {
-            let take = (max - out.len()).min(self.buf.len());
-            out.extend_from_slice(&self.buf[..take]);
-            self.buf.advance(take);
-            if out.len() >= max || self.error.is_some() {
-                return;
+            let take = (max - taken).min(self.buf.len());
+            chunks.push(self.buf.split_to(take));
+            taken += take;
+            if taken >= max || self.error.is_some() {
+                return chunks;
             }
             match self.body.frame().now_or_never() {
-                None | Some(None) => return,
+                None | Some(None) => return chunks,
                 Some(Some(Err(err))) => {
                     self.fail(NetError::Protocol(format!("response body: {err}")));
-                    return;
+                    return chunks;
                 }
                 Some(Some(Ok(frame))) => {
                     let Ok(data) = frame.into_data() else {
@@ -330,7 +331,7 @@ impl BodyReader {
                     let len = data.len() as u64;
                     if let Err(err) = self.guard.count_in(len) {
                         self.fail(err);
-                        return;
+                        return chunks;
                     }
                     self.received += len;
                     self.buf = data;
@@ -1027,6 +1028,19 @@ impl HttpClient {
             },
         }
     }
+}
+
+/// The bytes of `chunks` in one vector, allocated once at its final size (a
+/// lone chunk hyper no longer shares becomes the vector without a copy).
+fn join(mut chunks: Vec<Bytes>) -> Vec<u8> {
+    if chunks.len() == 1 {
+        return Vec::from(chunks.remove(0));
+    }
+    let mut out = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
+    for chunk in &chunks {
+        out.extend_from_slice(chunk);
+    }
+    out
 }
 
 /// `limit-exceeded` (`max_body_bytes`) when a request body of `len` bytes is
