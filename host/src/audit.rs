@@ -342,7 +342,9 @@ fn cut(text: &str, max: usize) -> String {
 #[derive(Debug)]
 pub struct Ongoing {
     audit: Audit,
-    event: AuditEvent,
+    /// Boxed: an `Option<Ongoing>` rides in every HTTP exchange and
+    /// connection task, and is moved with them, log on or off.
+    event: Box<AuditEvent>,
     started: Instant,
     ended: bool,
 }
@@ -352,7 +354,7 @@ impl Ongoing {
     pub fn new(audit: &Audit, event: AuditEvent, started: Instant) -> Self {
         Ongoing {
             audit: audit.clone(),
-            event,
+            event: Box::new(event),
             started,
             ended: false,
         }

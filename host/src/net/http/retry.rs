@@ -133,7 +133,9 @@ pub async fn send_with_retries(
     let may_retry = retry.applies_to(&spec.method);
     let mut attempt = 1;
     loop {
-        let outcome = client.send_once(spec.clone(), settings, attempt).await;
+        // Boxed: an attempt's future is kilobytes, and would be moved with
+        // every future that holds this one.
+        let outcome = Box::pin(client.send_once(spec.clone(), settings, attempt)).await;
         let wait = match &outcome {
             _ if !may_retry || attempt >= retry.attempts => None,
             Ok(ex) if is_retryable_status(ex.status) => {
