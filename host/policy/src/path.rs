@@ -111,6 +111,24 @@ fn remove_dot_segments(path: &str) -> String {
 /// repeated slashes collapse, dot segments go. `None` when it equals the
 /// first reading.
 pub fn lenient_reading(canonical: &str) -> Option<String> {
+    if reads_only_one_way(canonical) {
+        return None;
+    }
+    lenient_reading_of(canonical)
+}
+
+/// Whether `canonical` has nothing a second reading could change: it starts
+/// with `/` and holds no `%`, `;`, `//` or `/.` (checked on every request, so
+/// the common path skips the allocations of [`lenient_reading_of`]).
+pub(crate) fn reads_only_one_way(canonical: &str) -> bool {
+    canonical.starts_with('/')
+        && !canonical.contains(['%', ';'])
+        && !canonical.contains("//")
+        && !canonical.contains("/.")
+}
+
+/// [`lenient_reading`] worked out in full.
+pub(crate) fn lenient_reading_of(canonical: &str) -> Option<String> {
     // Servers that decode twice read `%252F` as `/` and `%2561` as `a`.
     let once = if canonical.contains("%25") {
         normalize(&decode_escaped_percent(canonical))

@@ -494,3 +494,26 @@ proptest! {
         let _ = crate::TopicFilter::topic(&text);
     }
 }
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// The shortcut that skips the second reading of a path on every request
+    /// never changes a verdict: wherever it applies, the full reading finds
+    /// nothing different either.
+    #[test]
+    fn the_one_reading_shortcut_agrees_with_the_full_reading(
+        raw in proptest::collection::vec(
+            prop_oneof![
+                Just("/"), Just("a"), Just("."), Just(".."), Just("%2F"), Just("%25"),
+                Just("%5C"), Just(";"), Just("%3B"), Just("x=1"), Just("%41"), Just("~"),
+            ],
+            0..8,
+        )
+    ) {
+        let canonical = normalize(&raw.concat());
+        if crate::path::reads_only_one_way(&canonical) {
+            prop_assert_eq!(crate::path::lenient_reading_of(&canonical), None, "{}", canonical);
+        }
+    }
+}

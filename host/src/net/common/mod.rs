@@ -4,6 +4,7 @@
 
 pub mod headers;
 pub mod inbox;
+pub mod memo;
 pub mod options;
 pub mod pins;
 pub mod refs;

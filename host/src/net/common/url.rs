@@ -3,14 +3,20 @@
 
 use url::Url;
 
+use super::memo::memoised;
 use crate::error::NetError;
+
+memoised! {
+    /// `Url::parse`, memoised per thread (see [`super::memo`]).
+    fn parse_url(text: &str) -> Result<Url, url::ParseError> { Url::parse(text) }
+}
 
 /// Parses the guest's `url` for the `interface` (named in messages) that takes
 /// the URL schemes `schemes`; refuses any other scheme and user info (a
 /// credential belongs in a header, where the policy's rules for headers apply
 /// and redirects can drop it).
 pub fn intake(url: &str, interface: &str, schemes: &[&str]) -> Result<Url, NetError> {
-    let parsed = Url::parse(url)
+    let parsed = parse_url(url)
         .map_err(|e| NetError::InvalidArgument(format!("invalid URL {url:?}: {e}")))?;
     if !schemes.contains(&parsed.scheme()) {
         let takes: Vec<String> = schemes.iter().map(|s| format!("{s}://")).collect();

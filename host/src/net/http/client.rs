@@ -31,6 +31,7 @@ use crate::audit::{CacheOutcome, Ongoing};
 use crate::error::{NetError, TimeoutKind, find_net_error};
 use crate::guard::{ConnectionPermit, Granted, Guard, GuardedSocket};
 use crate::net::common::headers::{guest_headers, is_framing};
+use crate::net::common::memo::memoised;
 use crate::net::common::url::intake;
 use crate::net::common::wire;
 
@@ -821,7 +822,7 @@ impl HttpClient {
     }
 
     fn target(&self, spec: &RequestSpec) -> Result<Target, NetError> {
-        let target = Target::parse(spec.url.as_str())
+        let target = parse_target(spec.url.as_str())
             .map_err(|e| NetError::InvalidArgument(format!("invalid URL {}: {e}", spec.url)))?
             .with_method(spec.method.as_str());
         if !matches!(target.scheme, Scheme::Http | Scheme::Https) {
@@ -1028,6 +1029,12 @@ impl HttpClient {
             },
         }
     }
+}
+
+memoised! {
+    /// `Target::parse` of an http(s) URL, memoised per thread (see
+    /// [`crate::net::common::memo`]); the policy check still runs per request.
+    fn parse_target(text: &str) -> Result<Target, sandnet_policy::TargetError> { Target::parse(text) }
 }
 
 /// The bytes of `chunks` in one vector, allocated once at its final size (a
