@@ -873,7 +873,7 @@ impl HttpClient {
         let (mut parts, body) = request.into_parts();
         let method = canonical_method(parts.method.as_str())?;
         let uri = parts.uri.to_string();
-        let target = Target::parse(&uri)
+        let target = parse_target(&uri)
             .map_err(|e| NetError::InvalidArgument(format!("invalid URL {uri}: {e}")))?
             .with_method(method.as_str());
         if !matches!(target.scheme, Scheme::Http | Scheme::Https) {
