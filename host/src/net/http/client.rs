@@ -262,11 +262,7 @@ impl BodyReader {
                     return;
                 }
                 Ok(Some(Err(err))) => {
-                    // A connection a policy reload revoked says `denied`.
-                    self.fail(
-                        find_net_error(err.as_ref())
-                            .unwrap_or_else(|| NetError::Protocol(format!("response body: {err}"))),
-                    );
+                    self.fail(body_error(err.as_ref()));
                     return;
                 }
                 Ok(Some(Ok(frame))) => {
@@ -322,7 +318,7 @@ impl BodyReader {
             match self.body.frame().now_or_never() {
                 None | Some(None) => return chunks,
                 Some(Some(Err(err))) => {
-                    self.fail(NetError::Protocol(format!("response body: {err}")));
+                    self.fail(body_error(err.as_ref()));
                     return chunks;
                 }
                 Some(Some(Ok(frame))) => {
@@ -1035,6 +1031,13 @@ memoised! {
     /// `Target::parse` of an http(s) URL, memoised per thread (see
     /// [`crate::net::common::memo`]); the policy check still runs per request.
     fn parse_target(text: &str) -> Result<Target, sandnet_policy::TargetError> { Target::parse(text) }
+}
+
+/// What a guest sees when the response body fails: `denied` for a
+/// connection a policy reload revoked (whichever read meets it first), else
+/// `protocol-error`.
+fn body_error(err: &(dyn std::error::Error + 'static)) -> NetError {
+    find_net_error(err).unwrap_or_else(|| NetError::Protocol(format!("response body: {err}")))
 }
 
 /// The bytes of `chunks` in one vector, allocated once at its final size (a
