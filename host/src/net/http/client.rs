@@ -818,16 +818,7 @@ impl HttpClient {
     }
 
     fn target(&self, spec: &RequestSpec) -> Result<Target, NetError> {
-        let target = parse_target(spec.url.as_str())
-            .map_err(|e| NetError::InvalidArgument(format!("invalid URL {}: {e}", spec.url)))?
-            .with_method(spec.method.as_str());
-        if !matches!(target.scheme, Scheme::Http | Scheme::Https) {
-            return Err(NetError::InvalidArgument(format!(
-                "{} is not an http(s) URL",
-                spec.url
-            )));
-        }
-        Ok(target)
+        http_target(spec.url.as_str(), &spec.method)
     }
 
     /// Sends one request: the request line is built from the CHECKED `target`
@@ -869,14 +860,7 @@ impl HttpClient {
         let (mut parts, body) = request.into_parts();
         let method = canonical_method(parts.method.as_str())?;
         let uri = parts.uri.to_string();
-        let target = parse_target(&uri)
-            .map_err(|e| NetError::InvalidArgument(format!("invalid URL {uri}: {e}")))?
-            .with_method(method.as_str());
-        if !matches!(target.scheme, Scheme::Http | Scheme::Https) {
-            return Err(NetError::InvalidArgument(format!(
-                "{uri} is not an http(s) URL"
-            )));
-        }
+        let target = http_target(&uri, &method)?;
         for name in parts.headers.keys() {
             if is_framing(name) && *name != header::HOST && *name != header::CONTENT_LENGTH {
                 return Err(NetError::InvalidArgument(format!(
@@ -1027,6 +1011,20 @@ impl HttpClient {
     }
 }
 
+/// The policy target of an http(s) `url` sent with `method` (both
+/// interfaces); any other scheme is an invalid argument.
+fn http_target(url: &str, method: &Method) -> Result<Target, NetError> {
+    let target = parse_target(url)
+        .map_err(|e| NetError::InvalidArgument(format!("invalid URL {url}: {e}")))?
+        .with_method(method.as_str());
+    if !matches!(target.scheme, Scheme::Http | Scheme::Https) {
+        return Err(NetError::InvalidArgument(format!(
+            "{url} is not an http(s) URL"
+        )));
+    }
+    Ok(target)
+}
+
 memoised! {
     /// `Target::parse` of an http(s) URL, memoised per thread (see
     /// [`crate::net::common::memo`]); the policy check still runs per request.
@@ -1036,7 +1034,7 @@ memoised! {
 /// What a guest sees when the response body fails: `denied` for a
 /// connection a policy reload revoked (whichever read meets it first), else
 /// `protocol-error`.
-fn body_error(err: &(dyn std::error::Error + 'static)) -> NetError {
+pub(crate) fn body_error(err: &(dyn std::error::Error + 'static)) -> NetError {
     find_net_error(err).unwrap_or_else(|| NetError::Protocol(format!("response body: {err}")))
 }
 

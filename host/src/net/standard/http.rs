@@ -17,10 +17,10 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::error::{NetError, TimeoutKind, find_net_error};
+use crate::error::{NetError, TimeoutKind};
 use crate::guard::Guard;
 use crate::net::common::options::tighten;
-use crate::net::http::client::{HttpClient, Settings, StandardResponse};
+use crate::net::http::client::{HttpClient, Settings, StandardResponse, body_error};
 use crate::net::http::completion::StandardLog;
 
 /// The hooks wasmtime-wasi-http calls; `send_request` is the gate.
@@ -218,9 +218,7 @@ impl Body for CountingBody {
             }
             Poll::Ready(Some(Err(err))) => {
                 if self.log.is_some() {
-                    let failed = find_net_error(&err)
-                        .unwrap_or_else(|| NetError::Protocol(format!("response body: {err}")));
-                    self.end_log(Some(&failed));
+                    self.end_log(Some(&body_error(&err)));
                 }
                 Poll::Ready(Some(Err(HttpError::Hyper(err))))
             }
