@@ -80,10 +80,16 @@ impl Protocol {
         use crate::bindings as b;
         let view = T::net_view;
         match self {
-            Protocol::Http => b::http::add_to_linker::<T, NetData>(linker, view),
+            Protocol::Http => {
+                b::http::add_to_linker::<T, NetData>(linker, view)?;
+                common::bytes_out::link_read(linker, self, "incoming-response", http::read_body)
+            }
             Protocol::Websocket => b::websocket::add_to_linker::<T, NetData>(linker, view),
             Protocol::Sse => b::sse::add_to_linker::<T, NetData>(linker, view),
-            Protocol::Tcp => b::tcp::add_to_linker::<T, NetData>(linker, view),
+            Protocol::Tcp => {
+                b::tcp::add_to_linker::<T, NetData>(linker, view)?;
+                common::bytes_out::link_read(linker, self, "stream", tcp::read)
+            }
             Protocol::Udp => b::udp::add_to_linker::<T, NetData>(linker, view),
             Protocol::Bus => b::bus::add_to_linker::<T, NetData>(linker, view),
             Protocol::Mqtt => b::mqtt::add_to_linker::<T, NetData>(linker, view),
@@ -93,11 +99,13 @@ impl Protocol {
 
 /// Links every `sandnet:net` interface (`types` and each [`Protocol`]) and
 /// replaces wasmtime-wasi's `wasi:sockets` name lookup, TCP and UDP with the
-/// guarded, limited ones. Call after `wasmtime_wasi::p2::add_to_linker_async`.
+/// guarded, limited ones, and its `wasi:io` stream reads with copy-free ones.
+/// Call after `wasmtime_wasi::p2::add_to_linker_async`.
 pub fn add_to_linker<T: NetHost>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     crate::bindings::ip_name_lookup::add_to_linker::<T, NetData>(linker, T::net_view)?;
     standard::sockets_limits::add_to_linker(linker)?;
+    standard::streams::add_to_linker(linker)?;
     linker.allow_shadowing(false);
     crate::bindings::types::add_to_linker::<T, NetData>(linker, T::net_view)?;
     for protocol in Protocol::ALL {

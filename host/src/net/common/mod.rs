@@ -2,6 +2,7 @@
 //! rules, TLS, the tighten-only option rule and the inbox that hands a
 //! connection task's output to the guest.
 
+pub mod bytes_out;
 pub mod headers;
 pub mod inbox;
 pub mod memo;

@@ -55,6 +55,13 @@ fn lock(cache: &SharedCache) -> std::sync::MutexGuard<'_, ResponseCache> {
 
 /// Largest chunk one `read` call hands to the guest.
 pub const MAX_READ_CHUNK: u32 = 1024 * 1024;
+
+/// A streamed read gathers further ready frames only while it holds less than
+/// this: small frames are joined (one copy, fewer calls), while a frame this
+/// large (hyper reads up to about 400 KiB at once) goes to the guest alone,
+/// straight from hyper's buffer. It also keeps a read's bytes within a core's
+/// cache on their way into guest memory.
+pub const GATHER_BELOW: usize = 256 * 1024;
 /// Chunks an upload may queue ahead of the connection before `write` waits.
 pub const UPLOAD_QUEUE_CHUNKS: usize = 4;
 /// How long an idle pooled connection is kept for reuse.
@@ -286,9 +293,11 @@ impl BodyReader {
     }
 
     /// Up to `max` bytes; `None` at the end of the body. Waits only for the
-    /// first bytes, then hands over everything already received, up to `max`
-    /// (several network frames in one call).
-    pub async fn read(&mut self, max: usize) -> Result<Option<Vec<u8>>, NetError> {
+    /// first bytes, then hands over what has already arrived, up to `max`:
+    /// small network frames are gathered into one piece (fewer calls), a
+    /// frame of [`GATHER_BELOW`] or more is handed over as hyper read it (no
+    /// copy before the one into guest memory).
+    pub async fn read(&mut self, max: usize) -> Result<Option<Bytes>, NetError> {
         self.fill().await;
         if let Some(err) = self.error.take() {
             self.done = true;
@@ -303,8 +312,8 @@ impl BodyReader {
     }
 
     /// Takes buffered bytes, then frames that have already arrived (without
-    /// waiting), until `max` bytes are taken. An error is kept for the next
-    /// `read`; the end of the body is left for `fill` to see.
+    /// waiting), until `max` bytes, or [`GATHER_BELOW`], are taken. An error is
+    /// kept for the next `read`; the end of the body is left for `fill` to see.
     fn take_ready(&mut self, max: usize) -> Vec<Bytes> {
         let mut chunks = Vec::new();
         let mut taken = 0;
@@ -312,7 +321,7 @@ impl BodyReader {
             let take = (max - taken).min(self.buf.len());
             chunks.push(self.buf.split_to(take));
             taken += take;
-            if taken >= max || self.error.is_some() {
+            if taken >= max.min(GATHER_BELOW) || self.error.is_some() {
                 return chunks;
             }
             match self.body.frame().now_or_never() {
@@ -1038,17 +1047,17 @@ pub(crate) fn body_error(err: &(dyn std::error::Error + 'static)) -> NetError {
     find_net_error(err).unwrap_or_else(|| NetError::Protocol(format!("response body: {err}")))
 }
 
-/// The bytes of `chunks` in one vector, allocated once at its final size (a
-/// lone chunk hyper no longer shares becomes the vector without a copy).
-fn join(mut chunks: Vec<Bytes>) -> Vec<u8> {
+/// The bytes of `chunks` in one piece: a lone chunk as it is, several copied
+/// once into a buffer allocated at their total.
+fn join(mut chunks: Vec<Bytes>) -> Bytes {
     if chunks.len() == 1 {
-        return Vec::from(chunks.remove(0));
+        return chunks.remove(0);
     }
     let mut out = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
     for chunk in &chunks {
         out.extend_from_slice(chunk);
     }
-    out
+    Bytes::from(out)
 }
 
 /// `limit-exceeded` (`max_body_bytes`) when a request body of `len` bytes is

@@ -22,6 +22,7 @@ use crate::bindings::http::{
 };
 use crate::bindings::types::Headers;
 use crate::error::{HostError, NetError, TimeoutKind};
+use crate::net::common::bytes_out::ReadFuture;
 use crate::net::common::options::{opt_in, tighten, tighten_ms};
 use crate::net::common::pollable_resource_methods;
 use client::{
@@ -265,6 +266,21 @@ impl Host for NetView<'_> {
     }
 }
 
+/// `incoming-response.read`: up to `max_bytes` (clamped to 1..=1 MiB) of the
+/// body, as [`BodyReader::read`] hands them over; linked by
+/// [`link_read`](crate::net::common::bytes_out::link_read).
+pub fn read_body<'a>(
+    view: &'a mut NetView<'_>,
+    this: Resource<IncomingResponse>,
+    max_bytes: u32,
+) -> ReadFuture<'a, Option<Bytes>> {
+    Box::pin(async move {
+        let response = view.table.get_mut(&this)?;
+        let max = max_bytes.clamp(1, MAX_READ_CHUNK) as usize;
+        Ok(response.body.read(max).await?)
+    })
+}
+
 impl HostIncomingResponse for NetView<'_> {
     async fn status(&mut self, this: Resource<IncomingResponse>) -> wasmtime::Result<u16> {
         Ok(self.table.get(&this)?.status)
@@ -286,14 +302,14 @@ impl HostIncomingResponse for NetView<'_> {
         Ok(self.table.get(&this)?.attempts)
     }
 
+    /// Shadowed at link time by [`read_body`], which lowers the bytes
+    /// without this copy.
     async fn read(
         &mut self,
         this: Resource<IncomingResponse>,
         max_bytes: u32,
     ) -> Result<Option<Vec<u8>>, HostError> {
-        let response = self.table.get_mut(&this)?;
-        let max = max_bytes.clamp(1, MAX_READ_CHUNK) as usize;
-        Ok(response.body.read(max).await?)
+        Ok(read_body(self, this, max_bytes).await?.map(Vec::from))
     }
 
     pollable_resource_methods!(IncomingResponse);

@@ -3,6 +3,7 @@
 
 pub mod conn;
 
+use bytes::Bytes;
 use sandnet_policy::Limits;
 use wasmtime::component::Resource;
 use wasmtime_wasi::p2::Pollable;
@@ -10,6 +11,7 @@ use wasmtime_wasi::p2::Pollable;
 use crate::bindings::tcp::{self as wit, Host, HostListener, HostStream};
 use crate::error::HostError;
 use crate::net::NetView;
+use crate::net::common::bytes_out::ReadFuture;
 use crate::net::common::options::tighten_ms;
 use crate::net::common::pollable_resource_methods;
 
@@ -27,6 +29,17 @@ impl Pollable for Listener {
     async fn ready(&mut self) {
         Listener::ready(self).await;
     }
+}
+
+/// `stream.read`: up to `max_bytes` (clamped to 1..=1 MiB), waiting for at
+/// least one; empty at the end. Linked by
+/// [`link_read`](crate::net::common::bytes_out::link_read).
+pub fn read<'a>(
+    view: &'a mut NetView<'_>,
+    this: Resource<Stream>,
+    max_bytes: u32,
+) -> ReadFuture<'a, Bytes> {
+    Box::pin(async move { Ok(view.table.get_mut(&this)?.read(max_bytes).await?) })
 }
 
 /// The connection's deadlines: the guest's options may only tighten the policy's.
@@ -61,9 +74,10 @@ impl HostStream for NetView<'_> {
         Ok(self.table.get(&this)?.local().to_string())
     }
 
+    /// Shadowed at link time by [`read`], which lowers the bytes without
+    /// this copy.
     async fn read(&mut self, this: Resource<Stream>, max_bytes: u32) -> Result<Vec<u8>, HostError> {
-        let stream = self.table.get_mut(&this)?;
-        Ok(stream.read(max_bytes).await?.to_vec())
+        Ok(read(self, this, max_bytes).await?.into())
     }
 
     async fn read_until(
