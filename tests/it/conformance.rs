@@ -17,7 +17,7 @@ use crate::support::policy::policy;
 use crate::support::servers::{
     Behaviour, LineServer, Reply, Server, SseServer, UdpEchoPeer, WsServer,
 };
-use crate::support::tus::TusServer;
+use crate::support::tus::{TusFaults, TusServer};
 
 for_each_lang!([rust, python, js, c] "conformance":
     get_json,
@@ -35,6 +35,7 @@ for_each_lang!([rust, python, js, c] "conformance":
     udp_echo,
     concurrent_requests,
     tus_pause_resume_and_cancel,
+    tus_refuses_an_offset_past_the_data,
     multipart_form_with_two_files,
 );
 
@@ -213,6 +214,24 @@ fn concurrent_requests(guest: &str) {
     );
 }
 
+/// Starts a tus server playing `faults`, runs the guest's `case` against its
+/// creation URL under a policy granting `POST` there and `HEAD,PATCH,DELETE`
+/// on the uploads, asserts exit 0 and the `stdout` made for that server, and
+/// returns the server for checks on what it holds.
+fn expect_tus(
+    guest: &str,
+    faults: TusFaults,
+    case: &str,
+    stdout: impl FnOnce(&TusServer) -> String,
+) -> TusServer {
+    let srv = TusServer::start(faults);
+    let create = srv.url("/files");
+    let post = format!("POST {create}");
+    let uploads = format!("HEAD,PATCH,DELETE {}", srv.url("/files/*"));
+    expect(guest, &[&post, &uploads], case, &create, &stdout(&srv));
+    srv
+}
+
 /// tus resumable upload with pause, resume from the URL and cancel: the
 /// guest uploads 1 MB (byte i is `i % 251`) in 256 KiB chunks, pauses after
 /// the first confirmed chunk, resumes from the upload URL through a
@@ -220,18 +239,10 @@ fn concurrent_requests(guest: &str) {
 /// and cancels it after its first chunk (a `DELETE`).
 fn tus_pause_resume_and_cancel(guest: &str) {
     const SIZE: usize = 1_000_000;
-    let srv = TusServer::start(Some(600_000));
-    let create = srv.url("/files");
-    let post = format!("POST {create}");
-    let uploads = format!("HEAD,PATCH,DELETE {}", srv.url("/files/*"));
-    let first = srv.url("/files/1");
-    expect(
-        guest,
-        &[&post, &uploads],
-        "tus",
-        &create,
-        &format!("paused 262144\ndone {first} resumes=1\ncancelled\n"),
-    );
+    let srv = expect_tus(guest, TusFaults::drop_at(600_000), "tus", |srv| {
+        let first = srv.url("/files/1");
+        format!("paused 262144\ndone {first} resumes=1\ncancelled\n")
+    });
     check!(srv.dropped() == 1, guest, "the server dropped one PATCH");
     let (total, data) = srv.upload("1").unwrap_or_default();
     check!(
@@ -252,6 +263,43 @@ fn tus_pause_resume_and_cancel(guest: &str) {
         "the second upload was deleted"
     );
     check!(srv.upload("2").is_none(), guest, "upload 2 is gone");
+}
+
+/// A tus server that claims more bytes than the upload has: every `HEAD` on
+/// an upload holding bytes answers 10 past its 1 MB. The guest pauses a
+/// first upload after its first 256 KiB chunk and resumes it (the `HEAD` at
+/// the start of the resume lies), then sends a second upload through a
+/// connection the server drops once (the `HEAD` after the failed `PATCH`
+/// lies). Both must fail with the protocol error naming the offset and the
+/// total, never report done, and send nothing after the lie.
+fn tus_refuses_an_offset_past_the_data(guest: &str) {
+    const SIZE: u64 = 1_000_000;
+    let faults = TusFaults {
+        drop_at: Some(600_000),
+        head_past: Some(10),
+    };
+    let srv = expect_tus(guest, faults, "tus-offset-past", |_| {
+        let refused = format!(
+            "protocol: tus server reports offset {} past the {SIZE} bytes",
+            SIZE + 10
+        );
+        format!("paused 262144\nresume {refused}\nafter a drop {refused}\n")
+    });
+    check!(srv.dropped() == 1, guest, "the server dropped one PATCH");
+    check!(srv.created() == 2, guest, "two uploads were created");
+    let (_, first) = srv.upload("1").unwrap_or_default();
+    check!(
+        first.len() == 256 * 1024,
+        guest,
+        "no PATCH followed the lie to upload 1"
+    );
+    let (_, second) = srv.upload("2").unwrap_or_default();
+    check!(
+        second.len() as u64 >= 600_000 && (second.len() as u64) < SIZE,
+        guest,
+        "upload 2 stopped at the dropped PATCH"
+    );
+    check!(srv.deleted().is_empty(), guest, "nothing was deleted");
 }
 
 /// One `multipart/form-data` request, streamed with progress: a text field

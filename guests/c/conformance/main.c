@@ -321,30 +321,70 @@ static const char *tus_state(const sandnet_tus_result *r) {
     return r->state == SANDNET_TUS_DONE ? "done" : r->state == SANDNET_TUS_PAUSED ? "paused" : "cancelled";
 }
 
+/** The size of the tus cases' upload. */
+enum { TUS_SIZE = 1000000 };
+
+/* The tus cases' data (byte i is i % 251) and options (256 KiB chunks, no
+ * callback); starts an upload of it at `create_url` paused after its first
+ * confirmed chunk into `paused` and prints `paused OFFSET`. Returns the data. */
+static const uint8_t *tus_start_paused(const char *create_url, sandnet_tus_options *opts,
+                                       sandnet_tus_result *paused) {
+    static uint8_t data[TUS_SIZE];
+    for (size_t i = 0; i < TUS_SIZE; i++) data[i] = (uint8_t)(i % 251);
+    memset(opts, 0, sizeof *opts);
+    opts->chunk_bytes = 256 * 1024;
+    opts->on_progress = pause_at_once;
+    sandnet_error err;
+    if (!sandnet_tus_start(create_url, data, TUS_SIZE, opts, paused, &err)) fail(&err);
+    printf("%s %llu\n", tus_state(paused), (unsigned long long)paused->offset);
+    opts->on_progress = NULL;
+    return data;
+}
+
 /* 1 MB (byte i is i % 251) in 256 KiB chunks to the creation URL: pause after
  * the first confirmed chunk, resume from the upload's URL, then start a
  * second upload and cancel it after its first chunk. */
 static void tus(const char *create_url) {
-    enum { SIZE = 1000000 };
-    static uint8_t data[SIZE];
-    for (size_t i = 0; i < SIZE; i++) data[i] = (uint8_t)(i % 251);
     sandnet_tus_options opts;
-    memset(&opts, 0, sizeof opts);
-    opts.chunk_bytes = 256 * 1024;
-    opts.on_progress = pause_at_once;
     sandnet_tus_result paused, done, cancelled;
+    const uint8_t *data = tus_start_paused(create_url, &opts, &paused);
     sandnet_error err;
-    if (!sandnet_tus_start(create_url, data, SIZE, &opts, &paused, &err)) fail(&err);
-    printf("%s %llu\n", tus_state(&paused), (unsigned long long)paused.offset);
-    opts.on_progress = NULL;
-    if (!sandnet_tus_resume(paused.url, data, SIZE, &opts, &done, &err)) fail(&err);
+    if (!sandnet_tus_resume(paused.url, data, TUS_SIZE, &opts, &done, &err)) fail(&err);
     printf("%s %s resumes=%u\n", tus_state(&done), done.url, done.resumes);
     opts.on_progress = cancel_at_once;
-    if (!sandnet_tus_start(create_url, data, SIZE, &opts, &cancelled, &err)) fail(&err);
+    if (!sandnet_tus_start(create_url, data, TUS_SIZE, &opts, &cancelled, &err)) fail(&err);
     printf("%s\n", tus_state(&cancelled));
     sandnet_tus_result_free(&paused);
     sandnet_tus_result_free(&done);
     sandnet_tus_result_free(&cancelled);
+}
+
+/* Prints how a tus step against a lying server ended: the error it must
+ * fail with, or the state it wrongly reached. */
+static void print_refusal(const char *step, bool ok, sandnet_tus_result *r, sandnet_error *err) {
+    if (ok) {
+        printf("%s %s\n", step, tus_state(r));
+        sandnet_tus_result_free(r);
+    } else {
+        printf("%s %s: %s\n", step, sandnet_error_kind_name(err->kind), err->reason);
+        sandnet_error_free(err);
+    }
+}
+
+/* tus against a server whose HEAD claims more than the 1 MB once an upload
+ * holds bytes: pause a first upload after its first 256 KiB chunk and
+ * resume it (refused at the first HEAD), then send a second through the
+ * connection the server drops (refused at the HEAD after it). */
+static void tus_offset_past(const char *create_url) {
+    sandnet_tus_options opts;
+    sandnet_tus_result paused, resumed, dropped;
+    const uint8_t *data = tus_start_paused(create_url, &opts, &paused);
+    sandnet_error err;
+    bool ok = sandnet_tus_resume(paused.url, data, TUS_SIZE, &opts, &resumed, &err);
+    print_refusal("resume", ok, &resumed, &err);
+    ok = sandnet_tus_start(create_url, data, TUS_SIZE, &opts, &dropped, &err);
+    print_refusal("after a drop", ok, &dropped, &err);
+    sandnet_tus_result_free(&paused);
 }
 
 /** Byte i of a conformance file: i % 251. */
@@ -463,6 +503,7 @@ static const conformance_case CASES[] = {
     {"udp-echo", udp_echo},
     {"concurrent", concurrent},
     {"tus", tus},
+    {"tus-offset-past", tus_offset_past},
     {"multipart", multipart},
     {"multipart-short", multipart_short},
 };

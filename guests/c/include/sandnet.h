@@ -655,7 +655,8 @@ bool sandnet_tus_start(const char *create_url, const void *data, size_t len,
                        const sandnet_tus_options *opts, sandnet_tus_result *out, sandnet_error *err);
 
 /** Sends `data` (the same bytes the upload was created for) to the upload at
- *  `upload_url` from the offset the server reports, in PATCH chunks. */
+ *  `upload_url` from the offset the server reports, in PATCH chunks. An
+ *  offset past `len` fails with SANDNET_ERR_PROTOCOL. */
 bool sandnet_tus_resume(const char *upload_url, const void *data, size_t len,
                         const sandnet_tus_options *opts, sandnet_tus_result *out, sandnet_error *err);
 

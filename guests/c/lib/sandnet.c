@@ -1503,6 +1503,22 @@ bool sandnet_tus_offset(const char *upload_url, uint64_t *offset, sandnet_error 
     return ok;
 }
 
+/** The server's offset of the upload at `upload_url` (HEAD), which must lie
+ *  within the `total` bytes of the data: a server claiming bytes the client
+ *  never had has lost or mixed up the upload, so this is a protocol error,
+ *  never a finished upload. */
+static bool tus_offset_within(const char *upload_url, uint64_t total, uint64_t *offset,
+                              sandnet_error *err) {
+    uint64_t reported;
+    if (!sandnet_tus_offset(upload_url, &reported, err)) return false;
+    if (reported > total) {
+        return fail_with(err, SANDNET_ERR_PROTOCOL, "tus server reports offset %llu past the %llu bytes",
+                         (unsigned long long)reported, (unsigned long long)total);
+    }
+    *offset = reported;
+    return true;
+}
+
 bool sandnet_tus_terminate(const char *upload_url, sandnet_error *err) {
     bool ok;
     sandnet_response resp = tus_request("DELETE", upload_url, NULL, NULL, &ok, err);
@@ -1583,7 +1599,7 @@ bool sandnet_tus_resume(const char *upload_url, const void *data, size_t len,
     uint64_t chunk = o.chunk_bytes != 0 ? o.chunk_bytes : TUS_DEFAULT_CHUNK;
     uint32_t max_resumes = o.no_resumes ? 0 : o.max_resumes != 0 ? o.max_resumes : TUS_DEFAULT_RESUMES;
     uint64_t total = len, offset;
-    if (!sandnet_tus_offset(upload_url, &offset, err)) return false;
+    if (!tus_offset_within(upload_url, total, &offset, err)) return false;
     uint32_t resumes = 0;
     sandnet_tus_state state = SANDNET_TUS_DONE;
     while (offset < total) {
@@ -1592,7 +1608,7 @@ bool sandnet_tus_resume(const char *upload_url, const void *data, size_t len,
             if (!tus_resumable(err->kind) || resumes >= max_resumes) return false;
             sandnet_error_free(err);
             resumes++;
-            if (!sandnet_tus_offset(upload_url, &offset, err)) return false;
+            if (!tus_offset_within(upload_url, total, &offset, err)) return false;
         }
         if (o.on_progress == NULL) continue;
         sandnet_progress progress = {offset, total};

@@ -13,10 +13,12 @@
  * usage. Built by scripts/build-guests.sh into target/guests/js-conformance.wasm.
  */
 
-import { MultipartBody, TcpStream, TusUpload, UdpSocket, main, stderr, stdout, upload } from '../lib/sandnet.js';
+import { MultipartBody, NetError, TcpStream, TusUpload, UdpSocket, main, stderr, stdout, upload } from '../lib/sandnet.js';
 
 const UPLOAD_TOTAL = 1_000_000;
 const UPLOAD_CHUNK = 65536;
+/** The tus cases' PATCH size. */
+const TUS_CHUNK = 256 * 1024;
 
 /** Resolves with the peer's close of `ws` as `close CODE REASON`. */
 function closeLine(ws) {
@@ -24,6 +26,34 @@ function closeLine(ws) {
     ws.onerror = (event) => reject(event.error ?? new Error('WebSocket error'));
     ws.onclose = (event) => resolve(`close ${event.code} ${event.reason}`);
   });
+}
+
+/** The 1 MB the tus cases upload: byte i is i % 251. */
+function tusData() {
+  const data = new Uint8Array(1_000_000);
+  const pattern = Uint8Array.from({ length: 251 }, (_, i) => i);
+  for (let at = 0; at < data.length; at += pattern.length) data.set(pattern.subarray(0, data.length - at), at);
+  return data;
+}
+
+/** Starts an upload of `data` at `createUrl`, paused after its first chunk; prints `paused OFFSET`. */
+async function startPaused(data, createUrl) {
+  const paused = await new TusUpload(data, { chunkSize: TUS_CHUNK, onProgress: () => 'pause' }).start(createUrl);
+  console.log(`paused ${paused.offset}`);
+  return paused;
+}
+
+/**
+ * The line for how a tus step against a lying server ended: the `NetError`
+ * it must fail with, or the state it wrongly reached.
+ */
+async function refusal(step, sending) {
+  try {
+    return `${step} ${(await sending).state}`;
+  } catch (err) {
+    if (!(err instanceof NetError)) throw err;
+    return `${step} ${err.message}`;
+  }
 }
 
 const cases = {
@@ -177,17 +207,23 @@ const cases = {
   },
 
   async tus(createUrl) {
-    const data = new Uint8Array(1_000_000); // byte i is i % 251
-    const pattern = Uint8Array.from({ length: 251 }, (_, i) => i);
-    for (let at = 0; at < data.length; at += pattern.length) data.set(pattern.subarray(0, data.length - at), at);
-    const chunkSize = 256 * 1024;
-    const paused = await new TusUpload(data, { chunkSize, onProgress: () => 'pause' }).start(createUrl);
-    console.log(`paused ${paused.offset}`);
-    const done = await new TusUpload(data, { chunkSize }).resume(paused.url);
+    const data = tusData();
+    const paused = await startPaused(data, createUrl);
+    const done = await new TusUpload(data, { chunkSize: TUS_CHUNK }).resume(paused.url);
     console.log(`done ${done.url} resumes=${done.resumes}`);
     const abort = new AbortController();
-    const second = new TusUpload(data, { chunkSize, signal: abort.signal, onProgress: () => { abort.abort(); } });
+    const second = new TusUpload(data, { chunkSize: TUS_CHUNK, signal: abort.signal, onProgress: () => { abort.abort(); } });
     console.log((await second.start(createUrl)).state);
+  },
+
+  async 'tus-offset-past'(createUrl) {
+    const data = tusData();
+    const paused = await startPaused(data, createUrl);
+    const tus = new TusUpload(data, { chunkSize: TUS_CHUNK });
+    // The HEAD that starts the resume claims more than the data.
+    console.log(await refusal('resume', tus.resume(paused.url)));
+    // The HEAD after the dropped PATCH claims more than the data.
+    console.log(await refusal('after a drop', tus.start(createUrl)));
   },
 
   async multipart(url) {

@@ -12,6 +12,20 @@ import sys
 from sandnet import http, sse, tcp, udp, websockets
 from sandnet import requests
 
+
+def tus_start_paused(create_url):
+    """The 1 MB the tus cases upload (byte i is i % 251) and the outcome of
+    an upload of it to `create_url` paused after its first 256 KiB chunk
+    (printed as `paused OFFSET`)."""
+    from sandnet import tus
+
+    data = (bytes(range(251)) * (1_000_000 // 251 + 1))[:1_000_000]
+    paused = tus.Upload(data, chunk_size=256 * 1024,
+                        on_progress=lambda offset, total: tus.PAUSE).start(create_url)
+    print("paused", paused.offset)
+    return data, paused
+
+
 if len(sys.argv) != 3:
     sys.exit("usage: conformance CASE TARGET")
 case, target = sys.argv[1], sys.argv[2]
@@ -163,15 +177,29 @@ elif case == "tus":
 
     from sandnet import tus
 
-    data = (bytes(range(251)) * (1_000_000 // 251 + 1))[:1_000_000]
-    paused = tus.Upload(data, chunk_size=256 * 1024,
-                        on_progress=lambda offset, total: tus.PAUSE).start(target)
-    print("paused", paused.offset)
+    data, paused = tus_start_paused(target)
     # A seekable binary file works as well as bytes (read as each PATCH goes).
     done = tus.Upload(io.BytesIO(data), chunk_size=256 * 1024).resume(paused.url)
     print("done", done.url, f"resumes={done.resumes}")
     second = tus.Upload(data, chunk_size=256 * 1024)
     second.on_progress = lambda offset, total: second.cancel()
     print(second.start(target).state)
+elif case == "tus-offset-past":
+    from sandnet import NetError, tus
+
+    def refusal(step, send):
+        """The line for how a step against a lying server ended: the error
+        it must fail with, or the state it wrongly reached."""
+        try:
+            return f"{step} {send().state}"
+        except NetError as e:
+            return f"{step} {e}"
+
+    data, paused = tus_start_paused(target)
+    upload = tus.Upload(data, chunk_size=256 * 1024)
+    # The HEAD that starts the resume claims more than the data.
+    print(refusal("resume", lambda: upload.resume(paused.url)))
+    # The HEAD after the dropped PATCH claims more than the data.
+    print(refusal("after a drop", lambda: upload.start(target)))
 else:
     sys.exit(f"conformance: unknown case {case!r}")

@@ -7,12 +7,12 @@
 use crate::support::assertions::check;
 use crate::support::guests::run_cli;
 use crate::support::policy::policy;
-use crate::support::tus::TusServer;
+use crate::support::tus::{TusFaults, TusServer};
 
 #[test]
 fn a_20_mb_tus_upload_resumes_after_a_dropped_connection() {
     const SIZE: usize = 20_000_000;
-    let srv = TusServer::start(Some(10_000_000));
+    let srv = TusServer::start(TusFaults::drop_at(10_000_000));
     let p = policy(&format!(
         "allow = [\"POST {}\", \"HEAD,PATCH {}\"]",
         srv.url("/files"),
@@ -47,7 +47,7 @@ fn a_20_mb_tus_upload_resumes_after_a_dropped_connection() {
 /// upload stays on the server.
 #[test]
 fn a_tus_cancel_without_a_delete_grant_is_denied_and_deletes_nothing() {
-    let srv = TusServer::start(None);
+    let srv = TusServer::start(TusFaults::default());
     let p = policy(&format!(
         "allow = [\"POST {}\", \"HEAD,PATCH {}\"]",
         srv.url("/files"),

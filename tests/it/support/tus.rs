@@ -1,6 +1,7 @@
 //! A small tus 1.0 server on loopback (`OPTIONS`, creation, `HEAD` offset,
 //! `PATCH`, termination by `DELETE`) that can drop the connection once in the
-//! middle of an upload, to test resuming.
+//! middle of an upload, to test resuming, and can overstate its offset on
+//! `HEAD`, to test that clients refuse an offset past their data.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,6 +25,32 @@ struct State {
     /// Drop the connection once an upload holds this many bytes (once).
     drop_at: Option<u64>,
     dropped: usize,
+    /// `HEAD` on an upload holding bytes reports its length plus this.
+    head_past: Option<u64>,
+}
+
+/// The faults a [`TusServer`] plays; the default plays none.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TusFaults {
+    /// The `PATCH` that brings an upload to this many bytes loses its
+    /// connection mid-body (once; the bytes read so far are kept, as a tus
+    /// server does).
+    pub drop_at: Option<u64>,
+    /// `HEAD` on an upload that holds at least one byte answers an
+    /// `Upload-Offset` this many bytes past the upload's length, a server
+    /// claiming bytes the client never had (an empty upload's `HEAD` still
+    /// answers 0, so an upload can start before the lie).
+    pub head_past: Option<u64>,
+}
+
+impl TusFaults {
+    /// Only the dropped connection at `drop_at` bytes.
+    pub fn drop_at(bytes: u64) -> TusFaults {
+        TusFaults {
+            drop_at: Some(bytes),
+            ..TusFaults::default()
+        }
+    }
 }
 
 /// The tus server; uploads are created at `/files` and live at `/files/N`
@@ -35,12 +62,11 @@ pub struct TusServer {
 }
 
 impl TusServer {
-    /// Starts the server; with `drop_at`, the `PATCH` that brings an upload
-    /// to that many bytes loses its connection mid-body (the bytes read so
-    /// far are kept, as a tus server does).
-    pub fn start(drop_at: Option<u64>) -> TusServer {
+    /// Starts the server, playing `faults`.
+    pub fn start(faults: TusFaults) -> TusServer {
         let state = Arc::new(Mutex::new(State {
-            drop_at,
+            drop_at: faults.drop_at,
+            head_past: faults.head_past,
             ..State::default()
         }));
         let shared = Arc::clone(&state);
@@ -104,6 +130,17 @@ fn number(req: &Request<Incoming>, name: &str) -> Option<u64> {
     req.headers().get(name)?.to_str().ok()?.parse().ok()
 }
 
+/// The announced length of upload `id` and the offset its `HEAD` answers:
+/// the bytes held, or past the length when `head_past` says so.
+fn reported_offset(state: &State, id: &str) -> Option<(u64, u64)> {
+    let (total, data) = state.uploads.get(id)?;
+    let held = data.len() as u64;
+    Some(match state.head_past {
+        Some(past) if held > 0 => (*total, total.saturating_add(past)),
+        _ => (*total, held),
+    })
+}
+
 async fn serve(
     req: Request<Incoming>,
     state: Arc<Mutex<State>>,
@@ -131,11 +168,11 @@ async fn serve(
                 &[("location", format!("/files/{id}"))],
             ))
         }
-        (Method::HEAD, Some(id)) => match lock(&state).uploads.get(&id) {
-            Some((total, data)) => Ok(reply(
+        (Method::HEAD, Some(id)) => match reported_offset(&lock(&state), &id) {
+            Some((total, offset)) => Ok(reply(
                 StatusCode::OK,
                 &[
-                    ("upload-offset", data.len().to_string()),
+                    ("upload-offset", offset.to_string()),
                     ("upload-length", total.to_string()),
                     ("cache-control", "no-store".to_owned()),
                 ],

@@ -44,6 +44,16 @@ function number(response, name) {
   return Number(value);
 }
 
+/**
+ * The offset a `HEAD` reported, which must lie within the `total` bytes of
+ * the data: a server claiming bytes the client never had has lost or mixed
+ * up the upload, so this is a protocol error, never a finished upload.
+ */
+function withinTheData(offset, total) {
+  if (offset > total) throw protocol(`tus server reports offset ${offset} past the ${total} bytes`);
+  return offset;
+}
+
 /** `location` (absolute, or a path) resolved against `base`'s origin. */
 function resolve(base, location) {
   if (location.includes('://')) return location;
@@ -118,11 +128,12 @@ export class TusUpload {
    * for a transport reason from the offset the server then reports.
    * Resolves with `{ state, url, offset, resumes }`: state 'done', 'paused'
    * (resume later with `resume(url)`) or 'cancelled' (the server deleted
-   * the upload); rejects with a `NetError` when the upload fails.
+   * the upload); rejects with a `NetError` when the upload fails ('protocol'
+   * when the server reports an offset past the data).
    */
   async resume(url) {
     this.#asked = undefined;
-    let offset = await TusUpload.offset(url);
+    let offset = withinTheData(await TusUpload.offset(url), this.size);
     let resumes = 0;
     while (offset < this.size) {
       try {
@@ -132,7 +143,7 @@ export class TusUpload {
           throw err;
         }
         resumes += 1;
-        offset = await TusUpload.offset(url);
+        offset = withinTheData(await TusUpload.offset(url), this.size);
       }
       const asked = this.#onProgress?.({ sent: offset, total: this.size });
       if (asked !== undefined && !CONTROLS.includes(asked)) {

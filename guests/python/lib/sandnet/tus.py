@@ -92,6 +92,15 @@ def offset(url: str) -> int:
     return _number(r, "upload-offset")
 
 
+def _within_the_data(at: int, total: int) -> int:
+    """The offset a HEAD reported, which must lie within the `total` bytes of
+    the data: a server claiming bytes the client never had has lost or mixed
+    up the upload, so this is a protocol error, never a finished upload."""
+    if at > total:
+        raise _protocol(f"tus server reports offset {at} past the {total} bytes")
+    return at
+
+
 def terminate(url: str) -> None:
     """Deletes the upload at `url` (`DELETE`, tus termination), e.g. a paused
     one that is no longer wanted."""
@@ -182,9 +191,10 @@ class Upload:
         """Sends the data to the upload at `url` from the offset the server
         reports (`HEAD`), one PATCH per chunk, resuming a PATCH that failed for
         a transport reason from the offset the server then reports. Returns
-        the `Outcome`; raises `NetError` when the upload fails."""
+        the `Outcome`; raises `NetError` when the upload fails ("protocol"
+        when the server reports an offset past the data)."""
         self._asked = None
-        at = offset(url)
+        at = _within_the_data(offset(url), self.size)
         resumes = 0
         while at < self.size:
             try:
@@ -193,7 +203,7 @@ class Upload:
                 if e.kind in _NOT_RESUMED or resumes >= self.max_resumes:
                     raise
                 resumes += 1
-                at = offset(url)
+                at = _within_the_data(offset(url), self.size)
             if self.on_progress is not None:
                 asked = self.on_progress(at, self.size)
                 if asked not in (CONTINUE, PAUSE, CANCEL):

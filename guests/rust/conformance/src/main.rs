@@ -178,6 +178,7 @@ fn run(case: &str, target: &str) -> Result<(), Error> {
             println!("{} {}", first?.status(), second?.status());
         }
         "tus" => tus(target)?,
+        "tus-offset-past" => tus_offset_past(target)?,
         "multipart" => multipart(target)?,
         other => {
             return Err(Error::InvalidArgument(format!("unknown case {other:?}")));
@@ -190,21 +191,58 @@ fn run(case: &str, target: &str) -> Result<(), Error> {
 /// `create`: pause after the first confirmed chunk, resume from the upload's
 /// URL, then start a second upload and cancel it after its first chunk.
 fn tus(create: &str) -> Result<(), Error> {
-    let data: Vec<u8> = (0..1_000_000).map(|i| (i % 251) as u8).collect();
+    let data = tus_data();
     let upload = TusUpload::new(&data).chunk_bytes(256 * 1024);
-    let url = match upload.start(create, |_| TusControl::Pause)? {
-        TusOutcome::Paused { url, offset } => {
-            println!("paused {offset}");
-            url
-        }
-        other => return Err(Error::Protocol(format!("not paused: {other:?}"))),
-    };
+    let url = start_paused(&upload, create)?;
     if let TusOutcome::Done { url, resumes } = upload.resume(&url, |_| TusControl::Continue)? {
         println!("done {url} resumes={resumes}");
     }
     if let TusOutcome::Cancelled { .. } = upload.start(create, |_| TusControl::Cancel)? {
         println!("cancelled");
     }
+    Ok(())
+}
+
+/// The 1 MB the tus cases upload: byte i is `i % 251`.
+fn tus_data() -> Vec<u8> {
+    (0..1_000_000).map(|i| (i % 251) as u8).collect()
+}
+
+/// Starts `upload` at `create`, pauses after its first confirmed chunk,
+/// prints `paused OFFSET` and returns the upload's URL.
+fn start_paused(upload: &TusUpload<'_>, create: &str) -> Result<String, Error> {
+    match upload.start(create, |_| TusControl::Pause)? {
+        TusOutcome::Paused { url, offset } => {
+            println!("paused {offset}");
+            Ok(url)
+        }
+        other => Err(Error::Protocol(format!("not paused: {other:?}"))),
+    }
+}
+
+/// The line for how a tus step against a lying server ended: the error it
+/// must fail with, or the state it wrongly reached.
+fn refusal(step: &str, outcome: Result<TusOutcome, Error>) -> String {
+    match outcome {
+        Err(e) => format!("{step} {e}"),
+        Ok(TusOutcome::Done { .. }) => format!("{step} done"),
+        Ok(TusOutcome::Paused { .. }) => format!("{step} paused"),
+        Ok(TusOutcome::Cancelled { .. }) => format!("{step} cancelled"),
+    }
+}
+
+/// tus against a server whose `HEAD` claims more than the 1 MB once an
+/// upload holds bytes: pause a first upload after its first 256 KiB chunk
+/// and resume it (refused at the first `HEAD`), then send a second through
+/// the connection the server drops (refused at the `HEAD` after it).
+fn tus_offset_past(create: &str) -> Result<(), Error> {
+    let data = tus_data();
+    let upload = TusUpload::new(&data).chunk_bytes(256 * 1024);
+    let url = start_paused(&upload, create)?;
+    let resumed = upload.resume(&url, |_| TusControl::Continue);
+    println!("{}", refusal("resume", resumed));
+    let dropped = upload.start(create, |_| TusControl::Continue);
+    println!("{}", refusal("after a drop", dropped));
     Ok(())
 }
 

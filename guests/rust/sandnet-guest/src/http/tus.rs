@@ -119,6 +119,24 @@ fn confirmed(status: u16, upload_offset: Option<&str>, sent: u64, total: u64) ->
     Ok(offset)
 }
 
+/// The error for a server claiming `offset` bytes of an upload whose data
+/// has only `total`.
+fn past_the_data(offset: u64, total: u64) -> Error {
+    Error::Protocol(format!(
+        "tus server reports offset {offset} past the {total} bytes"
+    ))
+}
+
+/// The offset a `HEAD` reported, which must lie within the `total` bytes of
+/// the data: a server claiming bytes the client never had has lost or mixed
+/// up the upload, so this is a protocol error, never a finished upload.
+fn within_the_data(offset: u64, total: u64) -> Result<u64> {
+    if offset > total {
+        return Err(past_the_data(offset, total));
+    }
+    Ok(offset)
+}
+
 impl<'a> TusUpload<'a> {
     /// An upload of `data` in 4 MiB chunks, resuming up to 5 times.
     pub fn new(data: &'a [u8]) -> Self {
@@ -179,6 +197,12 @@ impl<'a> TusUpload<'a> {
         number(status, response.header("upload-offset"), "Upload-Offset")
     }
 
+    /// The server's offset for the upload of this data at `upload_url`
+    /// (`HEAD`), refused when it lies past the data.
+    fn offset_within(&self, upload_url: &str) -> Result<u64> {
+        within_the_data(Self::offset(upload_url)?, self.data.len() as u64)
+    }
+
     /// Deletes the upload at `upload_url` (`DELETE`, the tus termination
     /// extension), e.g. one paused earlier that is no longer wanted.
     pub fn terminate(upload_url: &str) -> Result<()> {
@@ -209,7 +233,8 @@ impl<'a> TusUpload<'a> {
     /// Sends the data to the upload at `upload_url` from the offset the
     /// server reports (`HEAD`), one `PATCH` per chunk, resuming after a
     /// failed `PATCH` (a dropped connection, a timeout) from the offset the
-    /// server then reports, up to `max_resumes` times.
+    /// server then reports, up to `max_resumes` times. An offset past the
+    /// data's length fails the upload with [`Error::Protocol`].
     ///
     /// `on_progress` gets the bytes the server has confirmed after every
     /// chunk (and after every resume) and says whether to go on, pause
@@ -220,16 +245,15 @@ impl<'a> TusUpload<'a> {
         mut on_progress: impl FnMut(Progress) -> TusControl,
     ) -> Result<TusOutcome> {
         let total = self.data.len() as u64;
-        let mut offset = Self::offset(upload_url)?;
+        let mut offset = self.offset_within(upload_url)?;
         let mut resumes = 0;
         while offset < total {
             let start = usize::try_from(offset).unwrap_or(usize::MAX);
             let end = start.saturating_add(self.chunk_bytes).min(self.data.len());
-            let Some(chunk) = self.data.get(start..end) else {
-                return Err(Error::Protocol(format!(
-                    "tus server reports offset {offset} past the {total} bytes"
-                )));
-            };
+            let chunk = self
+                .data
+                .get(start..end)
+                .ok_or_else(|| past_the_data(offset, total))?;
             let patch = Request::patch(upload_url)
                 .header("tus-resumable", TUS_VERSION)
                 .header("upload-offset", offset.to_string())
@@ -241,7 +265,7 @@ impl<'a> TusUpload<'a> {
                 }
                 Err(err) if resumable(&err) && resumes < self.max_resumes => {
                     resumes += 1;
-                    offset = Self::offset(upload_url)?;
+                    offset = self.offset_within(upload_url)?;
                 }
                 Err(err) => return Err(err),
             }
@@ -290,7 +314,7 @@ impl<'a> TusUpload<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Error, confirmed, number, resolve, resumable};
+    use super::{Error, confirmed, number, resolve, resumable, within_the_data};
 
     #[test]
     fn locations_resolve_against_the_origin() {
@@ -352,6 +376,23 @@ mod tests {
                 err,
                 Some(format!("protocol: {message}")),
                 "{status} {header:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_reported_offset_must_lie_within_the_data() {
+        assert_eq!(within_the_data(0, 30).ok(), Some(0));
+        assert_eq!(within_the_data(12, 30).ok(), Some(12));
+        assert_eq!(within_the_data(30, 30).ok(), Some(30));
+        assert_eq!(within_the_data(0, 0).ok(), Some(0));
+        for (offset, total) in [(31, 30), (40, 30), (1, 0), (u64::MAX, 30)] {
+            assert_eq!(
+                within_the_data(offset, total).err().map(|e| e.to_string()),
+                Some(format!(
+                    "protocol: tus server reports offset {offset} past the {total} bytes"
+                )),
+                "{offset} of {total}"
             );
         }
     }
