@@ -178,7 +178,11 @@ pub fn canonical_method(method: &str) -> Result<Method, NetError> {
 /// Header value bytes → text: each byte one char (Latin-1), so no byte is ever lost
 /// and [`latin1_to_bytes`] restores the exact bytes.
 pub fn header_text(value: &HeaderValue) -> String {
-    value.as_bytes().iter().map(|&b| char::from(b)).collect()
+    match value.to_str() {
+        // Visible ASCII (the usual case) reads the same in Latin-1: one copy.
+        Ok(ascii) => ascii.to_owned(),
+        Err(_) => value.as_bytes().iter().map(|&b| char::from(b)).collect(),
+    }
 }
 
 /// The response head plus a body still to be read.
@@ -1329,5 +1333,8 @@ mod tests {
         let value = HeaderValue::from_bytes(&[b'a', 0xe9, 0xff]).unwrap();
         let text = header_text(&value);
         assert_eq!(latin1_to_bytes(&text), vec![b'a', 0xe9, 0xff]);
+        let ascii = HeaderValue::from_static("text/html;\tq=0.9");
+        assert_eq!(header_text(&ascii), "text/html;\tq=0.9");
+        assert_eq!(latin1_to_bytes(&header_text(&ascii)), ascii.as_bytes());
     }
 }
