@@ -54,3 +54,23 @@ fn outcome(table: &mut ResourceTable, read: StreamResult<Bytes>) -> wasmtime::Re
         Err(err) => Ok(Err(table.convert_stream_error(err)?)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::STREAMS;
+
+    /// wasmtime-wasi links `wasi:io` at the version of the WASI WIT sandnet
+    /// ships (guests are built against it); naming another version here would
+    /// add a new instance instead of replacing the reads.
+    #[test]
+    fn the_shadowed_streams_are_the_shipped_wasi_io_version() {
+        let (_, io) = crate::wit::WIT_DEPS
+            .iter()
+            .find(|(name, _)| *name == "io")
+            .copied()
+            .unwrap_or_default();
+        let version = STREAMS.rsplit('@').next().unwrap_or_default();
+        let package = format!("package wasi:io@{version};");
+        assert_eq!(io.lines().next(), Some(package.as_str()));
+    }
+}
