@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use sandnet::fleet::{EventKind, Fleet, FleetConfig};
+use sandnet::fleet::{EventKind, Fleet, FleetConfig, GuestThreads, Guests};
 use sandnet::guard::GuardConfig;
 use sandnet::policy::Policy;
 use sandnet::{Runtime, RuntimeConfig};
@@ -90,7 +90,8 @@ fn main() {
         let fleet = Fleet::new(FleetConfig {
             runtime,
             guard: GuardConfig::default(),
-            guests: tokio::runtime::Handle::current(),
+            // Where `sandnet up` runs guests.
+            guests: Guests::Threads(Arc::new(GuestThreads::per_core().unwrap())),
             metrics: None,
         });
         let mut events = fleet.events().unwrap();

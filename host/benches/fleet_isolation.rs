@@ -3,6 +3,8 @@
 //! measures echo round trips (64 B) first with the echo server alone, then
 //! with guests spinning on CPU in the same fleet (`hostile spin`; one by
 //! default, `-- N` for N). Prints median and p99 latency of each phase and their ratio.
+//! Guests run on `GuestThreads` as under `sandnet up`; `-- N shared` puts them
+//! on one multi-thread runtime with as many workers instead.
 //!
 //! Run with `scripts/build-guests.sh && cargo bench -p sandnet --bench fleet_isolation [-- N]`.
 //! Loopback only; bounded counts; stops by itself.
@@ -15,10 +17,11 @@
 )]
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
-use sandnet::fleet::{EventKind, Fleet, FleetConfig};
+use sandnet::fleet::{EventKind, Fleet, FleetConfig, GuestThreads, Guests};
 use sandnet::guard::GuardConfig;
 use sandnet::policy::Policy;
 use sandnet::{Runtime, RuntimeConfig};
@@ -86,13 +89,35 @@ fn table(name: &str, spinners: usize) -> String {
 }
 
 fn main() {
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let spinners: usize = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(1);
-    let rt = sandnet::fleet::guest_runtime().unwrap();
-    let workers = workers * sandnet::fleet::WORKERS_PER_CORE;
+    // The client and the fleet's supervisors on their own runtime; the
+    // guests on the guest threads `sandnet up` uses, or (`-- N shared`) all on
+    // one multi-thread runtime with as many workers, for comparison.
+    let shared = std::env::args().any(|a| a == "shared");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let threads = Arc::new(GuestThreads::per_core().unwrap());
+    let workers = threads.load().len();
+    let shared_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap();
+    let guests = if shared {
+        Guests::Runtime(shared_rt.handle().clone())
+    } else {
+        Guests::Threads(threads)
+    };
+    let placement = if shared {
+        "workers of one multi-thread runtime"
+    } else {
+        "guest threads"
+    };
     rt.block_on(async move {
         let port = free_port();
         let echo = repo().join("target/guests/rust-ws-echo-server.wasm");
@@ -108,7 +133,7 @@ fn main() {
         let fleet = Fleet::new(FleetConfig {
             runtime,
             guard: GuardConfig::default(),
-            guests: tokio::runtime::Handle::current(),
+            guests,
             metrics: None,
         });
         let mut events = fleet.events().unwrap();
@@ -141,7 +166,7 @@ fn main() {
         let (busy_p50, busy_p99) = summary(busy);
         fleet.shutdown(Duration::ZERO).await;
 
-        println!("echo round trips: up to {ROUND_TRIPS} x 64 B per phase, {workers} worker threads");
+        println!("echo round trips: up to {ROUND_TRIPS} x 64 B per phase, {workers} {placement}");
         println!("alone:                   median {alone_p50:.0} µs, p99 {alone_p99:.0} µs ({alone_n} round trips)");
         println!("with {spinners} spinning guest(s): median {busy_p50:.0} µs, p99 {busy_p99:.0} µs ({busy_n} round trips)");
         println!(

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sandnet::audit::Audit;
-use sandnet::fleet::{EventKind, Fleet, FleetConfig};
+use sandnet::fleet::{EventKind, Fleet, FleetConfig, GuestThreads, Guests};
 use sandnet::guard::{GuardConfig, SystemResolver, TcpDialer};
 use sandnet::metrics::Metrics;
 use sandnet::policy::Policy;
@@ -38,8 +38,10 @@ async fn main() -> anyhow::Result<()> {
             audit: Audit::off(),
             ..GuardConfig::default()
         },
-        // Guests run on this application's runtime; a busy one yields every tick.
-        guests: tokio::runtime::Handle::current(),
+        // Guests run on their own threads (as under `sandnet up`), each with
+        // its connections; `tokio::runtime::Handle::current().into()` would run
+        // them on this application's runtime instead.
+        guests: Guests::Threads(Arc::new(GuestThreads::per_core()?)),
         metrics: Some(metrics.clone()),
     });
 

@@ -307,7 +307,7 @@ fn the_fleet_api_runs_guests_in_process() {
         let fleet = Fleet::new(FleetConfig {
             runtime,
             guard: sandnet::guard::GuardConfig::default(),
-            guests: tokio::runtime::Handle::current(),
+            guests: tokio::runtime::Handle::current().into(),
             metrics: None,
         });
         let mut events = fleet.events().unwrap();

@@ -95,7 +95,7 @@ pub(super) struct Args {
 }
 
 /// The fleet's one bus: the embedded broker, or a NATS link from `--bus`.
-fn open_bus(args: &Args, guests: &tokio::runtime::Runtime) -> anyhow::Result<Bus> {
+fn open_bus(args: &Args, control: &tokio::runtime::Runtime) -> anyhow::Result<Bus> {
     let Some(url) = &args.bus else {
         return Ok(Bus::new());
     };
@@ -107,8 +107,9 @@ fn open_bus(args: &Args, guests: &tokio::runtime::Runtime) -> anyhow::Result<Bus
         ..NatsOptions::default()
     }
     .with_env_secrets();
-    // The connection's task runs with the guests' tasks.
-    let link = guests.block_on(NatsLink::connect(&options))?;
+    // The connection's tasks run on the control thread; guests reach them
+    // through its channels from their own threads.
+    let link = control.block_on(NatsLink::connect(&options))?;
     Ok(Bus::Nats(Arc::new(link)))
 }
 
@@ -141,8 +142,8 @@ pub(super) fn exec(args: Args) -> ExitCode {
         Err(err) => return fail(Code::HostFailure, &err),
     };
     let enforcement = args.report_only.announce();
-    let guests = match crate::fleet::guest_runtime() {
-        Ok(rt) => rt,
+    let guests = match crate::fleet::GuestThreads::per_core() {
+        Ok(threads) => Arc::new(threads),
         Err(err) => return fail(Code::HostFailure, &err.into()),
     };
     let control = match tokio::runtime::Builder::new_current_thread()
@@ -161,7 +162,7 @@ pub(super) fn exec(args: Args) -> ExitCode {
         Ok(r) => r.with_progress(std::io::IsTerminal::is_terminal(&std::io::stderr())),
         Err(err) => return fail(Code::HostFailure, &err),
     };
-    let bus = match open_bus(&args, &guests) {
+    let bus = match open_bus(&args, &control) {
         Ok(bus) => bus,
         Err(err) => return fail(Code::HostFailure, &err),
     };
@@ -175,7 +176,7 @@ pub(super) fn exec(args: Args) -> ExitCode {
             bus,
             enforcement,
         },
-        guests: guests.handle().clone(),
+        guests: crate::fleet::Guests::Threads(Arc::clone(&guests)),
         metrics: args.metrics.map(|_| Metrics::new()),
     };
     let result = control.block_on(async {
@@ -198,7 +199,7 @@ pub(super) fn exec(args: Args) -> ExitCode {
         }
         served
     });
-    guests.shutdown_timeout(Duration::from_secs(1));
+    drop(guests);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(Code::HostFailure, &err),

@@ -3,22 +3,25 @@
 //! and restarted per its `restart`, stopped with a grace period, re-scoped or
 //! restarted when a new policy is applied, reporting what happens as [`Event`]s.
 //!
-//! Threads: guests run as tasks on the `guests` runtime (a multi-thread tokio
-//! runtime; each guest yields at every epoch tick, so none holds a worker),
-//! and the connection tasks a guest starts are spawned from its task, so they
-//! live on the same runtime. Supervisors, output forwarding and the caller's
-//! own work run on the runtime that calls [`Fleet::apply`] (the `up` command
-//! uses a separate control thread, so a busy guest never delays a signal).
+//! Threads: guests run where [`FleetConfig::guests`] puts them. `sandnet up`
+//! uses [`GuestThreads`]: each guest on one of several single-threaded
+//! runtimes, with the connection tasks it starts on the same thread, so its
+//! calls cost what they cost under `sandnet run`. Each guest yields at every
+//! epoch tick. Supervisors, output forwarding and the caller's own work run on
+//! the runtime that calls [`Fleet::apply`] (the `up` command uses a separate
+//! control thread, so a busy guest never delays a signal).
 //!
 //! - `plan`: which guests a new policy starts, stops, restarts or re-scopes (pure).
 //! - `instance`: one instance's supervisor loop.
 //! - `output`: guest stdout/stderr as line events.
 //! - `event`: what a fleet reports.
+//! - `threads`: the guest threads, and where a new guest goes.
 
 mod event;
 mod instance;
 mod output;
 mod plan;
+mod threads;
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError};
@@ -30,31 +33,11 @@ use tokio::sync::{Mutex, mpsc};
 pub use event::{Event, EventKind, Stream};
 pub use output::MAX_LINE_BYTES;
 pub use plan::{Change, plan};
+pub use threads::{EVENT_INTERVAL, GuestThreads, Guests, THREADS_PER_CORE};
 
 use crate::guard::GuardConfig;
 use crate::metrics::{GuestState, Metrics};
 use crate::runtime::{RunStats, Runtime};
-
-/// Worker threads of [`guest_runtime`] per core.
-pub const WORKERS_PER_CORE: usize = 4;
-
-/// The tokio runtime guests should run on: multi-thread with
-/// [`WORKERS_PER_CORE`] workers per core. More workers than cores is what
-/// keeps a guest that waits (an echo server, a poller) responsive while others
-/// spin: a guest spinning on CPU yields at every epoch tick but its worker
-/// goes straight on to the next task, so with one worker per core a few
-/// spinners would hold every worker and the I/O driver would be polled only
-/// every few dozen slices. With spare workers, a woken guest is picked up by
-/// an idle worker thread at once and the kernel's scheduler, which favours a
-/// thread that slept, gives it a core.
-pub fn guest_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores * WORKERS_PER_CORE)
-        .thread_name("sandnet-guest")
-        .enable_all()
-        .build()
-}
 
 /// How many events wait for the reader before guests' output waits too.
 pub const EVENT_BACKLOG: usize = 1024;
@@ -67,8 +50,8 @@ pub struct FleetConfig {
     /// Resolver, dialer, audit sink and bus broker shared by every guest's guard (each
     /// guard keeps its own policy, limits, counters and `guest` audit identity).
     pub guard: GuardConfig,
-    /// The tokio runtime guests run on.
-    pub guests: tokio::runtime::Handle,
+    /// Where guests run: [`GuestThreads`] (as `sandnet up` does) or a runtime.
+    pub guests: Guests,
     /// Where per-guest series go (`sandnet up --metrics`); `None` keeps none.
     pub metrics: Option<Metrics>,
 }
@@ -152,7 +135,7 @@ impl InstanceStatus {
 struct Shared {
     runtime: Runtime,
     guard: GuardConfig,
-    guests: tokio::runtime::Handle,
+    guests: Guests,
     events: mpsc::Sender<Event>,
     metrics: Option<Metrics>,
 }
