@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 
 use crate::support::assertions::check;
-use crate::support::guests::{Output, repo_root, run_cli};
+use crate::support::guests::{Background, Output, repo_root, run_cli};
 use crate::support::policy::{PolicyFile, allow_only, policy};
 use crate::support::recording::audit_events;
 use crate::support::servers::{
@@ -50,19 +50,31 @@ fn assert_valid(event: &Value) {
 /// Runs `guest` with `--audit` into a file beside the policy; returns the
 /// run and the log's events, each validated against the schema.
 fn audited(guest: &str, p: &PolicyFile, extra: &[&str], args: &[&str]) -> (Output, Vec<Value>) {
+    let (log, arg) = audit_log(p);
+    let mut cli = vec![arg.as_str()];
+    cli.extend_from_slice(extra);
+    let out = run_cli(guest, p, &cli, args);
+    (out, logged(&log))
+}
+
+/// A fresh audit log file beside the policy, and the `--audit` argument
+/// that writes it.
+fn audit_log(p: &PolicyFile) -> (std::path::PathBuf, String) {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
     let run = RUNS.fetch_add(1, Ordering::Relaxed);
     let log = p.dir.path().join(format!("audit-{run}.jsonl"));
     let arg = format!("--audit={}", log.display());
-    let mut cli = vec![arg.as_str()];
-    cli.extend_from_slice(extra);
-    let out = run_cli(guest, p, &cli, args);
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    (log, arg)
+}
+
+/// The events in the audit log at `log`, each validated against the schema.
+fn logged(log: &std::path::Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
     let events = audit_events(&text);
     for event in &events {
         assert_valid(event);
     }
-    (out, events)
+    events
 }
 
 /// The events named `event`.
@@ -426,6 +438,77 @@ fn a_tcp_close_carries_bytes_and_duration() {
     assert_eq!(close["bytes_out"], "hello\n".len());
     assert_eq!(close["bytes_in"], "HELLO\n".len());
     assert!(close["duration_ms"].as_f64().is_some_and(|d| d > 0.0));
+    // The guest shut its write half and read until the server closed.
+    assert_eq!(close["closed_by"], "peer", "{close}");
+    assert_eq!(close["decision"], "allow", "{close}");
+}
+
+#[test]
+fn a_tcp_stream_the_guest_drops_while_the_server_waits_is_closed_by_the_guest() {
+    let srv = LineServer::plain(Behaviour::Upper);
+    let url = format!("tcp://127.0.0.1:{}", srv.port());
+    // One reply line read, the write half still open: the server waits for more.
+    let p = policy(&format!(
+        "allow = [\"{url}\"]\nenv = {{ TCP_CLIENT_LINES = \"1\" }}"
+    ));
+    let (out, events) = audited("rust-tcp-client", &p, &[], &[&url, "hello"]);
+    check!(out.code == Some(0) && out.stdout == "HELLO\n", out);
+    let close = only(&events, "close");
+    assert_eq!(close["closed_by"], "guest", "{close}");
+    assert_eq!(close["decision"], "allow", "{close}");
+    assert!(close.get("reason").is_none(), "{close}");
+}
+
+#[test]
+fn a_tcp_read_that_times_out_is_closed_by_the_host_with_the_reason() {
+    let srv = LineServer::plain(Behaviour::Silent);
+    let url = format!("tcp://127.0.0.1:{}", srv.port());
+    let p = policy(&format!(
+        "allow = [\"{url}\"]\nenv = {{ TCP_CLIENT_LINES = \"1\", TCP_CLIENT_TIMEOUT_MS = \"300\" }}"
+    ));
+    let (out, events) = audited("rust-tcp-client", &p, &[], &[&url, "hello"]);
+    check!(out.code == Some(1), out);
+    let close = only(&events, "close");
+    assert_eq!(close["closed_by"], "host", "{close}");
+    assert_eq!(close["decision"], "error", "{close}");
+    assert!(
+        close["reason"].as_str().is_some_and(|r| r.contains("idle")),
+        "{close}"
+    );
+}
+
+#[test]
+fn a_tcp_stream_accepted_by_a_guest_listener_is_closed_by_the_peer_that_hung_up() {
+    use std::io::{Read, Write};
+    let p = policy("allow = [{ rule = \"tcp-listen://127.0.0.1:0\", peers = [\"127.0.0.1\"] }]");
+    let (log, arg) = audit_log(&p);
+    let mut bg = Background::start(
+        "rust-tcp-echo-server",
+        &p,
+        &[&arg],
+        &["tcp-listen://127.0.0.1:0", "1"],
+    );
+    let port = bg.listening_on().port();
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    client.write_all(b"ping").unwrap();
+    let mut echoed = [0; 4];
+    client.read_exact(&mut echoed).unwrap();
+    let me = client.local_addr().unwrap();
+    drop(client);
+    let (code, rest, stderr) = bg.finish();
+    assert_eq!(code, Some(0), "{rest:?} {stderr}");
+    let events = logged(&log);
+    let close = only(&events, "close");
+    assert_eq!(close["protocol"], "tcp-listen");
+    assert_eq!(close["connected"], me.to_string());
+    assert_eq!(close["closed_by"], "peer", "{close}");
+    assert_eq!(
+        (close["bytes_in"].clone(), close["bytes_out"].clone()),
+        (4.into(), 4.into())
+    );
 }
 
 #[test]
