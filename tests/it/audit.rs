@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 
 use crate::support::assertions::check;
+use crate::support::daemons::Daemon;
 use crate::support::guests::{Background, Output, repo_root, run_cli};
 use crate::support::policy::{PolicyFile, allow_only, policy};
 use crate::support::recording::audit_events;
@@ -534,5 +535,46 @@ fn a_udp_socket_close_counts_datagrams_and_bytes() {
         (2.into(), 8.into())
     );
     assert_eq!(close["dropped"], 0);
+    assert!(close["duration_ms"].as_f64().is_some_and(|d| d > 0.0));
+}
+
+// ---------------------------------------------------------------------------
+// MQTT
+
+#[test]
+fn an_mqtt_session_ends_with_a_close_event_for_its_broker() {
+    let Some(broker) = Daemon::mosquitto() else {
+        return;
+    };
+    let p = policy(&format!(
+        "allow = [\"mqtt-publish://127.0.0.1:{}/sensors/#\"]\nenv = {{ MQTT_QOS = \"1\" }}",
+        broker.port()
+    ));
+    let url = broker.url("mqtt");
+    let (out, events) = audited(
+        "rust-mqtt-pub",
+        &p,
+        &[],
+        &[&url, "sensors/kitchen", "21.5", "22"],
+    );
+    check!(out.code == Some(0) && out.stdout == "published 2\n", out);
+    let connect = only(&events, "connect");
+    let close = only(&events, "close");
+    assert_eq!(close["protocol"], "mqtt");
+    assert_eq!(close["target"], connect["target"]);
+    assert_eq!(close["decision"], "allow", "{close}");
+    assert_eq!(close["closed_by"], "guest", "{close}");
+    assert_eq!(close["messages_out"], 2, "{close}");
+    assert_eq!(close["messages_in"], 0, "{close}");
+    // CONNECT and two PUBLISHes at least, their payloads included; CONNACK
+    // and two PUBACKs back.
+    let sent = close["bytes_out"].as_u64().unwrap_or(0);
+    let received = close["bytes_in"].as_u64().unwrap_or(0);
+    let topics = 2 * "sensors/kitchen".len() as u64;
+    assert!(
+        sent > topics + ("21.5".len() + "22".len()) as u64,
+        "{close}"
+    );
+    assert!(received >= 4 * 3, "{close}");
     assert!(close["duration_ms"].as_f64().is_some_and(|d| d > 0.0));
 }
