@@ -513,6 +513,33 @@ fn a_tcp_stream_accepted_by_a_guest_listener_is_closed_by_the_peer_that_hung_up(
 }
 
 #[test]
+fn a_standard_wasi_sockets_connection_ends_with_a_close_event_with_its_bytes() {
+    let srv = LineServer::plain(Behaviour::WholeEcho);
+    let addr = format!("127.0.0.1:{}", srv.port());
+    let p = allow_only(&format!("tcp://{addr}"));
+    let (out, events) = audited("rust-std-sockets", &p, &[], &["tcp", &addr, "1000"]);
+    check!(
+        out.code == Some(0) && out.stdout == "tcp: connected\nsent 1000\nreceived 1000\n",
+        out
+    );
+    let socket = events
+        .iter()
+        .find(|e| e["event"] == "wasi-socket" && e["decision"] == "allow")
+        .unwrap_or_else(|| panic!("no wasi-socket event in {events:#?}"));
+    let close = only(&events, "close");
+    assert_eq!(close["target"], socket["target"]);
+    assert_eq!(close["protocol"], "tcp");
+    assert_eq!(close["connected"], addr);
+    assert_eq!(
+        (close["bytes_out"].clone(), close["bytes_in"].clone()),
+        (1000.into(), 1000.into())
+    );
+    // The guest shut its write half and read until the server closed.
+    assert_eq!(close["closed_by"], "peer", "{close}");
+    assert!(close["duration_ms"].as_f64().is_some_and(|d| d > 0.0));
+}
+
+#[test]
 fn a_udp_socket_close_counts_datagrams_and_bytes() {
     let peer = UdpEchoPeer::start(false);
     let target = peer.target();

@@ -31,12 +31,16 @@
 //!   quota refusal (`access-denied`) and are closed from then on, and a pending
 //!   `subscribe` wakes to see it.
 //!
+//! - audit: a TCP connection's two streams share its `close` event (bytes each
+//!   way, life, who ended it), written when the guest has dropped both.
+//!
 //! Every refusal is logged with the limit's policy name and how to raise it;
 //! the guest itself only ever sees the error code.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::Bytes;
 use sandnet_policy::Limit;
@@ -56,6 +60,7 @@ use wasmtime_wasi::p2::{
 };
 use wasmtime_wasi::sockets::WasiSocketsCtxView;
 
+use crate::audit::{ClosedBy, Ongoing};
 use crate::error::NetError;
 use crate::guard::{ConnectionPermit, Grant, Guard, Lease};
 use crate::net::NetHost;
@@ -152,7 +157,12 @@ impl LimitedSocketsView<'_> {
         output: &Resource<DynOutputStream>,
         grant: Option<Grant>,
     ) -> SocketResult<()> {
+        let mut log = grant.as_ref().and_then(|g| CloseLog::open(self.guard, g));
         let lease = grant.map(|g| self.guard.register_socket(g));
+        if let Some(log) = &mut log {
+            log.lease.clone_from(&lease);
+        }
+        let log = log.map(Arc::new);
         let table = &mut *self.sockets.table;
         let slot = table.get_mut(input)?;
         let inner = std::mem::replace(slot, Box::new(ClosedInputStream));
@@ -161,6 +171,7 @@ impl LimitedSocketsView<'_> {
             guard: Arc::clone(self.guard),
             failed: false,
             lease: lease.clone(),
+            log: log.clone(),
         });
         let slot = table.get_mut(output)?;
         let inner = std::mem::replace(slot, Box::new(ClosedOutputStream));
@@ -169,6 +180,7 @@ impl LimitedSocketsView<'_> {
             guard: Arc::clone(self.guard),
             failed: false,
             lease,
+            log,
         });
         Ok(())
     }
@@ -205,6 +217,72 @@ async fn ready_or_revoked(ready: impl Future<Output = ()>, lease: Option<&Arc<Le
     }
 }
 
+/// The `close` audit event of a standard TCP connection, shared by its two
+/// streams and written when the last of them drops (the guest let go of the
+/// connection): bytes each way, its life, who ended it.
+struct CloseLog {
+    log: Mutex<Ongoing>,
+    /// The connection's registration: revoked means the host ended it.
+    lease: Option<Arc<Lease>>,
+}
+
+impl CloseLog {
+    /// The event for the connection `grant` describes (target and peer as
+    /// its `wasi-socket` event has them), counters at 0; `None` when the log
+    /// is off.
+    fn open(guard: &Guard, grant: &Grant) -> Option<CloseLog> {
+        let target = grant.target();
+        let mut log = guard.ongoing(
+            target.scheme.as_str(),
+            "close",
+            || target.to_string(),
+            Instant::now(),
+        )?;
+        log.add_in(0, 0);
+        log.add_out(0, 0);
+        log.event().connected = grant.peer();
+        Some(CloseLog {
+            log: Mutex::new(log),
+            lease: None,
+        })
+    }
+
+    fn with(&self, update: impl FnOnce(&mut Ongoing)) {
+        update(&mut self.log.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// Notes that `by` ended the connection (with `err`) unless something did before.
+    fn ended(&self, by: ClosedBy, err: Option<&NetError>) {
+        self.with(|log| {
+            if log.event().closed_by.is_none() {
+                log.event().set_ended(by, err);
+            }
+        });
+    }
+
+    /// Notes the peer ended the connection when a read or write of the
+    /// socket's own stream failed (end of stream, reset), and passes `result` on.
+    fn peer_result<T>(log: Option<&Arc<CloseLog>>, result: StreamResult<T>) -> StreamResult<T> {
+        if let (Some(log), Err(StreamError::Closed | StreamError::LastOperationFailed(_))) =
+            (log, &result)
+        {
+            log.ended(ClosedBy::Peer, None);
+        }
+        result
+    }
+}
+
+impl Drop for CloseLog {
+    /// Who ended it, if nothing was noted: a reload's revocation, else the guest.
+    fn drop(&mut self) {
+        let revoked = self.lease.as_ref().and_then(|l| l.check().err());
+        match revoked {
+            Some(err) => self.ended(ClosedBy::Host, Some(&err)),
+            None => self.ended(ClosedBy::Guest, None),
+        }
+    }
+}
+
 /// A TCP input stream counting what it reads against `bytes_in_total`.
 struct CountedInput {
     inner: DynInputStream,
@@ -213,6 +291,8 @@ struct CountedInput {
     failed: bool,
     /// The connection's registration (revoked by a policy reload).
     lease: Option<Arc<Lease>>,
+    /// The connection's `close` event, when the log is on.
+    log: Option<Arc<CloseLog>>,
 }
 
 #[wasmtime_wasi::async_trait]
@@ -222,13 +302,21 @@ impl InputStream for CountedInput {
             return Err(StreamError::Closed);
         }
         check_revoked(self.lease.as_ref(), &mut self.failed)?;
-        let bytes = self.inner.read(size)?;
-        if !bytes.is_empty()
-            && let Err(err) = self.guard.count_in(bytes.len() as u64)
-        {
+        let bytes = CloseLog::peer_result(self.log.as_ref(), self.inner.read(size))?;
+        if bytes.is_empty() {
+            return Ok(bytes);
+        }
+        let len = bytes.len() as u64;
+        if let Err(err) = self.guard.count_in(len) {
             self.failed = true;
             log_refusal(&self.guard, "read", &err);
+            if let Some(log) = &self.log {
+                log.ended(ClosedBy::Host, Some(&err));
+            }
             return Err(quota_error(err));
+        }
+        if let Some(log) = &self.log {
+            log.with(|log| log.add_in(len, 0));
         }
         Ok(bytes)
     }
@@ -256,6 +344,8 @@ struct CountedOutput {
     failed: bool,
     /// The connection's registration (revoked by a policy reload).
     lease: Option<Arc<Lease>>,
+    /// The connection's `close` event, when the log is on.
+    log: Option<Arc<CloseLog>>,
 }
 
 #[wasmtime_wasi::async_trait]
@@ -265,12 +355,20 @@ impl OutputStream for CountedOutput {
             return Err(StreamError::Closed);
         }
         check_revoked(self.lease.as_ref(), &mut self.failed)?;
-        if let Err(err) = self.guard.count_out(bytes.len() as u64) {
+        let len = bytes.len() as u64;
+        if let Err(err) = self.guard.count_out(len) {
             self.failed = true;
             log_refusal(&self.guard, "write", &err);
+            if let Some(log) = &self.log {
+                log.ended(ClosedBy::Host, Some(&err));
+            }
             return Err(quota_error(err));
         }
-        self.inner.write(bytes)
+        CloseLog::peer_result(self.log.as_ref(), self.inner.write(bytes))?;
+        if let Some(log) = &self.log {
+            log.with(|log| log.add_out(len, 0));
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> StreamResult<()> {
