@@ -540,6 +540,44 @@ fn a_standard_wasi_sockets_connection_ends_with_a_close_event_with_its_bytes() {
 }
 
 #[test]
+fn a_standard_wasi_sockets_udp_socket_ends_with_a_close_event_counting_datagrams() {
+    // Answers each datagram with itself, then `end` (what the guest waits for).
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, peer)) = server.recv_from(&mut buf) {
+            let _ = server.send_to(&buf[..n], peer);
+            let _ = server.send_to(b"end", peer);
+        }
+    });
+    let p = allow_only(&format!("udp://{addr}"));
+    let (out, events) = audited("rust-std-sockets", &p, &[], &["udp", &addr, "50", "60"]);
+    check!(
+        out.code == Some(0)
+            && out.stdout == "sent 50\nreceived 50\nend\nsent 60\nreceived 60\nend\n",
+        out
+    );
+    // An ephemeral port, as sandnet:net/udp names one: the bound address.
+    let close = only(&events, "close");
+    assert_eq!(close["protocol"], "udp");
+    let target = close["target"].as_str().unwrap_or_default();
+    check!(
+        target.starts_with("udp-bind://0.0.0.0:") && !target.ends_with(":0"),
+        out
+    );
+    assert_eq!(
+        (close["messages_out"].clone(), close["bytes_out"].clone()),
+        (2.into(), 110.into())
+    );
+    assert_eq!(
+        (close["messages_in"].clone(), close["bytes_in"].clone()),
+        (4.into(), (50 + 60 + 2 * "end".len()).into())
+    );
+    assert!(close["duration_ms"].as_f64().is_some_and(|d| d > 0.0));
+}
+
+#[test]
 fn a_udp_socket_close_counts_datagrams_and_bytes() {
     let peer = UdpEchoPeer::start(false);
     let target = peer.target();

@@ -32,7 +32,10 @@
 //!   `subscribe` wakes to see it.
 //!
 //! - audit: a TCP connection's two streams share its `close` event (bytes each
-//!   way, life, who ended it), written when the guest has dropped both.
+//!   way, life, who ended it), written when the guest has dropped both; a
+//!   bound UDP socket's `close` event (bytes and datagrams each way) is kept
+//!   by socket, found from its datagram streams, and written when the guest
+//!   drops the socket.
 //!
 //! Every refusal is logged with the limit's policy name and how to raise it;
 //! the guest itself only ever sees the error code.
@@ -43,7 +46,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use sandnet_policy::Limit;
+use sandnet_policy::{Limit, Scheme, Target};
 use wasmtime::component::{HasData, Linker, Resource};
 use wasmtime_wasi::p2::bindings::sockets::network::{
     self, ErrorCode, IpAddressFamily, IpSocketAddress, Network,
@@ -71,6 +74,19 @@ use crate::net::NetHost;
 #[derive(Debug, Default)]
 pub struct SocketSlots {
     permits: HashMap<u32, ConnectionPermit>,
+    /// Each bound UDP socket's `close` audit event (only with the log on),
+    /// by socket index; written when the guest drops the socket.
+    udp_logs: HashMap<u32, Ongoing>,
+    /// The socket each live datagram stream belongs to (only with the log on).
+    udp_streams: HashMap<u32, u32>,
+}
+
+impl SocketSlots {
+    /// The `close` event of the UDP socket the datagram stream `stream` belongs to.
+    fn udp_log(&mut self, stream: u32) -> Option<&mut Ongoing> {
+        let socket = self.udp_streams.get(&stream)?;
+        self.udp_logs.get_mut(socket)
+    }
 }
 
 /// The view the standard socket traits are implemented on: wasmtime-wasi's own
@@ -640,14 +656,49 @@ impl HostUdpSocket for LimitedSocketsView<'_> {
         local_address: IpSocketAddress,
     ) -> SocketResult<()> {
         let rep = this.rep();
+        let bound = SocketAddr::from(local_address);
         let permit = self.take_permit(rep, "UDP bind")?;
         let result =
             HostUdpSocket::start_bind(&mut self.sockets, this, network, local_address).await;
-        self.keep_permit(rep, permit, result)
+        let result = self.keep_permit(rep, permit, result);
+        if result.is_ok() {
+            // As sandnet:net/udp names it: `udp-bind` under a grant for a
+            // port, `udp` when ephemeral; the target gets the bound port at
+            // `finish-bind`.
+            let scheme = if bound.port() == 0 {
+                Scheme::Udp
+            } else {
+                Scheme::UdpBind
+            };
+            let log = self.guard.ongoing(
+                scheme.as_str(),
+                "close",
+                || Target::socket(Scheme::UdpBind, bound).to_string(),
+                Instant::now(),
+            );
+            if let Some(mut log) = log {
+                log.add_in(0, 0);
+                log.add_out(0, 0);
+                log.event().messages_in = Some(0);
+                log.event().messages_out = Some(0);
+                self.state.udp_logs.insert(rep, log);
+            }
+        }
+        result
     }
 
     fn finish_bind(&mut self, this: Resource<UdpSocket>) -> SocketResult<()> {
-        HostUdpSocket::finish_bind(&mut self.sockets, this)
+        let rep = this.rep();
+        HostUdpSocket::finish_bind(&mut self.sockets, this)?;
+        if self.state.udp_logs.contains_key(&rep)
+            && let Ok(local) =
+                HostUdpSocket::local_address(&mut self.sockets, Resource::new_borrow(rep))
+            && let Some(log) = self.state.udp_logs.get_mut(&rep)
+        {
+            let local = SocketAddr::from(local);
+            log.event().target = Target::socket(Scheme::UdpBind, local).to_string();
+        }
+        Ok(())
     }
 
     async fn stream(
@@ -658,7 +709,13 @@ impl HostUdpSocket for LimitedSocketsView<'_> {
         Resource<IncomingDatagramStream>,
         Resource<OutgoingDatagramStream>,
     )> {
-        HostUdpSocket::stream(&mut self.sockets, this, remote_address).await
+        let rep = this.rep();
+        let streams = HostUdpSocket::stream(&mut self.sockets, this, remote_address).await?;
+        if self.state.udp_logs.contains_key(&rep) {
+            self.state.udp_streams.insert(streams.0.rep(), rep);
+            self.state.udp_streams.insert(streams.1.rep(), rep);
+        }
+        Ok(streams)
     }
 
     fn local_address(&mut self, this: Resource<UdpSocket>) -> SocketResult<IpSocketAddress> {
@@ -709,6 +766,7 @@ impl HostUdpSocket for LimitedSocketsView<'_> {
         let rep = this.rep();
         HostUdpSocket::drop(&mut self.sockets, this)?;
         self.state.permits.remove(&rep);
+        self.state.udp_logs.remove(&rep); // writes its `close` event
         Ok(())
     }
 }
@@ -722,6 +780,7 @@ impl HostIncomingDatagramStream for LimitedSocketsView<'_> {
         this: Resource<IncomingDatagramStream>,
         max_results: u64,
     ) -> SocketResult<Vec<IncomingDatagram>> {
+        let stream = this.rep();
         let received = HostIncomingDatagramStream::receive(&mut self.sockets, this, max_results)?;
         let max = self.guard.policy().limits.max_datagram_bytes;
         let mut kept = Vec::with_capacity(received.len());
@@ -745,6 +804,10 @@ impl HostIncomingDatagramStream for LimitedSocketsView<'_> {
             }
             kept.push(datagram);
         }
+        if let Some(log) = self.state.udp_log(stream) {
+            let bytes = kept.iter().map(|d| d.data.len() as u64).sum();
+            log.add_in(bytes, kept.len() as u64);
+        }
         Ok(kept)
     }
 
@@ -756,6 +819,7 @@ impl HostIncomingDatagramStream for LimitedSocketsView<'_> {
     }
 
     fn drop(&mut self, this: Resource<IncomingDatagramStream>) -> wasmtime::Result<()> {
+        self.state.udp_streams.remove(&this.rep());
         HostIncomingDatagramStream::drop(&mut self.sockets, this)
     }
 }
@@ -792,7 +856,14 @@ impl HostOutgoingDatagramStream for LimitedSocketsView<'_> {
             log_refusal(self.guard, "send", &err);
             return Err(ErrorCode::AccessDenied.into());
         }
-        HostOutgoingDatagramStream::send(&mut self.sockets, this, vec![datagram])
+        let stream = this.rep();
+        let sent = HostOutgoingDatagramStream::send(&mut self.sockets, this, vec![datagram])?;
+        if sent > 0
+            && let Some(log) = self.state.udp_log(stream)
+        {
+            log.add_out(len, 1);
+        }
+        Ok(sent)
     }
 
     fn subscribe(
@@ -803,6 +874,7 @@ impl HostOutgoingDatagramStream for LimitedSocketsView<'_> {
     }
 
     async fn drop(&mut self, this: Resource<OutgoingDatagramStream>) -> wasmtime::Result<()> {
+        self.state.udp_streams.remove(&this.rep());
         HostOutgoingDatagramStream::drop(&mut self.sockets, this).await
     }
 }
