@@ -400,6 +400,18 @@ impl Ongoing {
         &mut self.event
     }
 
+    /// Starts the byte counters both ways at 0 (and the message counters,
+    /// with `messages`), so a connection that moved nothing says so.
+    pub fn counting(mut self, messages: bool) -> Self {
+        self.add_in(0, 0);
+        self.add_out(0, 0);
+        if messages {
+            self.event.messages_in = Some(0);
+            self.event.messages_out = Some(0);
+        }
+        self
+    }
+
     /// Counts `bytes` and `messages` received.
     pub fn add_in(&mut self, bytes: u64, messages: u64) {
         *self.event.bytes_in.get_or_insert(0) += bytes;

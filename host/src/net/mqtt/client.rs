@@ -371,18 +371,13 @@ struct Session {
 /// The session's `close` audit event, open for its life with its counters
 /// at 0; `None` when the log is off.
 fn close_event(guard: &Guard, broker: &Target, started: std::time::Instant) -> Option<Ongoing> {
-    let mut log = guard.ongoing(
+    let log = guard.ongoing(
         broker.scheme.as_str(),
         "close",
         || broker.to_string(),
         started,
     )?;
-    log.add_in(0, 0);
-    log.add_out(0, 0);
-    let ev = log.event();
-    ev.messages_in = Some(0);
-    ev.messages_out = Some(0);
-    Some(log)
+    Some(log.counting(true))
 }
 
 impl Session {

@@ -248,14 +248,13 @@ impl CloseLog {
     /// is off.
     fn open(guard: &Guard, grant: &Grant) -> Option<CloseLog> {
         let target = grant.target();
-        let mut log = guard.ongoing(
+        let log = guard.ongoing(
             target.scheme.as_str(),
             "close",
             || target.to_string(),
             Instant::now(),
         )?;
-        log.add_in(0, 0);
-        log.add_out(0, 0);
+        let mut log = log.counting(false);
         log.event().connected = grant.peer();
         Some(CloseLog {
             log: Mutex::new(log),
@@ -676,12 +675,8 @@ impl HostUdpSocket for LimitedSocketsView<'_> {
                 || Target::socket(Scheme::UdpBind, bound).to_string(),
                 Instant::now(),
             );
-            if let Some(mut log) = log {
-                log.add_in(0, 0);
-                log.add_out(0, 0);
-                log.event().messages_in = Some(0);
-                log.event().messages_out = Some(0);
-                self.state.udp_logs.insert(rep, log);
+            if let Some(log) = log {
+                self.state.udp_logs.insert(rep, log.counting(true));
             }
         }
         result
