@@ -160,6 +160,21 @@ pub enum ClosedBy {
     Host,
 }
 
+impl ClosedBy {
+    /// Who ended a connection that failed with `err`: the host for a
+    /// revocation (`denied`), a limit, a timeout or a protocol violation, the
+    /// peer for anything else (reset, lost, bad TLS).
+    pub fn after(err: &NetError) -> ClosedBy {
+        match err {
+            NetError::Denied(_)
+            | NetError::LimitExceeded { .. }
+            | NetError::Timeout(_)
+            | NetError::Protocol(_) => ClosedBy::Host,
+            _ => ClosedBy::Peer,
+        }
+    }
+}
+
 /// One audit line. `docs/audit.schema.json` describes it field by field; a
 /// field added here must be added there (the `audit` integration test
 /// validates real output against it).
@@ -298,6 +313,26 @@ impl AuditEvent {
         self.duration_ms = Some((elapsed.as_secs_f64() * 1e6).round() / 1e3);
     }
 
+    /// Marks the event failed with `err` (decision `error` or, for a
+    /// revocation, `deny`; the reason as the operator sees it).
+    pub fn fail(&mut self, err: &NetError) {
+        self.decision = if matches!(err, NetError::Denied(_)) {
+            Verdict::Deny
+        } else {
+            Verdict::Error
+        };
+        self.reason = Some(operator_reason(err));
+    }
+
+    /// Records who ended a connection and, when it failed, why (see
+    /// [`AuditEvent::fail`]).
+    pub fn set_ended(&mut self, by: ClosedBy, err: Option<&NetError>) {
+        self.closed_by = Some(by);
+        if let Some(err) = err {
+            self.fail(err);
+        }
+    }
+
     /// Records how a connection was closed: who closed it, and for a
     /// WebSocket the close code and reason (cut to [`MAX_CLOSE_REASON_BYTES`]
     /// at a character boundary; an empty reason is left out).
@@ -365,6 +400,18 @@ impl Ongoing {
         &mut self.event
     }
 
+    /// Starts the byte counters both ways at 0 (and the message counters,
+    /// with `messages`), so a connection that moved nothing says so.
+    pub fn counting(mut self, messages: bool) -> Self {
+        self.add_in(0, 0);
+        self.add_out(0, 0);
+        if messages {
+            self.event.messages_in = Some(0);
+            self.event.messages_out = Some(0);
+        }
+        self
+    }
+
     /// Counts `bytes` and `messages` received.
     pub fn add_in(&mut self, bytes: u64, messages: u64) {
         *self.event.bytes_in.get_or_insert(0) += bytes;
@@ -402,12 +449,7 @@ impl Ongoing {
     /// Marks the event failed with `err` (decision `error` or, for a
     /// revocation, `deny`; the reason as the operator sees it).
     pub fn fail(&mut self, err: &NetError) {
-        self.event.decision = if matches!(err, NetError::Denied(_)) {
-            Verdict::Deny
-        } else {
-            Verdict::Error
-        };
-        self.event.reason = Some(operator_reason(err));
+        self.event.fail(err);
     }
 
     /// Writes the event now, stamped with the time (now) and the duration
@@ -492,6 +534,31 @@ mod tests {
         assert!(
             events[0]["reason"].as_str().unwrap().contains("idle"),
             "{events:?}"
+        );
+    }
+
+    #[test]
+    fn a_limit_timeout_violation_or_revocation_is_the_hosts_doing_anything_else_the_peers() {
+        use crate::error::TimeoutKind;
+        let cases = [
+            (NetError::Timeout(TimeoutKind::Idle), ClosedBy::Host),
+            (
+                NetError::limit(sandnet_policy::Limit::BytesInTotal, 10),
+                ClosedBy::Host,
+            ),
+            (NetError::Protocol("bad frame".into()), ClosedBy::Host),
+            (NetError::Closed("reset".into()), ClosedBy::Peer),
+            (NetError::Connect("refused".into()), ClosedBy::Peer),
+            (NetError::Tls("bad record".into()), ClosedBy::Peer),
+        ];
+        for (err, want) in cases {
+            assert_eq!(ClosedBy::after(&err), want, "{err}");
+        }
+        let mut ev = AuditEvent::new("g", "tcp", "close", "tcp://a.test:1".into(), Verdict::Allow);
+        ev.set_ended(ClosedBy::Host, Some(&NetError::Timeout(TimeoutKind::Idle)));
+        assert_eq!(
+            (ev.closed_by, ev.decision, ev.reason.as_deref()),
+            (Some(ClosedBy::Host), Verdict::Error, Some("timeout: idle"))
         );
     }
 

@@ -9,7 +9,8 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 
 use crate::support::assertions::check;
-use crate::support::guests::{Output, repo_root, run_cli};
+use crate::support::daemons::Daemon;
+use crate::support::guests::{Background, Output, repo_root, run_cli};
 use crate::support::policy::{PolicyFile, allow_only, policy};
 use crate::support::recording::audit_events;
 use crate::support::servers::{
@@ -50,19 +51,31 @@ fn assert_valid(event: &Value) {
 /// Runs `guest` with `--audit` into a file beside the policy; returns the
 /// run and the log's events, each validated against the schema.
 fn audited(guest: &str, p: &PolicyFile, extra: &[&str], args: &[&str]) -> (Output, Vec<Value>) {
+    let (log, arg) = audit_log(p);
+    let mut cli = vec![arg.as_str()];
+    cli.extend_from_slice(extra);
+    let out = run_cli(guest, p, &cli, args);
+    (out, logged(&log))
+}
+
+/// A fresh audit log file beside the policy, and the `--audit` argument
+/// that writes it.
+fn audit_log(p: &PolicyFile) -> (std::path::PathBuf, String) {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
     let run = RUNS.fetch_add(1, Ordering::Relaxed);
     let log = p.dir.path().join(format!("audit-{run}.jsonl"));
     let arg = format!("--audit={}", log.display());
-    let mut cli = vec![arg.as_str()];
-    cli.extend_from_slice(extra);
-    let out = run_cli(guest, p, &cli, args);
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    (log, arg)
+}
+
+/// The events in the audit log at `log`, each validated against the schema.
+fn logged(log: &std::path::Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
     let events = audit_events(&text);
     for event in &events {
         assert_valid(event);
     }
-    (out, events)
+    events
 }
 
 /// The events named `event`.
@@ -426,6 +439,142 @@ fn a_tcp_close_carries_bytes_and_duration() {
     assert_eq!(close["bytes_out"], "hello\n".len());
     assert_eq!(close["bytes_in"], "HELLO\n".len());
     assert!(close["duration_ms"].as_f64().is_some_and(|d| d > 0.0));
+    // The guest shut its write half and read until the server closed.
+    assert_eq!(close["closed_by"], "peer", "{close}");
+    assert_eq!(close["decision"], "allow", "{close}");
+}
+
+#[test]
+fn a_tcp_stream_the_guest_drops_while_the_server_waits_is_closed_by_the_guest() {
+    let srv = LineServer::plain(Behaviour::Upper);
+    let url = format!("tcp://127.0.0.1:{}", srv.port());
+    // One reply line read, the write half still open: the server waits for more.
+    let p = policy(&format!(
+        "allow = [\"{url}\"]\nenv = {{ TCP_CLIENT_LINES = \"1\" }}"
+    ));
+    let (out, events) = audited("rust-tcp-client", &p, &[], &[&url, "hello"]);
+    check!(out.code == Some(0) && out.stdout == "HELLO\n", out);
+    let close = only(&events, "close");
+    assert_eq!(close["closed_by"], "guest", "{close}");
+    assert_eq!(close["decision"], "allow", "{close}");
+    assert!(close.get("reason").is_none(), "{close}");
+}
+
+#[test]
+fn a_tcp_read_that_times_out_is_closed_by_the_host_with_the_reason() {
+    let srv = LineServer::plain(Behaviour::Silent);
+    let url = format!("tcp://127.0.0.1:{}", srv.port());
+    let p = policy(&format!(
+        "allow = [\"{url}\"]\nenv = {{ TCP_CLIENT_LINES = \"1\", TCP_CLIENT_TIMEOUT_MS = \"300\" }}"
+    ));
+    let (out, events) = audited("rust-tcp-client", &p, &[], &[&url, "hello"]);
+    check!(out.code == Some(1), out);
+    let close = only(&events, "close");
+    assert_eq!(close["closed_by"], "host", "{close}");
+    assert_eq!(close["decision"], "error", "{close}");
+    assert!(
+        close["reason"].as_str().is_some_and(|r| r.contains("idle")),
+        "{close}"
+    );
+}
+
+#[test]
+fn a_tcp_stream_accepted_by_a_guest_listener_is_closed_by_the_peer_that_hung_up() {
+    use std::io::{Read, Write};
+    let p = policy("allow = [{ rule = \"tcp-listen://127.0.0.1:0\", peers = [\"127.0.0.1\"] }]");
+    let (log, arg) = audit_log(&p);
+    let mut bg = Background::start(
+        "rust-tcp-echo-server",
+        &p,
+        &[&arg],
+        &["tcp-listen://127.0.0.1:0", "1"],
+    );
+    let port = bg.listening_on().port();
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    client.write_all(b"ping").unwrap();
+    let mut echoed = [0; 4];
+    client.read_exact(&mut echoed).unwrap();
+    let me = client.local_addr().unwrap();
+    drop(client);
+    let (code, rest, stderr) = bg.finish();
+    assert_eq!(code, Some(0), "{rest:?} {stderr}");
+    let events = logged(&log);
+    let close = only(&events, "close");
+    assert_eq!(close["protocol"], "tcp-listen");
+    assert_eq!(close["connected"], me.to_string());
+    assert_eq!(close["closed_by"], "peer", "{close}");
+    assert_eq!(
+        (close["bytes_in"].clone(), close["bytes_out"].clone()),
+        (4.into(), 4.into())
+    );
+}
+
+#[test]
+fn a_standard_wasi_sockets_connection_ends_with_a_close_event_with_its_bytes() {
+    let srv = LineServer::plain(Behaviour::WholeEcho);
+    let addr = format!("127.0.0.1:{}", srv.port());
+    let p = allow_only(&format!("tcp://{addr}"));
+    let (out, events) = audited("rust-std-sockets", &p, &[], &["tcp", &addr, "1000"]);
+    check!(
+        out.code == Some(0) && out.stdout == "tcp: connected\nsent 1000\nreceived 1000\n",
+        out
+    );
+    let socket = events
+        .iter()
+        .find(|e| e["event"] == "wasi-socket" && e["decision"] == "allow")
+        .unwrap_or_else(|| panic!("no wasi-socket event in {events:#?}"));
+    let close = only(&events, "close");
+    assert_eq!(close["target"], socket["target"]);
+    assert_eq!(close["protocol"], "tcp");
+    assert_eq!(close["connected"], addr);
+    assert_eq!(
+        (close["bytes_out"].clone(), close["bytes_in"].clone()),
+        (1000.into(), 1000.into())
+    );
+    // The guest shut its write half and read until the server closed.
+    assert_eq!(close["closed_by"], "peer", "{close}");
+    assert!(close["duration_ms"].as_f64().is_some_and(|d| d > 0.0));
+}
+
+#[test]
+fn a_standard_wasi_sockets_udp_socket_ends_with_a_close_event_counting_datagrams() {
+    // Answers each datagram with itself, then `end` (what the guest waits for).
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, peer)) = server.recv_from(&mut buf) {
+            let _ = server.send_to(&buf[..n], peer);
+            let _ = server.send_to(b"end", peer);
+        }
+    });
+    let p = allow_only(&format!("udp://{addr}"));
+    let (out, events) = audited("rust-std-sockets", &p, &[], &["udp", &addr, "50", "60"]);
+    check!(
+        out.code == Some(0)
+            && out.stdout == "sent 50\nreceived 50\nend\nsent 60\nreceived 60\nend\n",
+        out
+    );
+    // An ephemeral port, as sandnet:net/udp names one: the bound address.
+    let close = only(&events, "close");
+    assert_eq!(close["protocol"], "udp");
+    let target = close["target"].as_str().unwrap_or_default();
+    check!(
+        target.starts_with("udp-bind://0.0.0.0:") && !target.ends_with(":0"),
+        out
+    );
+    assert_eq!(
+        (close["messages_out"].clone(), close["bytes_out"].clone()),
+        (2.into(), 110.into())
+    );
+    assert_eq!(
+        (close["messages_in"].clone(), close["bytes_in"].clone()),
+        (4.into(), (50 + 60 + 2 * "end".len()).into())
+    );
+    assert!(close["duration_ms"].as_f64().is_some_and(|d| d > 0.0));
 }
 
 #[test]
@@ -451,5 +600,46 @@ fn a_udp_socket_close_counts_datagrams_and_bytes() {
         (2.into(), 8.into())
     );
     assert_eq!(close["dropped"], 0);
+    assert!(close["duration_ms"].as_f64().is_some_and(|d| d > 0.0));
+}
+
+// ---------------------------------------------------------------------------
+// MQTT
+
+#[test]
+fn an_mqtt_session_ends_with_a_close_event_for_its_broker() {
+    let Some(broker) = Daemon::mosquitto() else {
+        return;
+    };
+    let p = policy(&format!(
+        "allow = [\"mqtt-publish://127.0.0.1:{}/sensors/#\"]\nenv = {{ MQTT_QOS = \"1\" }}",
+        broker.port()
+    ));
+    let url = broker.url("mqtt");
+    let (out, events) = audited(
+        "rust-mqtt-pub",
+        &p,
+        &[],
+        &[&url, "sensors/kitchen", "21.5", "22"],
+    );
+    check!(out.code == Some(0) && out.stdout == "published 2\n", out);
+    let connect = only(&events, "connect");
+    let close = only(&events, "close");
+    assert_eq!(close["protocol"], "mqtt");
+    assert_eq!(close["target"], connect["target"]);
+    assert_eq!(close["decision"], "allow", "{close}");
+    assert_eq!(close["closed_by"], "guest", "{close}");
+    assert_eq!(close["messages_out"], 2, "{close}");
+    assert_eq!(close["messages_in"], 0, "{close}");
+    // CONNECT and two PUBLISHes at least, their payloads included; CONNACK
+    // and two PUBACKs back.
+    let sent = close["bytes_out"].as_u64().unwrap_or(0);
+    let received = close["bytes_in"].as_u64().unwrap_or(0);
+    let topics = 2 * "sensors/kitchen".len() as u64;
+    assert!(
+        sent > topics + ("21.5".len() + "22".len()) as u64,
+        "{close}"
+    );
+    assert!(received >= 4 * 3, "{close}");
     assert!(close["duration_ms"].as_f64().is_some_and(|d| d > 0.0));
 }

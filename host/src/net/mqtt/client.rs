@@ -20,7 +20,8 @@ use sandnet_policy::{Scheme, Target};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::{NetError, TimeoutKind};
+use crate::audit::{ClosedBy, Ongoing};
+use crate::error::{NetError, TimeoutKind, find_net_error};
 use crate::guard::{ConnectionPermit, Guard};
 use crate::net::common::inbox::{AbortOnDrop, Inbox};
 use crate::net::common::tls::{self, Io};
@@ -110,11 +111,14 @@ pub fn parse_broker(url: &str) -> Result<Target, NetError> {
     Ok(target)
 }
 
-/// One connection to the broker: the stream, its slot, and read buffer.
+/// One connection to the broker: the stream, its slot, read buffer, and the
+/// bytes it moved (taken into the session's `close` event).
 struct Link {
     stream: Box<dyn Io>,
     _permit: ConnectionPermit,
     buf: BytesMut,
+    bytes_in: u64,
+    bytes_out: u64,
 }
 
 /// Dials the broker through the guard (policy, vetted addresses, TLS) and
@@ -141,6 +145,8 @@ async fn dial(
         stream,
         _permit: guarded.permit,
         buf: BytesMut::with_capacity(4096),
+        bytes_in: 0,
+        bytes_out: 0,
     };
     let mut connect = Connect::new(settings.client_id.clone());
     connect.keep_alive = settings.keep_alive;
@@ -201,6 +207,13 @@ fn wire_error(err: &WireError, max_payload: usize) -> NetError {
     }
 }
 
+/// A failed read or write of the broker connection: the reload's `denied`
+/// when one revoked it, `closed` otherwise.
+fn link_error(err: &std::io::Error) -> NetError {
+    find_net_error(err)
+        .unwrap_or_else(|| NetError::Closed(format!("MQTT broker connection: {err}")))
+}
+
 impl Link {
     /// Writes one packet (counted against the guest's byte quota).
     async fn send(&mut self, guard: &Guard, packet: &Packet) -> Result<(), NetError> {
@@ -212,11 +225,9 @@ impl Link {
         self.stream
             .write_all(&out)
             .await
-            .map_err(|e| NetError::Closed(format!("MQTT broker connection: {e}")))?;
-        self.stream
-            .flush()
-            .await
-            .map_err(|e| NetError::Closed(format!("MQTT broker connection: {e}")))
+            .map_err(|e| link_error(&e))?;
+        self.bytes_out += out.len() as u64;
+        self.stream.flush().await.map_err(|e| link_error(&e))
     }
 
     /// A complete packet already in the buffer, if any.
@@ -234,12 +245,13 @@ impl Link {
             .stream
             .read_buf(&mut self.buf)
             .await
-            .map_err(|e| NetError::Closed(format!("MQTT broker connection: {e}")))?;
+            .map_err(|e| link_error(&e))?;
         if n == 0 {
             return Err(NetError::Closed(
                 "the MQTT broker closed the connection".into(),
             ));
         }
+        self.bytes_in += n as u64;
         guard.count_in(n as u64)
     }
 
@@ -262,7 +274,9 @@ impl Client {
         broker: Target,
         settings: Settings,
     ) -> Result<Client, NetError> {
+        let started = std::time::Instant::now();
         let (link, session_present) = dial(&guard, &tls_config, &broker, &settings).await?;
+        let log = close_event(&guard, &broker, started);
         let (commands, rx) = mpsc::channel(16);
         let (tx, inbox) = Inbox::channel(INBOX_CAPACITY, "MQTT client");
         let session = Session {
@@ -275,6 +289,8 @@ impl Client {
             waiting: HashMap::new(),
             filters: VecDeque::new(),
             tx,
+            log,
+            ended: None,
         };
         let task = tokio::spawn(session.run(rx));
         Ok(Client {
@@ -345,9 +361,51 @@ struct Session {
     /// Live subscriptions, made again after a reconnect without a session.
     filters: VecDeque<(String, QoS)>,
     tx: mpsc::Sender<Result<Received, NetError>>,
+    /// The session's `close` audit event (written when the session ends,
+    /// the guest's drop included).
+    log: Option<Ongoing>,
+    /// Who ended the session and with what error, when it was not the guest.
+    ended: Option<(ClosedBy, NetError)>,
+}
+
+/// The session's `close` audit event, open for its life with its counters
+/// at 0; `None` when the log is off.
+fn close_event(guard: &Guard, broker: &Target, started: std::time::Instant) -> Option<Ongoing> {
+    let log = guard.ongoing(
+        broker.scheme.as_str(),
+        "close",
+        || broker.to_string(),
+        started,
+    )?;
+    Some(log.counting(true))
 }
 
 impl Session {
+    /// Moves the bytes the current link moved into the `close` event.
+    fn tally(&mut self) {
+        let (bytes_in, bytes_out) = (
+            std::mem::take(&mut self.link.bytes_in),
+            std::mem::take(&mut self.link.bytes_out),
+        );
+        if let Some(log) = &mut self.log {
+            log.add_in(bytes_in, 0);
+            log.add_out(bytes_out, 0);
+        }
+    }
+
+    /// Counts one message sent or delivered in the `close` event.
+    fn count_message(&mut self, delivered: bool) {
+        if let Some(log) = &mut self.log {
+            let ev = log.event();
+            let count = if delivered {
+                &mut ev.messages_in
+            } else {
+                &mut ev.messages_out
+            };
+            *count.get_or_insert(0) += 1;
+        }
+    }
+
     fn pkid(&mut self) -> u16 {
         // Packet ids are 1..=65535.
         self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
@@ -365,14 +423,27 @@ impl Session {
             for (_, (done, _)) in self.waiting.drain() {
                 let _ = done.send(Err(err.clone()));
             }
+            // Until a reconnect succeeds, what ended this connection ended the session.
+            let by = ClosedBy::after(&err);
+            self.ended = Some((by, err.clone()));
             let recoverable = matches!(err, NetError::Closed(_) | NetError::Timeout(_));
             if !recoverable || attempts >= self.settings.max_reconnects {
                 let _ = self.tx.send(Err(err)).await;
                 return;
             }
             match self.reconnect(&mut attempts).await {
-                Ok(()) => attempts = 0,
+                Ok(()) => {
+                    attempts = 0;
+                    self.ended = None;
+                }
                 Err(err) => {
+                    // A reload that no longer grants the broker is the host's doing.
+                    let by = if matches!(err, NetError::Denied(_)) {
+                        ClosedBy::Host
+                    } else {
+                        by
+                    };
+                    self.ended = Some((by, err.clone()));
                     let _ = self.tx.send(Err(err)).await;
                     return;
                 }
@@ -390,6 +461,7 @@ impl Session {
             backoff = (backoff * 2).min(MAX_BACKOFF);
             match dial(&self.guard, &self.tls, &self.broker, &self.settings).await {
                 Ok((link, present)) => {
+                    self.tally();
                     self.link = link;
                     if !present && !self.filters.is_empty() {
                         let filters = self.filters.iter().cloned();
@@ -472,12 +544,18 @@ impl Session {
             Command::Publish(mut publish, done) => {
                 if publish.qos == QoS::AtMostOnce {
                     let sent = self.link.send(&self.guard, &Packet::Publish(publish)).await;
+                    if sent.is_ok() {
+                        self.count_message(false);
+                    }
                     let _ = done.send(sent.clone());
                     return sent;
                 }
                 publish.pkid = self.pkid();
                 self.waiting.insert(publish.pkid, (done, None));
-                self.link.send(&self.guard, &Packet::Publish(publish)).await
+                self.link
+                    .send(&self.guard, &Packet::Publish(publish))
+                    .await
+                    .inspect(|()| self.count_message(false))
             }
             Command::Subscribe(filter, qos, done) => {
                 let mut subscribe = Subscribe::new(filter.clone(), qos);
@@ -567,7 +645,24 @@ impl Session {
         };
         // A guest that stops reading stops this session reading, which is
         // TCP back-pressure on the broker (keep-alive then ends it).
-        let _ = self.tx.send(Ok(received)).await;
+        if self.tx.send(Ok(received)).await.is_ok() {
+            self.count_message(true);
+        }
         Ok(())
+    }
+}
+
+impl Drop for Session {
+    /// Completes the `close` event (written as `log` drops next): the bytes
+    /// of the last link, and who ended the session (the guest, unless a
+    /// failure did first).
+    fn drop(&mut self) {
+        self.tally();
+        if let Some(log) = &mut self.log {
+            match self.ended.take() {
+                Some((by, err)) => log.event().set_ended(by, Some(&err)),
+                None => log.event().set_ended(ClosedBy::Guest, None),
+            }
+        }
     }
 }

@@ -31,15 +31,22 @@
 //!   quota refusal (`access-denied`) and are closed from then on, and a pending
 //!   `subscribe` wakes to see it.
 //!
+//! - audit: a TCP connection's two streams share its `close` event (bytes each
+//!   way, life, who ended it), written when the guest has dropped both; a
+//!   bound UDP socket's `close` event (bytes and datagrams each way) is kept
+//!   by socket, found from its datagram streams, and written when the guest
+//!   drops the socket.
+//!
 //! Every refusal is logged with the limit's policy name and how to raise it;
 //! the guest itself only ever sees the error code.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::Bytes;
-use sandnet_policy::Limit;
+use sandnet_policy::{Limit, Scheme, Target};
 use wasmtime::component::{HasData, Linker, Resource};
 use wasmtime_wasi::p2::bindings::sockets::network::{
     self, ErrorCode, IpAddressFamily, IpSocketAddress, Network,
@@ -56,6 +63,7 @@ use wasmtime_wasi::p2::{
 };
 use wasmtime_wasi::sockets::WasiSocketsCtxView;
 
+use crate::audit::{ClosedBy, Ongoing};
 use crate::error::NetError;
 use crate::guard::{ConnectionPermit, Grant, Guard, Lease};
 use crate::net::NetHost;
@@ -66,6 +74,19 @@ use crate::net::NetHost;
 #[derive(Debug, Default)]
 pub struct SocketSlots {
     permits: HashMap<u32, ConnectionPermit>,
+    /// Each bound UDP socket's `close` audit event (only with the log on),
+    /// by socket index; written when the guest drops the socket.
+    udp_logs: HashMap<u32, Ongoing>,
+    /// The socket each live datagram stream belongs to (only with the log on).
+    udp_streams: HashMap<u32, u32>,
+}
+
+impl SocketSlots {
+    /// The `close` event of the UDP socket the datagram stream `stream` belongs to.
+    fn udp_log(&mut self, stream: u32) -> Option<&mut Ongoing> {
+        let socket = self.udp_streams.get(&stream)?;
+        self.udp_logs.get_mut(socket)
+    }
 }
 
 /// The view the standard socket traits are implemented on: wasmtime-wasi's own
@@ -152,7 +173,12 @@ impl LimitedSocketsView<'_> {
         output: &Resource<DynOutputStream>,
         grant: Option<Grant>,
     ) -> SocketResult<()> {
+        let mut log = grant.as_ref().and_then(|g| CloseLog::open(self.guard, g));
         let lease = grant.map(|g| self.guard.register_socket(g));
+        if let Some(log) = &mut log {
+            log.lease.clone_from(&lease);
+        }
+        let log = log.map(Arc::new);
         let table = &mut *self.sockets.table;
         let slot = table.get_mut(input)?;
         let inner = std::mem::replace(slot, Box::new(ClosedInputStream));
@@ -161,6 +187,7 @@ impl LimitedSocketsView<'_> {
             guard: Arc::clone(self.guard),
             failed: false,
             lease: lease.clone(),
+            log: log.clone(),
         });
         let slot = table.get_mut(output)?;
         let inner = std::mem::replace(slot, Box::new(ClosedOutputStream));
@@ -169,6 +196,7 @@ impl LimitedSocketsView<'_> {
             guard: Arc::clone(self.guard),
             failed: false,
             lease,
+            log,
         });
         Ok(())
     }
@@ -205,6 +233,71 @@ async fn ready_or_revoked(ready: impl Future<Output = ()>, lease: Option<&Arc<Le
     }
 }
 
+/// The `close` audit event of a standard TCP connection, shared by its two
+/// streams and written when the last of them drops (the guest let go of the
+/// connection): bytes each way, its life, who ended it.
+struct CloseLog {
+    log: Mutex<Ongoing>,
+    /// The connection's registration: revoked means the host ended it.
+    lease: Option<Arc<Lease>>,
+}
+
+impl CloseLog {
+    /// The event for the connection `grant` describes (target and peer as
+    /// its `wasi-socket` event has them), counters at 0; `None` when the log
+    /// is off.
+    fn open(guard: &Guard, grant: &Grant) -> Option<CloseLog> {
+        let target = grant.target();
+        let log = guard.ongoing(
+            target.scheme.as_str(),
+            "close",
+            || target.to_string(),
+            Instant::now(),
+        )?;
+        let mut log = log.counting(false);
+        log.event().connected = grant.peer();
+        Some(CloseLog {
+            log: Mutex::new(log),
+            lease: None,
+        })
+    }
+
+    fn with(&self, update: impl FnOnce(&mut Ongoing)) {
+        update(&mut self.log.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// Notes that `by` ended the connection (with `err`) unless something did before.
+    fn ended(&self, by: ClosedBy, err: Option<&NetError>) {
+        self.with(|log| {
+            if log.event().closed_by.is_none() {
+                log.event().set_ended(by, err);
+            }
+        });
+    }
+
+    /// Notes the peer ended the connection when a read or write of the
+    /// socket's own stream failed (end of stream, reset), and passes `result` on.
+    fn peer_result<T>(log: Option<&Arc<CloseLog>>, result: StreamResult<T>) -> StreamResult<T> {
+        if let (Some(log), Err(StreamError::Closed | StreamError::LastOperationFailed(_))) =
+            (log, &result)
+        {
+            log.ended(ClosedBy::Peer, None);
+        }
+        result
+    }
+}
+
+impl Drop for CloseLog {
+    /// Who ended it, if nothing was noted: a reload's revocation, else the guest.
+    fn drop(&mut self) {
+        let revoked = self.lease.as_ref().and_then(|l| l.check().err());
+        match revoked {
+            Some(err) => self.ended(ClosedBy::Host, Some(&err)),
+            None => self.ended(ClosedBy::Guest, None),
+        }
+    }
+}
+
 /// A TCP input stream counting what it reads against `bytes_in_total`.
 struct CountedInput {
     inner: DynInputStream,
@@ -213,6 +306,8 @@ struct CountedInput {
     failed: bool,
     /// The connection's registration (revoked by a policy reload).
     lease: Option<Arc<Lease>>,
+    /// The connection's `close` event, when the log is on.
+    log: Option<Arc<CloseLog>>,
 }
 
 #[wasmtime_wasi::async_trait]
@@ -222,13 +317,21 @@ impl InputStream for CountedInput {
             return Err(StreamError::Closed);
         }
         check_revoked(self.lease.as_ref(), &mut self.failed)?;
-        let bytes = self.inner.read(size)?;
-        if !bytes.is_empty()
-            && let Err(err) = self.guard.count_in(bytes.len() as u64)
-        {
+        let bytes = CloseLog::peer_result(self.log.as_ref(), self.inner.read(size))?;
+        if bytes.is_empty() {
+            return Ok(bytes);
+        }
+        let len = bytes.len() as u64;
+        if let Err(err) = self.guard.count_in(len) {
             self.failed = true;
             log_refusal(&self.guard, "read", &err);
+            if let Some(log) = &self.log {
+                log.ended(ClosedBy::Host, Some(&err));
+            }
             return Err(quota_error(err));
+        }
+        if let Some(log) = &self.log {
+            log.with(|log| log.add_in(len, 0));
         }
         Ok(bytes)
     }
@@ -256,6 +359,8 @@ struct CountedOutput {
     failed: bool,
     /// The connection's registration (revoked by a policy reload).
     lease: Option<Arc<Lease>>,
+    /// The connection's `close` event, when the log is on.
+    log: Option<Arc<CloseLog>>,
 }
 
 #[wasmtime_wasi::async_trait]
@@ -265,12 +370,20 @@ impl OutputStream for CountedOutput {
             return Err(StreamError::Closed);
         }
         check_revoked(self.lease.as_ref(), &mut self.failed)?;
-        if let Err(err) = self.guard.count_out(bytes.len() as u64) {
+        let len = bytes.len() as u64;
+        if let Err(err) = self.guard.count_out(len) {
             self.failed = true;
             log_refusal(&self.guard, "write", &err);
+            if let Some(log) = &self.log {
+                log.ended(ClosedBy::Host, Some(&err));
+            }
             return Err(quota_error(err));
         }
-        self.inner.write(bytes)
+        CloseLog::peer_result(self.log.as_ref(), self.inner.write(bytes))?;
+        if let Some(log) = &self.log {
+            log.with(|log| log.add_out(len, 0));
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> StreamResult<()> {
@@ -542,14 +655,45 @@ impl HostUdpSocket for LimitedSocketsView<'_> {
         local_address: IpSocketAddress,
     ) -> SocketResult<()> {
         let rep = this.rep();
+        let bound = SocketAddr::from(local_address);
         let permit = self.take_permit(rep, "UDP bind")?;
         let result =
             HostUdpSocket::start_bind(&mut self.sockets, this, network, local_address).await;
-        self.keep_permit(rep, permit, result)
+        let result = self.keep_permit(rep, permit, result);
+        if result.is_ok() {
+            // As sandnet:net/udp names it: `udp-bind` under a grant for a
+            // port, `udp` when ephemeral; the target gets the bound port at
+            // `finish-bind`.
+            let scheme = if bound.port() == 0 {
+                Scheme::Udp
+            } else {
+                Scheme::UdpBind
+            };
+            let log = self.guard.ongoing(
+                scheme.as_str(),
+                "close",
+                || Target::socket(Scheme::UdpBind, bound).to_string(),
+                Instant::now(),
+            );
+            if let Some(log) = log {
+                self.state.udp_logs.insert(rep, log.counting(true));
+            }
+        }
+        result
     }
 
     fn finish_bind(&mut self, this: Resource<UdpSocket>) -> SocketResult<()> {
-        HostUdpSocket::finish_bind(&mut self.sockets, this)
+        let rep = this.rep();
+        HostUdpSocket::finish_bind(&mut self.sockets, this)?;
+        if self.state.udp_logs.contains_key(&rep)
+            && let Ok(local) =
+                HostUdpSocket::local_address(&mut self.sockets, Resource::new_borrow(rep))
+            && let Some(log) = self.state.udp_logs.get_mut(&rep)
+        {
+            let local = SocketAddr::from(local);
+            log.event().target = Target::socket(Scheme::UdpBind, local).to_string();
+        }
+        Ok(())
     }
 
     async fn stream(
@@ -560,7 +704,13 @@ impl HostUdpSocket for LimitedSocketsView<'_> {
         Resource<IncomingDatagramStream>,
         Resource<OutgoingDatagramStream>,
     )> {
-        HostUdpSocket::stream(&mut self.sockets, this, remote_address).await
+        let rep = this.rep();
+        let streams = HostUdpSocket::stream(&mut self.sockets, this, remote_address).await?;
+        if self.state.udp_logs.contains_key(&rep) {
+            self.state.udp_streams.insert(streams.0.rep(), rep);
+            self.state.udp_streams.insert(streams.1.rep(), rep);
+        }
+        Ok(streams)
     }
 
     fn local_address(&mut self, this: Resource<UdpSocket>) -> SocketResult<IpSocketAddress> {
@@ -611,6 +761,7 @@ impl HostUdpSocket for LimitedSocketsView<'_> {
         let rep = this.rep();
         HostUdpSocket::drop(&mut self.sockets, this)?;
         self.state.permits.remove(&rep);
+        self.state.udp_logs.remove(&rep); // writes its `close` event
         Ok(())
     }
 }
@@ -624,6 +775,7 @@ impl HostIncomingDatagramStream for LimitedSocketsView<'_> {
         this: Resource<IncomingDatagramStream>,
         max_results: u64,
     ) -> SocketResult<Vec<IncomingDatagram>> {
+        let stream = this.rep();
         let received = HostIncomingDatagramStream::receive(&mut self.sockets, this, max_results)?;
         let max = self.guard.policy().limits.max_datagram_bytes;
         let mut kept = Vec::with_capacity(received.len());
@@ -647,6 +799,10 @@ impl HostIncomingDatagramStream for LimitedSocketsView<'_> {
             }
             kept.push(datagram);
         }
+        if let Some(log) = self.state.udp_log(stream) {
+            let bytes = kept.iter().map(|d| d.data.len() as u64).sum();
+            log.add_in(bytes, kept.len() as u64);
+        }
         Ok(kept)
     }
 
@@ -658,6 +814,7 @@ impl HostIncomingDatagramStream for LimitedSocketsView<'_> {
     }
 
     fn drop(&mut self, this: Resource<IncomingDatagramStream>) -> wasmtime::Result<()> {
+        self.state.udp_streams.remove(&this.rep());
         HostIncomingDatagramStream::drop(&mut self.sockets, this)
     }
 }
@@ -694,7 +851,14 @@ impl HostOutgoingDatagramStream for LimitedSocketsView<'_> {
             log_refusal(self.guard, "send", &err);
             return Err(ErrorCode::AccessDenied.into());
         }
-        HostOutgoingDatagramStream::send(&mut self.sockets, this, vec![datagram])
+        let stream = this.rep();
+        let sent = HostOutgoingDatagramStream::send(&mut self.sockets, this, vec![datagram])?;
+        if sent > 0
+            && let Some(log) = self.state.udp_log(stream)
+        {
+            log.add_out(len, 1);
+        }
+        Ok(sent)
     }
 
     fn subscribe(
@@ -705,6 +869,7 @@ impl HostOutgoingDatagramStream for LimitedSocketsView<'_> {
     }
 
     async fn drop(&mut self, this: Resource<OutgoingDatagramStream>) -> wasmtime::Result<()> {
+        self.state.udp_streams.remove(&this.rep());
         HostOutgoingDatagramStream::drop(&mut self.sockets, this).await
     }
 }

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpListener;
 use tokio_rustls::client::TlsStream;
 
-use crate::audit::{AuditEvent, Verdict};
+use crate::audit::{AuditEvent, ClosedBy, Verdict};
 use crate::error::{NetError, TimeoutKind, find_net_error};
 use crate::guard::{ConnectionPermit, Guard, GuardedSocket};
 use crate::net::common::tls;
@@ -93,7 +93,7 @@ impl AsyncWrite for Transport {
 /// One open TCP (or TLS) connection of a guest, with a read buffer.
 ///
 /// Holds its `max_connections` slot; dropping it closes the socket, frees the
-/// slot and writes a `close` audit event with the bytes moved.
+/// slot and writes a `close` audit event with the bytes moved and who ended it.
 pub struct Connection {
     transport: Transport,
     buf: BytesMut,
@@ -108,6 +108,12 @@ pub struct Connection {
     bytes_in: u64,
     bytes_out: u64,
     opened: Instant,
+    /// What ended the connection, first cause wins: the peer's end of stream
+    /// or an error (with the error), or a quota (`closed_by` of the `close`
+    /// event; the guest when nothing did before it let go).
+    ended: Option<(ClosedBy, Option<NetError>)>,
+    /// The last read or write hit the idle timeout (cleared by progress).
+    stalled: bool,
     /// The slot, and the lease a policy reload revokes.
     permit: ConnectionPermit,
 }
@@ -217,6 +223,8 @@ impl Connection {
             bytes_in: 0,
             bytes_out: 0,
             opened: Instant::now(),
+            ended: None,
+            stalled: false,
             permit,
         }
     }
@@ -239,15 +247,41 @@ impl Connection {
         }
         self.buf.reserve(READ_CHUNK);
         match self.transport.read_buf(&mut self.buf).await {
-            Ok(0) => self.eof = true,
+            Ok(0) => {
+                self.eof = true;
+                self.ended_by(ClosedBy::Peer, None);
+            }
             Ok(n) => {
                 self.bytes_in += n as u64;
+                self.stalled = false;
                 if let Err(err) = self.guard.count_in(n as u64) {
-                    self.error = Some(err);
+                    self.error = Some(self.failed(err));
                 }
             }
-            Err(err) => self.error = Some(io_error(&format!("reading from {}", self.peer), &err)),
+            Err(err) => {
+                let err = io_error(&format!("reading from {}", self.peer), &err);
+                self.error = Some(self.failed(err));
+            }
         }
+    }
+
+    /// Notes that `by` ended the connection (with `err`), unless something
+    /// ended it already.
+    fn ended_by(&mut self, by: ClosedBy, err: Option<&NetError>) {
+        if self.ended.is_none() {
+            self.ended = Some((by, err.cloned()));
+        }
+    }
+
+    /// `err`, after noting that it ended the connection (an idle timeout
+    /// only stalls it: the guest may try again).
+    fn failed(&mut self, err: NetError) -> NetError {
+        if matches!(err, NetError::Timeout(TimeoutKind::Idle)) {
+            self.stalled = true;
+        } else {
+            self.ended_by(ClosedBy::after(&err), Some(&err));
+        }
+        err
     }
 
     /// Ready when a read would not wait: bytes buffered, end of stream, or an error.
@@ -260,7 +294,7 @@ impl Connection {
     async fn fill_within_idle(&mut self) -> Result<(), NetError> {
         match tokio::time::timeout(self.idle, self.fill()).await {
             Ok(()) => Ok(()),
-            Err(_) => Err(NetError::Timeout(TimeoutKind::Idle)),
+            Err(_) => Err(self.failed(NetError::Timeout(TimeoutKind::Idle))),
         }
     }
 
@@ -342,18 +376,23 @@ impl Connection {
             ));
         }
         self.permit.check()?;
-        self.guard.count_out(data.len() as u64)?;
+        if let Err(err) = self.guard.count_out(data.len() as u64) {
+            return Err(self.failed(err));
+        }
         let what = format!("writing to {}", self.peer);
         for chunk in data.chunks(WRITE_CHUNK) {
             match tokio::time::timeout(self.idle, self.transport.write_all(chunk)).await {
-                Err(_) => return Err(NetError::Timeout(TimeoutKind::Idle)),
-                Ok(Err(err)) => return Err(io_error(&what, &err)),
-                Ok(Ok(())) => self.bytes_out += chunk.len() as u64,
+                Err(_) => return Err(self.failed(NetError::Timeout(TimeoutKind::Idle))),
+                Ok(Err(err)) => return Err(self.failed(io_error(&what, &err))),
+                Ok(Ok(())) => {
+                    self.bytes_out += chunk.len() as u64;
+                    self.stalled = false;
+                }
             }
         }
         match tokio::time::timeout(self.idle, self.transport.flush()).await {
-            Err(_) => Err(NetError::Timeout(TimeoutKind::Idle)),
-            Ok(Err(err)) => Err(io_error(&what, &err)),
+            Err(_) => Err(self.failed(NetError::Timeout(TimeoutKind::Idle))),
+            Ok(Err(err)) => Err(self.failed(io_error(&what, &err))),
             Ok(Ok(())) => Ok(()),
         }
     }
@@ -365,11 +404,32 @@ impl Connection {
         }
         self.write_closed = true;
         match tokio::time::timeout(self.idle, self.transport.shutdown()).await {
-            Err(_) => Err(NetError::Timeout(TimeoutKind::Idle)),
+            Err(_) => Err(self.failed(NetError::Timeout(TimeoutKind::Idle))),
             Ok(Err(err)) if err.kind() == io::ErrorKind::NotConnected => Ok(()),
-            Ok(Err(err)) => Err(io_error(&format!("shutting down {}", self.peer), &err)),
+            Ok(Err(err)) => {
+                let err = io_error(&format!("shutting down {}", self.peer), &err);
+                Err(self.failed(err))
+            }
             Ok(Ok(())) => Ok(()),
         }
+    }
+}
+
+impl Connection {
+    /// Who ended the connection, and the error if it failed: the first cause
+    /// noted, else a policy reload that revoked it, else an idle timeout the
+    /// guest gave up on, else the guest.
+    fn ending(&self) -> (ClosedBy, Option<NetError>) {
+        if let Some(ended) = &self.ended {
+            return ended.clone();
+        }
+        if let Err(revoked) = self.permit.check() {
+            return (ClosedBy::Host, Some(revoked));
+        }
+        if self.stalled {
+            return (ClosedBy::Host, Some(NetError::Timeout(TimeoutKind::Idle)));
+        }
+        (ClosedBy::Guest, None)
     }
 }
 
@@ -387,6 +447,8 @@ impl Drop for Connection {
             ev.connected = Some(self.peer);
             ev.bytes_in = Some(self.bytes_in);
             ev.bytes_out = Some(self.bytes_out);
+            let (by, err) = self.ending();
+            ev.set_ended(by, err.as_ref());
             audit.emit(&ev.took(self.opened.elapsed()));
         }
     }

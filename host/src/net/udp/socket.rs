@@ -120,13 +120,7 @@ impl Socket {
                 || audit_target(bind.as_ref(), local),
                 Instant::now(),
             )
-            .map(|mut log| {
-                log.add_in(0, 0);
-                log.add_out(0, 0);
-                log.event().messages_in = Some(0);
-                log.event().messages_out = Some(0);
-                log
-            });
+            .map(|log| log.counting(true));
         Ok(Socket {
             socket,
             local,

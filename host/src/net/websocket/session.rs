@@ -421,18 +421,15 @@ pub async fn connect(
 /// accepted client), open for the connection's life with its counters at 0;
 /// `None` when the log is off.
 fn close_event(guard: &Guard, target: &Target, peer: Option<SocketAddr>) -> Option<Ongoing> {
-    let mut log = guard.ongoing(
+    let log = guard.ongoing(
         target.scheme.as_str(),
         "close",
         || target.to_string(),
         std::time::Instant::now(),
     )?;
-    log.add_in(0, 0);
-    log.add_out(0, 0);
+    let mut log = log.counting(true);
     let ev = log.event();
     ev.connected = peer;
-    ev.messages_in = Some(0);
-    ev.messages_out = Some(0);
     ev.reconnects = Some(0);
     Some(log)
 }
